@@ -1,0 +1,112 @@
+"""The settings registry: every key, its type, range and default, in one place.
+
+Settings live in the store (so every worker on every host sees them); this module only
+knows how to validate and normalise them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Union
+
+from queuectl.errors import UserError
+
+Number = Union[int, float]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: type  # int or float
+    low: Number
+    high: Number
+    default: Number
+    help: str
+
+    def parse(self, raw: object) -> Number:
+        """Validate a value given as text (CLI) or JSON (API); UserError if bad."""
+        value = _as_number(raw, self.kind)
+        if value is None or not (self.low <= value <= self.high):
+            kind = "an integer" if self.kind is int else "a number"
+            raise UserError(f"invalid value {raw!r} for {self.name}: must be {kind} from "
+                            f"{_show(self.low)} to {_show(self.high)}")
+        return value
+
+
+def _as_number(raw: object, kind: type) -> Number | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = float(raw.strip()) if kind is float else int(raw.strip(), 10)
+        except ValueError:
+            return None
+    if isinstance(raw, int):
+        return kind(raw)
+    if isinstance(raw, float) and kind is float and math.isfinite(raw):
+        return raw
+    if isinstance(raw, float) and kind is int and raw.is_integer():
+        return int(raw)
+    return None
+
+
+def _show(value: Number) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    Setting("max_retries", int, 0, 1000, 3,
+            "retries after the first run, for jobs enqueued without their own"),
+    Setting("backoff_base", float, 1, 3600, 2.0,
+            "seconds, raised to the attempt number: delay = base ** attempts"),
+    Setting("backoff_max", float, 0, 604800, 3600.0, "cap on one backoff delay, seconds"),
+    Setting("job_timeout", float, 0, 604800, 0.0,
+            "default per-attempt timeout in seconds, 0 = none"),
+    Setting("lease_seconds", float, 1, 3600, 30.0,
+            "how long a claimed job survives without a heartbeat from its worker"),
+    Setting("poll_interval", float, 0.01, 60, 1.0,
+            "seconds between idle checks of the store (a fallback to the wake-up)"),
+    Setting("output_limit", int, 0, 104857600, 1048576, "bytes of output kept per attempt"),
+    Setting("kill_grace", float, 0, 3600, 5.0,
+            "seconds between SIGTERM and SIGKILL when a command is stopped"),
+)}
+
+
+def setting(key: str) -> Setting:
+    """The setting named `key` (hyphens and underscores are the same)."""
+    name = key.strip().lower().replace("-", "_")
+    if name not in SETTINGS:
+        raise UserError(f"unknown config key {key!r}; valid keys: {', '.join(SETTINGS)}")
+    return SETTINGS[name]
+
+
+def defaults() -> dict[str, Number]:
+    return {name: s.default for name, s in SETTINGS.items()}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Effective settings: the stored values over the defaults."""
+
+    max_retries: int
+    backoff_base: float
+    backoff_max: float
+    job_timeout: float
+    lease_seconds: float
+    poll_interval: float
+    output_limit: int
+    kill_grace: float
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, object]) -> Config:
+        """Build from raw stored values; a value that no longer validates falls back."""
+        values = defaults()
+        for name, raw in stored.items():
+            if name in SETTINGS:
+                try:
+                    values[name] = SETTINGS[name].parse(raw)
+                except UserError:
+                    continue
+        return cls(**values)

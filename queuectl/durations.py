@@ -1,0 +1,82 @@
+"""Durations ("30", "5m", "0.5s") and times (ISO-8601), parsed and shown.
+
+Times are epoch seconds (float) inside queuectl; they are shown as ISO-8601 UTC with
+milliseconds, e.g. ``2025-11-04T10:30:00.123Z``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta, timezone
+
+from queuectl.errors import UserError
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
+# datetime.fromisoformat only learned "Z" and most ISO-8601 forms in 3.11; we support 3.9.
+_TIME = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?)?"
+    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from "30", "30s", "5m", "2h", "1d" or "0.5s"; UserError if malformed."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise UserError(f"invalid duration {text!r}: use a number with an optional unit "
+                        "s, m, h or d (30, 30s, 5m, 2h, 1d, 0.5s)")
+    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def parse_time(text: str) -> float:
+    """Epoch seconds from ISO-8601; without an offset the time is local."""
+    match = _TIME.match(str(text))
+    if not match:
+        raise UserError(f"invalid time {text!r}: use ISO-8601, e.g. 2026-12-01T09:00 or "
+                        "2026-12-01T09:00:00Z")
+    year, month, day, hour, minute, second, frac, offset = match.groups()
+    micro = int((frac or "0").ljust(6, "0"))
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
+                          int(second or 0), micro)
+    except ValueError as exc:
+        raise UserError(f"invalid time {text!r}: {exc}") from None
+    if offset is None:
+        return time.mktime(moment.timetuple()) + micro / 1e6
+    return moment.replace(tzinfo=_offset_zone(offset)).timestamp()
+
+
+def _offset_zone(offset: str) -> timezone:
+    if offset.upper() == "Z":
+        return timezone.utc
+    sign = -1 if offset[0] == "-" else 1
+    digits = offset[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
+    return timezone(sign * timedelta(minutes=minutes))
+
+
+def iso_utc(moment: float | None) -> str | None:
+    """ISO-8601 UTC with milliseconds, or None."""
+    if moment is None:
+        return None
+    stamp = datetime.fromtimestamp(round(moment, 3), tz=timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def format_seconds(seconds: float) -> str:
+    """Seconds without a needless fraction: 2 -> "2", 0.5 -> "0.5"."""
+    return f"{seconds:g}" if seconds < 1e15 else str(int(seconds))
+
+
+def format_age(seconds: float) -> str:
+    """A short human age: 0.4s, 12s, 5m, 3h, 2d."""
+    if seconds < 10:
+        return f"{max(seconds, 0):.1f}s"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"

@@ -1,0 +1,21 @@
+"""One exception hierarchy: user errors become one stderr line and exit 1."""
+
+
+class QueuectlError(Exception):
+    """Base of every error queuectl raises on purpose."""
+
+
+class UserError(QueuectlError):
+    """Bad input or a request that the current state does not allow (exit 1)."""
+
+
+class NotFound(UserError):
+    """A job id (or attempt) that the store does not have."""
+
+
+class Conflict(UserError):
+    """The request clashes with the store's state: duplicate id, wrong job state."""
+
+
+class StoreError(QueuectlError):
+    """The store cannot be opened or used (wrong version, missing driver, unreachable)."""

@@ -1,0 +1,87 @@
+"""The job state machine and the retry policy, as plain functions (no I/O).
+
+Stores persist a `Transition` computed here; they never decide one. Time is passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from queuectl.config import Config
+from queuectl.durations import format_seconds
+from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED, PENDING, TERMINAL, Job
+
+WORKER_LOST = "worker lost"
+CANCELED_ERROR = "canceled"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The row-level effect of an attempt's end on its job."""
+
+    state: str
+    attempts: int
+    run_at: float
+    exit_code: int | None
+    last_error: str | None
+    finished_at: float | None  # set only when the job reaches a terminal state
+
+
+def backoff_delay(failures: int, base: float, cap: float) -> float:
+    """Seconds to wait after the n-th failed attempt: min(base ** n, cap)."""
+    if cap <= 0:
+        return 0.0
+    # Compare logarithms first: base ** n overflows a float long before the cap matters.
+    if failures * math.log(base) >= math.log(cap):
+        return float(cap)
+    return float(base ** failures)
+
+
+def exit_status(returncode: int) -> tuple[int, str | None]:
+    """(exit_code, error) for a finished process; a signal N is reported as 128 + N."""
+    if returncode == 0:
+        return 0, None
+    if returncode < 0:
+        return 128 - returncode, f"killed by signal {-returncode}"
+    if returncode == 127:
+        return 127, "exit code 127 (command not found)"
+    if returncode == 126:
+        return 126, "exit code 126 (command not executable)"
+    return returncode, f"exit code {returncode}"
+
+
+def timed_out_error(timeout: float) -> str:
+    return f"timed out after {format_seconds(timeout)} s"
+
+
+def after_attempt(job: Job, exit_code: int | None, error: str | None, now: float,
+                  config: Config, cancel_requested: bool = False) -> Transition:
+    """Where a processing job goes once its current attempt has ended.
+
+    `error` is None for success; `job.attempts` already counts the attempt that ended.
+    """
+    if cancel_requested:
+        return Transition(CANCELED, job.attempts, job.run_at, exit_code,
+                          error or CANCELED_ERROR, now)
+    if error is None:
+        return Transition(COMPLETED, job.attempts, job.run_at, exit_code, None, now)
+    if job.attempts <= job.max_retries:
+        delay = backoff_delay(job.attempts, config.backoff_base, config.backoff_max)
+        return Transition(FAILED, job.attempts, now + delay, exit_code, error, None)
+    return Transition(DEAD, job.attempts, job.run_at, exit_code, error, now)
+
+
+def after_worker_lost(job: Job, now: float, config: Config) -> Transition:
+    """A processing job whose worker died (lease expired or process gone)."""
+    return after_attempt(job, None, WORKER_LOST, now, config, job.cancel_requested)
+
+
+def after_release(job: Job, now: float) -> Transition:
+    """A cold stop interrupted the attempt: back to pending, the attempt given back."""
+    return Transition(PENDING, max(job.attempts - 1, 0), now, job.exit_code, job.last_error,
+                      None)
+
+
+def is_terminal(state: str) -> bool:
+    return state in TERMINAL

@@ -1,0 +1,42 @@
+import pytest
+
+from queuectl import config
+from queuectl.config import Config
+from queuectl.errors import UserError
+
+
+def test_hyphens_and_underscores_are_the_same_key():
+    assert config.setting("max-retries") is config.setting("max_retries")
+    assert config.setting(" Backoff-Base ") is config.setting("backoff_base")
+
+
+def test_unknown_key_lists_the_valid_ones():
+    with pytest.raises(UserError, match="valid keys: max_retries, backoff_base"):
+        config.setting("retries")
+
+
+@pytest.mark.parametrize("key, raw, value", [
+    ("max_retries", "5", 5), ("max_retries", 0, 0), ("backoff_base", "2.5", 2.5),
+    ("poll_interval", "0.01", 0.01), ("output_limit", "104857600", 104857600),
+    ("kill_grace", 0, 0.0),
+])
+def test_valid_values(key, raw, value):
+    assert config.setting(key).parse(raw) == value
+
+
+@pytest.mark.parametrize("key, raw", [
+    ("max_retries", "-1"), ("max_retries", "1001"), ("max_retries", "2.5"),
+    ("max_retries", True), ("backoff_base", "0.5"), ("poll_interval", "0"),
+    ("lease_seconds", "nan"), ("lease_seconds", "inf"), ("output_limit", "lots"),
+])
+def test_invalid_values_name_the_range(key, raw):
+    with pytest.raises(UserError, match="must be"):
+        config.setting(key).parse(raw)
+
+
+def test_defaults_and_stored_values():
+    assert Config.from_stored({}).max_retries == 3
+    stored = Config.from_stored({"max_retries": 5, "backoff_base": 3, "junk": 1})
+    assert (stored.max_retries, stored.backoff_base, stored.lease_seconds) == (5, 3.0, 30.0)
+    # a stored value that no longer validates falls back to the default
+    assert Config.from_stored({"max_retries": -4}).max_retries == 3
