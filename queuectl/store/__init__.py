@@ -1,0 +1,54 @@
+"""Open the store a location names: a SQLite file path, or a ``postgresql://`` URL."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from queuectl.errors import StoreError
+from queuectl.store.base import Store
+
+DB_ENV = "QUEUECTL_DB"
+_PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+def resolve_location(given: str | None = None) -> str:
+    """--db, else $QUEUECTL_DB, else the per-user default file."""
+    location = given or os.environ.get(DB_ENV)
+    if not location:
+        from queuectl.platform import data_dir
+
+        return str(data_dir() / "queuectl.db")
+    if is_postgres(location):
+        return location
+    return str(Path(location).expanduser().resolve())
+
+
+def is_postgres(location: str) -> bool:
+    return location.lower().startswith(_PG_SCHEMES)
+
+
+def display_location(location: str) -> str:
+    """The location with any password masked."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", location)
+
+
+def open_store(location: str, durable: bool = True) -> Store:
+    """Open (creating or upgrading if needed) the store at `location`.
+
+    `durable` syncs every commit to disk before it returns (for commands that accept user
+    input); workers open with durable=False.
+    """
+    if is_postgres(location):
+        try:
+            from queuectl.store.postgres import PostgresStore
+        except ImportError as exc:
+            if "psycopg" not in str(exc):
+                raise
+            raise StoreError("the PostgreSQL backend needs psycopg: "
+                             "pip install 'queuectl[postgres]'") from None
+        return PostgresStore(location, durable=durable)
+    from queuectl.store.sqlite import SqliteStore
+
+    return SqliteStore(Path(location), durable=durable)

@@ -1,0 +1,261 @@
+"""The storage contract: the domain operations every backend implements.
+
+This is the one place where the contract is written down. Backends (``sqlite.py``,
+``postgres.py``) persist decisions; they never make them: retries, backoff and the next
+state come from ``lifecycle.py`` as a `Transition`.
+
+Rules every implementation follows:
+
+* Time is passed in as ``now`` (epoch seconds, float) and stored with millisecond precision.
+  ``clock()`` says what ``now`` is for this store (PostgreSQL: the database server's clock,
+  so that leases mean the same thing on every host).
+* A claim is atomic: one job is never handed to two workers. Order: ``priority`` descending,
+  then ``run_at``, then enqueue order.
+* Every change a worker makes to a job it claimed is fenced by a `Lease` (job id, worker id,
+  attempt number): it applies only while the job is still ``processing``, held by that
+  worker, at that attempt, and reports whether it applied. A job row and its attempt record
+  change in one transaction.
+* Commands that accept user input (enqueue, config, dlq retry, cancel, purge) are fully
+  durable when they return if the store was opened with ``durable=True``.
+* A failed command changes nothing (all or nothing).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from queuectl.lifecycle import Transition
+from queuectl.model import Attempt, Job, Lease, NewJob, WorkerInfo
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What a worker learns when it reports in."""
+
+    registered: bool  # False if its worker row is gone (pruned as dead): register again
+    stop_requested: bool
+    lease_held: bool  # False if the job it runs was taken from it: stop the command
+    cancel_requested: bool
+
+
+@dataclass(frozen=True)
+class StrayAttempt:
+    """An attempt whose process group was started on some host and not yet seen to end."""
+
+    job_id: str
+    number: int
+    worker_id: str | None
+    pgid: int
+
+
+@dataclass(frozen=True)
+class FinishedAttempt:
+    """One finished attempt, for statistics."""
+
+    queue: str
+    outcome: str
+    started_at: float | None
+    finished_at: float
+
+
+class Waiter(abc.ABC):
+    """How an idle worker sleeps until there may be work."""
+
+    port: int | None = None  # the local doorbell port to advertise, if any
+
+    @abc.abstractmethod
+    def wait(self, timeout: float, interrupted) -> bool:
+        """Sleep up to `timeout` seconds; return True early when the store signals a change
+        (an enqueue rang the doorbell, another connection committed, a NOTIFY arrived) or
+        when ``interrupted()`` becomes true. A False return means only that time ran out:
+        the caller checks the store either way, because a wake-up can be missed."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the socket or connection."""
+
+
+class Store(abc.ABC):
+    """A queue store. One instance is used by one thread; open one per process."""
+
+    location: str  # for display; a password in a URL is masked
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close connections. The store must not be used afterwards."""
+
+    @abc.abstractmethod
+    def clock(self) -> float:
+        """Now, by the clock this store's leases are measured with (epoch seconds)."""
+
+    # --- producers ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def enqueue(self, jobs: Sequence[NewJob], now: float) -> None:
+        """Insert the jobs as ``pending`` in one transaction, then wake idle workers.
+
+        Raises `Conflict` naming the id if an id exists already (or twice in `jobs`);
+        then nothing is inserted."""
+
+    # --- claiming and running ----------------------------------------------------------
+
+    @abc.abstractmethod
+    def claim(self, worker_id: str, queues: Sequence[str] | None, now: float,
+              lease_seconds: float) -> Job | None:
+        """Atomically take the first claimable job (``pending`` or ``failed``, ``run_at``
+        <= now, in one of `queues` or any queue if None) and return it as ``processing``:
+        ``attempts`` and the attempt number ``run_no`` incremented, ``started_at`` = now,
+        held by `worker_id` until now + lease_seconds. None if nothing is due."""
+
+    @abc.abstractmethod
+    def next_run_at(self, queues: Sequence[str] | None) -> float | None:
+        """The earliest ``run_at`` among claimable jobs in `queues`, so an idle worker
+        sleeps no longer than that; None if there are none."""
+
+    @abc.abstractmethod
+    def record_start(self, lease: Lease, host: str, pgid: int, started_at: float) -> None:
+        """Record the running attempt (started at claim time) and the process group of its
+        command, so that a later pool can stop the tree if this worker dies."""
+
+    @abc.abstractmethod
+    def heartbeat(self, worker_id: str, lease: Lease | None, now: float,
+                  lease_seconds: float) -> Heartbeat:
+        """Refresh the worker's heartbeat and, if it holds a job, extend that job's lease
+        to now + lease_seconds (fenced)."""
+
+    @abc.abstractmethod
+    def job_flags(self, lease: Lease) -> tuple[bool, bool]:
+        """(lease still held, cancel requested) for a running job; a cheap read."""
+
+    @abc.abstractmethod
+    def stop_requested(self, worker_id: str) -> bool:
+        """Whether `worker stop` asked this worker to stop (a cheap read)."""
+
+    @abc.abstractmethod
+    def append_output(self, lease: Lease, offset: int, data: bytes, keep_from: int) -> None:
+        """Store a chunk of a running attempt's output that starts at byte `offset` of
+        its stream, and drop chunks that end before `keep_from` (the output limit)."""
+
+    @abc.abstractmethod
+    def finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
+               keep_pgid: bool = False) -> bool:
+        """Apply `transition` to the job and write its attempt record, in one
+        transaction, only if the lease still holds. Live output chunks of the attempt are
+        replaced by ``attempt.output``. The attempt's process group is forgotten unless
+        `keep_pgid` (the tree may still run on a host we cannot reach). Returns whether
+        it applied."""
+
+    # --- recovery ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def expired_jobs(self, now: float, limit: int = 100) -> list[Job]:
+        """``processing`` jobs whose lease ran out before `now`."""
+
+    @abc.abstractmethod
+    def held_jobs(self, worker_id: str) -> list[Job]:
+        """``processing`` jobs held by `worker_id`."""
+
+    @abc.abstractmethod
+    def stray_attempts(self, host: str) -> list[StrayAttempt]:
+        """Attempts started on `host` whose process group was not seen to end."""
+
+    @abc.abstractmethod
+    def forget_pgid(self, job_id: str, number: int) -> None:
+        """The process group of that attempt is gone."""
+
+    @abc.abstractmethod
+    def live_output(self, job_id: str, number: int) -> tuple[bytes, int]:
+        """(tail, total bytes) of a running attempt's output, from its chunks."""
+
+    # --- admin -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def cancel(self, job_ids: Sequence[str], now: float) -> dict[str, str]:
+        """Cancel jobs: ``pending``/``failed`` become ``canceled`` at once (value
+        ``"canceled"``); a ``processing`` job gets a cancel request that its worker acts
+        on (value ``"requested"``). `NotFound` or `Conflict` (a terminal job) changes
+        nothing."""
+
+    @abc.abstractmethod
+    def retry_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
+        """Move ``dead`` jobs (those named, or all if None) to ``pending`` with
+        ``attempts`` = 0 and ``run_at`` = now; wake workers. `NotFound` or `Conflict` (a
+        job that is not dead) changes nothing. Returns the ids moved."""
+
+    @abc.abstractmethod
+    def purge(self, states: Sequence[str], finished_before: float | None) -> int:
+        """Delete jobs in `states` (terminal ones only) that finished before the given
+        moment (any time if None), with their attempts. Returns how many."""
+
+    # --- reads -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_job(self, job_id: str) -> Job:
+        """The job, or `NotFound`."""
+
+    @abc.abstractmethod
+    def list_jobs(self, state: str | None = None, queue: str | None = None,
+                  limit: int = 50, offset: int = 0) -> list[Job]:
+        """Jobs, newest first."""
+
+    @abc.abstractmethod
+    def attempts(self, job_id: str) -> list[Attempt]:
+        """The job's attempts, oldest first; a running one carries its live output."""
+
+    @abc.abstractmethod
+    def output_chunks(self, job_id: str, number: int, offset: int) -> list[tuple[int, bytes]]:
+        """(offset, data) chunks of a running attempt's output that end after `offset`."""
+
+    @abc.abstractmethod
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{queue: {state: n}} for the states present."""
+
+    @abc.abstractmethod
+    def finished_attempts(self, since: float) -> list[FinishedAttempt]:
+        """Attempts that finished at or after `since`."""
+
+    # --- workers -----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def register_worker(self, worker: WorkerInfo) -> None:
+        """Insert (or replace) the worker's row."""
+
+    @abc.abstractmethod
+    def deregister_worker(self, worker_id: str) -> None:
+        """Remove the worker's row (a clean exit, or after its death was handled)."""
+
+    @abc.abstractmethod
+    def list_workers(self) -> list[WorkerInfo]:
+        """Every registered worker, with the job it holds."""
+
+    @abc.abstractmethod
+    def request_stop(self, worker_ids: Sequence[str]) -> None:
+        """Ask these workers to stop (warm), then wake them."""
+
+    # --- config ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def config_values(self) -> dict[str, object]:
+        """The stored settings (raw values; validation is config.py's)."""
+
+    @abc.abstractmethod
+    def config_set(self, key: str, value: object) -> None:
+        """Store one setting."""
+
+    @abc.abstractmethod
+    def config_unset(self, key: str) -> None:
+        """Forget one setting (its default applies again)."""
+
+    # --- wake-up -----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def wake_workers(self) -> None:
+        """Tell idle workers that there may be work (best effort: doorbell or NOTIFY)."""
+
+    @abc.abstractmethod
+    def waiter(self) -> Waiter:
+        """A `Waiter` for one idle worker of this process."""

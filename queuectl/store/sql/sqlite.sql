@@ -1,0 +1,249 @@
+-- queuectl's SQLite queries. Times are integer milliseconds since the epoch.
+-- /*queues*/ is replaced by a "queue IN (...)" filter, or by nothing.
+
+-- name: schema_v1
+CREATE TABLE jobs (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,  -- enqueue order, never reused
+    id               TEXT    NOT NULL UNIQUE,
+    command          TEXT    NOT NULL,
+    state            TEXT    NOT NULL,
+    queue            TEXT    NOT NULL,
+    priority         INTEGER NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    max_retries      INTEGER NOT NULL,
+    run_at           INTEGER NOT NULL,
+    timeout          REAL,
+    cwd              TEXT    NOT NULL,
+    env              TEXT,                               -- JSON object, NULL if empty
+    exit_code        INTEGER,
+    last_error       TEXT,
+    worker_id        TEXT,
+    lease_until      INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    run_no           INTEGER NOT NULL DEFAULT 0,         -- number of the latest attempt
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER
+);
+-- The claim walks this index in claim order and stops at the first due row: no sort, and
+-- its cost does not grow with the number of finished jobs. The state list must match the
+-- claim query's literally, or SQLite will not use the partial index.
+CREATE INDEX jobs_claim ON jobs (priority DESC, run_at, seq) WHERE state IN ('pending', 'failed');
+CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'failed');
+CREATE INDEX jobs_processing ON jobs (lease_until) WHERE state = 'processing';
+CREATE INDEX jobs_state ON jobs (state, seq);
+CREATE INDEX jobs_queue ON jobs (queue, state, seq);
+CREATE TABLE attempts (
+    job_id       TEXT    NOT NULL,
+    number       INTEGER NOT NULL,
+    worker_id    TEXT,
+    host         TEXT,
+    pgid         INTEGER,          -- set while the command's process group may be alive
+    started_at   INTEGER,
+    finished_at  INTEGER,
+    exit_code    INTEGER,
+    error        TEXT,
+    outcome      TEXT,
+    output       BLOB,
+    output_total INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, number)
+);
+CREATE INDEX attempts_finished ON attempts (finished_at);
+CREATE INDEX attempts_stray ON attempts (host) WHERE pgid IS NOT NULL;
+CREATE TABLE output_chunks (
+    job_id TEXT    NOT NULL,
+    number INTEGER NOT NULL,
+    start  INTEGER NOT NULL,                             -- byte offset in the stream
+    data   BLOB    NOT NULL,
+    PRIMARY KEY (job_id, number, start)
+);
+CREATE TABLE workers (
+    id             TEXT    PRIMARY KEY,
+    host           TEXT    NOT NULL,
+    pid            INTEGER NOT NULL,
+    pool           TEXT    NOT NULL,
+    queues         TEXT,                                 -- JSON array, NULL = all queues
+    started_at     INTEGER NOT NULL,
+    heartbeat_at   INTEGER NOT NULL,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    doorbell       INTEGER
+);
+CREATE TABLE config (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL                                  -- JSON
+);
+
+-- name: insert_job
+INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
+                  created_at, updated_at)
+VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :timeout, :cwd,
+        :env, :now, :now)
+
+-- name: existing_ids
+SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: claim
+UPDATE jobs
+   SET state = 'processing', worker_id = :worker_id, attempts = attempts + 1,
+       run_no = run_no + 1, lease_until = :lease_until, started_at = :now, updated_at = :now,
+       cancel_requested = 0
+ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_claim
+               WHERE state IN ('pending', 'failed') AND run_at <= :now /*queues*/
+               ORDER BY priority DESC, run_at, seq
+               LIMIT 1)
+RETURNING *
+
+-- name: next_run_at
+SELECT min(run_at) FROM jobs INDEXED BY jobs_due
+ WHERE state IN ('pending', 'failed') /*queues*/
+
+-- name: record_start
+INSERT INTO attempts (job_id, number, worker_id, host, pgid, started_at)
+VALUES (:job_id, :number, :worker_id, :host, :pgid, :started_at)
+ON CONFLICT (job_id, number) DO UPDATE SET host = excluded.host, pgid = excluded.pgid
+
+-- name: touch_worker
+UPDATE workers SET heartbeat_at = :now WHERE id = :worker_id RETURNING stop_requested
+
+-- name: extend_lease
+UPDATE jobs SET lease_until = :lease_until
+ WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND run_no = :run_no
+RETURNING cancel_requested
+
+-- name: job_flags
+SELECT cancel_requested FROM jobs
+ WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND run_no = :run_no
+
+-- name: stop_requested
+SELECT stop_requested FROM workers WHERE id = :worker_id
+
+-- name: append_output
+INSERT OR REPLACE INTO output_chunks (job_id, number, start, data)
+VALUES (:job_id, :number, :start, :data)
+
+-- name: trim_output
+DELETE FROM output_chunks
+ WHERE job_id = :job_id AND number = :number AND start + length(data) <= :keep_from
+
+-- name: finish_job
+UPDATE jobs
+   SET state = :state, attempts = :attempts, run_at = :run_at, exit_code = :exit_code,
+       last_error = :last_error, finished_at = :finished_at, worker_id = NULL,
+       lease_until = NULL, cancel_requested = 0, updated_at = :now
+ WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND run_no = :run_no
+
+-- name: upsert_attempt
+INSERT INTO attempts (job_id, number, worker_id, host, pgid, started_at, finished_at,
+                      exit_code, error, outcome, output, output_total)
+VALUES (:job_id, :number, :worker_id, NULL, NULL, :started_at, :finished_at, :exit_code,
+        :error, :outcome, :output, :output_total)
+ON CONFLICT (job_id, number) DO UPDATE
+   SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
+       error = excluded.error, outcome = excluded.outcome, output = excluded.output,
+       output_total = excluded.output_total,
+       pgid = CASE WHEN :keep_pgid THEN attempts.pgid END
+
+-- name: drop_chunks
+DELETE FROM output_chunks WHERE job_id = :job_id AND number = :number
+
+-- name: expired_jobs
+SELECT * FROM jobs INDEXED BY jobs_processing
+ WHERE state = 'processing' AND lease_until < :now
+ ORDER BY lease_until
+ LIMIT :limit
+
+-- name: held_jobs
+SELECT * FROM jobs INDEXED BY jobs_processing
+ WHERE state = 'processing' AND worker_id = :worker_id
+
+-- name: stray_attempts
+SELECT job_id, number, worker_id, pgid FROM attempts
+ WHERE host = :host AND pgid IS NOT NULL
+
+-- name: forget_pgid
+UPDATE attempts SET pgid = NULL WHERE job_id = :job_id AND number = :number
+
+-- name: chunks
+SELECT start, data FROM output_chunks
+ WHERE job_id = :job_id AND number = :number AND start + length(data) > :start
+ ORDER BY start
+
+-- name: states_of
+SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: cancel_waiting
+UPDATE jobs SET state = 'canceled', finished_at = :now, updated_at = :now
+ WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed')
+
+-- name: cancel_running
+UPDATE jobs SET cancel_requested = 1, updated_at = :now
+ WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'processing'
+
+-- name: retry_dead
+UPDATE jobs
+   SET state = 'pending', attempts = 0, run_at = :now, finished_at = NULL, updated_at = :now
+ WHERE state = 'dead' AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
+RETURNING id
+
+-- name: purge_attempts
+DELETE FROM attempts WHERE job_id IN (
+    SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(:states))
+                          AND finished_at < :before)
+
+-- name: purge_chunks
+DELETE FROM output_chunks WHERE job_id IN (
+    SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(:states))
+                          AND finished_at < :before)
+
+-- name: purge_jobs
+DELETE FROM jobs WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :before
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = :job_id
+
+-- name: list_jobs
+SELECT * FROM jobs
+ WHERE (:state IS NULL OR state = :state) AND (:queue IS NULL OR queue = :queue)
+ ORDER BY seq DESC
+ LIMIT :limit OFFSET :offset
+
+-- name: attempts
+SELECT * FROM attempts WHERE job_id = :job_id ORDER BY number
+
+-- name: counts
+SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state
+
+-- name: finished_attempts
+SELECT j.queue, a.outcome, a.started_at, a.finished_at
+  FROM attempts a JOIN jobs j ON j.id = a.job_id
+ WHERE a.finished_at >= :since AND a.outcome IS NOT NULL
+
+-- name: register_worker
+INSERT OR REPLACE INTO workers (id, host, pid, pool, queues, started_at, heartbeat_at,
+                                stop_requested, doorbell)
+VALUES (:id, :host, :pid, :pool, :queues, :started_at, :heartbeat_at, 0, :doorbell)
+
+-- name: deregister_worker
+DELETE FROM workers WHERE id = :worker_id
+
+-- name: list_workers
+SELECT w.*, (SELECT j.id FROM jobs j INDEXED BY jobs_processing
+              WHERE j.state = 'processing' AND j.worker_id = w.id LIMIT 1) AS job_id
+  FROM workers w
+ ORDER BY w.started_at, w.id
+
+-- name: request_stop
+UPDATE workers SET stop_requested = 1 WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: doorbells
+SELECT doorbell FROM workers WHERE host = :host AND doorbell IS NOT NULL
+
+-- name: config_values
+SELECT key, value FROM config
+
+-- name: config_set
+INSERT OR REPLACE INTO config (key, value) VALUES (:key, :value)
+
+-- name: config_unset
+DELETE FROM config WHERE key = :key

@@ -1,0 +1,341 @@
+"""The Store contract: every backend must pass these unchanged (River's "exerciser" idea).
+
+Time is passed in, so the tests control the clock.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+
+from queuectl import lifecycle
+from queuectl.config import Config
+from queuectl.errors import Conflict, NotFound
+from queuectl.model import Attempt, Lease, NewJob, WorkerInfo
+
+CONFIG = Config.from_stored({})
+T0 = 1_800_000_000.0
+
+
+def new(job_id: str, **fields) -> NewJob:
+    return NewJob(**{"id": job_id, "command": "true", "max_retries": 2, "cwd": "/tmp",
+                     "run_at": T0, **fields})
+
+
+def claim(store, worker="w1", queues=None, now=T0, lease=30.0):
+    return store.claim(worker, queues, now, lease)
+
+
+def finish(store, job, exit_code, error, now, worker="w1", output=b""):
+    transition = lifecycle.after_attempt(job, exit_code, error, now, CONFIG)
+    record = Attempt(job.id, job.run_no, worker, job.started_at, now, exit_code, error,
+                     output=output, output_total=len(output))
+    return store.finish(Lease(job.id, worker, job.run_no), transition, record, now)
+
+
+# --- enqueue and claim ---------------------------------------------------------------------
+
+def test_enqueue_then_get(store):
+    store.enqueue([new("a", env={"X": "1"}, timeout=2.5, priority=3, queue="q")], T0)
+    job = store.get_job("a")
+    assert (job.state, job.attempts, job.env, job.timeout, job.priority, job.queue) == \
+        ("pending", 0, {"X": "1"}, 2.5, 3, "q")
+    assert job.created_at == T0 and job.started_at is None
+
+
+def test_timestamps_keep_milliseconds(store):
+    store.enqueue([new("a", run_at=T0 + 0.123)], T0 + 0.456)
+    job = store.get_job("a")
+    assert job.created_at == pytest.approx(T0 + 0.456, abs=1e-6)
+    assert job.run_at == pytest.approx(T0 + 0.123, abs=1e-6)
+
+
+def test_duplicate_id_is_a_conflict_and_inserts_nothing(store):
+    store.enqueue([new("a")], T0)
+    with pytest.raises(Conflict, match="'a'"):
+        store.enqueue([new("b"), new("a"), new("c")], T0)
+    with pytest.raises(Conflict, match="'d'"):
+        store.enqueue([new("d"), new("d")], T0)
+    assert [j.id for j in store.list_jobs()] == ["a"]
+
+
+def test_unknown_job_is_not_found(store):
+    with pytest.raises(NotFound):
+        store.get_job("nope")
+
+
+def test_claim_order_priority_then_run_at_then_fifo(store):
+    store.enqueue([new("low1"), new("high", priority=5), new("low2"),
+                   new("early", run_at=T0 - 10), new("later", run_at=T0 - 5, priority=5)], T0)
+    order = [claim(store).id for _ in range(5)]
+    assert order == ["later", "high", "early", "low1", "low2"]
+    assert claim(store) is None
+
+
+def test_claim_marks_processing_and_counts_the_attempt(store):
+    store.enqueue([new("a")], T0)
+    job = claim(store, worker="w9", now=T0 + 1, lease=30)
+    assert (job.state, job.attempts, job.run_no, job.worker_id) == ("processing", 1, 1, "w9")
+    assert job.started_at == T0 + 1 and job.lease_until == T0 + 31
+
+
+def test_delayed_job_is_not_claimed_early(store):
+    store.enqueue([new("later", run_at=T0 + 60)], T0)
+    assert claim(store, now=T0 + 59.999) is None
+    assert store.next_run_at(None) == T0 + 60
+    assert claim(store, now=T0 + 60).id == "later"
+    assert store.next_run_at(None) is None
+
+
+def test_claim_filters_by_queue(store):
+    store.enqueue([new("a", queue="alpha"), new("b", queue="beta", priority=9)], T0)
+    assert claim(store, queues=["alpha"]).id == "a"
+    assert claim(store, queues=["alpha", "gamma"]) is None
+    assert store.next_run_at(["alpha"]) is None
+    assert store.next_run_at(["beta"]) == T0
+    assert claim(store, queues=["beta"]).id == "b"
+
+
+# --- finishing -----------------------------------------------------------------------------
+
+def test_success_records_the_attempt(store):
+    store.enqueue([new("a")], T0)
+    job = claim(store)
+    assert finish(store, job, 0, None, T0 + 2, output=b"hello\n")
+    done = store.get_job("a")
+    assert (done.state, done.exit_code, done.finished_at, done.worker_id) == \
+        ("completed", 0, T0 + 2, None)
+    [attempt] = store.attempts("a")
+    assert (attempt.number, attempt.outcome, attempt.output, attempt.worker_id) == \
+        (1, "completed", b"hello\n", "w1")
+
+
+def test_failure_schedules_a_retry_then_dead_then_dlq_retry(store):
+    store.enqueue([new("a", max_retries=1)], T0)
+    job = claim(store)
+    finish(store, job, 3, "exit code 3", T0)
+    failed = store.get_job("a")
+    assert (failed.state, failed.run_at, failed.last_error) == ("failed", T0 + 2, "exit code 3")
+    assert claim(store, now=T0 + 1) is None
+    job = claim(store, now=T0 + 2)
+    finish(store, job, 3, "exit code 3", T0 + 2)
+    assert store.get_job("a").state == "dead"
+    assert store.retry_dead(["a"], T0 + 3) == ["a"]
+    again = store.get_job("a")
+    assert (again.state, again.attempts, again.run_at) == ("pending", 0, T0 + 3)
+    job = claim(store, now=T0 + 3)
+    assert (job.attempts, job.run_no) == (1, 3)  # attempt numbers are never reused
+    assert [a.number for a in store.attempts("a")] == [1, 2]
+
+
+def test_finish_is_fenced_by_worker_and_attempt(store):
+    store.enqueue([new("a")], T0)
+    job = claim(store, worker="w1")
+    assert not finish(store, job, 0, None, T0, worker="w2")
+    stale = Lease("a", "w1", job.run_no + 1)
+    t = lifecycle.after_attempt(job, 0, None, T0, CONFIG)
+    assert not store.finish(stale, t, Attempt("a", 2, "w1", T0), T0)
+    assert store.get_job("a").state == "processing"
+    assert store.attempts("a") == [] or all(a.finished_at is None for a in store.attempts("a"))
+    assert finish(store, job, 0, None, T0)
+    assert not finish(store, job, 0, None, T0)  # only once
+
+
+def test_dlq_retry_of_a_job_that_is_not_dead_changes_nothing(store):
+    store.enqueue([new("a"), new("b", max_retries=0)], T0)
+    finish(store, claim(store), 1, "exit code 1", T0)  # a: failed
+    finish(store, claim(store), 1, "exit code 1", T0)  # b: dead
+    assert store.get_job("b").state == "dead"
+    with pytest.raises(Conflict, match="'a' is failed"):
+        store.retry_dead(["b", "a"], T0)
+    with pytest.raises(NotFound):
+        store.retry_dead(["b", "zzz"], T0)
+    assert store.get_job("b").state == "dead"
+    assert store.retry_dead(None, T0) == ["b"]
+
+
+# --- leases and recovery -------------------------------------------------------------------
+
+def test_heartbeat_extends_the_lease_and_reports_flags(store):
+    store.register_worker(WorkerInfo("w1", "h", 1, "p", None, T0, T0))
+    store.enqueue([new("a")], T0)
+    job = claim(store, lease=10)
+    lease = Lease("a", "w1", job.run_no)
+    beat = store.heartbeat("w1", lease, T0 + 8, 10)
+    assert (beat.registered, beat.lease_held, beat.cancel_requested, beat.stop_requested) == \
+        (True, True, False, False)
+    assert store.expired_jobs(T0 + 12) == []
+    assert [j.id for j in store.expired_jobs(T0 + 18.001)] == ["a"]
+    assert store.job_flags(lease) == (True, False)
+    assert store.job_flags(Lease("a", "w2", job.run_no)) == (False, False)
+    assert not store.heartbeat("gone", None, T0, 10).registered
+
+
+def test_expired_lease_is_recovered_once_as_worker_lost(store):
+    store.enqueue([new("a")], T0)
+    job = claim(store, lease=5)
+    [expired] = store.expired_jobs(T0 + 6)
+    transition = lifecycle.after_worker_lost(expired, T0 + 6, CONFIG)
+    record = Attempt("a", expired.run_no, "w1", expired.started_at, T0 + 6,
+                     error=lifecycle.WORKER_LOST)
+    lease = Lease("a", expired.worker_id, expired.run_no)
+    assert store.finish(lease, transition, record, T0 + 6)
+    assert not store.finish(lease, transition, record, T0 + 6)  # a second reaper: no-op
+    recovered = store.get_job("a")
+    assert (recovered.state, recovered.last_error) == ("failed", "worker lost")
+    assert not finish(store, job, 0, None, T0 + 7)  # the lost worker's late result is dropped
+
+
+def test_process_groups_are_remembered_until_forgotten(store):
+    store.enqueue([new("a")], T0)
+    job = claim(store)
+    store.record_start(Lease("a", "w1", job.run_no), "host1", 4242, T0)
+    [stray] = store.stray_attempts("host1")
+    assert (stray.job_id, stray.number, stray.pgid, stray.worker_id) == ("a", 1, 4242, "w1")
+    assert store.stray_attempts("host2") == []
+    assert finish(store, job, 0, None, T0)  # a normal finish forgets the group
+    assert store.stray_attempts("host1") == []
+
+
+def test_live_output_chunks_then_final_output(store):
+    store.enqueue([new("a")], T0)
+    job = claim(store)
+    lease = Lease("a", "w1", job.run_no)
+    store.record_start(lease, "h", 1, T0)
+    store.append_output(lease, 0, b"abc", 0)
+    store.append_output(lease, 3, b"def", 0)
+    assert store.output_chunks("a", job.run_no, 4) == [(3, b"def")]
+    assert store.live_output("a", job.run_no) == (b"abcdef", 6)
+    store.append_output(lease, 6, b"ghi", 5)  # keep from byte 5: "abc" is dropped
+    assert [c[0] for c in store.output_chunks("a", job.run_no, 0)] == [3, 6]
+    assert store.attempts("a")[0].output == b"defghi"
+    finish(store, job, 0, None, T0, output=b"fghi")
+    assert store.output_chunks("a", job.run_no, 0) == []
+    assert store.attempts("a")[0].output == b"fghi"
+
+
+# --- cancel, purge -------------------------------------------------------------------------
+
+def test_cancel_waiting_and_running_jobs(store):
+    store.enqueue([new("p"), new("r")], T0)
+    running = claim(store)  # "p"
+    assert store.cancel(["r", "p"], T0) == {"r": "canceled", "p": "requested"}
+    assert store.get_job("r").state == "canceled"
+    assert store.job_flags(Lease("p", "w1", running.run_no)) == (True, True)
+
+
+def test_cancel_of_a_terminal_job_changes_nothing(store):
+    store.enqueue([new("a"), new("b")], T0)
+    finish(store, claim(store), 0, None, T0)
+    with pytest.raises(Conflict, match="'a' is completed"):
+        store.cancel(["b", "a"], T0)
+    with pytest.raises(NotFound):
+        store.cancel(["b", "nope"], T0)
+    assert store.get_job("b").state == "pending"
+
+
+def test_purge_terminal_jobs_older_than(store):
+    store.enqueue([new("old"), new("new"), new("waiting")], T0)
+    finish(store, claim(store), 0, None, T0)
+    finish(store, claim(store), 0, None, T0 + 100)
+    assert store.purge(["completed"], T0 + 50) == 1
+    assert [j.id for j in store.list_jobs()] == ["waiting", "new"]
+    assert store.attempts("old") == []
+    assert store.purge(["completed"], None) == 1
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+def test_list_counts_and_stats(store):
+    store.enqueue([new(f"j{i}", queue="even" if i % 2 == 0 else "odd") for i in range(5)], T0)
+    finish(store, claim(store), 0, None, T0 + 1)
+    assert store.counts() == {"even": {"pending": 2, "completed": 1}, "odd": {"pending": 2}}
+    assert [j.id for j in store.list_jobs(limit=2)] == ["j4", "j3"]
+    assert [j.id for j in store.list_jobs(limit=2, offset=2)] == ["j2", "j1"]
+    assert [j.id for j in store.list_jobs(state="pending", queue="even")] == ["j4", "j2"]
+    [item] = store.finished_attempts(T0)
+    assert (item.queue, item.outcome, item.finished_at - item.started_at) == \
+        ("even", "completed", 1)
+    assert store.finished_attempts(T0 + 2) == []
+
+
+# --- workers and config --------------------------------------------------------------------
+
+def test_workers_register_show_their_job_and_take_stop_requests(store):
+    store.register_worker(WorkerInfo("w1", "h", 11, "p", ["a"], T0, T0, doorbell=None))
+    store.register_worker(WorkerInfo("w2", "h", 12, "p", None, T0, T0))
+    store.enqueue([new("a", queue="a")], T0)
+    claim(store, worker="w1")
+    listed = {w.id: w for w in store.list_workers()}
+    assert (listed["w1"].job_id, listed["w1"].queues, listed["w2"].job_id) == ("a", ["a"], None)
+    store.request_stop(["w1"])
+    assert store.stop_requested("w1") and not store.stop_requested("w2")
+    store.deregister_worker("w2")
+    assert [w.id for w in store.list_workers()] == ["w1"]
+
+
+def test_config_round_trip(store):
+    assert store.config_values() == {}
+    store.config_set("max_retries", 5)
+    store.config_set("backoff_base", 2.5)
+    assert store.config_values() == {"max_retries": 5, "backoff_base": 2.5}
+    store.config_unset("max_retries")
+    assert store.config_values() == {"backoff_base": 2.5}
+
+
+def test_waiter_wakes_on_enqueue(location, store):
+    from queuectl.store import open_store
+
+    waiter = store.waiter()
+    store.register_worker(WorkerInfo("w1", _host(), 1, "p", None, T0, T0,
+                                     doorbell=waiter.port))
+    assert not waiter.wait(0.05, lambda: False)
+    other = open_store(location)
+    try:
+        started = time.monotonic()
+        other.enqueue([new("a")], T0)
+        assert waiter.wait(5, lambda: False)
+        assert time.monotonic() - started < 1
+    finally:
+        other.close()
+        waiter.close()
+
+
+def _host() -> str:
+    from queuectl.platform import hostname
+
+    return hostname()
+
+
+# --- concurrency ---------------------------------------------------------------------------
+
+def _claim_all(location: str, worker: str, out) -> None:
+    from queuectl.store import open_store
+
+    store = open_store(location, durable=False)
+    claimed = []
+    while True:
+        job = store.claim(worker, None, time.time(), 30)
+        if job is None:
+            break
+        claimed.append(job.id)
+        finish(store, job, 0, None, time.time(), worker=worker)
+    store.close()
+    out.put(claimed)
+
+
+def test_concurrent_claims_hand_out_each_job_once(location, store):
+    store.enqueue([new(f"j{i}", run_at=0) for i in range(400)], time.time())
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_claim_all, args=(location, f"w{i}", out)) for i in range(4)]
+    for proc in procs:
+        proc.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+    claimed = [job_id for result in results for job_id in result]
+    assert sorted(claimed) == sorted(f"j{i}" for i in range(400))
+    assert store.counts() == {"default": {"completed": 400}}
