@@ -1,0 +1,174 @@
+"""The pool supervisor: starts N worker processes, replaces one that dies, and turns stop
+signals into warm (first signal) and cold (second signal) stops for all of them.
+
+Workers are started with multiprocessing's *spawn* method on every OS: no connection or
+lock crosses a fork, and Windows takes the same path as Linux.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import secrets
+import signal
+import socket
+import time
+from typing import Callable
+
+from queuectl import platform
+from queuectl.config import Config
+from queuectl.store.base import Store
+from queuectl.worker import recovery
+from queuectl.worker.loop import WorkerSpec, worker_main
+
+log = logging.getLogger("queuectl.pool")
+
+REGISTER_TIMEOUT = 60.0  # seconds for a new worker to register in the store
+QUICK_DEATH = 2.0  # a worker that dies sooner than this after starting delays its successor
+
+
+def new_worker_id() -> str:
+    return "w-" + secrets.token_hex(3)
+
+
+class _Slot:
+    """One worker process and what the supervisor knows of it."""
+
+    def __init__(self, process, spec: WorkerSpec, pgid_slot) -> None:
+        self.process = process
+        self.spec = spec
+        self.pgid_slot = pgid_slot
+        self.started = time.monotonic()
+
+
+class Pool:
+    def __init__(self, store: Store, location: str, count: int,
+                 queues: list[str] | None, pool_id: str) -> None:
+        self.store = store
+        self.location = location
+        self.count = count
+        self.queues = queues
+        self.pool_id = pool_id
+        self.host = platform.hostname()
+        self._ctx = multiprocessing.get_context("spawn")
+        self._stop = self._ctx.Event()
+        self._cold = self._ctx.Event()
+        self._slots: dict[str, _Slot] = {}
+        self._signals = 0
+        self._quick_deaths = 0
+
+    # --- running -----------------------------------------------------------------------
+
+    def run(self, announce: Callable[[list[tuple[str, int]]], None]) -> int:
+        """Run until every worker has stopped; 0 after a warm stop, 1 after a cold one."""
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        previous = self._install_signals(wake_w)
+        try:
+            self._stop_strays()
+            for _ in range(self.count):
+                self._start_worker()
+            announce(self._wait_registered())
+            while self._slots:
+                sentinels = [slot.process.sentinel for slot in self._slots.values()]
+                multiprocessing.connection.wait(sentinels + [wake_r], timeout=1.0)
+                _drain(wake_r)
+                self._apply_signals()
+                self._reap()
+        finally:
+            self._restore_signals(previous)
+            wake_r.close()
+            wake_w.close()
+        log.info("pool %s stopped%s", self.pool_id, " (cold)" if self._cold.is_set() else "")
+        return 1 if self._cold.is_set() else 0
+
+    def _install_signals(self, wake_w: socket.socket) -> dict[int, object]:
+        def on_signal(signum, frame) -> None:  # only count: the main loop acts on it
+            self._signals += 1
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in platform.stop_signals()}
+        previous[-1] = signal.set_wakeup_fd(wake_w.fileno())
+        return previous
+
+    @staticmethod
+    def _restore_signals(previous: dict[int, object]) -> None:
+        signal.set_wakeup_fd(previous.pop(-1))
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def _apply_signals(self) -> None:
+        if self._signals >= 1 and not self._stop.is_set():
+            log.info("warm stop: workers finish their current job, then exit "
+                     "(signal again for a cold stop)")
+            self._stop.set()
+        if self._signals >= 2 and not self._cold.is_set():
+            log.info("cold stop: running commands are stopped and their jobs put back")
+            self._cold.set()
+
+    # --- workers -----------------------------------------------------------------------
+
+    def _start_worker(self) -> None:
+        spec = WorkerSpec(self.location, new_worker_id(), self.pool_id, self.queues)
+        pgid_slot = self._ctx.RawValue("q", 0)
+        process = self._ctx.Process(target=worker_main, name=f"queuectl-{spec.worker_id}",
+                                    args=(spec, self._stop, self._cold, pgid_slot))
+        process.start()
+        self._slots[spec.worker_id] = _Slot(process, spec, pgid_slot)
+
+    def _wait_registered(self) -> list[tuple[str, int]]:
+        deadline = time.monotonic() + REGISTER_TIMEOUT
+        wanted = set(self._slots)
+        while time.monotonic() < deadline:
+            registered = {w.id: w.pid for w in self.store.list_workers() if w.id in wanted}
+            if len(registered) == len(wanted):
+                return sorted(registered.items(), key=lambda item: item[1])
+            if any(not slot.process.is_alive() for slot in self._slots.values()):
+                break
+            time.sleep(0.02)
+        raise RuntimeError("workers did not start; see the messages above")
+
+    def _reap(self) -> None:
+        for worker_id, slot in list(self._slots.items()):
+            if slot.process.is_alive():
+                continue
+            slot.process.join()
+            del self._slots[worker_id]
+            if slot.process.exitcode == 0:
+                continue  # it was asked to stop, and did
+            log.error("worker %s (pid %s) died with exit code %s", worker_id, slot.process.pid,
+                      slot.process.exitcode)
+            self._recover(slot)
+            if not self._stop.is_set():
+                self._replace(slot)
+
+    def _recover(self, slot: _Slot) -> None:
+        """Stop the dead worker's command tree, then put its job back in play at once."""
+        config = Config.from_stored(self.store.config_values())
+        now = self.store.clock()
+        for job in self.store.held_jobs(slot.spec.worker_id):
+            if slot.pgid_slot.value:
+                recovery.stop_stray_tree(slot.pgid_slot.value, job.id, job.run_no, config)
+            recovery.recover_job(self.store, job, config, self.host, now)
+        self.store.deregister_worker(slot.spec.worker_id)
+
+    def _replace(self, slot: _Slot) -> None:
+        if time.monotonic() - slot.started < QUICK_DEATH:
+            self._quick_deaths += 1
+            time.sleep(min(2 ** self._quick_deaths, 30))
+        else:
+            self._quick_deaths = 0
+        self._start_worker()
+
+    def _stop_strays(self) -> None:
+        config = Config.from_stored(self.store.config_values())
+        recovery.stop_stray_trees(self.store, config, self.host, self.store.clock())
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(512):
+            pass
+    except OSError:
+        pass

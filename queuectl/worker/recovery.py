@@ -1,0 +1,96 @@
+"""Finding and finishing work whose worker died. No job is lost or stuck: a job held by a
+dead worker becomes a failed attempt ``worker lost`` (then the normal retry rules apply),
+and the process tree that attempt left on this host is stopped before the job runs again.
+
+Any worker may run this at any time: every change is fenced by the dead worker's lease, so
+two workers recovering the same job apply it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from queuectl import lifecycle, platform
+from queuectl.config import Config
+from queuectl.model import Attempt, Job, Lease, WorkerInfo
+from queuectl.store.base import Store
+
+log = logging.getLogger("queuectl.recovery")
+
+
+def recover_job(store: Store, job: Job, config: Config, host: str, now: float) -> bool:
+    """Stop what is left of the job's attempt on this host, then record it as lost."""
+    attempt = _current_attempt(store, job)
+    tree_elsewhere = False
+    if attempt is not None and attempt.pgid is not None:
+        if attempt.host == host:
+            stop_stray_tree(attempt.pgid, job.id, job.run_no, config)
+        else:
+            tree_elsewhere = True  # that host's next pool stops it
+    record = Attempt(
+        job_id=job.id, number=job.run_no, worker_id=job.worker_id, started_at=job.started_at,
+        finished_at=now, error=lifecycle.WORKER_LOST,
+        output=attempt.output if attempt else b"",
+        output_total=attempt.output_total if attempt else 0)
+    lease = Lease(job.id, job.worker_id or "", job.run_no)
+    applied = store.finish(lease, lifecycle.after_worker_lost(job, now, config), record, now,
+                           keep_pgid=tree_elsewhere)
+    if applied:
+        log.warning("recovered job %s (attempt %d) from lost worker %s", job.id, job.run_no,
+                    job.worker_id)
+    return applied
+
+
+def _current_attempt(store: Store, job: Job) -> Attempt | None:
+    for attempt in store.attempts(job.id):
+        if attempt.number == job.run_no:
+            return attempt
+    return None
+
+
+def stop_stray_tree(pgid: int, job_id: str, number: int, config: Config) -> None:
+    if platform.tree_belongs_to(pgid, job_id, number):
+        log.warning("stopping the process tree %d left by job %s (attempt %d)", pgid, job_id,
+                    number)
+        platform.stop_tree(pgid, config.kill_grace)
+
+
+def worker_is_dead(worker: WorkerInfo, host: str, now: float, config: Config) -> bool:
+    """No heartbeat for a whole lease, or (on this host) its process is gone."""
+    if now - worker.heartbeat_at > config.lease_seconds:
+        return True
+    return worker.host == host and not platform.pid_alive(worker.pid)
+
+
+def recover_lost_work(store: Store, config: Config, host: str, now: float,
+                      exclude: Iterable[str] = ()) -> int:
+    """Recover jobs whose lease expired, and jobs of this host's workers whose process is
+    gone (no need to wait for their lease); prune rows of long-dead workers."""
+    recovered = 0
+    for job in store.expired_jobs(now):
+        recovered += recover_job(store, job, config, host, now)
+    skip = set(exclude)
+    for worker in store.list_workers():
+        if worker.id in skip or not worker_is_dead(worker, host, now, config):
+            continue
+        for job in store.held_jobs(worker.id):
+            recovered += recover_job(store, job, config, host, now)
+        if worker.host == host or now - worker.heartbeat_at > 2 * config.lease_seconds:
+            store.deregister_worker(worker.id)
+    return recovered
+
+
+def stop_stray_trees(store: Store, config: Config, host: str, now: float) -> list[int]:
+    """Stop process trees on this host whose attempt's worker is dead (a pool that was
+    killed outright leaves them behind). Returns the process groups stopped."""
+    live = {w.id for w in store.list_workers() if not worker_is_dead(w, host, now, config)}
+    stopped = []
+    for stray in store.stray_attempts(host):
+        if stray.worker_id in live:
+            continue
+        if platform.tree_alive(stray.pgid):
+            stop_stray_tree(stray.pgid, stray.job_id, stray.number, config)
+            stopped.append(stray.pgid)
+        store.forget_pgid(stray.job_id, stray.number)
+    return stopped
