@@ -1,0 +1,427 @@
+"""The use cases, shared by the CLI and the dashboard: they validate input (raising
+`UserError`), call the store, and return plain data. Nothing here prints."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
+
+from queuectl import config as settings
+from queuectl.config import Config
+from queuectl.durations import format_seconds, iso_utc, parse_duration, parse_time
+from queuectl.errors import NotFound, UserError
+from queuectl.model import (
+    CANCELED,
+    COMPLETED,
+    DEAD,
+    DEFAULT_QUEUE,
+    FAILED,
+    PROCESSING,
+    STATES,
+    TERMINAL,
+    Attempt,
+    Job,
+    NewJob,
+)
+from queuectl.store.base import Store
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+QUEUE_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+JOB_KEYS = ("command", "id", "max_retries", "queue", "priority", "run_at", "delay", "timeout",
+            "cwd", "env")
+PRIORITY_RANGE = (-(2**31), 2**31 - 1)
+MAX_TIMEOUT = 604800 * 52  # a year: longer is surely a typo
+EXIT_TIMEOUT = 124  # like timeout(1): `wait` gave up before the jobs ended
+
+
+def load_config(store: Store) -> Config:
+    return Config.from_stored(store.config_values())
+
+
+# --- ids --------------------------------------------------------------------------------
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
+_last_ms = 0
+_counter = 0
+
+
+def new_job_id() -> str:
+    """13 characters: milliseconds since the epoch then a counter that starts at a random
+    point each millisecond, so ids sort roughly by time and do not collide in a batch."""
+    global _last_ms, _counter
+    ms = int(time.time() * 1000)
+    if ms <= _last_ms:
+        ms, _counter = _last_ms, _counter + 1
+    else:
+        _last_ms, _counter = ms, secrets.randbelow(32**4 // 2)
+    return _base32(ms, 9) + _base32(_counter, 4)
+
+
+def _base32(value: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        value, digit = divmod(value, 32)
+        digits.append(_ALPHABET[digit])
+    return "".join(reversed(digits))
+
+
+# --- enqueue ----------------------------------------------------------------------------
+
+def build_job(spec: Mapping[str, Any], config: Config, now: float, base_cwd: str,
+              where: str = "") -> NewJob:
+    """Validate one job object (the JSON of `enqueue`, or the options of `run`)."""
+    def fail(message: str) -> UserError:
+        return UserError(f"{where}{message}")
+
+    if not isinstance(spec, Mapping):
+        raise fail("a job must be a JSON object")
+    unknown = [key for key in spec if key not in JOB_KEYS]
+    if unknown:
+        raise fail(f"unknown key {unknown[0]!r}; valid keys: {', '.join(JOB_KEYS)}")
+    command = spec.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise fail("'command' must be a non-empty string")
+    if "\0" in command:
+        raise fail("'command' must not contain NUL characters")
+    job_id = spec.get("id")
+    if job_id is None:
+        job_id = new_job_id()
+    elif not isinstance(job_id, str) or not ID_PATTERN.match(job_id):
+        raise fail(f"invalid id {job_id!r}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
+    queue = spec.get("queue", DEFAULT_QUEUE)
+    if not isinstance(queue, str) or not QUEUE_PATTERN.match(queue):
+        raise fail(f"invalid queue {queue!r}: use 1 to 64 of A-Z a-z 0-9 . _ : -")
+    max_retries = spec.get("max_retries")
+    max_retries = config.max_retries if max_retries is None else \
+        _int(max_retries, "max_retries", 0, 1000, fail)
+    priority = _int(spec.get("priority", 0), "priority", *PRIORITY_RANGE, fail=fail)
+    timeout = spec.get("timeout")
+    if timeout is not None:
+        timeout = _seconds(timeout, "timeout", fail)
+        if not 0 < timeout <= MAX_TIMEOUT:
+            raise fail(f"'timeout' must be more than 0 and at most {MAX_TIMEOUT} seconds")
+    return NewJob(id=job_id, command=command, max_retries=max_retries, queue=queue,
+                  priority=priority, run_at=_run_at(spec, now, fail), timeout=timeout,
+                  cwd=_cwd(spec.get("cwd"), base_cwd, fail), env=_env(spec.get("env"), fail))
+
+
+def _int(value: Any, name: str, low: int, high: int, fail) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise fail(f"'{name}' must be an integer from {low} to {high}")
+    return value
+
+
+def _seconds(value: Any, name: str, fail) -> float:
+    if isinstance(value, bool):
+        raise fail(f"'{name}' must be a duration such as 30, 30s, 5m, 2h or 1d")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or value < 0:
+            raise fail(f"'{name}' must be a duration of 0 or more seconds")
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except UserError as exc:
+            raise fail(f"'{name}': {exc}") from None
+    raise fail(f"'{name}' must be a duration such as 30, 30s, 5m, 2h or 1d")
+
+
+def _run_at(spec: Mapping[str, Any], now: float, fail) -> float:
+    if "run_at" in spec and "delay" in spec:
+        raise fail("give 'run_at' or 'delay', not both")
+    if spec.get("delay") is not None:
+        return now + _seconds(spec["delay"], "delay", fail)
+    run_at = spec.get("run_at")
+    if run_at is None:
+        return now
+    if not isinstance(run_at, str):
+        raise fail("'run_at' must be an ISO-8601 time such as 2026-12-01T09:00")
+    try:
+        return parse_time(run_at)
+    except UserError as exc:
+        raise fail(f"'run_at': {exc}") from None
+
+
+def _cwd(cwd: Any, base_cwd: str, fail) -> str:
+    if cwd is None:
+        return base_cwd
+    if not isinstance(cwd, str) or not cwd or "\0" in cwd:
+        raise fail("'cwd' must be a directory path")
+    return os.path.normpath(os.path.join(base_cwd, os.path.expanduser(cwd)))
+
+
+def _env(env: Any, fail) -> dict[str, str]:
+    if env is None:
+        return {}
+    if not isinstance(env, Mapping):
+        raise fail("'env' must be an object of NAME: value strings")
+    for key, value in env.items():
+        if not key or "=" in key or "\0" in key or not isinstance(value, str) or "\0" in value:
+            raise fail(f"'env' entry {key!r} must be a NAME (no '=') with a string value")
+    return dict(env)
+
+
+def enqueue(store: Store, specs: Sequence[Mapping[str, Any]], base_cwd: str,
+            label: Callable[[int], str] = lambda index: "") -> list[str]:
+    """Validate every job, then insert them all in one transaction (all or nothing).
+    `label(i)` prefixes the error message of the i-th job (e.g. "line 3: ")."""
+    if not specs:
+        raise UserError("no jobs given")
+    config = load_config(store)
+    now = store.clock()
+    jobs = [build_job(spec, config, now, base_cwd, label(index))
+            for index, spec in enumerate(specs)]
+    store.enqueue(jobs, now)
+    return [job.id for job in jobs]
+
+
+# --- reading ----------------------------------------------------------------------------
+
+def status(store: Store) -> dict[str, Any]:
+    raw = store.counts()
+    counts = {state: 0 for state in STATES}
+    queues = {}
+    for queue in sorted(raw):
+        queues[queue] = {state: raw[queue].get(state, 0) for state in STATES}
+        for state, n in raw[queue].items():
+            counts[state] = counts.get(state, 0) + n
+    return {"counts": counts, "queues": queues,
+            "workers": [w for w in workers(store) if w["state"] != "lost"],
+            "store": _display(store)}
+
+
+def _display(store: Store) -> str:
+    from queuectl.store import display_location
+
+    return display_location(store.location)
+
+
+def workers(store: Store) -> list[dict[str, Any]]:
+    config = load_config(store)
+    now = store.clock()
+    return [w.to_dict(now, config.lease_seconds) for w in store.list_workers()]
+
+
+def check_state(state: str | None) -> str | None:
+    if state is not None and state not in STATES:
+        raise UserError(f"unknown state {state!r}; states: {', '.join(STATES)}")
+    return state
+
+
+def list_jobs(store: Store, state: str | None = None, queue: str | None = None,
+              limit: int = 50, offset: int = 0) -> list[Job]:
+    if limit < 1 or offset < 0:
+        raise UserError("limit must be at least 1 and offset at least 0")
+    return store.list_jobs(check_state(state), queue, limit, offset)
+
+
+def attempts_of(store: Store, job: Job) -> list[Attempt]:
+    """The job's attempts; a just-started one whose record is not written yet is shown
+    from the job row."""
+    attempts = store.attempts(job.id)
+    if job.state == PROCESSING and all(a.number != job.run_no for a in attempts):
+        attempts.append(Attempt(job_id=job.id, number=job.run_no, worker_id=job.worker_id,
+                                started_at=job.started_at))
+    return attempts
+
+
+def show(store: Store, job_id: str) -> tuple[Job, list[Attempt]]:
+    job = store.get_job(job_id)
+    return job, attempts_of(store, job)
+
+
+def attempt(store: Store, job_id: str, number: int | None = None) -> Attempt:
+    """One attempt of a job (default: the latest); NotFound if it has none."""
+    job, attempts = show(store, job_id)
+    if not attempts:
+        raise NotFound(f"job {job_id!r} has not run yet ({job.state})")
+    if number is None:
+        return attempts[-1]
+    for item in attempts:
+        if item.number == number:
+            return item
+    raise NotFound(f"job {job_id!r} has no attempt {number} "
+                   f"(attempts: {', '.join(str(a.number) for a in attempts)})")
+
+
+def follow(store: Store, job_id: str, write: Callable[[bytes], None],
+           poll: float = 0.2) -> Attempt:
+    """Write a job's output as it arrives: the latest attempt, or the next one if the job
+    has not started yet, until that attempt ends. Returns the finished attempt."""
+    job = store.get_job(job_id)
+    while job.state != PROCESSING and not attempts_of(store, job) and job.state not in TERMINAL:
+        time.sleep(poll)
+        job = store.get_job(job_id)
+    current = attempt(store, job_id)
+    position = max(current.output_total - len(current.output), 0)
+    while True:
+        current = attempt(store, job_id, current.number)
+        if current.finished_at is not None:
+            start = current.output_total - len(current.output)
+            write(current.output[max(position - start, 0):])
+            return current
+        for start, data in store.output_chunks(job_id, current.number, position):
+            if start + len(data) > position:
+                write(data[max(position - start, 0):])
+                position = start + len(data)
+        time.sleep(poll)
+
+
+def wait(store: Store, job_ids: Sequence[str], timeout: float | None = None,
+         on_no_worker: Callable[[], None] = lambda: None, poll: float = 0.05) -> int:
+    """Block until every job is terminal. Returns the exit status of SPEC §3: 0 if all
+    completed, else that of the first listed job that did not, 124 on timeout."""
+    for job_id in job_ids:
+        store.get_job(job_id)  # NotFound before any waiting
+    deadline = None if timeout is None else time.monotonic() + timeout
+    warned = False
+    pending = list(job_ids)
+    while True:
+        pending = [i for i in pending if store.get_job(i).state not in TERMINAL]
+        if not pending:
+            return exit_status([store.get_job(i) for i in job_ids])
+        if deadline is not None and time.monotonic() >= deadline:
+            return EXIT_TIMEOUT
+        if not warned and not any(w["state"] in ("idle", "busy") for w in workers(store)):
+            on_no_worker()
+            warned = True
+        time.sleep(poll)
+        poll = min(poll * 1.5, 0.25)
+
+
+def exit_status(jobs: Sequence[Job]) -> int:
+    for job in jobs:
+        if job.state != COMPLETED:
+            return job.exit_code if job.exit_code else 1
+    return 0
+
+
+# --- changing ---------------------------------------------------------------------------
+
+def dlq_list(store: Store, limit: int = 1000) -> list[Job]:
+    return store.list_jobs(DEAD, None, limit, 0)
+
+
+def dlq_retry(store: Store, job_ids: Sequence[str] | None) -> list[str]:
+    """Retry the named dead jobs, or every dead job if `job_ids` is None."""
+    if job_ids is not None and not job_ids:
+        raise UserError("name the jobs to retry, or use --all")
+    return store.retry_dead(list(job_ids) if job_ids is not None else None, store.clock())
+
+
+def cancel(store: Store, job_ids: Sequence[str]) -> dict[str, str]:
+    if not job_ids:
+        raise UserError("name the jobs to cancel")
+    return store.cancel(list(dict.fromkeys(job_ids)), store.clock())
+
+
+def await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> list[str]:
+    """Wait for requested cancels to take effect; returns those still running."""
+    deadline = time.monotonic() + timeout
+    running = list(job_ids)
+    while running and time.monotonic() < deadline:
+        time.sleep(0.05)
+        running = [i for i in running if store.get_job(i).state == PROCESSING]
+    return running
+
+
+def purge(store: Store, state: str, older_than: float | None = None) -> int:
+    if state not in TERMINAL:
+        raise UserError(f"can only purge terminal states ({', '.join(TERMINAL)}), "
+                        f"not {state!r}")
+    before = None if older_than is None else store.clock() - older_than
+    return store.purge([state], before)
+
+
+def stats(store: Store, since: float = 3600.0) -> dict[str, Any]:
+    """Finished attempts in the last `since` seconds, overall and per queue."""
+    now = store.clock()
+    start = now - since
+    groups: dict[str, list[Any]] = {}
+    for item in store.finished_attempts(start):
+        groups.setdefault(item.queue, []).append(item)
+    everything = [item for items in groups.values() for item in items]
+    return {"since": iso_utc(start), "until": iso_utc(now), "window_seconds": since,
+            "total": _summary(everything, since),
+            "queues": {queue: _summary(groups[queue], since) for queue in sorted(groups)}}
+
+
+def _summary(items: Sequence[Any], window: float) -> dict[str, Any]:
+    outcomes = [item.outcome for item in items]
+    durations = sorted(item.finished_at - item.started_at for item in items
+                       if item.started_at is not None and item.outcome != "pending")
+    finished = sum(outcomes.count(s) for s in (COMPLETED, DEAD, CANCELED))
+    return {
+        "completed": outcomes.count(COMPLETED),
+        "failed_attempts": outcomes.count(FAILED) + outcomes.count(DEAD),
+        "dead": outcomes.count(DEAD),
+        "canceled": outcomes.count(CANCELED),
+        "jobs_per_minute": round(finished / (window / 60.0), 3) if window > 0 else None,
+        "mean_seconds": round(sum(durations) / len(durations), 3) if durations else None,
+        "p95_seconds": round(_percentile(durations, 0.95), 3) if durations else None,
+    }
+
+
+def _percentile(ordered: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    rank = max(math.ceil(fraction * len(ordered)), 1)
+    return ordered[rank - 1]
+
+
+# --- config -----------------------------------------------------------------------------
+
+def config_show(store: Store) -> dict[str, Any]:
+    effective = load_config(store)
+    return {name: getattr(effective, name) for name in settings.SETTINGS}
+
+
+def config_stored(store: Store) -> dict[str, Any]:
+    return {k: v for k, v in store.config_values().items() if k in settings.SETTINGS}
+
+
+def config_get(store: Store, key: str) -> Any:
+    return config_show(store)[settings.setting(key).name]
+
+
+def config_set(store: Store, key: str, raw: object) -> Any:
+    item = settings.setting(key)
+    value = item.parse(raw)
+    store.config_set(item.name, value)
+    return value
+
+
+def config_unset(store: Store, key: str) -> None:
+    store.config_unset(settings.setting(key).name)
+
+
+# --- workers ----------------------------------------------------------------------------
+
+def stop_workers(store: Store) -> list[str]:
+    """Ask every live worker of this store, on every host, to stop after its job."""
+    ids = [w["id"] for w in workers(store) if w["state"] != "lost"]
+    if ids:
+        store.request_stop(ids)
+    return ids
+
+
+def await_workers_gone(store: Store, worker_ids: Sequence[str],
+                       timeout: float | None) -> list[str]:
+    """Wait until those workers have exited; returns the ones still running."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    remaining = list(worker_ids)
+    while remaining:
+        alive = {w["id"] for w in workers(store) if w["state"] != "lost"}
+        remaining = [i for i in remaining if i in alive]
+        if not remaining or (deadline is not None and time.monotonic() >= deadline):
+            break
+        time.sleep(0.1)
+    return remaining
+
+
+def describe_timeout(seconds: float | None) -> str:
+    return "none" if not seconds else f"{format_seconds(seconds)} s"
