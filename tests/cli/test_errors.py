@@ -1,0 +1,126 @@
+"""Bad input: one clear stderr line and exit 1 (exit 2 for arguments argparse rejects),
+never a traceback, and the store exactly as it was."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def seeded(cli):
+    cli.ok("enqueue", '{"id":"done","command":"true"}')
+    cli.ok("enqueue", '{"id":"waiting","command":"true","delay":"1h"}')
+    cli.ok("config", "set", "max_retries", "4")
+    return cli
+
+
+def snapshot(cli):
+    """Everything a command could have changed, read straight from the store."""
+    from queuectl.store import open_store
+
+    store = open_store(cli.location)
+    try:
+        jobs = store.list_jobs(limit=1000)
+        return ([(job, store.attempts(job.id)) for job in jobs], store.config_values(),
+                store.list_workers())
+    finally:
+        store.close()
+
+
+USER_ERRORS = [
+    (["enqueue", "{not json"], "invalid JSON"),
+    (["enqueue", '{"id":"waiting","command":"true"}'], "already exists"),
+    (["enqueue", '{"command":"true","state":"completed"}'], "unknown key 'state'"),
+    (["enqueue", '{"command":"true","attempts":2}'], "unknown key 'attempts'"),
+    (["enqueue", '{"command":""}'], "non-empty"),
+    (["enqueue", '{"id":"x"}'], "non-empty"),
+    (["enqueue", '{"command":"true","max_retries":"3"}'], "'max_retries' must be an integer"),
+    (["enqueue", '{"command":"true","max_retries":-1}'], "from 0 to 1000"),
+    (["enqueue", '{"command":"true","priority":"high"}'], "'priority' must be an integer"),
+    (["enqueue", '{"command":"true","delay":"5x"}'], "invalid duration"),
+    (["enqueue", '{"command":"true","id":"bad id"}'], "invalid id"),
+    (["enqueue", '[{"command":"true"}]'], "JSON object"),
+    (["enqueue", "--file", "/nonexistent/jobs.jsonl"], "cannot read"),
+    (["show", "nope"], "no job with id 'nope'"),
+    (["logs", "nope"], "no job with id 'nope'"),
+    (["logs", "waiting"], "has not run yet"),
+    (["dlq", "retry", "waiting"], "not dead"),
+    (["dlq", "retry", "nope"], "no job with id"),
+    (["dlq", "retry"], "--all"),
+    (["config", "set", "retries", "5"], "valid keys"),
+    (["config", "set", "max-retries", "-1"], "from 0 to 1000"),
+    (["config", "set", "max_retries", "many"], "must be an integer"),
+    (["config", "set", "poll_interval", "0"], "from 0.01 to 60"),
+    (["config", "get", "nope"], "unknown config key"),
+    (["config", "unset", "nope"], "unknown config key"),
+    (["cancel", "nope"], "no job with id"),
+    (["list", "--state", "bogus"], "unknown state"),
+    (["wait", "nope"], "no job with id"),
+]
+
+
+@pytest.mark.parametrize("args, message", USER_ERRORS, ids=lambda v: " ".join(v)
+                         if isinstance(v, list) else None)
+def test_user_errors(seeded, args, message):
+    before = snapshot(seeded)
+    result = seeded(*args)
+    assert result.returncode == 1, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert lines[0].startswith("queuectl: error: ")
+    assert snapshot(seeded) == before
+
+
+def test_cancel_of_a_finished_job_is_an_error(seeded):
+    seeded.ok("cancel", "waiting")
+    result = seeded("cancel", "waiting")
+    assert result.returncode == 1 and "is canceled" in result.stderr
+
+
+USAGE_ERRORS = [
+    ["run", "true", "--delay", "5x"],
+    ["run", "true", "--timeout", "soon"],
+    ["run", "true", "--priority", "high"],
+    ["run", "true", "--run-at", "tomorrow"],
+    ["run", "true", "--delay", "5s", "--run-at", "2030-01-01T00:00"],
+    ["run", "true", "--env", "NOEQUALS"],
+    ["run"],
+    ["worker", "start", "--count", "0"],
+    ["worker", "start", "--count", "two"],
+    ["purge", "--state", "pending"],
+    ["stats", "--since", "forever"],
+    ["frobnicate"],
+    [],
+]
+
+
+@pytest.mark.parametrize("args", USAGE_ERRORS, ids=lambda v: " ".join(v) or "nothing")
+def test_usage_errors(seeded, args):
+    before = snapshot(seeded)
+    result = seeded(*args)
+    assert result.returncode == 2, result
+    assert "usage: queuectl" in result.stderr and "error:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(seeded) == before
+
+
+def test_a_batch_with_one_bad_line_inserts_nothing(seeded, tmp_path):
+    batch = tmp_path / "jobs.jsonl"
+    batch.write_text('{"command":"echo 1"}\n{"command":"echo 2"}\n{"command":"echo 3",'
+                     '"bogus":1}\n')
+    before = snapshot(seeded)
+    result = seeded("enqueue", "--file", str(batch))
+    assert result.returncode == 1 and "line 3: unknown key 'bogus'" in result.stderr
+    assert snapshot(seeded) == before
+
+
+def test_a_store_from_a_newer_release_is_refused(cli, tmp_path):
+    import sqlite3
+
+    if cli.location.startswith("postgres"):
+        pytest.skip("SQLite file header")
+    cli.ok("status")
+    with sqlite3.connect(cli.location) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    result = cli("status")
+    assert result.returncode == 1 and "schema version 99" in result.stderr

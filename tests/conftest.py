@@ -1,0 +1,170 @@
+"""Shared fixtures: real stores in temp folders, the real CLI in subprocesses, real pools.
+
+Backends: every test that takes the `location` or `store` fixture runs on SQLite, and on
+PostgreSQL too when QUEUECTL_TEST_PG holds a server URL (a fresh schema per test).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ENV = "QUEUECTL_TEST_PG"
+
+
+def backends() -> list[str]:
+    return ["sqlite", "postgres"] if os.environ.get(PG_ENV) else ["sqlite"]
+
+
+def _pg_location(url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    import psycopg
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=backends())
+def location(request, tmp_path: Path) -> Iterator[str]:
+    """Where a fresh store lives: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store" / "queue.db")
+    else:
+        yield from _pg_location(os.environ[PG_ENV])
+
+
+@pytest.fixture
+def store(location: str):
+    from queuectl.store import open_store
+
+    opened = open_store(location)
+    yield opened
+    opened.close()  # an open file cannot be deleted on Windows
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.02,
+             message: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+class Cli:
+    """Runs `python -m queuectl` against one store, in an isolated data folder."""
+
+    def __init__(self, location: str, home: Path) -> None:
+        self.location = location
+        self.home = home
+        self.env = {**os.environ, "QUEUECTL_DB": location, "XDG_DATA_HOME": str(home),
+                    "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "queuectl", *args]
+
+    def __call__(self, *args: str, input: str | None = None, timeout: float = 60,
+                 cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(*args), input=input, capture_output=True, text=True,
+                              env=self.env, timeout=timeout, cwd=cwd or self.home)
+
+    def ok(self, *args: str, **kwargs) -> str:
+        result = self(*args, **kwargs)
+        assert result.returncode == 0, (args, result.returncode, result.stdout, result.stderr)
+        return result.stdout
+
+    def json(self, *args: str, **kwargs):
+        return json.loads(self.ok(*args, "--json", **kwargs))
+
+    def job(self, job_id: str) -> dict:
+        return self.json("show", job_id)["job"]
+
+    def state(self, job_id: str) -> str:
+        return self.job(job_id)["state"]
+
+    def popen(self, *args: str, **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(self.argv(*args), env=self.env, cwd=self.home, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+@pytest.fixture
+def cli(location: str, tmp_path: Path) -> Cli:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Cli(location, home)
+
+
+class Pool:
+    """A foreground worker pool in a subprocess (its own process group, like a terminal
+    session), stopped at teardown."""
+
+    def __init__(self, cli: Cli, count: int, *extra: str) -> None:
+        self.proc = cli.popen("worker", "start", "--foreground", "--count", str(count), *extra,
+                              start_new_session=True)
+        self.workers: dict[str, int] = {}
+        for _ in range(count):
+            line = self.proc.stdout.readline()
+            assert line, f"pool did not start: {self.proc.stderr.read()}"
+            worker_id, pid = line.split()
+            self.workers[worker_id] = int(pid)
+
+    def signal(self, sig: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 60) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+@pytest.fixture
+def pool(cli: Cli) -> Iterator[Callable[..., Pool]]:
+    started: list[Pool] = []
+
+    def start(count: int = 1, *extra: str) -> Pool:
+        started.append(Pool(cli, count, *extra))
+        return started[-1]
+
+    yield start
+    for item in started:
+        item.stop()
+
+
+@pytest.fixture
+def fast_config(cli: Cli) -> Cli:
+    """Short backoff and leases, so retry and recovery tests take seconds."""
+    cli.ok("config", "set", "backoff_base", "1")
+    cli.ok("config", "set", "poll_interval", "0.2")
+    cli.ok("config", "set", "kill_grace", "1")
+    return cli
