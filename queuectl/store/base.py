@@ -149,6 +149,14 @@ class Store(abc.ABC):
         `keep_pgid` (the tree may still run on a host we cannot reach). Returns whether
         it applied."""
 
+    def finish_and_claim(self, lease: Lease, transition: Transition, attempt: Attempt,
+                         now: float, queues: Sequence[str] | None,
+                         lease_seconds: float) -> tuple[bool, Job | None]:
+        """`finish`, then `claim` the worker's next job: (finish applied, next job or None).
+        A backend may do both in one transaction, saving a commit per job."""
+        applied = self.finish(lease, transition, attempt, now)
+        return applied, self.claim(lease.worker_id, queues, now, lease_seconds)
+
     # --- recovery ----------------------------------------------------------------------
 
     @abc.abstractmethod

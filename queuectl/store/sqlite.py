@@ -240,23 +240,34 @@ class SqliteStore(Store):
 
     def finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
                keep_pgid: bool = False) -> bool:
-        with self._transaction() as conn:
-            changed = conn.execute(self._q["finish_job"], {
-                **_lease_params(lease), "state": transition.state,
-                "attempts": transition.attempts, "run_at": _ms(transition.run_at),
-                "exit_code": transition.exit_code, "last_error": transition.last_error,
-                "finished_at": _ms(transition.finished_at), "now": _ms(now),
-            }).rowcount
-            if changed != 1:
-                return False
-            conn.execute(self._q["upsert_attempt"], {
-                "job_id": lease.job_id, "number": lease.run_no, "worker_id": lease.worker_id,
-                "started_at": _ms(attempt.started_at), "finished_at": _ms(attempt.finished_at),
-                "exit_code": attempt.exit_code, "error": attempt.error,
-                "outcome": transition.state, "output": attempt.output,
-                "output_total": attempt.output_total, "keep_pgid": keep_pgid,
-            })
-            conn.execute(self._q["drop_chunks"], {"job_id": lease.job_id, "number": lease.run_no})
+        with self._transaction():
+            return self._finish(lease, transition, attempt, now, keep_pgid)
+
+    def finish_and_claim(self, lease: Lease, transition: Transition, attempt: Attempt,
+                         now: float, queues: Sequence[str] | None,
+                         lease_seconds: float) -> tuple[bool, Job | None]:
+        with self._transaction():
+            applied = self._finish(lease, transition, attempt, now, keep_pgid=False)
+            return applied, self.claim(lease.worker_id, queues, now, lease_seconds)
+
+    def _finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
+                keep_pgid: bool) -> bool:
+        changed = self._conn.execute(self._q["finish_job"], {
+            **_lease_params(lease), "state": transition.state,
+            "attempts": transition.attempts, "run_at": _ms(transition.run_at),
+            "exit_code": transition.exit_code, "last_error": transition.last_error,
+            "finished_at": _ms(transition.finished_at), "now": _ms(now),
+        }).rowcount
+        if changed != 1:
+            return False
+        self._conn.execute(self._q["upsert_attempt"], {
+            "job_id": lease.job_id, "number": lease.run_no, "worker_id": lease.worker_id,
+            "started_at": _ms(attempt.started_at), "finished_at": _ms(attempt.finished_at),
+            "exit_code": attempt.exit_code, "error": attempt.error,
+            "outcome": transition.state, "output": attempt.output,
+            "output_total": attempt.output_total, "keep_pgid": keep_pgid,
+        })
+        self._conn.execute(self._q["drop_chunks"], {"job_id": lease.job_id, "number": lease.run_no})
         return True
 
     # --- recovery ----------------------------------------------------------------------

@@ -72,15 +72,19 @@ class Worker:
         self._register()
         log.info("worker %s started (pid %d, queues %s)", self.spec.worker_id, os.getpid(),
                  ",".join(self.spec.queues) if self.spec.queues else "all")
+        job = None
         try:
             while not self._stopping():
                 self._maintain()
-                job = self.store.claim(self.spec.worker_id, self.spec.queues,
-                                       self.store.clock(), self.config.lease_seconds)
+                if job is None:
+                    job = self.store.claim(self.spec.worker_id, self.spec.queues,
+                                           self.store.clock(), self.config.lease_seconds)
                 if job is not None:
-                    self._execute(job)
+                    job = self._execute(job)
                 elif self._waiter.wait(self._idle_timeout(), self._interrupted):
                     self._refresh_config(force=True)
+            if job is not None:  # claimed just as the stop came: hand it back untouched
+                self._release(job)
         finally:
             self._waiter.close()
             self.store.deregister_worker(self.spec.worker_id)
@@ -145,7 +149,9 @@ class Worker:
 
     # --- one job -----------------------------------------------------------------------
 
-    def _execute(self, job: Job) -> None:
+    def _execute(self, job: Job) -> Job | None:
+        """Run the job and record its outcome; returns the next job, claimed in the same
+        transaction unless the worker is stopping."""
         lease = Lease(job.id, self.spec.worker_id, job.run_no)
         config = self.config
         watch = _Watch(self, lease, job.started_at, config)
@@ -160,7 +166,7 @@ class Worker:
             log.warning("job %s: lease lost, its command was stopped", job.id)
             if watch.recorded:
                 self.store.forget_pgid(job.id, job.run_no)
-            return
+            return None
         if result.stopped == runner.COLD_STOP:
             transition = lifecycle.after_release(job, now)
             result.error = COLD_STOP_ERROR
@@ -171,12 +177,26 @@ class Worker:
             job_id=job.id, number=job.run_no, worker_id=self.spec.worker_id,
             started_at=job.started_at, finished_at=now, exit_code=result.exit_code,
             error=result.error, output=result.output, output_total=result.output_total)
-        if not self.store.finish(lease, transition, attempt, now):
+        if self._stopping():
+            applied, next_job = self.store.finish(lease, transition, attempt, now), None
+        else:
+            applied, next_job = self.store.finish_and_claim(
+                lease, transition, attempt, now, self.spec.queues, config.lease_seconds)
+        if not applied:
             log.warning("job %s: attempt %d was taken over; its result is dropped", job.id,
                         job.run_no)
         elif transition.state != PENDING:
             log.info("job %s attempt %d: %s%s", job.id, job.run_no, transition.state,
                      f" ({result.error})" if result.error else "")
+        return next_job
+
+    def _release(self, job: Job) -> None:
+        now = self.store.clock()
+        attempt = Attempt(job_id=job.id, number=job.run_no, worker_id=self.spec.worker_id,
+                          started_at=job.started_at, finished_at=now,
+                          error="not started: the worker was stopping")
+        self.store.finish(Lease(job.id, self.spec.worker_id, job.run_no),
+                          lifecycle.after_release(job, now), attempt, now)
 
 
 def _reason(lease_held: bool, cancel_requested: bool) -> str | None:

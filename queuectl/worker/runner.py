@@ -4,6 +4,7 @@ timeout, and stop its whole tree when asked. Knows nothing of the store."""
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Callable, Optional
 from queuectl import lifecycle, platform
 
 TICK = 0.05  # seconds between checks while a command runs
-READER_JOIN = 1.0  # seconds to wait for the last output once the command's group is gone
+DRAIN = 1.0  # seconds to wait for the last output once the command's group is gone
 
 # Why a command was stopped before it ended by itself.
 TIMEOUT = "timeout"
@@ -34,32 +35,22 @@ class RunResult:
 
 
 class OutputTail:
-    """Reads a pipe on a thread, keeping the last `limit` bytes and the total count."""
+    """The last `limit` bytes of a command's output, and how many bytes it wrote in all."""
 
-    def __init__(self, stream, limit: int) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self.total = 0
         self._buffer = bytearray()
-        self._lock = threading.Lock()
-        self._fd = stream.fileno()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()  # the Windows reader thread feeds it
 
-    def _pump(self) -> None:
-        while True:
-            try:
-                data = os.read(self._fd, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            with self._lock:
-                self.total += len(data)
-                if self.limit:
-                    self._buffer += data
-                    # Trim in large steps so that a chatty command costs O(1) per byte.
-                    if len(self._buffer) > 2 * self.limit + 65536:
-                        del self._buffer[:-self.limit]
+    def feed(self, data: bytes) -> None:
+        with self._lock:
+            self.total += len(data)
+            if self.limit:
+                self._buffer += data
+                # Trim in large steps so that a chatty command costs O(1) per byte.
+                if len(self._buffer) > 2 * self.limit + 65536:
+                    del self._buffer[:-self.limit]
 
     def since(self, offset: int) -> tuple[int, bytes]:
         """(start, bytes) of what arrived after byte `offset`, within the kept tail."""
@@ -71,9 +62,6 @@ class OutputTail:
     def tail(self) -> bytes:
         with self._lock:
             return bytes(self._buffer[-self.limit:]) if self.limit else b""
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
 
 
 Tick = Callable[[OutputTail], Optional[str]]
@@ -92,16 +80,15 @@ def run_command(command: str, cwd: str, env: dict[str, str], timeout: float | No
     except OSError as exc:
         error = f"cannot start the command: {exc.strerror or exc}"
         return RunResult(started, time.time(), None, error, b"", 0)
-    pgid = proc.pid  # the leader of its own new session / process group
-    on_spawn(pgid)
-    output = OutputTail(proc.stdout, output_limit)
-    stopped = _supervise(proc, timeout, kill_grace, output, on_tick)
+    on_spawn(proc.pid)  # the leader of its own new session / process group
+    output = OutputTail(output_limit)
+    watcher = _ThreadWatcher(proc, output) if platform.IS_WINDOWS else _PipeWatcher(proc, output)
+    stopped = _supervise(proc, watcher, timeout, kill_grace, output, on_tick)
     # A command may leave background processes in its group: stop them too, so that a job
     # owns its whole tree and nothing outlives its attempt.
-    if platform.tree_alive(pgid):
-        platform.stop_tree(pgid, kill_grace)
-    output.join(READER_JOIN)
-    proc.stdout.close()
+    if platform.tree_alive(proc.pid):
+        platform.stop_tree(proc.pid, kill_grace)
+    watcher.drain(DRAIN)
     exit_code, error = lifecycle.exit_status(proc.returncode)
     if stopped == TIMEOUT:
         error = lifecycle.timed_out_error(timeout or 0)
@@ -110,19 +97,129 @@ def run_command(command: str, cwd: str, env: dict[str, str], timeout: float | No
     return RunResult(started, time.time(), exit_code, error, output.tail(), output.total, stopped)
 
 
-def _supervise(proc: subprocess.Popen, timeout: float | None, kill_grace: float,
+def _supervise(proc: subprocess.Popen, watcher, timeout: float | None, kill_grace: float,
                output: OutputTail, on_tick: Tick) -> str | None:
+    """Wait for the leader to exit, ticking; returns why it was stopped, if it was."""
     deadline = None if not timeout else time.monotonic() + timeout
+    next_tick = time.monotonic() + TICK
     while True:
-        step = TICK if deadline is None else max(min(TICK, deadline - time.monotonic()), 0)
-        try:
-            proc.wait(step)
+        now = time.monotonic()
+        limit = next_tick if deadline is None else min(next_tick, deadline)
+        if watcher.wait_exit(max(limit - now, 0)):
             return None
-        except subprocess.TimeoutExpired:
-            pass
-        reason = TIMEOUT if deadline is not None and time.monotonic() >= deadline else None
-        reason = reason or on_tick(output)
+        now = time.monotonic()
+        reason = TIMEOUT if deadline is not None and now >= deadline else None
+        if reason is None and now >= next_tick:
+            next_tick = now + TICK
+            reason = on_tick(output)
         if reason is not None:
             platform.stop_tree(proc.pid, kill_grace, reap=proc.poll)
             proc.wait()
+            watcher.close_exit_watch()
             return reason
+
+
+class _PipeWatcher:
+    """POSIX: one thread reads the output pipe and learns of the leader's exit at once,
+    from a pidfd (Linux) or the pipe's end, through select; no sleeping poll loop."""
+
+    def __init__(self, proc: subprocess.Popen, output: OutputTail) -> None:
+        self.proc = proc
+        self.output = output
+        self.fd: int | None = proc.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.pidfd: int | None = None
+        if hasattr(os, "pidfd_open"):
+            try:
+                self.pidfd = os.pidfd_open(proc.pid)
+            except OSError:  # a kernel before 5.3
+                self.pidfd = None
+
+    def wait_exit(self, timeout: float) -> bool:
+        """Read output for up to `timeout` seconds; True once the leader has exited."""
+        deadline = time.monotonic() + timeout
+        while True:
+            watched = [fd for fd in (self.fd, self.pidfd) if fd is not None]
+            if not watched:  # no pidfd, and the pipe is closed: wait on the leader itself
+                try:
+                    self.proc.wait(max(deadline - time.monotonic(), 0))
+                except subprocess.TimeoutExpired:
+                    return False
+            else:
+                ready, _, _ = select.select(watched, [], [],
+                                            max(deadline - time.monotonic(), 0))
+                if self.fd in ready:
+                    self._read_available()
+            if self.proc.poll() is not None:
+                self.close_exit_watch()
+                return True
+            if time.monotonic() >= deadline:
+                return False
+
+    def _read_available(self) -> None:
+        while self.fd is not None:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return
+            if not data:
+                self._close_pipe()
+                return
+            self.output.feed(data)
+
+    def drain(self, timeout: float) -> None:
+        """Read what is left after the leader exited, until the pipe's end (bounded: a
+        process outside the group could hold the pipe open)."""
+        deadline = time.monotonic() + timeout
+        while self.fd is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._close_pipe()
+                return
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if ready:
+                self._read_available()
+
+    def _close_pipe(self) -> None:
+        self.proc.stdout.close()
+        self.fd = None
+
+    def close_exit_watch(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+class _ThreadWatcher:
+    """Windows: pipes cannot be selected on, so a thread reads the output."""
+
+    def __init__(self, proc: subprocess.Popen, output: OutputTail) -> None:
+        self.proc = proc
+        self.output = output
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        fd = self.proc.stdout.fileno()
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output.feed(data)
+
+    def wait_exit(self, timeout: float) -> bool:
+        try:
+            self.proc.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def drain(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        self.proc.stdout.close()
+
+    def close_exit_watch(self) -> None:
+        pass
