@@ -60,6 +60,15 @@ class FinishedAttempt:
     finished_at: float
 
 
+@dataclass(frozen=True)
+class RunTimes:
+    """Run times of every finished attempt, for a Prometheus histogram."""
+
+    count: int
+    total_seconds: float
+    buckets: list[int]  # attempts with a run time <= each bound (cumulative)
+
+
 class Waiter(abc.ABC):
     """How an idle worker sleeps until there may be work."""
 
@@ -225,6 +234,19 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def finished_attempts(self, since: float) -> list[FinishedAttempt]:
         """Attempts that finished at or after `since`."""
+
+    @abc.abstractmethod
+    def throughput(self, since: float, bucket_seconds: int) -> list[tuple[float, str, int]]:
+        """(bucket start, outcome, attempts) for attempts finished at or after `since`,
+        grouped into buckets of `bucket_seconds` aligned on the epoch; oldest first."""
+
+    @abc.abstractmethod
+    def attempt_counts(self) -> dict[str, int]:
+        """{outcome: attempts} over all finished attempts in the store."""
+
+    @abc.abstractmethod
+    def run_times(self, bounds: Sequence[float]) -> RunTimes:
+        """Run times of all finished attempts, counted against ascending `bounds`."""
 
     # --- workers -----------------------------------------------------------------------
 

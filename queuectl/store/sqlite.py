@@ -24,7 +24,7 @@ from queuectl.errors import Conflict, NotFound, StoreError
 from queuectl.lifecycle import Transition
 from queuectl.model import TERMINAL, Attempt, Job, Lease, NewJob, WorkerInfo
 from queuectl.store import queries
-from queuectl.store.base import FinishedAttempt, Heartbeat, Store, StrayAttempt, Waiter
+from queuectl.store.base import FinishedAttempt, Heartbeat, RunTimes, Store, StrayAttempt, Waiter
 
 SCHEMA_VERSION = 1
 MIN_SQLITE = (3, 35, 0)  # UPDATE ... RETURNING
@@ -377,6 +377,22 @@ class SqliteStore(Store):
         rows = self._conn.execute(self._q["finished_attempts"], {"since": _ms(since)})
         return [FinishedAttempt(row[0], row[1], _sec(row[2]), row[3] / 1000.0)
                 for row in rows.fetchall()]
+
+    def throughput(self, since: float, bucket_seconds: int) -> list[tuple[float, str, int]]:
+        rows = self._conn.execute(self._q["throughput"], {
+            "since": _ms(since), "bucket_ms": int(bucket_seconds * 1000)}).fetchall()
+        return [(row[0] / 1000.0, row[1], row[2]) for row in rows]
+
+    def attempt_counts(self) -> dict[str, int]:
+        return {row[0]: row[1] for row in self._conn.execute(self._q["attempt_counts"])}
+
+    def run_times(self, bounds: Sequence[float]) -> RunTimes:
+        columns = "".join(f", coalesce(sum(finished_at - started_at <= :b{i}), 0)"
+                          for i in range(len(bounds)))
+        sql = self._q["run_times"].replace("/*buckets*/", columns)
+        row = self._conn.execute(sql, {f"b{i}": _ms(bound) for i, bound in enumerate(bounds)})
+        count, total_ms, *buckets = row.fetchone()
+        return RunTimes(count, total_ms / 1000.0, list(buckets))
 
     # --- workers -----------------------------------------------------------------------
 

@@ -261,6 +261,19 @@ def test_list_counts_and_stats(store):
     assert store.finished_attempts(T0 + 2) == []
 
 
+def test_throughput_buckets_and_run_time_totals(store):
+    store.enqueue([new(f"j{i}", max_retries=0) for i in range(4)], T0)
+    finish(store, claim(store, now=T0), 0, None, T0 + 0.5)      # 0.5 s, minute 0
+    finish(store, claim(store, now=T0), 0, None, T0 + 2)        # 2 s, minute 0
+    finish(store, claim(store, now=T0 + 60), 1, "x", T0 + 70)   # 10 s, minute 1, dead
+    bucket = (T0 // 60) * 60
+    assert store.throughput(T0 - 60, 60) == [(bucket, "completed", 2), (bucket + 60, "dead", 1)]
+    assert store.throughput(T0 + 65, 60) == [(bucket + 60, "dead", 1)]
+    assert store.attempt_counts() == {"completed": 2, "dead": 1}
+    times = store.run_times([1, 5, 60])
+    assert (times.count, times.total_seconds, times.buckets) == (3, 12.5, [1, 2, 3])
+
+
 # --- workers and config --------------------------------------------------------------------
 
 def test_workers_register_show_their_job_and_take_stop_requests(store):

@@ -219,6 +219,21 @@ SELECT j.queue, a.outcome, a.started_at, a.finished_at
   FROM attempts a JOIN jobs j ON j.id = a.job_id
  WHERE a.finished_at >= :since AND a.outcome IS NOT NULL
 
+-- name: throughput
+SELECT (finished_at / :bucket_ms) * :bucket_ms AS bucket, outcome, count(*) AS n
+  FROM attempts
+ WHERE finished_at >= :since AND outcome IS NOT NULL
+ GROUP BY bucket, outcome
+ ORDER BY bucket, outcome
+
+-- name: attempt_counts
+SELECT outcome, count(*) AS n FROM attempts WHERE outcome IS NOT NULL GROUP BY outcome
+
+-- name: run_times
+SELECT count(*) AS n, coalesce(sum(finished_at - started_at), 0) AS total_ms /*buckets*/
+  FROM attempts
+ WHERE outcome IS NOT NULL AND started_at IS NOT NULL
+
 -- name: register_worker
 INSERT OR REPLACE INTO workers (id, host, pid, pool, queues, started_at, heartbeat_at,
                                 stop_requested, doorbell)
