@@ -47,19 +47,20 @@ def load_config(store: Store) -> Config:
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
 _last_ms = 0
+_prefix = ""
 _counter = 0
 
 
 def new_job_id() -> str:
     """13 characters: milliseconds since the epoch then a counter that starts at a random
     point each millisecond, so ids sort roughly by time and do not collide in a batch."""
-    global _last_ms, _counter
+    global _last_ms, _prefix, _counter
     ms = int(time.time() * 1000)
     if ms <= _last_ms:
-        ms, _counter = _last_ms, _counter + 1
+        _counter += 1
     else:
-        _last_ms, _counter = ms, secrets.randbelow(32**4 // 2)
-    return _base32(ms, 9) + _base32(_counter, 4)
+        _last_ms, _prefix, _counter = ms, _base32(ms, 9), secrets.randbelow(32**4 // 2)
+    return _prefix + _base32(_counter, 4)
 
 
 def _base32(value: int, width: int) -> str:
