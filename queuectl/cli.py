@@ -344,13 +344,14 @@ def _start_detached(args: argparse.Namespace) -> int:
     import secrets
     import subprocess
     import time
+    from pathlib import Path
 
     from queuectl import platform
 
     location = _location(args)
     store = _open(args)  # create or upgrade the store here, so errors show here
     pool_id = secrets.token_hex(4)
-    log_path = platform.data_dir() / "worker.log"
+    log_path = Path(platform.data_dir()) / "worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "queuectl", "--db", location, "worker", "start",
             "--foreground", "--count", str(args.count), "--pool-id", pool_id]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
 
 from queuectl.errors import UserError
 
@@ -38,6 +37,8 @@ def parse_time(text: str) -> float:
     if not match:
         raise UserError(f"invalid time {text!r}: use ISO-8601, e.g. 2026-12-01T09:00 or "
                         "2026-12-01T09:00:00Z")
+    from datetime import datetime
+
     year, month, day, hour, minute, second, frac, offset = match.groups()
     micro = int((frac or "0").ljust(6, "0"))
     try:
@@ -50,7 +51,9 @@ def parse_time(text: str) -> float:
     return moment.replace(tzinfo=_offset_zone(offset)).timestamp()
 
 
-def _offset_zone(offset: str) -> timezone:
+def _offset_zone(offset: str):
+    from datetime import timedelta, timezone
+
     if offset.upper() == "Z":
         return timezone.utc
     sign = -1 if offset[0] == "-" else 1
@@ -63,6 +66,8 @@ def iso_utc(moment: float | None) -> str | None:
     """ISO-8601 UTC with milliseconds, or None."""
     if moment is None:
         return None
+    from datetime import datetime, timezone
+
     stamp = datetime.fromtimestamp(round(moment, 3), tz=timezone.utc)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 

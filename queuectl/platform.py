@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import subprocess
 
 IS_WINDOWS = os.name == "nt"
 # Set in every command's environment: they tell a job which attempt it is, and let a later
@@ -23,18 +24,21 @@ JOB_ID_VAR = "QUEUECTL_JOB_ID"
 ATTEMPT_VAR = "QUEUECTL_ATTEMPT"
 
 
-def data_dir() -> Path:
+def data_dir() -> str:
     """The per-user folder for the default store and the worker log."""
+    home = os.path.expanduser("~")
     if IS_WINDOWS:
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
     elif sys.platform == "darwin":
-        base = str(Path.home() / "Library" / "Application Support")
+        base = os.path.join(home, "Library", "Application Support")
     else:
-        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "queuectl"
+        base = os.environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
+    return os.path.join(base, "queuectl")
 
 
 def hostname() -> str:
+    if hasattr(os, "uname"):
+        return os.uname().nodename
     import socket
 
     return socket.gethostname()
@@ -43,6 +47,8 @@ def hostname() -> str:
 def spawn(command: str, cwd: str, env: dict[str, str]) -> subprocess.Popen:
     """Start `command` through the platform shell in its own process group, stdin empty,
     stdout and stderr combined into one pipe."""
+    import subprocess
+
     options: dict[str, object] = {}
     if IS_WINDOWS:
         options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
@@ -54,6 +60,8 @@ def spawn(command: str, cwd: str, env: dict[str, str]) -> subprocess.Popen:
 
 def detached_options() -> dict[str, object]:
     """Popen options that detach a background pool from the terminal."""
+    import subprocess
+
     if IS_WINDOWS:
         flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
         return {"creationflags": flags}
@@ -98,6 +106,8 @@ def _signal_tree(pgid: int, hard: bool) -> None:
     try:
         if IS_WINDOWS:
             if hard:
+                import subprocess
+
                 subprocess.run(["taskkill", "/T", "/F", "/PID", str(pgid)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             else:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import secrets
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
@@ -59,7 +58,8 @@ def new_job_id() -> str:
     if ms <= _last_ms:
         _counter += 1
     else:
-        _last_ms, _prefix, _counter = ms, _base32(ms, 9), secrets.randbelow(32**4 // 2)
+        start = int.from_bytes(os.urandom(3), "big") % (32**4 // 2)
+        _last_ms, _prefix, _counter = ms, _base32(ms, 9), start
     return _prefix + _base32(_counter, 4)
 
 

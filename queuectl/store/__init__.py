@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from queuectl.errors import StoreError
 from queuectl.store.base import Store
@@ -19,10 +18,10 @@ def resolve_location(given: str | None = None) -> str:
     if not location:
         from queuectl.platform import data_dir
 
-        return str(data_dir() / "queuectl.db")
+        return os.path.join(data_dir(), "queuectl.db")
     if is_postgres(location):
         return location
-    return str(Path(location).expanduser().resolve())
+    return os.path.realpath(os.path.expanduser(location))
 
 
 def is_postgres(location: str) -> bool:
@@ -51,4 +50,4 @@ def open_store(location: str, durable: bool = True) -> Store:
         return PostgresStore(location, durable=durable)
     from queuectl.store.sqlite import SqliteStore
 
-    return SqliteStore(Path(location), durable=durable)
+    return SqliteStore(location, durable=durable)

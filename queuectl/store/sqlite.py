@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import select
-import socket
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Callable
 
 from queuectl import platform
@@ -96,23 +94,23 @@ def tail_of_chunks(chunks: Sequence[tuple[int, bytes]], start: int) -> tuple[byt
 
 
 class SqliteStore(Store):
-    def __init__(self, path: Path, durable: bool = True) -> None:
+    def __init__(self, path: str, durable: bool = True) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: queuectl needs "
                              f"{'.'.join(map(str, MIN_SQLITE))} or newer")
-        self.location = str(path)
+        self.location = path
         self._q = queries.load("sqlite")
         self._host: str | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            self._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
             self._conn.row_factory = sqlite3.Row
             # FULL syncs the WAL on every commit (an acknowledged job survives a power cut);
             # workers use NORMAL: a power cut may roll back a recent claim or completion,
             # which re-runs that job and never loses one.
             self._conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from None
 
     # --- plumbing ----------------------------------------------------------------------
@@ -431,6 +429,8 @@ class SqliteStore(Store):
         rows = self._conn.execute(self._q["doorbells"], {"host": self._hostname()}).fetchall()
         if not rows:
             return
+        import socket  # only when there is a doorbell to ring: `run` starts faster
+
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for row in rows:
                 with contextlib.suppress(OSError):  # a hint: the store stays the truth
@@ -445,6 +445,10 @@ class _DoorbellWaiter(Waiter):
     watches ``PRAGMA data_version``, which changes when another connection commits."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
+        import select
+        import socket
+
+        self._select = select.select
         self._conn = conn
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
@@ -463,7 +467,7 @@ class _DoorbellWaiter(Waiter):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            ready, _, _ = select.select([self._sock], [], [], min(remaining, DATA_VERSION_INTERVAL))
+            ready, _, _ = self._select([self._sock], [], [], min(remaining, DATA_VERSION_INTERVAL))
             if ready:
                 self._drain()
                 return True

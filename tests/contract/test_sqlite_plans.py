@@ -12,7 +12,7 @@ def _plan(store: SqliteStore, name: str, queues=None) -> str:
 
 
 def test_claim_uses_the_partial_index_without_a_sort(tmp_path):
-    store = SqliteStore(tmp_path / "q.db")
+    store = SqliteStore(str(tmp_path / "q.db"))
     for queues in (None, ["a", "b"]):
         plan = _plan(store, "claim", queues)
         assert "jobs_claim" in plan and "TEMP B-TREE" not in plan, plan
@@ -21,7 +21,7 @@ def test_claim_uses_the_partial_index_without_a_sort(tmp_path):
 
 
 def test_store_is_in_wal_mode_with_a_schema_version(tmp_path):
-    store = SqliteStore(tmp_path / "q.db")
+    store = SqliteStore(str(tmp_path / "q.db"))
     assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store._conn.execute("PRAGMA user_version").fetchone()[0] >= 1
     store.close()
