@@ -18,6 +18,7 @@ from typing import Callable
 
 from queuectl import platform
 from queuectl.config import Config
+from queuectl.errors import StoreError
 from queuectl.store.base import Store
 from queuectl.worker import recovery
 from queuectl.worker.loop import WorkerSpec, worker_main
@@ -127,7 +128,10 @@ class Pool:
             if any(not slot.process.is_alive() for slot in self._slots.values()):
                 break
             time.sleep(0.02)
-        raise RuntimeError("workers did not start; see the messages above")
+        self._cold.set()  # nothing was claimed yet: stop whatever did start, at once
+        for slot in self._slots.values():
+            slot.process.join(10)
+        raise StoreError("the workers did not start; see the messages above")
 
     def _reap(self) -> None:
         for worker_id, slot in list(self._slots.items()):

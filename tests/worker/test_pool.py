@@ -273,3 +273,15 @@ def test_idle_worker_picks_up_a_job_within_milliseconds(cli, pool):
     wait_for(lambda: cli.state(job_id) == "completed", timeout=5)
     job = cli.job(job_id)
     assert _epoch(job["started_at"]) - _epoch(job["created_at"]) < 1.0
+
+
+def test_workers_of_a_killed_supervisor_finish_their_job_and_exit(fast_config, pool):
+    cli = fast_config
+    started = pool(1)
+    [worker_pid] = started.workers.values()
+    job_id = cli.ok("run", "sleep 1; echo done").strip()
+    wait_for(lambda: cli.state(job_id) == "processing")
+    os.kill(started.proc.pid, signal.SIGKILL)  # the supervisor alone
+    wait_for(lambda: not process_running(worker_pid), timeout=20)
+    assert cli.state(job_id) == "completed"
+    assert cli.json("worker", "list") == []
