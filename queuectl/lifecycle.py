@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from queuectl.config import Config
 from queuectl.durations import format_seconds
-from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED, PENDING, TERMINAL, Job
+from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED, PENDING, Job
 
 WORKER_LOST = "worker lost"
 CANCELED_ERROR = "canceled"
@@ -81,7 +81,3 @@ def after_release(job: Job, now: float) -> Transition:
     """A cold stop interrupted the attempt: back to pending, the attempt given back."""
     return Transition(PENDING, max(job.attempts - 1, 0), now, job.exit_code, job.last_error,
                       None)
-
-
-def is_terminal(state: str) -> bool:
-    return state in TERMINAL

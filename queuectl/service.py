@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from queuectl import config as settings
 from queuectl.config import Config
-from queuectl.durations import format_seconds, iso_utc, parse_duration, parse_time
+from queuectl.durations import iso_utc, parse_duration, parse_time
 from queuectl.errors import NotFound, UserError
 from queuectl.model import (
     CANCELED,
@@ -423,6 +423,3 @@ def await_workers_gone(store: Store, worker_ids: Sequence[str],
         time.sleep(0.1)
     return remaining
 
-
-def describe_timeout(seconds: float | None) -> str:
-    return "none" if not seconds else f"{format_seconds(seconds)} s"

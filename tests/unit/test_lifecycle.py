@@ -4,7 +4,7 @@ import pytest
 
 from queuectl import lifecycle
 from queuectl.config import Config
-from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED, PENDING, Job
+from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED, PENDING, TERMINAL, Job
 
 CONFIG = Config.from_stored({"backoff_base": 2, "backoff_max": 3600})
 NOW = 1_000_000.0
@@ -32,13 +32,13 @@ def test_backoff_delay_is_base_to_the_n_capped(n, base, cap, expected):
 def test_success_completes_and_is_terminal():
     t = lifecycle.after_attempt(job(1), 0, None, NOW, CONFIG)
     assert (t.state, t.exit_code, t.last_error, t.finished_at) == (COMPLETED, 0, None, NOW)
-    assert lifecycle.is_terminal(t.state)
+    assert t.state in TERMINAL
 
 
 def test_failure_with_budget_left_is_failed_with_backoff():
     t = lifecycle.after_attempt(job(2), 3, "exit code 3", NOW, CONFIG)
     assert (t.state, t.run_at, t.finished_at) == (FAILED, NOW + 4, None)
-    assert not lifecycle.is_terminal(t.state)
+    assert t.state not in TERMINAL
 
 
 def test_one_plus_max_retries_runs_then_dead():
