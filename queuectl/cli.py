@@ -38,14 +38,22 @@ def _time(text: str) -> str:
     return text
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return value
+def _whole_number(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= 2**31 - 1:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to "
+                                             f"{2**31 - 1}, not {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _whole_number(1)
+_count = _whole_number(0)
 
 
 def _env_pair(text: str) -> tuple:
@@ -129,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--state", help="only jobs in this state")
     listing.add_argument("--queue", metavar="Q", help="only jobs in this queue")
     listing.add_argument("--limit", type=_positive_int, default=50, metavar="N")
-    listing.add_argument("--offset", type=int, default=0, metavar="N", help=argparse.SUPPRESS)
+    listing.add_argument("--offset", type=_count, default=0, metavar="N", help=argparse.SUPPRESS)
 
     show = command("show", cmd_show, "show a job and its attempts", json_out=True)
     show.add_argument("job_id", metavar="ID")
@@ -347,19 +355,21 @@ def _start_detached(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from queuectl import platform
+    from queuectl.store import DB_ENV
 
     location = _location(args)
     store = _open(args)  # create or upgrade the store here, so errors show here
     pool_id = secrets.token_hex(4)
     log_path = Path(platform.data_dir()) / "worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "queuectl", "--db", location, "worker", "start",
-            "--foreground", "--count", str(args.count), "--pool-id", pool_id]
+    argv = [sys.executable, "-m", "queuectl", "worker", "start", "--foreground",
+            "--count", str(args.count), "--pool-id", pool_id]
     if args.queue:
         argv += ["--queue", ",".join(args.queue)]
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env[DB_ENV] = location  # not on the command line, where `ps` would show a password
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 cwd=str(log_path.parent), env=env,
@@ -637,9 +647,23 @@ def cmd_config_unset(args: argparse.Namespace) -> int:
 
 # --- entry point ---------------------------------------------------------------------------
 
+def _check_text(args: argparse.Namespace) -> None:
+    """Arguments that are not valid UTF-8 (undecodable bytes in argv) cannot name anything
+    in the store: say so, instead of failing somewhere deeper."""
+    for name, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise UserError(f"{name.replace('_', ' ')}: {text!r} is not valid "
+                                    "UTF-8") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_text(args)
         return args.handler(args) or 0
     except QueuectlError as exc:
         _say(f"error: {exc}")

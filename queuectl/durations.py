@@ -12,6 +12,7 @@ import time
 from queuectl.errors import UserError
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_DURATION = 100 * 365 * 86400.0  # a century: anything longer is a typo
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
 # datetime.fromisoformat only learned "Z" and most ISO-8601 forms in 3.11; we support 3.9.
 _TIME = re.compile(
@@ -28,7 +29,10 @@ def parse_duration(text: str) -> float:
     if not match:
         raise UserError(f"invalid duration {text!r}: use a number with an optional unit "
                         "s, m, h or d (30, 30s, 5m, 2h, 1d, 0.5s)")
-    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if seconds > MAX_DURATION:
+        raise UserError(f"invalid duration {text!r}: at most 100 years")
+    return seconds
 
 
 def parse_time(text: str) -> float:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from queuectl import config as settings
 from queuectl.config import Config
-from queuectl.durations import iso_utc, parse_duration, parse_time
+from queuectl.durations import MAX_DURATION, iso_utc, parse_duration, parse_time
 from queuectl.errors import NotFound, UserError
 from queuectl.model import (
     CANCELED,
@@ -121,8 +121,8 @@ def _seconds(value: Any, name: str, fail) -> float:
     if isinstance(value, bool):
         raise fail(f"'{name}' must be a duration such as 30, 30s, 5m, 2h or 1d")
     if isinstance(value, (int, float)):
-        if not math.isfinite(value) or value < 0:
-            raise fail(f"'{name}' must be a duration of 0 or more seconds")
+        if not math.isfinite(value) or not 0 <= value <= MAX_DURATION:
+            raise fail(f"'{name}' must be a duration from 0 seconds to 100 years")
         return float(value)
     if isinstance(value, str):
         try:

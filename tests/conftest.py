@@ -104,9 +104,9 @@ class Cli:
     def state(self, job_id: str) -> str:
         return self.job(job_id)["state"]
 
-    def popen(self, *args: str, **kwargs) -> subprocess.Popen:
+    def popen(self, *args: str, stderr=subprocess.PIPE, **kwargs) -> subprocess.Popen:
         return subprocess.Popen(self.argv(*args), env=self.env, cwd=self.home, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+                                stdout=subprocess.PIPE, stderr=stderr, **kwargs)
 
 
 @pytest.fixture
@@ -121,12 +121,14 @@ class Pool:
     session), stopped at teardown."""
 
     def __init__(self, cli: Cli, count: int, *extra: str) -> None:
+        # The pool's log goes to a file: a pipe nobody reads would fill up and block it.
+        self.log = (cli.home / f"pool-{time.monotonic_ns()}.log").open("w")
         self.proc = cli.popen("worker", "start", "--foreground", "--count", str(count), *extra,
-                              start_new_session=True)
+                              stderr=self.log, start_new_session=True)
         self.workers: dict[str, int] = {}
         for _ in range(count):
             line = self.proc.stdout.readline()
-            assert line, f"pool did not start: {self.proc.stderr.read()}"
+            assert line, f"pool did not start: {Path(self.log.name).read_text()}"
             worker_id, pid = line.split()
             self.workers[worker_id] = int(pid)
 
@@ -145,7 +147,7 @@ class Pool:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.proc.stdout.close()
-        self.proc.stderr.close()
+        self.log.close()
 
 
 @pytest.fixture

@@ -186,8 +186,10 @@ class Worker:
             log.warning("job %s: attempt %d was taken over; its result is dropped", job.id,
                         job.run_no)
         elif transition.state != PENDING:
-            log.info("job %s attempt %d: %s%s", job.id, job.run_no, transition.state,
-                     f" ({result.error})" if result.error else "")
+            # One line per failure; successes only at debug level, to keep a busy log small.
+            log.log(logging.DEBUG if result.error is None else logging.INFO,
+                    "job %s attempt %d: %s%s", job.id, job.run_no, transition.state,
+                    f" ({result.error})" if result.error else "")
         return next_job
 
     def _release(self, job: Job) -> None:

@@ -3,6 +3,8 @@ never a traceback, and the store exactly as it was."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -56,6 +58,9 @@ USER_ERRORS = [
     (["cancel", "nope"], "no job with id"),
     (["list", "--state", "bogus"], "unknown state"),
     (["wait", "nope"], "no job with id"),
+    (["enqueue", '{"command":"true","delay":1e300}'], "from 0 seconds to 100 years"),
+    (["show", os.fsdecode(b"\xff")], "is not valid UTF-8"),
+    (["cancel", "waiting", os.fsdecode(b"bad\xfe")], "is not valid UTF-8"),
 ]
 
 
@@ -79,6 +84,8 @@ def test_cancel_of_a_finished_job_is_an_error(seeded):
 
 USAGE_ERRORS = [
     ["run", "true", "--delay", "5x"],
+    ["run", "true", "--delay", "99999999999999999d"],
+    ["list", "--limit", "99999999999999999999"],
     ["run", "true", "--timeout", "soon"],
     ["run", "true", "--priority", "high"],
     ["run", "true", "--run-at", "tomorrow"],
@@ -114,11 +121,14 @@ def test_a_batch_with_one_bad_line_inserts_nothing(seeded, tmp_path):
     assert snapshot(seeded) == before
 
 
-def test_a_store_from_a_newer_release_is_refused(cli, tmp_path):
+def test_a_store_from_a_newer_release_is_refused(tmp_path):
     import sqlite3
 
-    if cli.location.startswith("postgres"):
-        pytest.skip("SQLite file header")
+    from tests.conftest import Cli
+
+    home = tmp_path / "home"
+    home.mkdir()
+    cli = Cli(str(tmp_path / "queue.db"), home)  # SQLite: the version is in the file header
     cli.ok("status")
     with sqlite3.connect(cli.location) as conn:
         conn.execute("PRAGMA user_version = 99")
