@@ -29,8 +29,11 @@ def is_postgres(location: str) -> bool:
 
 
 def display_location(location: str) -> str:
-    """The location with any password masked."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", location)
+    """The location with any password masked (``user:PASSWORD@`` or ``?password=``)."""
+    masked = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", location)
+    if is_postgres(location):
+        masked = re.sub(r"([?&]password=)[^&]*", r"\1***", masked, flags=re.IGNORECASE)
+    return masked
 
 
 def open_store(location: str, durable: bool = True) -> Store:

@@ -66,6 +66,20 @@ def test_unknown_job_is_not_found(store):
         store.get_job("nope")
 
 
+def test_an_id_that_no_job_can_have_is_not_found(store):
+    """PostgreSQL text cannot hold NUL: such an id (from a URL, say) matches nothing there,
+    exactly as on SQLite, instead of failing."""
+    store.enqueue([new("a")], T0)
+    with pytest.raises(NotFound):
+        store.get_job("a\x00")
+    with pytest.raises(NotFound):
+        store.cancel(["a", "a\x00"], T0)
+    with pytest.raises(NotFound):
+        store.retry_dead(["a\x00"], T0)
+    assert store.attempts("a\x00") == [] and store.output_chunks("a\x00", 1, 0) == []
+    assert store.list_jobs(queue="default\x00") == [] and store.get_job("a").state == "pending"
+
+
 def test_claim_order_priority_then_run_at_then_fifo(store):
     store.enqueue([new("low1"), new("high", priority=5), new("low2"),
                    new("early", run_at=T0 - 10), new("later", run_at=T0 - 5, priority=5)], T0)

@@ -1,0 +1,300 @@
+-- queuectl's PostgreSQL queries: the same names as sqlite.sql, the same columns and units
+-- (times are BIGINT milliseconds since the epoch, passed in as now, never the server's
+-- now(): the caller reads the database clock once, so a test can set it).
+-- Tables carry a queuectl_ prefix because the store may share a database (or a schema)
+-- with an application's own "jobs" or "config" tables.
+-- /*queues*/ is replaced by a "queue = ANY(...)" filter, or by nothing.
+-- Parameters are psycopg's named placeholders, so no literal percent sign may appear here.
+
+-- name: schema_v1
+CREATE TABLE queuectl_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE queuectl_jobs (
+    seq              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- enqueue order
+    id               TEXT    NOT NULL UNIQUE,
+    command          TEXT    NOT NULL,
+    state            TEXT    NOT NULL,
+    queue            TEXT    NOT NULL,
+    priority         INTEGER NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    max_retries      INTEGER NOT NULL,
+    run_at           BIGINT  NOT NULL,
+    timeout          DOUBLE PRECISION,
+    cwd              TEXT    NOT NULL,
+    env              TEXT,                          -- JSON object, NULL if empty
+    exit_code        BIGINT,                        -- Windows exit codes reach 2**32 - 1
+    last_error       TEXT,
+    worker_id        TEXT,
+    lease_until      BIGINT,
+    cancel_requested BOOLEAN NOT NULL DEFAULT false,
+    run_no           INTEGER NOT NULL DEFAULT 0,    -- number of the latest attempt
+    created_at       BIGINT  NOT NULL,
+    updated_at       BIGINT  NOT NULL,
+    started_at       BIGINT,
+    finished_at      BIGINT
+);
+-- The claim walks this index in claim order and stops at the first due row that no other
+-- transaction has locked: no sort, and a cost that does not grow with finished jobs. The
+-- state list must match the claim query's, or the planner cannot prove the partial
+-- index applies.
+CREATE INDEX queuectl_jobs_claim ON queuectl_jobs (priority DESC, run_at, seq)
+    WHERE state IN ('pending', 'failed');
+CREATE INDEX queuectl_jobs_due ON queuectl_jobs (run_at) WHERE state IN ('pending', 'failed');
+CREATE INDEX queuectl_jobs_processing ON queuectl_jobs (lease_until) WHERE state = 'processing';
+CREATE INDEX queuectl_jobs_state ON queuectl_jobs (state, seq);
+CREATE INDEX queuectl_jobs_queue ON queuectl_jobs (queue, state, seq);
+CREATE TABLE queuectl_attempts (
+    job_id       TEXT    NOT NULL,
+    number       INTEGER NOT NULL,
+    worker_id    TEXT,
+    host         TEXT,
+    pgid         BIGINT,                            -- set while the process group may live
+    started_at   BIGINT,
+    finished_at  BIGINT,
+    exit_code    BIGINT,
+    error        TEXT,
+    outcome      TEXT,
+    output       BYTEA,
+    output_total BIGINT  NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, number)
+);
+CREATE INDEX queuectl_attempts_finished ON queuectl_attempts (finished_at);
+CREATE INDEX queuectl_attempts_stray ON queuectl_attempts (host) WHERE pgid IS NOT NULL;
+CREATE TABLE queuectl_output_chunks (
+    job_id TEXT    NOT NULL,
+    number INTEGER NOT NULL,
+    start  BIGINT  NOT NULL,                            -- byte offset in the stream
+    data   BYTEA   NOT NULL,
+    PRIMARY KEY (job_id, number, start)
+);
+CREATE TABLE queuectl_workers (
+    id             TEXT    PRIMARY KEY,
+    host           TEXT    NOT NULL,
+    pid            BIGINT  NOT NULL,
+    pool           TEXT    NOT NULL,
+    queues         TEXT,                                -- JSON array, NULL = all queues
+    started_at     BIGINT  NOT NULL,
+    heartbeat_at   BIGINT  NOT NULL,
+    stop_requested BOOLEAN NOT NULL DEFAULT false,
+    doorbell       INTEGER                              -- SQLite's UDP doorbell: NULL here
+);
+CREATE TABLE queuectl_config (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL                                 -- JSON
+);
+
+-- name: insert_job
+INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
+                           cwd, env, created_at, updated_at)
+VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s, %(run_at)s,
+        %(timeout)s, %(cwd)s, %(env)s, %(now)s, %(now)s)
+
+-- name: existing_ids
+SELECT id FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
+
+-- name: claim
+-- A CTE, never "seq IN (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)": the planner may run
+-- such a subquery more than once and update more rows than the LIMIT (PG bug #15715).
+WITH next AS (
+    SELECT seq FROM queuectl_jobs
+     WHERE state IN ('pending', 'failed') AND run_at <= %(now)s /*queues*/
+     ORDER BY priority DESC, run_at, seq
+     LIMIT 1
+       FOR UPDATE SKIP LOCKED)
+UPDATE queuectl_jobs j
+   SET state = 'processing', worker_id = %(worker_id)s, attempts = j.attempts + 1,
+       run_no = j.run_no + 1, lease_until = %(lease_until)s, started_at = %(now)s,
+       updated_at = %(now)s, cancel_requested = false
+  FROM next
+ WHERE j.seq = next.seq
+RETURNING j.*
+
+-- name: next_run_at
+SELECT min(run_at) AS run_at FROM queuectl_jobs
+ WHERE state IN ('pending', 'failed') /*queues*/
+
+-- name: record_start
+INSERT INTO queuectl_attempts (job_id, number, worker_id, host, pgid, started_at)
+VALUES (%(job_id)s, %(number)s, %(worker_id)s, %(host)s, %(pgid)s, %(started_at)s)
+ON CONFLICT (job_id, number) DO UPDATE SET host = excluded.host, pgid = excluded.pgid
+
+-- name: touch_worker
+UPDATE queuectl_workers SET heartbeat_at = %(now)s WHERE id = %(worker_id)s
+RETURNING stop_requested
+
+-- name: extend_lease
+UPDATE queuectl_jobs SET lease_until = %(lease_until)s
+ WHERE id = %(job_id)s AND state = 'processing' AND worker_id = %(worker_id)s
+   AND run_no = %(run_no)s
+RETURNING cancel_requested
+
+-- name: job_flags
+SELECT cancel_requested FROM queuectl_jobs
+ WHERE id = %(job_id)s AND state = 'processing' AND worker_id = %(worker_id)s
+   AND run_no = %(run_no)s
+
+-- name: stop_requested
+SELECT stop_requested FROM queuectl_workers WHERE id = %(worker_id)s
+
+-- name: append_output
+INSERT INTO queuectl_output_chunks (job_id, number, start, data)
+VALUES (%(job_id)s, %(number)s, %(start)s, %(data)s)
+ON CONFLICT (job_id, number, start) DO UPDATE SET data = excluded.data
+
+-- name: trim_output
+DELETE FROM queuectl_output_chunks
+ WHERE job_id = %(job_id)s AND number = %(number)s
+   AND start + octet_length(data) <= %(keep_from)s
+
+-- name: finish_job
+UPDATE queuectl_jobs
+   SET state = %(state)s, attempts = %(attempts)s, run_at = %(run_at)s,
+       exit_code = %(exit_code)s, last_error = %(last_error)s, finished_at = %(finished_at)s,
+       worker_id = NULL, lease_until = NULL, cancel_requested = false, updated_at = %(now)s
+ WHERE id = %(job_id)s AND state = 'processing' AND worker_id = %(worker_id)s
+   AND run_no = %(run_no)s
+
+-- name: upsert_attempt
+INSERT INTO queuectl_attempts (job_id, number, worker_id, host, pgid, started_at,
+                               finished_at, exit_code, error, outcome, output, output_total)
+VALUES (%(job_id)s, %(number)s, %(worker_id)s, NULL, NULL, %(started_at)s, %(finished_at)s,
+        %(exit_code)s, %(error)s, %(outcome)s, %(output)s, %(output_total)s)
+ON CONFLICT (job_id, number) DO UPDATE
+   SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
+       error = excluded.error, outcome = excluded.outcome, output = excluded.output,
+       output_total = excluded.output_total,
+       pgid = CASE WHEN %(keep_pgid)s THEN queuectl_attempts.pgid END
+
+-- name: drop_chunks
+DELETE FROM queuectl_output_chunks WHERE job_id = %(job_id)s AND number = %(number)s
+
+-- name: expired_jobs
+SELECT * FROM queuectl_jobs
+ WHERE state = 'processing' AND lease_until < %(now)s
+ ORDER BY lease_until
+ LIMIT %(limit)s
+
+-- name: held_jobs
+SELECT * FROM queuectl_jobs WHERE state = 'processing' AND worker_id = %(worker_id)s
+
+-- name: stray_attempts
+SELECT job_id, number, worker_id, pgid FROM queuectl_attempts
+ WHERE host = %(host)s AND pgid IS NOT NULL
+
+-- name: forget_pgid
+UPDATE queuectl_attempts SET pgid = NULL WHERE job_id = %(job_id)s AND number = %(number)s
+
+-- name: chunks
+SELECT start, data FROM queuectl_output_chunks
+ WHERE job_id = %(job_id)s AND number = %(number)s AND start + octet_length(data) > %(start)s
+ ORDER BY start
+
+-- name: states_of
+-- Locks the rows (in one order, so two such transactions cannot deadlock): the states read
+-- here stay true until the transaction that checked them commits.
+SELECT id, state FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[]) ORDER BY id FOR UPDATE
+
+-- name: cancel_waiting
+UPDATE queuectl_jobs SET state = 'canceled', finished_at = %(now)s, updated_at = %(now)s
+ WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed')
+
+-- name: cancel_running
+UPDATE queuectl_jobs SET cancel_requested = true, updated_at = %(now)s
+ WHERE id = ANY(%(ids)s::text[]) AND state = 'processing'
+
+-- name: retry_dead
+UPDATE queuectl_jobs
+   SET state = 'pending', attempts = 0, run_at = %(now)s, finished_at = NULL,
+       updated_at = %(now)s
+ WHERE state = 'dead' AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))
+RETURNING id
+
+-- name: purge_attempts
+DELETE FROM queuectl_attempts WHERE job_id IN (
+    SELECT id FROM queuectl_jobs WHERE state = ANY(%(states)s::text[])
+                                   AND finished_at < %(before)s)
+
+-- name: purge_chunks
+DELETE FROM queuectl_output_chunks WHERE job_id IN (
+    SELECT id FROM queuectl_jobs WHERE state = ANY(%(states)s::text[])
+                                   AND finished_at < %(before)s)
+
+-- name: purge_jobs
+DELETE FROM queuectl_jobs WHERE state = ANY(%(states)s::text[]) AND finished_at < %(before)s
+
+-- name: get_job
+SELECT * FROM queuectl_jobs WHERE id = %(job_id)s
+
+-- name: list_jobs
+SELECT * FROM queuectl_jobs
+ WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+ ORDER BY seq DESC
+ LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: attempts
+SELECT * FROM queuectl_attempts WHERE job_id = %(job_id)s ORDER BY number
+
+-- name: counts
+SELECT queue, state, count(*) AS n FROM queuectl_jobs GROUP BY queue, state
+
+-- name: finished_attempts
+SELECT j.queue, a.outcome, a.started_at, a.finished_at
+  FROM queuectl_attempts a JOIN queuectl_jobs j ON j.id = a.job_id
+ WHERE a.finished_at >= %(since)s AND a.outcome IS NOT NULL
+
+-- name: throughput
+SELECT (finished_at / %(bucket_ms)s::bigint) * %(bucket_ms)s::bigint AS bucket, outcome,
+       count(*) AS n
+  FROM queuectl_attempts
+ WHERE finished_at >= %(since)s AND outcome IS NOT NULL
+ GROUP BY bucket, outcome
+ ORDER BY bucket, outcome
+
+-- name: attempt_counts
+SELECT outcome, count(*) AS n FROM queuectl_attempts WHERE outcome IS NOT NULL GROUP BY outcome
+
+-- name: run_times
+SELECT count(*) AS n, coalesce(sum(finished_at - started_at), 0)::bigint AS total_ms
+       /*buckets*/
+  FROM queuectl_attempts
+ WHERE outcome IS NOT NULL AND started_at IS NOT NULL
+
+-- name: register_worker
+INSERT INTO queuectl_workers (id, host, pid, pool, queues, started_at, heartbeat_at,
+                              stop_requested, doorbell)
+VALUES (%(id)s, %(host)s, %(pid)s, %(pool)s, %(queues)s, %(started_at)s, %(heartbeat_at)s,
+        false, %(doorbell)s)
+ON CONFLICT (id) DO UPDATE
+   SET host = excluded.host, pid = excluded.pid, pool = excluded.pool,
+       queues = excluded.queues, started_at = excluded.started_at,
+       heartbeat_at = excluded.heartbeat_at, stop_requested = false,
+       doorbell = excluded.doorbell
+
+-- name: deregister_worker
+DELETE FROM queuectl_workers WHERE id = %(worker_id)s
+
+-- name: list_workers
+SELECT w.*, (SELECT j.id FROM queuectl_jobs j
+              WHERE j.state = 'processing' AND j.worker_id = w.id LIMIT 1) AS job_id
+  FROM queuectl_workers w
+ ORDER BY w.started_at, w.id
+
+-- name: request_stop
+UPDATE queuectl_workers SET stop_requested = true WHERE id = ANY(%(ids)s::text[])
+
+-- name: doorbells
+-- Kept for parity with SQLite; this backend wakes workers with NOTIFY, not UDP doorbells.
+SELECT doorbell FROM queuectl_workers WHERE host = %(host)s AND doorbell IS NOT NULL
+
+-- name: config_values
+SELECT key, value FROM queuectl_config
+
+-- name: config_set
+INSERT INTO queuectl_config (key, value) VALUES (%(key)s, %(value)s)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- name: config_unset
+DELETE FROM queuectl_config WHERE key = %(key)s
