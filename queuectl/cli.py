@@ -190,6 +190,17 @@ def build_parser() -> argparse.ArgumentParser:
                     parent=config_commands)
     unset.add_argument("key", metavar="KEY")
 
+    dashboard = command("dashboard", cmd_dashboard,
+                        "serve the web dashboard, its JSON API and Prometheus metrics")
+    dashboard.add_argument("--host", default="127.0.0.1",
+                           help="address to listen on (default 127.0.0.1; any address that "
+                                "is not loopback needs --token)")
+    dashboard.add_argument("--port", type=int, default=8000,
+                           help="port to listen on (default 8000; 0 picks a free one)")
+    dashboard.add_argument("--token", help="require this secret, sent as 'Authorization: "
+                                           "Bearer TOKEN' or at the login form (default: "
+                                           "$QUEUECTL_DASHBOARD_TOKEN)")
+
     return parser
 
 
@@ -643,6 +654,14 @@ def cmd_config_unset(args: argparse.Namespace) -> int:
     name = config.setting(args.key).name
     print(f"{name} = {service.config_get(store, name)}  (default)")
     return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from queuectl.dashboard.server import serve
+
+    token = args.token if args.token is not None else \
+        os.environ.get("QUEUECTL_DASHBOARD_TOKEN") or None
+    return serve(_location(args), args.host, args.port, token)
 
 
 # --- entry point ---------------------------------------------------------------------------

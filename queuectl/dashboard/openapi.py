@@ -1,0 +1,257 @@
+"""The OpenAPI 3.1 description of the dashboard's JSON API, served at
+``/api/openapi.json``. A test checks every documented response against a real one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from queuectl import __version__
+from queuectl.model import STATES
+
+SESSION_COOKIE = "queuectl_session"  # + "_PORT": cookies do not tell ports apart
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(properties),
+            "additionalProperties": False}
+
+
+def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"type": [kind, "null"], **extra}
+
+
+TIME = {"type": "string", "format": "date-time"}
+NULLABLE_TIME = _nullable("string", format="date-time")
+STATE_COUNTS = _object({state: {"type": "integer", "minimum": 0} for state in STATES})
+
+SCHEMAS: dict[str, Any] = {
+    "Job": _object({
+        "id": {"type": "string"},
+        "command": {"type": "string"},
+        "state": {"type": "string", "enum": list(STATES)},
+        "attempts": {"type": "integer", "minimum": 0},
+        "max_retries": {"type": "integer", "minimum": 0},
+        "queue": {"type": "string"},
+        "priority": {"type": "integer"},
+        "run_at": TIME,
+        "timeout": _nullable("number"),
+        "cwd": {"type": "string"},
+        "env": {"type": "object", "additionalProperties": {"type": "string"}},
+        "exit_code": _nullable("integer"),
+        "last_error": _nullable("string"),
+        "worker_id": _nullable("string"),
+        "created_at": TIME,
+        "updated_at": TIME,
+        "started_at": NULLABLE_TIME,
+        "finished_at": NULLABLE_TIME,
+    }),
+    "Attempt": _object({
+        "number": {"type": "integer", "minimum": 1},
+        "worker_id": _nullable("string"),
+        "started_at": NULLABLE_TIME,
+        "finished_at": NULLABLE_TIME,
+        "exit_code": _nullable("integer"),
+        "error": _nullable("string"),
+        "outcome": {**_nullable("string"),
+                    "description": "the state this attempt led to; null while it runs"},
+        "output_bytes": {"type": "integer", "minimum": 0,
+                         "description": "bytes the command wrote in all"},
+        "output": {"type": "string",
+                   "description": "the last output_limit bytes of stdout+stderr, as UTF-8"},
+    }),
+    "Worker": _object({
+        "id": {"type": "string"},
+        "host": {"type": "string"},
+        "pid": {"type": "integer"},
+        "state": {"type": "string", "enum": ["idle", "busy", "stopping", "lost"]},
+        "job_id": _nullable("string"),
+        "queues": {"type": ["array", "null"], "items": {"type": "string"},
+                   "description": "the queues it serves; null = all"},
+        "started_at": TIME,
+        "last_heartbeat": TIME,
+        "heartbeat_age": {"type": "number", "minimum": 0, "description": "seconds"},
+    }),
+    "StateCounts": STATE_COUNTS,
+    "Status": _object({
+        "counts": _ref("StateCounts"),
+        "queues": {"type": "object", "additionalProperties": _ref("StateCounts")},
+        "workers": {"type": "array", "items": _ref("Worker"),
+                    "description": "workers that are not lost"},
+        "store": {"type": "string", "description": "the store location, password masked"},
+    }),
+    "JobPage": _object({
+        "jobs": {"type": "array", "items": _ref("Job")},
+        "limit": {"type": "integer"},
+        "offset": {"type": "integer"},
+        "has_more": {"type": "boolean", "description": "whether another page follows"},
+    }),
+    "JobDetail": _object({
+        "job": _ref("Job"),
+        "attempts": {"type": "array", "items": _ref("Attempt")},
+    }),
+    "StatsSummary": _object({
+        "completed": {"type": "integer"},
+        "failed_attempts": {"type": "integer"},
+        "dead": {"type": "integer"},
+        "canceled": {"type": "integer"},
+        "jobs_per_minute": _nullable("number"),
+        "mean_seconds": _nullable("number"),
+        "p95_seconds": _nullable("number"),
+    }),
+    "Stats": _object({
+        "since": TIME,
+        "until": TIME,
+        "window_seconds": {"type": "number"},
+        "total": _ref("StatsSummary"),
+        "queues": {"type": "object", "additionalProperties": _ref("StatsSummary")},
+    }),
+    "Throughput": _object({
+        "bucket_seconds": {"type": "integer"},
+        "until": TIME,
+        "buckets": {"type": "array", "items": _object({
+            "start": TIME,
+            "completed": {"type": "integer"},
+            "failed": {"type": "integer", "description": "failed attempts, dead included"},
+            "canceled": {"type": "integer"},
+        })},
+    }),
+    "RetryRequest": {"oneOf": [
+        _object({"ids": {"type": "array", "items": {"type": "string"}, "minItems": 1}}),
+        _object({"all": {"const": True}}),
+    ]},
+    "RetryResult": _object({"ids": {"type": "array", "items": {"type": "string"},
+                                    "description": "the jobs moved back to pending"}}),
+    "CancelResult": _object({
+        "id": {"type": "string"},
+        "result": {"type": "string", "enum": ["canceled", "requested"],
+                   "description": "requested: the job runs; its worker stops it"},
+    }),
+    "Error": _object({"error": {"type": "string"}, "status": {"type": "integer"}}),
+}
+
+_ERRORS = {
+    "400": "bad request: an invalid parameter or body",
+    "401": "a --token is set and the request has no valid bearer token or session cookie",
+    "403": "a cross-origin request, or a browser request without the CSRF token",
+    "404": "no such job",
+    "405": "wrong method: state-changing endpoints take POST only",
+    "409": "the job is in the wrong state",
+}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: {"$ref": f"#/components/responses/E{code}"} for code in codes}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+_READ = [{}, {"bearerAuth": []}, {"cookieAuth": []}]
+_WRITE = [{"csrfToken": []}, {"bearerAuth": []}, {"cookieAuth": [], "csrfToken": []}]
+_JOB_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _get(summary: str, schema: dict[str, Any], *, params=(), errors=("400", "401")) -> dict:
+    return {"get": {"summary": summary, "security": _READ, "parameters": list(params),
+                    "responses": {"200": _json(schema, summary), **_errors(*errors)}}}
+
+
+def _post(summary: str, schema: dict[str, Any], *, body=None, params=()) -> dict:
+    operation: dict[str, Any] = {
+        "summary": summary, "security": _WRITE, "parameters": list(params),
+        "responses": {"200": _json(schema, summary),
+                      **_errors("400", "401", "403", "404", "405", "409")}}
+    if body is not None:
+        operation["requestBody"] = {"required": True,
+                                    "content": {"application/json": {"schema": body}}}
+    return {"post": operation}
+
+
+DESCRIPTION = """\
+The queuectl dashboard's API: everything the page shows and does. It never creates a job.
+
+Authentication: without `--token` (loopback only) reads need nothing. With `--token T`,
+send `Authorization: Bearer T`, or log in once at `POST /login` (form field `token`), which
+sets the HttpOnly, SameSite=Strict cookie `{cookie}`.
+
+CSRF: a POST that carries the session cookie or an `Origin` header (a browser), and every
+POST when no `--token` is set, must send the page's CSRF token in `{csrf}`; an
+`Origin` must be the dashboard's own. The token is in the page's
+`<meta name="csrf-token">` and in the `{csrf}` header of every `/api/` response.
+A script with the bearer token and no cookie needs no CSRF token.
+
+Errors are JSON: `{{"error": "...", "status": 400}}`."""
+
+
+def document(cookie: str) -> dict[str, Any]:
+    """The document for a dashboard whose session cookie is called `cookie`."""
+    state_param = _query("state", {"type": "string", "enum": list(STATES)}, "only this state")
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "queuectl dashboard API", "version": __version__,
+                 "description": DESCRIPTION.format(cookie=cookie, csrf=CSRF_HEADER)},
+        "servers": [{"url": "/"}],
+        "paths": {
+            "/api/status": _get("Job counts per state and per queue, live workers",
+                                _ref("Status")),
+            "/api/jobs": _get("A page of jobs, newest first", _ref("JobPage"), params=[
+                state_param,
+                _query("queue", {"type": "string"}, "only this queue"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500,
+                                 "default": 50}, "page size"),
+                _query("offset", {"type": "integer", "minimum": 0, "default": 0},
+                       "jobs to skip"),
+            ]),
+            "/api/jobs/{id}": _get("One job with its attempts and their output",
+                                   _ref("JobDetail"), params=[_JOB_ID],
+                                   errors=("400", "401", "404")),
+            "/api/jobs/{id}/cancel": _post(
+                "Cancel a pending, failed or processing job", _ref("CancelResult"),
+                params=[_JOB_ID]),
+            "/api/dlq/retry": _post("Move dead jobs back to pending (attempts reset to 0)",
+                                    _ref("RetryResult"), body=_ref("RetryRequest")),
+            "/api/workers": _get("Every registered worker, lost ones included",
+                                 {"type": "array", "items": _ref("Worker")}),
+            "/api/stats": _get("Completed, failed and dead counts, jobs per minute, mean "
+                               "and p95 run time, overall and per queue", _ref("Stats"),
+                               params=[_query("since", {"type": "string", "default": "1h"},
+                                              "the window: 30s, 5m, 2h, 1d (at most 7d)")]),
+            "/api/throughput": _get(
+                "Attempts completed and failed per minute", _ref("Throughput"),
+                params=[_query("minutes", {"type": "integer", "minimum": 1,
+                                           "maximum": 1440, "default": 60},
+                               "how many minutes, the current one last")]),
+            "/metrics": {"get": {
+                "summary": "Prometheus metrics: jobs by queue and state, attempts by "
+                           "outcome, a run-time histogram, workers by state",
+                "security": _READ,
+                "responses": {"200": {"description": "Prometheus text format 0.0.4",
+                                      "content": {"text/plain": {
+                                          "schema": {"type": "string"}}}},
+                              **_errors("401")}}},
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "responses": {f"E{code}": _json(_ref("Error"), text)
+                          for code, text in _ERRORS.items()},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "the dashboard's --token"},
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": cookie,
+                               "description": "set by POST /login"},
+                "csrfToken": {"type": "apiKey", "in": "header", "name": CSRF_HEADER,
+                              "description": "the page's CSRF token"},
+            },
+        },
+    }

@@ -1,0 +1,480 @@
+"""The dashboard's HTTP layer: a threaded stdlib server, routing, authentication, CSRF,
+security headers and JSON errors. What the API answers is `api.py`'s business.
+
+Security model (SPEC §5, README "Dashboard"):
+
+* It listens on 127.0.0.1 by default; any address that is not loopback needs ``--token``.
+* On loopback, the ``Host`` header must name a loopback address or the host given, so a
+  web page that re-points its own domain name at 127.0.0.1 (DNS rebinding) is refused.
+* With a token, every request but the login form and the static files needs
+  ``Authorization: Bearer TOKEN`` or the session cookie that ``POST /login`` sets
+  (HttpOnly, SameSite=Strict).
+* A POST from a browser (it carries the cookie or an ``Origin``), and every POST when no
+  token is set, needs the per-process CSRF token in ``X-CSRF-Token``; an ``Origin`` must be
+  the dashboard's own. A script with the bearer token and no cookie needs no CSRF token.
+* Every response carries a Content-Security-Policy without inline scripts, and the page
+  writes job strings with ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import ipaddress
+import json
+import re
+import secrets
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from queuectl.dashboard import api, metrics, openapi
+from queuectl.dashboard.openapi import CSRF_HEADER, SESSION_COOKIE
+from queuectl.errors import Conflict, NotFound, StoreError, UserError
+from queuectl.store import display_location, open_store
+from queuectl.store.base import Store
+
+MIN_TOKEN_LENGTH = 16
+MAX_BODY = 64 * 1024
+IDLE_TIMEOUT = 60  # seconds a kept-alive connection may sit idle before it is closed
+STATIC_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self'; connect-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",  # no-referrer would make forms send Origin: null
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+READS = {
+    "status": api.status, "jobs": api.jobs, "workers": api.workers, "stats": api.stats,
+    "throughput": api.throughput,
+}
+# Path pattern -> {method: name of the Handler method that serves it}.
+ROUTES = [(re.compile(pattern), methods) for pattern, methods in (
+    (r"/", {"GET": "page"}),
+    (r"/login", {"GET": "login_form", "POST": "login"}),
+    (r"/logout", {"POST": "logout"}),
+    (r"/static/(?P<name>[A-Za-z0-9_.-]+)", {"GET": "static"}),
+    (r"/api/openapi\.json", {"GET": "openapi"}),
+    (r"/api/(?P<name>status|jobs|workers|stats|throughput)", {"GET": "read"}),
+    (r"/api/jobs/(?P<job_id>[^/]+)", {"GET": "read_job"}),
+    (r"/api/jobs/(?P<job_id>[^/]+)/cancel", {"POST": "cancel"}),
+    (r"/api/dlq/retry", {"POST": "dlq_retry"}),
+    (r"/metrics", {"GET": "metrics"}),
+)]
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
+def _equal(given: str, secret: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode("utf-8"))
+
+
+def _json_bytes(data: Any) -> bytes:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # Job strings may hold markup; escaped this way the JSON stays inert even where a
+    # client ignores its content type.
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text.encode("utf-8", "replace")
+
+
+def _hostname(host_header: str) -> str:
+    try:
+        return urlsplit("//" + host_header).hostname or ""
+    except ValueError:
+        return ""
+
+
+def _is_loopback(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolve(host: str) -> tuple[int, bool]:
+    """(address family, whether every address `host` names is loopback)."""
+    try:
+        infos = socket.getaddrinfo(host or None, None, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UserError(f"cannot listen on {host!r}: {exc.strerror}") from None
+    return infos[0][0], all(_is_loopback(str(info[4][0])) for info in infos)
+
+
+def _read_static(name: str) -> str:
+    return (resources.files("queuectl.dashboard") / "static" / name).read_text("utf-8")
+
+
+class DashboardServer(ThreadingHTTPServer):
+    """One thread per connection: a slow client holds only its own thread."""
+
+    daemon_threads = True
+
+    def __init__(self, location: str, host: str, port: int, token: str | None) -> None:
+        family, self.loopback = _resolve(host)
+        if not self.loopback and token is None:
+            raise UserError(f"refusing to listen on {host or 'every address'} without "
+                            "--token: anyone who can reach it could cancel and retry jobs "
+                            "(use --token SECRET, or the default --host 127.0.0.1)")
+        self.address_family = family
+        self.location = location
+        self.token = token
+        self.csrf_token = secrets.token_urlsafe(32)
+        self.session = secrets.token_urlsafe(32)
+        self.local_names = {"localhost", host.lower()}
+        self.index = _read_static("index.html")
+        self.login_page = _read_static("login.html")
+        self.files = {name: _read_static(name).encode("utf-8") for name in STATIC_FILES}
+        try:
+            super().__init__((host, port), Handler)
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port}: "
+                            f"{exc.strerror or exc}") from None
+        # Cookies ignore the port: dashboards of two stores on one host keep apart.
+        self.cookie_name = f"{SESSION_COOKIE}_{self.server_address[1]}"
+        self.openapi = _json_bytes(openapi.document(self.cookie_name))
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the host's FQDN, a DNS query that can hang.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: DashboardServer
+    server_version = "queuectl-dashboard"
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+
+    # --- entry points (one per HTTP method) --------------------------------------------
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_OPTIONS(self) -> None:
+        self._handle("OPTIONS")
+
+    def _handle(self, method: str) -> None:
+        self._body = b""
+        try:
+            if method == "POST":
+                self._body = self._read_body()
+            url = urlsplit(self.path)
+            self._check_host()
+            name, params = self._route(url.path, "GET" if method == "HEAD" else method)
+            try:
+                query = parse_qs(url.query, keep_blank_values=True, max_num_fields=20)
+            except ValueError:
+                raise HttpError(400, "too many query parameters") from None
+            getattr(self, f"_on_{name}")(query, **params)
+        except HttpError as exc:
+            self._error(exc.status, str(exc), exc.headers)
+        except NotFound as exc:
+            self._error(404, str(exc))
+        except Conflict as exc:
+            self._error(409, str(exc))
+        except UserError as exc:
+            self._error(400, str(exc))
+        except StoreError as exc:
+            self._error(503, str(exc))
+        except Exception:
+            self.log_message("%s", traceback.format_exc().rstrip())
+            self._error(500, "internal error; the dashboard's log has the details")
+
+    def _route(self, path: str, method: str) -> tuple[str, dict[str, str]]:
+        for pattern, methods in ROUTES:
+            match = pattern.fullmatch(path)
+            if match is None:
+                continue
+            if method not in methods:
+                allowed = ", ".join(sorted({*methods, "HEAD"} if "GET" in methods
+                                           else methods))
+                raise HttpError(405, f"{method} is not allowed here; use {allowed}",
+                                {"Allow": allowed})
+            return methods[method], {k: unquote(v) for k, v in match.groupdict().items()}
+        raise HttpError(404, f"no such page: {path}")
+
+    def _read_body(self) -> bytes:
+        if "Transfer-Encoding" in self.headers:
+            self.close_connection = True
+            raise HttpError(411, "send the body with a Content-Length")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            self.close_connection = True
+            raise HttpError(413, f"the body must be at most {MAX_BODY} bytes")
+        return self.rfile.read(length)
+
+    # --- security ----------------------------------------------------------------------
+
+    def _check_host(self) -> None:
+        host = self.headers.get("Host")
+        if not self.server.loopback or host is None:
+            return
+        name = _hostname(host)
+        if name not in self.server.local_names and not _is_loopback(name):
+            raise HttpError(403, f"unexpected Host {host!r}: open the dashboard at "
+                                 f"{self.server.url}")
+
+    def _session_cookie(self) -> str | None:
+        cookie = SimpleCookie()
+        try:
+            cookie.load(self.headers.get("Cookie") or "")
+        except CookieError:
+            return None
+        morsel = cookie.get(self.server.cookie_name)
+        return None if morsel is None else morsel.value
+
+    def _authenticated(self) -> bool:
+        token = self.server.token
+        if token is None:
+            return True
+        scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and _equal(value.strip(), token):
+            return True
+        cookie = self._session_cookie()
+        return cookie is not None and _equal(cookie, self.server.session)
+
+    def _same_origin(self, origin: str) -> bool:
+        parts = urlsplit(origin)
+        return parts.scheme in ("http", "https") and \
+            parts.netloc.lower() == (self.headers.get("Host") or "").lower()
+
+    def _authorize(self, mutating: bool = False) -> None:
+        origin = self.headers.get("Origin")
+        if mutating and origin is not None and not self._same_origin(origin):
+            raise HttpError(403, "cross-origin request refused")
+        if not self._authenticated():
+            raise HttpError(401, "authentication required: send 'Authorization: Bearer "
+                                 "TOKEN', or log in at /login",
+                            {"WWW-Authenticate": 'Bearer realm="queuectl"'})
+        if not mutating:
+            return
+        browser = self.server.token is None or origin is not None or \
+            self._session_cookie() is not None
+        if browser and \
+                not _equal(self.headers.get(CSRF_HEADER) or "", self.server.csrf_token):
+            raise HttpError(403, f"missing or wrong CSRF token: send the page's token in "
+                                 f"the {CSRF_HEADER} header")
+
+    # --- responses ---------------------------------------------------------------------
+
+    def _send(self, status: int, body: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in {**SECURITY_HEADERS, "Cache-Control": "no-store",
+                            **(headers or {})}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, data: Any, status: int = 200) -> None:
+        headers = {CSRF_HEADER: self.server.csrf_token} if self.path.startswith("/api/") \
+            else {}
+        self._send(status, _json_bytes(data), "application/json; charset=utf-8", headers)
+
+    def _error(self, status: int, message: str, headers: dict[str, str] | None = None):
+        self._send(status, _json_bytes({"error": message, "status": status}),
+                   "application/json; charset=utf-8", headers)
+
+    def _html(self, text: str, status: int = 200, headers: dict[str, str] | None = None):
+        self._send(status, text.encode("utf-8"), "text/html; charset=utf-8", headers)
+
+    def _redirect(self, location: str, headers: dict[str, str] | None = None) -> None:
+        self._send(303, b"", "text/plain; charset=utf-8", {"Location": location,
+                                                          **(headers or {})})
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """The base class's errors (a malformed request line, an unknown method) as JSON,
+        and as 4xx: the client sent something this server will not take."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"unsupported method {self.command}"
+        elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
+            code = HTTPStatus.BAD_REQUEST
+        if getattr(self, "request_version", "") == "HTTP/0.9":
+            # A malformed request line leaves the version at 0.9, which has no status line.
+            self.request_version = "HTTP/1.0"
+        self.close_connection = True
+        self._error(code, message or HTTPStatus(code).phrase)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if isinstance(code, HTTPStatus):
+            code = code.value
+        if isinstance(code, int) and code >= 400:
+            super().log_request(code, size)
+
+    @contextmanager
+    def _store(self) -> Iterator[Store]:
+        # One store per request: a SQLite connection must stay in the thread that made it.
+        store = open_store(self.server.location)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    # --- routes ------------------------------------------------------------------------
+
+    def _on_page(self, query: api.Query) -> None:
+        if not self._authenticated():
+            self._login_form()
+            return
+        self._html(self.server.index
+                   .replace("{{csrf_token}}", html.escape(self.server.csrf_token))
+                   .replace("{{auth}}", "token" if self.server.token else "none"))
+
+    def _on_login_form(self, query: api.Query) -> None:
+        if self.server.token is None or self._authenticated():
+            self._redirect("/")
+        else:
+            self._login_form()
+
+    def _login_form(self, message: str = "", status: int = 200) -> None:
+        self._html(self.server.login_page.replace("{{message}}", html.escape(message)),
+                   status)
+
+    def _on_login(self, query: api.Query) -> None:
+        origin = self.headers.get("Origin")
+        if origin is not None and not self._same_origin(origin):
+            raise HttpError(403, "cross-origin request refused")
+        if self.server.token is None:
+            self._redirect("/")
+            return
+        form = parse_qs(self._body.decode("utf-8", "replace"), max_num_fields=5)
+        given = form.get("token", [""])[0]
+        if not _equal(given, self.server.token):
+            self._login_form("Wrong token.", 401)
+            return
+        cookie = f"{self.server.cookie_name}={self.server.session}; Path=/; HttpOnly; " \
+                 "SameSite=Strict"
+        self._redirect("/", {"Set-Cookie": cookie})
+
+    def _on_logout(self, query: api.Query) -> None:
+        self._authorize(mutating=True)
+        self._send(200, _json_bytes({"logged_out": True}), "application/json; charset=utf-8",
+                   {"Set-Cookie": f"{self.server.cookie_name}=; Path=/; Max-Age=0; HttpOnly; "
+                                  "SameSite=Strict"})
+
+    def _on_static(self, query: api.Query, name: str) -> None:
+        if name not in STATIC_FILES:
+            raise HttpError(404, f"no such file: {name}")
+        self._send(200, self.server.files[name], STATIC_FILES[name],
+                   {"Cache-Control": "no-cache"})
+
+    def _on_openapi(self, query: api.Query) -> None:
+        self._send(200, self.server.openapi, "application/json; charset=utf-8")
+
+    def _on_read(self, query: api.Query, name: str) -> None:
+        self._authorize()
+        with self._store() as store:
+            self._json(READS[name](store, query))
+
+    def _on_read_job(self, query: api.Query, job_id: str) -> None:
+        self._authorize()
+        with self._store() as store:
+            self._json(api.job(store, job_id, query))
+
+    def _on_cancel(self, query: api.Query, job_id: str) -> None:
+        self._authorize(mutating=True)
+        with self._store() as store:
+            self._json(api.cancel(store, job_id))
+
+    def _on_dlq_retry(self, query: api.Query) -> None:
+        self._authorize(mutating=True)
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise HttpError(415, "send the body as application/json")
+        try:
+            body = json.loads(self._body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HttpError(400, f"the body is not valid JSON: {exc}") from None
+        with self._store() as store:
+            self._json(api.dlq_retry(store, body))
+
+    def _on_metrics(self, query: api.Query) -> None:
+        self._authorize()
+        with self._store() as store:
+            self._send(200, metrics.render(store).encode("utf-8"), metrics.CONTENT_TYPE)
+
+
+def serve(location: str, host: str, port: int, token: str | None) -> int:
+    """Serve the dashboard until SIGINT (Ctrl-C) or SIGTERM; returns the exit status."""
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port must be from 0 to 65535, not {port}")
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise UserError(f"--token must be at least {MIN_TOKEN_LENGTH} characters; make one "
+                        "with: python -c 'import secrets; print(secrets.token_urlsafe())'")
+    open_store(location).close()  # create or upgrade it now, so errors show at start-up
+    server = DashboardServer(location, host, port, token)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    thread = threading.Thread(target=server.serve_forever, name="dashboard", daemon=True)
+    thread.start()
+    print(f"queuectl: dashboard of {display_location(location)} at {server.url} "
+          "(Ctrl-C to stop)", file=sys.stderr, flush=True)
+    try:
+        # A timed wait: on Windows an untimed one would keep the Ctrl-C handler from running.
+        while not stop.wait(0.5):
+            continue
+    finally:
+        server.shutdown()
+        server.server_close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("queuectl: dashboard stopped", file=sys.stderr, flush=True)
+    return 0

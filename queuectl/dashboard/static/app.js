@@ -1,0 +1,539 @@
+// The queuectl dashboard: polls the JSON API and redraws what changed. Every string that
+// comes from a job is written with textContent (through el()), never parsed as HTML.
+"use strict";
+
+(function () {
+  const REFRESH_MS = 2000;
+  const HIDDEN_REFRESH_MS = 15000;
+  const PAGE = 50;
+  const DLQ_ROWS = 10;
+  const STATES = ["pending", "processing", "completed", "failed", "dead", "canceled"];
+  const CANCELABLE = ["pending", "processing", "failed"];
+  const TERMINAL = ["completed", "dead", "canceled"];
+  const SVG = "http://www.w3.org/2000/svg";
+  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+  const tokenAuth = document.querySelector('meta[name="auth"]').content === "token";
+
+  let view = parseHash();
+  let generation = 0; // bumped on navigation: answers to older requests are dropped
+  let timer = null;
+  let status = null;
+  let clockOffset = 0; // server clock minus ours, in ms
+  const drawn = new Map(); // panel -> signature of the data it shows
+  const openAttempts = new Set();
+
+  const $ = (id) => document.getElementById(id);
+
+  // --- DOM helpers -----------------------------------------------------------------
+
+  function append(node, child) {
+    if (child === null || child === undefined || child === false) return;
+    if (Array.isArray(child)) child.forEach((c) => append(node, c));
+    else if (child instanceof Node) node.appendChild(child);
+    else node.appendChild(document.createTextNode(String(child)));
+  }
+
+  function build(node, attrs, children) {
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") node.setAttribute("class", value);
+      else if (name === "dataset") Object.assign(node.dataset, value);
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    append(node, children);
+    return node;
+  }
+
+  const el = (tag, attrs, ...children) => build(document.createElement(tag), attrs, children);
+  const svg = (tag, attrs, ...children) => build(document.createElementNS(SVG, tag), attrs,
+                                                 children);
+
+  // Redraw a panel only when its data changed, so buttons under the pointer stay put.
+  function changed(panel, data) {
+    const signature = JSON.stringify(data);
+    if (drawn.get(panel) === signature) return false;
+    drawn.set(panel, signature);
+    return true;
+  }
+
+  // --- formatting ------------------------------------------------------------------
+
+  const number = (n) => Number(n).toLocaleString("en-US");
+
+  function age(seconds) {
+    if (seconds < 0) seconds = 0;
+    if (seconds < 10) return seconds.toFixed(1) + "s";
+    if (seconds < 60) return Math.floor(seconds) + "s";
+    const m = Math.floor(seconds / 60);
+    if (m < 60) return m + "m " + Math.floor(seconds % 60) + "s";
+    const h = Math.floor(m / 60);
+    if (h < 24) return h + "h " + (m % 60) + "m";
+    return Math.floor(h / 24) + "d " + (h % 24) + "h";
+  }
+
+  const secondsSince = (iso) => (Date.now() + clockOffset - Date.parse(iso)) / 1000;
+
+  // An element whose text is "<age> ago", kept current by tickAges().
+  const since = (iso) => (iso ? el("span", { class: "age", dataset: { since: iso }, title: iso },
+                                   age(secondsSince(iso)) + " ago") : "");
+
+  function tickAges() {
+    document.querySelectorAll("[data-since]").forEach((node) => {
+      node.textContent = age(secondsSince(node.dataset.since)) + " ago";
+    });
+  }
+
+  function clock(iso) {
+    const d = new Date(iso);
+    const pad = (n) => String(n).padStart(2, "0");
+    return pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+
+  function shorten(text, width) {
+    const flat = text.replace(/\s+/g, " ").trim();
+    return flat.length <= width ? flat : flat.slice(0, width - 1) + "…";
+  }
+
+  const badge = (state) => el("span", { class: "badge " + state }, state);
+  const jobLink = (id) => el("a", { href: "#/job/" + encodeURIComponent(id) }, id);
+
+  // --- the API ---------------------------------------------------------------------
+
+  async function api(path, body) {
+    const init = { credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (body !== undefined) {
+      init.method = "POST";
+      init.headers["X-CSRF-Token"] = csrfToken;
+      if (body !== null) {
+        init.headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+    }
+    const response = await fetch(path, init);
+    if (response.status === 401) {
+      window.location.reload(); // the session ended: show the login form
+    }
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      throw new Error((data && data.error) || response.status + " " + response.statusText);
+    }
+    return data;
+  }
+
+  function showBanner(message, kind) {
+    const banner = $("banner");
+    banner.textContent = message;
+    banner.className = "banner " + (kind || "error");
+    banner.hidden = false;
+  }
+
+  function hideBanner(kind) {
+    if ($("banner").classList.contains(kind)) $("banner").hidden = true;
+  }
+
+  // --- navigation ------------------------------------------------------------------
+
+  function parseHash() {
+    const hash = window.location.hash.replace(/^#/, "");
+    if (hash.startsWith("/job/")) {
+      try {
+        return { name: "job", jobId: decodeURIComponent(hash.slice(5)) };
+      } catch (error) {
+        return { name: "overview", state: "", queue: "", offset: 0 };
+      }
+    }
+    const params = new URLSearchParams(hash.split("?")[1] || "");
+    const offset = Math.max(0, parseInt(params.get("offset") || "0", 10) || 0);
+    return { name: "overview", state: params.get("state") || "", queue: params.get("queue") || "",
+             offset: offset - (offset % PAGE) };
+  }
+
+  function overviewHash(state, queue, offset) {
+    const params = new URLSearchParams();
+    if (state) params.set("state", state);
+    if (queue) params.set("queue", queue);
+    if (offset) params.set("offset", String(offset));
+    const text = params.toString();
+    return "#/" + (text ? "?" + text : "");
+  }
+
+  function navigate() {
+    view = parseHash();
+    generation += 1;
+    $("overview").hidden = view.name !== "overview";
+    $("job-view").hidden = view.name !== "job";
+    if (view.name === "overview") {
+      $("filter-state").value = view.state;
+      syncQueueOptions();
+      $("filter-queue").value = view.queue;
+    } else {
+      openAttempts.clear();
+      drawn.delete("job");
+      drawn.delete("job-actions");
+      $("job-id").textContent = view.jobId;
+    }
+    refresh();
+  }
+
+  // --- refreshing ------------------------------------------------------------------
+
+  function schedule() {
+    clearTimeout(timer);
+    if ($("live").checked) {
+      timer = setTimeout(refresh, document.hidden ? HIDDEN_REFRESH_MS : REFRESH_MS);
+    }
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    const mine = generation;
+    try {
+      if (view.name === "job") await refreshJob(mine);
+      else await refreshOverview(mine);
+      if (mine === generation) {
+        hideBanner("error");
+        $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+      }
+    } catch (error) {
+      if (mine === generation) showBanner(error.message);
+    }
+    if (mine === generation) schedule();
+  }
+
+  async function refreshOverview(mine) {
+    const query = new URLSearchParams({ limit: PAGE, offset: view.offset });
+    if (view.state) query.set("state", view.state);
+    if (view.queue) query.set("queue", view.queue);
+    const [current, page, dead, throughput, stats] = await Promise.all([
+      api("/api/status"),
+      api("/api/jobs?" + query),
+      api("/api/jobs?state=dead&limit=" + DLQ_ROWS),
+      api("/api/throughput"),
+      api("/api/stats"),
+    ]);
+    if (mine !== generation) return;
+    status = current;
+    clockOffset = Date.parse(throughput.until) - Date.now();
+    $("store").textContent = current.store;
+    drawCounts(current);
+    drawQueues(current);
+    drawWorkers(current.workers);
+    drawDlq(dead, current.counts.dead);
+    drawJobs(page);
+    drawChart(throughput, stats);
+    tickAges();
+  }
+
+  async function refreshJob(mine) {
+    const detail = await api("/api/jobs/" + encodeURIComponent(view.jobId));
+    if (mine !== generation) return;
+    drawJob(detail);
+    tickAges();
+  }
+
+  // --- overview panels -------------------------------------------------------------
+
+  function drawCounts(current) {
+    if (!changed("counts", current.counts)) return;
+    const total = STATES.reduce((sum, state) => sum + current.counts[state], 0);
+    const card = (state, count, label) =>
+      el("a", { class: "card " + state, href: overviewHash(state, "", 0), "data-state": state },
+         el("span", { class: "count" }, number(count)), el("span", { class: "label" }, label));
+    $("counts").replaceChildren(
+      card("", total, "all jobs"),
+      ...STATES.map((state) => card(state, current.counts[state], state)));
+  }
+
+  function drawQueues(current) {
+    if (!changed("queues", current.queues)) return;
+    if ($("queues-head").children.length === 1) {
+      append($("queues-head"), STATES.map((state) => el("th", { class: "num" }, state)));
+    }
+    const names = Object.keys(current.queues);
+    const rows = names.map((queue) => el("tr", null,
+      el("td", null, el("a", { href: overviewHash("", queue, 0) }, queue)),
+      STATES.map((state) => el("td", { class: "num" },
+        current.queues[queue][state]
+          ? el("a", { href: overviewHash(state, queue, 0) }, number(current.queues[queue][state]))
+          : el("span", { class: "zero" }, "0")))));
+    $("queues").replaceChildren(...(rows.length ? rows
+      : [el("tr", null, el("td", { colspan: 7, class: "empty" }, "no jobs yet"))]));
+    syncQueueOptions();
+  }
+
+  function syncQueueOptions() {
+    const select = $("filter-queue");
+    const names = status ? Object.keys(status.queues) : [];
+    if (view.queue && !names.includes(view.queue)) names.push(view.queue);
+    const have = Array.from(select.options).slice(1).map((option) => option.value);
+    if (JSON.stringify(have) === JSON.stringify(names)) return;
+    const chosen = select.value;
+    select.replaceChildren(el("option", { value: "" }, "all"),
+                           ...names.map((name) => el("option", { value: name }, name)));
+    select.value = chosen;
+  }
+
+  function drawWorkers(workers) {
+    $("workers-count").textContent = workers.length ? "(" + workers.length + ")" : "";
+    const stable = workers.map((w) => ({ ...w, heartbeat_age: undefined }));
+    if (!changed("workers", stable)) return;
+    const rows = workers.map((w) => el("tr", null,
+      el("td", null, w.id), el("td", null, w.host), el("td", { class: "num" }, w.pid),
+      el("td", null, badge(w.state)),
+      el("td", null, w.job_id ? jobLink(w.job_id) : ""),
+      el("td", null, w.queues ? w.queues.join(", ") : "all"),
+      el("td", null, since(w.last_heartbeat))));
+    $("workers").replaceChildren(...(rows.length ? rows : [el("tr", null,
+      el("td", { colspan: 7, class: "empty" },
+         "no worker is running — start some with: queuectl worker start"))]));
+  }
+
+  function actionButtons(job) {
+    const buttons = [];
+    if (CANCELABLE.includes(job.state)) {
+      buttons.push(el("button", { type: "button", class: "action cancel",
+                                  dataset: { action: "cancel", id: job.id } }, "Cancel"));
+    }
+    if (job.state === "dead") {
+      buttons.push(el("button", { type: "button", class: "action retry",
+                                  dataset: { action: "retry", id: job.id } }, "Retry"));
+    }
+    return buttons;
+  }
+
+  function drawDlq(page, total) {
+    $("dlq-count").textContent = "(" + number(total) + ")";
+    $("retry-all").disabled = total === 0;
+    $("retry-all").dataset.count = total;
+    const more = $("dlq-more");
+    more.hidden = total <= page.jobs.length;
+    if (!more.hidden) {
+      more.replaceChildren(el("a", { href: overviewHash("dead", "", 0) },
+        "all " + number(total) + " dead jobs"));
+    }
+    if (!changed("dlq", page.jobs)) return;
+    const rows = page.jobs.map((job) => el("tr", { dataset: { job: job.id } },
+      el("td", null, jobLink(job.id)), el("td", null, job.queue),
+      el("td", { class: "num" }, job.attempts),
+      el("td", { class: "num" }, job.exit_code === null ? "" : job.exit_code),
+      el("td", null, job.last_error || ""), el("td", null, since(job.finished_at)),
+      el("td", { class: "command", title: job.command }, shorten(job.command, 60)),
+      el("td", { class: "actions" }, actionButtons(job))));
+    $("dlq").replaceChildren(...(rows.length ? rows
+      : [el("tr", null, el("td", { colspan: 8, class: "empty" }, "no dead jobs"))]));
+  }
+
+  function filteredTotal() {
+    if (!status) return null;
+    if (view.queue) {
+      const counts = status.queues[view.queue];
+      if (!counts) return 0;
+      return view.state ? counts[view.state] : STATES.reduce((s, st) => s + counts[st], 0);
+    }
+    return view.state ? status.counts[view.state]
+      : STATES.reduce((s, st) => s + status.counts[st], 0);
+  }
+
+  function drawJobs(page) {
+    const total = filteredTotal();
+    const first = page.jobs.length ? page.offset + 1 : 0;
+    const last = page.offset + page.jobs.length;
+    $("page-info").textContent = page.jobs.length
+      ? number(first) + "–" + number(last) + (total === null ? "" : " of " + number(total))
+      : (page.offset ? "no jobs on this page" : "");
+    $("prev").disabled = page.offset === 0;
+    $("next").disabled = !page.has_more;
+    if (!changed("jobs", page)) return;
+    const rows = page.jobs.map((job) => el("tr", { dataset: { job: job.id } },
+      el("td", null, jobLink(job.id)), el("td", null, badge(job.state)),
+      el("td", null, job.queue), el("td", { class: "num" }, job.priority),
+      el("td", { class: "num" }, job.attempts + "/" + (job.max_retries + 1)),
+      el("td", { class: "num" }, job.exit_code === null ? "" : job.exit_code),
+      el("td", null, since(job.updated_at)),
+      el("td", { class: "command", title: job.command }, shorten(job.command, 80)),
+      el("td", { class: "actions" }, actionButtons(job))));
+    $("jobs").replaceChildren(...(rows.length ? rows
+      : [el("tr", null, el("td", { colspan: 9, class: "empty" }, "no jobs"))]));
+  }
+
+  function niceCeiling(value) {
+    const power = Math.pow(10, Math.floor(Math.log10(value)));
+    const steps = [1, 2, 5, 10].map((s) => s * power);
+    return steps.find((s) => s >= value);
+  }
+
+  function drawChart(throughput, stats) {
+    const t = stats.total;
+    $("summary").textContent = "last hour: " + number(t.completed) + " completed, " +
+      number(t.failed_attempts) + " failed attempts" +
+      (t.mean_seconds === null ? "" : ", mean " + t.mean_seconds + " s, p95 " +
+       t.p95_seconds + " s");
+    const buckets = throughput.buckets;
+    if (!changed("chart", buckets.map((b) => [b.start, b.completed, b.failed]))) return;
+    const width = 600, height = 180, left = 40, right = 6, top = 8, bottom = 22;
+    const plot = height - top - bottom;
+    const peak = niceCeiling(Math.max(1, ...buckets.map((b) => b.completed + b.failed)));
+    const barWidth = (width - left - right) / buckets.length;
+    const y = (value) => top + plot - (value / peak) * plot;
+    const chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img",
+                               "aria-label": "attempts completed and failed per minute" });
+    for (const value of [0, peak / 2, peak]) {
+      append(chart, [
+        svg("line", { x1: left, x2: width - right, y1: y(value), y2: y(value), class: "rule" }),
+        svg("text", { x: left - 6, y: y(value) + 4, class: "tick", "text-anchor": "end" },
+            number(value))]);
+    }
+    buckets.forEach((bucket, i) => {
+      const x = left + i * barWidth + 0.5;
+      const w = Math.max(barWidth - 1, 1);
+      const done = (bucket.completed / peak) * plot;
+      const failed = (bucket.failed / peak) * plot;
+      append(chart, svg("g", { class: "bar" },
+        svg("title", null, clock(bucket.start) + ": " + bucket.completed + " completed, " +
+            bucket.failed + " failed"),
+        svg("rect", { x: x, y: top, width: w, height: plot, class: "hover" }),
+        done ? svg("rect", { x: x, y: top + plot - done, width: w, height: done,
+                             class: "completed" }) : null,
+        failed ? svg("rect", { x: x, y: top + plot - done - failed, width: w, height: failed,
+                               class: "failed" }) : null));
+    });
+    const labels = [[0, "start", left], [Math.floor(buckets.length / 2), "middle", null],
+                    [buckets.length - 1, "end", width - right]];
+    for (const [i, anchor, x] of labels) {
+      if (!buckets[i]) continue;
+      append(chart, svg("text", { x: x === null ? left + (i + 0.5) * barWidth : x,
+                                  y: height - 6, class: "tick", "text-anchor": anchor },
+                        clock(buckets[i].start)));
+    }
+    $("chart").replaceChildren(chart);
+  }
+
+  // --- the job page ----------------------------------------------------------------
+
+  function drawJob(detail) {
+    const job = detail.job;
+    if (changed("job-actions", [job.id, job.state])) {
+      $("job-state").replaceChildren(badge(job.state));
+      $("job-actions").replaceChildren(...actionButtons(job));
+    }
+    if (!changed("job", detail)) return;
+    const field = (name, value) => el("tr", null, el("th", null, name), el("td", null, value));
+    const env = Object.entries(job.env).map(([k, v]) => k + "=" + v).join("\n");
+    const when = (iso) => (iso ? [iso + " ", el("span", { class: "muted" }, "(", since(iso), ")")]
+      : "");
+    $("job-fields").replaceChildren(
+      field("command", el("pre", { class: "command" }, job.command)),
+      field("state", badge(job.state)),
+      field("attempts", job.attempts + " of " + (job.max_retries + 1)),
+      field("queue", job.queue), field("priority", job.priority),
+      field("run at", when(job.run_at)),
+      field("timeout", job.timeout === null ? "config job_timeout" : job.timeout + " s"),
+      field("cwd", job.cwd), field("env", env ? el("pre", null, env) : ""),
+      field("exit code", job.exit_code === null ? "" : job.exit_code),
+      field("last error", job.last_error || ""), field("worker", job.worker_id || ""),
+      field("created", when(job.created_at)), field("updated", when(job.updated_at)),
+      field("started", when(job.started_at)), field("finished", when(job.finished_at)));
+    const attempts = detail.attempts.slice().reverse();
+    if (attempts.length && !openAttempts.size) openAttempts.add(attempts[0].number);
+    $("attempts").replaceChildren(...(attempts.length ? attempts.map(drawAttempt)
+      : [el("p", { class: "empty" }, TERMINAL.includes(job.state) ? "it never ran"
+        : "it has not run yet")]));
+  }
+
+  function drawAttempt(attempt) {
+    const seconds = attempt.started_at && attempt.finished_at
+      ? ((Date.parse(attempt.finished_at) - Date.parse(attempt.started_at)) / 1000).toFixed(3)
+        + " s" : "";
+    const outcome = attempt.outcome || "running";
+    const node = el("details", { class: "attempt", open: openAttempts.has(attempt.number),
+                                 dataset: { number: attempt.number } },
+      el("summary", null, "#" + attempt.number + " ", badge(outcome),
+         attempt.exit_code === null ? "" : " exit " + attempt.exit_code,
+         attempt.error && attempt.error !== "exit code " + attempt.exit_code
+           ? " · " + attempt.error : "",
+         seconds ? " · " + seconds : "",
+         attempt.worker_id ? " · " + attempt.worker_id : "",
+         attempt.started_at ? [" · ", since(attempt.started_at)] : ""),
+      attempt.output_bytes > attempt.output.length
+        ? el("p", { class: "muted" }, "the last " + number(attempt.output.length) +
+             " characters of " + number(attempt.output_bytes) + " bytes")
+        : null,
+      el("pre", { class: "output" }, attempt.output || "(no output)"));
+    node.addEventListener("toggle", () => {
+      if (node.open) openAttempts.add(attempt.number);
+      else openAttempts.delete(attempt.number);
+    });
+    return node;
+  }
+
+  // --- actions ---------------------------------------------------------------------
+
+  async function act(button) {
+    const id = button.dataset.id;
+    const action = button.dataset.action;
+    let done;
+    if (action === "cancel") {
+      if (!window.confirm("Cancel job " + id + "?")) return;
+      done = api("/api/jobs/" + encodeURIComponent(id) + "/cancel", null).then((r) =>
+        r.result === "requested" ? "cancel of " + id + " requested: its worker is stopping it"
+          : id + " canceled");
+    } else if (action === "retry") {
+      done = api("/api/dlq/retry", { ids: [id] }).then(() => id + " moved back to pending");
+    } else if (action === "retry-all") {
+      const count = Number(button.dataset.count || 0);
+      if (!window.confirm("Retry all " + number(count) + " dead jobs?")) return;
+      done = api("/api/dlq/retry", { all: true }).then((r) =>
+        number(r.ids.length) + " jobs moved back to pending");
+    } else {
+      return;
+    }
+    button.disabled = true;
+    try {
+      showBanner(await done, "info");
+      setTimeout(() => hideBanner("info"), 6000);
+    } catch (error) {
+      showBanner(error.message);
+    } finally {
+      button.disabled = false;
+    }
+    refresh();
+  }
+
+  function start() {
+    document.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-action]");
+      if (button) act(button);
+    });
+    $("retry-all").dataset.action = "retry-all";
+    $("filter-state").append(...STATES.map((state) => el("option", { value: state }, state)));
+    $("filter-state").addEventListener("change", () => {
+      window.location.hash = overviewHash($("filter-state").value, view.queue, 0);
+    });
+    $("filter-queue").addEventListener("change", () => {
+      window.location.hash = overviewHash(view.state, $("filter-queue").value, 0);
+    });
+    $("filters").addEventListener("submit", (event) => event.preventDefault());
+    $("prev").addEventListener("click", () => {
+      window.location.hash = overviewHash(view.state, view.queue, Math.max(0, view.offset - PAGE));
+    });
+    $("next").addEventListener("click", () => {
+      window.location.hash = overviewHash(view.state, view.queue, view.offset + PAGE);
+    });
+    $("live").addEventListener("change", () => ($("live").checked ? refresh() : clearTimeout(timer)));
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden && $("live").checked) refresh();
+    });
+    if (tokenAuth) {
+      $("logout").hidden = false;
+      $("logout").addEventListener("click", () => {
+        api("/logout", null).then(() => window.location.reload(),
+                                  (error) => showBanner(error.message));
+      });
+    }
+    window.addEventListener("hashchange", navigate);
+    setInterval(tickAges, 1000);
+    navigate();
+  }
+
+  start();
+})();

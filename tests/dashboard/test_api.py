@@ -1,0 +1,413 @@
+"""The dashboard's HTTP API against a real running dashboard (SPEC §5): every endpoint, the
+OpenAPI document checked against real answers, escaping, CSRF, origin and token rules,
+JSON errors, a threaded server and a clean Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.dashboard.conftest import XSS_COMMAND, XSS_OUTPUT, Dashboard, Response
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+STATES = ["pending", "processing", "completed", "failed", "dead", "canceled"]
+TOKEN = "correct-horse-battery-staple"
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+# --- a JSON Schema subset: what the OpenAPI document uses -------------------------------
+
+def _is(value: Any, kind: str) -> bool:
+    if kind in ("integer", "number") and isinstance(value, bool):
+        return False
+    return isinstance(value, {"integer": int, "number": (int, float), "string": str,
+                              "boolean": bool, "object": dict, "array": list,
+                              "null": type(None)}[kind])
+
+
+def validate(value: Any, schema: dict, doc: dict, where: str = "$") -> None:
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        validate(value, doc["components"]["schemas"][name], doc, where)
+        return
+    if "oneOf" in schema:
+        fits = 0
+        for option in schema["oneOf"]:
+            try:
+                validate(value, option, doc, where)
+                fits += 1
+            except AssertionError:
+                pass
+        assert fits == 1, f"{where}: {value!r} fits {fits} of oneOf"
+        return
+    kinds = schema.get("type")
+    if kinds is not None:
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        assert any(_is(value, kind) for kind in kinds), f"{where}: {value!r} is not {kinds}"
+    if "const" in schema:
+        assert value == schema["const"], where
+    if "enum" in schema:
+        assert value in schema["enum"], f"{where}: {value!r} not in {schema['enum']}"
+    if "minimum" in schema and _is(value, "number"):
+        assert value >= schema["minimum"], where
+    if schema.get("format") == "date-time" and isinstance(value, str):
+        assert ISO_UTC.fullmatch(value), f"{where}: {value!r} is not ISO-8601 UTC"
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        missing = [name for name in schema.get("required", []) if name not in value]
+        assert not missing, f"{where}: missing {missing}"
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            if key in properties:
+                validate(item, properties[key], doc, f"{where}.{key}")
+            else:
+                assert extra is not False, f"{where}: undocumented field {key!r}"
+                if isinstance(extra, dict):
+                    validate(item, extra, doc, f"{where}.{key}")
+    if isinstance(value, list):
+        assert len(value) >= schema.get("minItems", 0), where
+        for index, item in enumerate(value):
+            validate(item, schema.get("items", {}), doc, f"{where}[{index}]")
+
+
+class Checker:
+    """Checks real answers against the document, and remembers which operations it saw."""
+
+    def __init__(self, dash: Dashboard) -> None:
+        self.doc = dash.get_json("/api/openapi.json")
+        self.seen: set[tuple[str, str]] = set()
+
+    def __call__(self, method: str, template: str, reply: Response, status: int = 200) -> Any:
+        assert reply.status == status, (method, template, reply.status, reply.body)
+        operation = self.doc["paths"][template][method.lower()]
+        documented = operation["responses"][str(status)]
+        if "$ref" in documented:
+            documented = self.doc["components"]["responses"][documented["$ref"].rsplit("/")[-1]]
+        if template == "/metrics" and status == 200:
+            assert "text/plain" in documented["content"]
+            self.seen.add((method.lower(), template))
+            return reply.body.decode()
+        schema = documented["content"]["application/json"]["schema"]
+        validate(reply.json(), schema, self.doc)
+        self.seen.add((method.lower(), template))
+        return reply.json()
+
+    def every_operation(self) -> set[tuple[str, str]]:
+        return {(method, path) for path, item in self.doc["paths"].items() for method in item}
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+# --- every endpoint, as documented ------------------------------------------------------
+
+def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard,
+                                                              jobs_in_every_state):
+    dash = dashboard()
+    check = Checker(dash)
+    assert check.doc["openapi"].startswith("3.")
+
+    status = check("get", "/api/status", dash.get("/api/status"))
+    assert status["counts"] == {"pending": 1, "processing": 1, "completed": 2, "failed": 1,
+                                "dead": 1, "canceled": 1}
+    assert status["queues"]["web"] == {**dict.fromkeys(STATES, 0), "completed": 1,
+                                       "failed": 1}
+    assert [w["job_id"] for w in status["workers"]] == ["running"]
+    assert status["store"] == cli.location
+
+    everything = check("get", "/api/jobs", dash.get("/api/jobs"))
+    assert [j["id"] for j in everything["jobs"]] == \
+        ["dropped", "later", "running", "flaky", "broken", "xss", "done"]
+    assert everything["has_more"] is False
+    page = check("get", "/api/jobs", dash.get("/api/jobs?limit=2&offset=2"))
+    assert [j["id"] for j in page["jobs"]] == ["running", "flaky"] and page["has_more"]
+    last = check("get", "/api/jobs", dash.get("/api/jobs?limit=2&offset=6"))
+    assert [j["id"] for j in last["jobs"]] == ["done"] and not last["has_more"]
+    for state, job_id in jobs_in_every_state.items():
+        listed = check("get", "/api/jobs", dash.get(f"/api/jobs?state={state}&limit=5"))
+        assert job_id in [j["id"] for j in listed["jobs"]]
+    web = check("get", "/api/jobs", dash.get("/api/jobs?queue=web&state=failed"))
+    assert [j["id"] for j in web["jobs"]] == ["flaky"]
+
+    broken = check("get", "/api/jobs/{id}", dash.get("/api/jobs/broken"))
+    assert broken["job"]["state"] == "dead" and broken["job"]["last_error"] == "exit code 3"
+    assert [(a["number"], a["outcome"], a["output"]) for a in broken["attempts"]] == \
+        [(1, "dead", "boom\n")]
+    running = check("get", "/api/jobs/{id}", dash.get("/api/jobs/running"))
+    assert running["attempts"][0]["outcome"] is None  # still running
+
+    workers = check("get", "/api/workers", dash.get("/api/workers"))
+    assert [(w["state"], w["job_id"]) for w in workers] == [("busy", "running")]
+
+    stats = check("get", "/api/stats", dash.get("/api/stats?since=1h"))
+    assert stats["total"]["completed"] == 2 and stats["total"]["dead"] == 1
+    assert set(stats["queues"]) == {"default", "web"}
+
+    throughput = check("get", "/api/throughput", dash.get("/api/throughput?minutes=5"))
+    assert len(throughput["buckets"]) == 5 and throughput["bucket_seconds"] == 60
+    assert sum(b["completed"] for b in throughput["buckets"]) == 2
+    assert sum(b["failed"] for b in throughput["buckets"]) == 2  # flaky once, broken once
+    assert len(check("get", "/api/throughput", dash.get("/api/throughput"))["buckets"]) == 60
+
+    reply = dash.get("/metrics")
+    assert reply.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    metrics = parse_metrics(check("get", "/metrics", reply))
+    assert metrics['queuectl_jobs{queue="default",state="dead"}'] == 1
+    assert metrics['queuectl_jobs{queue="web",state="failed"}'] == 1
+    assert metrics['queuectl_attempts_total{outcome="completed"}'] == 2
+    assert metrics['queuectl_workers{state="busy"}'] == 1
+    buckets = [v for k, v in metrics.items() if k.startswith("queuectl_attempt_duration_"
+                                                             "seconds_bucket")]
+    assert buckets == sorted(buckets) and buckets[-1] == 4
+    assert metrics["queuectl_attempt_duration_seconds_count"] == 4
+
+    assert check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/later/cancel")) == \
+        {"id": "later", "result": "canceled"}
+    assert check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/running/cancel")) == \
+        {"id": "running", "result": "requested"}
+    wait_for(lambda: cli.state("running") == "canceled", message="the worker to cancel")
+
+    retried = check("post", "/api/dlq/retry", dash.post("/api/dlq/retry", {"ids": ["broken"]}))
+    assert retried == {"ids": ["broken"]}
+    # The worker runs it again at once: a second attempt, and dead again.
+    wait_for(lambda: len(cli.json("show", "broken")["attempts"]) == 2
+             and cli.state("broken") == "dead", message="broken to run again")
+    assert check("post", "/api/dlq/retry", dash.post("/api/dlq/retry", {"all": True})) == \
+        {"ids": ["broken"]}
+
+    check("get", "/api/jobs/{id}", dash.get("/api/jobs/nope"), 404)
+    check("get", "/api/jobs", dash.get("/api/jobs?limit=0"), 400)
+    check("post", "/api/dlq/retry", dash.post("/api/dlq/retry", {"ids": ["done"]}), 409)
+    check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/done/cancel"), 409)
+    check("post", "/api/dlq/retry", dash.get("/api/dlq/retry"), 405)
+    assert check.seen == check.every_operation()
+
+
+def test_the_page_and_its_files_are_served_with_security_headers(cli, dashboard):
+    dash = dashboard()
+    page = dash.get("/")
+    assert page.status == 200 and page.headers["Content-Type"] == "text/html; charset=utf-8"
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    html = page.body.decode()
+    assert '<script src="/static/app.js" defer></script>' in html
+    assert not re.search(r"<script>|<script [^>]*>[^<]|\son[a-z]+=", html)  # nothing inline
+    for name, kind in (("app.js", "text/javascript"), ("style.css", "text/css"),
+                       ("favicon.svg", "image/svg+xml")):
+        reply = dash.get(f"/static/{name}")
+        assert reply.status == 200 and reply.headers["Content-Type"].startswith(kind)
+        assert reply.body and reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert dash.get("/static/index.html").status == 404
+    assert dash.get("/static/../server.py").status == 404
+    head = dash.request("HEAD", "/api/status")
+    assert head.status == 200 and head.body == b"" and int(head.headers["Content-Length"]) > 0
+    assert dash.get("/api/status").headers["X-CSRF-Token"] == dash.csrf_token()
+
+
+def test_markup_in_a_job_stays_text(cli, dashboard, jobs_in_every_state):
+    dash = dashboard()
+    for path in ("/api/jobs", "/api/jobs/xss", "/api/jobs?queue=web"):
+        raw = dash.get(path).body
+        assert b"<" not in raw and b">" not in raw, path  # escaped as \u003c, \u003e
+    detail = dash.get_json("/api/jobs/xss")
+    assert detail["job"]["command"] == XSS_COMMAND
+    assert detail["attempts"][0]["output"] == XSS_OUTPUT
+    assert b"pwned" not in dash.get("/").body
+
+
+# --- security ---------------------------------------------------------------------------
+
+def test_state_changes_need_post_the_csrf_token_and_the_same_origin(cli, dashboard):
+    cli.ok("run", "true", "--id", "later", "--delay", "1h")
+    dash = dashboard()
+    for path in ("/api/jobs/later/cancel", "/api/dlq/retry"):
+        reply = dash.get(path)
+        assert reply.status == 405 and reply.headers["Allow"] == "POST"
+        assert "POST" in reply.json()["error"]
+    assert dash.request("PUT", "/api/jobs/later/cancel").status == 405
+    cancel = "/api/jobs/later/cancel"
+    assert dash.post(cancel, csrf=False).status == 403
+    assert dash.post(cancel, headers={"X-CSRF-Token": "guess"}).status == 403
+    refused = dash.post(cancel, headers={"Origin": "http://evil.example"})
+    assert refused.status == 403 and "cross-origin" in refused.json()["error"]
+    assert dash.post(cancel, headers={"Origin": "null"}).status == 403
+    # DNS rebinding: a foreign name that resolves to 127.0.0.1 is refused, reads included.
+    rebound = f"evil.example:{dash.port}"
+    assert dash.get("/api/status", Host=rebound).status == 403
+    assert dash.get("/", Host=rebound).status == 403
+    assert dash.post(cancel, headers={"Host": rebound, "Origin": f"http://{rebound}"}).status \
+        == 403
+    text = dash.request("POST", "/api/dlq/retry", '{"all": true}',
+                        {"Content-Type": "text/plain", "X-CSRF-Token": dash.csrf_token()})
+    assert text.status == 415
+    assert cli.state("later") == "pending"  # nothing above changed it
+
+    assert dash.get("/api/status", Host=f"localhost:{dash.port}").status == 200
+    ok = dash.post(cancel, headers={"Origin": dash.origin})
+    assert ok.status == 200 and ok.json() == {"id": "later", "result": "canceled"}
+    assert cli.state("later") == "canceled"
+
+
+def test_a_token_is_required_when_set(cli, dashboard):
+    cli.ok("run", "true", "--id", "a", "--delay", "1h")
+    cli.ok("run", "true", "--id", "b", "--delay", "1h")
+    cli.ok("run", "true", "--id", "c", "--delay", "1h")
+    dash = dashboard("--token", TOKEN)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    for path in ("/api/status", "/api/jobs", "/api/jobs/a", "/metrics"):
+        denied = dash.get(path)
+        assert denied.status == 401 and "log in" in denied.json()["error"], path
+        assert dash.get(path, Authorization="Bearer wrong-token-of-some-length").status == 401
+        assert dash.get(path, **bearer).status == 200, path
+    login_form = dash.get("/")
+    assert login_form.status == 200 and b'action="/login"' in login_form.body
+    assert b"csrf-token" not in login_form.body
+    assert dash.post("/api/jobs/a/cancel", csrf=False).status == 401
+    assert dash.get("/api/openapi.json").status == 200  # the description is public
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    wrong = dash.request("POST", "/login", "token=nope", form)
+    assert wrong.status == 401 and b"Wrong token" in wrong.body
+    assert "Set-Cookie" not in wrong.headers
+    foreign = dash.request("POST", "/login", f"token={TOKEN}",
+                           {**form, "Origin": "http://evil.example"})
+    assert foreign.status == 403
+    login = dash.request("POST", "/login", f"token={TOKEN}", form)
+    assert login.status == 303 and login.headers["Location"] == "/"
+    cookie = login.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    session = {"Cookie": cookie.split(";")[0]}
+    assert dash.get("/api/status", **session).status == 200
+    csrf = dash.csrf_token(**session)
+
+    # A browser (cookie) needs the CSRF token; a script with the bearer token does not,
+    # unless it sends an Origin, like a browser would.
+    assert dash.post("/api/jobs/a/cancel", headers=session, csrf=False).status == 403
+    assert dash.post("/api/jobs/a/cancel", headers={**session, "X-CSRF-Token": csrf},
+                     csrf=False).status == 200
+    assert dash.post("/api/jobs/b/cancel", headers=bearer, csrf=False).status == 200
+    assert dash.post("/api/jobs/c/cancel", headers={**bearer, "Origin": dash.origin},
+                     csrf=False).status == 403
+    assert dash.post("/api/jobs/c/cancel", headers={**bearer, **session},
+                     csrf=False).status == 403
+    assert [cli.state(i) for i in "abc"] == ["canceled", "canceled", "pending"]
+
+    logout = dash.post("/logout", headers={**session, "X-CSRF-Token": csrf}, csrf=False)
+    assert logout.status == 200 and "Max-Age=0" in logout.headers["Set-Cookie"]
+
+
+def test_it_refuses_to_start_unsafely_with_one_line(cli):
+    def refused(*args: str) -> str:
+        result = cli("dashboard", *args, timeout=30)
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        return result.stderr
+
+    assert "--token" in refused("--host", "0.0.0.0", "--port", "0")
+    assert "--token" in refused("--host", "0.0.0.0", "--port", "0", "--token", "short")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert "cannot listen" in refused("--port", str(taken.getsockname()[1]))
+    assert "65535" in refused("--port", "70000")
+    assert cli("dashboard", "--port", "eighty").returncode == 2
+    cli.env["QUEUECTL_DASHBOARD_TOKEN"] = "short"  # read when --token is not given
+    assert "at least 16" in refused("--port", "0")
+
+
+def test_bad_requests_get_json_4xx_errors(cli, dashboard):
+    cli.ok("run", "true", "--id", "done-later", "--delay", "1h")
+    dash = dashboard()
+    csrf = {"X-CSRF-Token": dash.csrf_token()}
+    cases = [
+        ("GET", "/api/jobs?limit=abc", None, {}, 400),
+        ("GET", "/api/jobs?limit=501", None, {}, 400),
+        ("GET", "/api/jobs?offset=-1", None, {}, 400),
+        ("GET", "/api/jobs?offset=99999999999999999999999", None, {}, 400),
+        ("GET", "/api/jobs?state=sleeping", None, {}, 400),
+        ("GET", "/api/jobs?colour=red", None, {}, 400),
+        ("GET", "/api/jobs?limit=1&limit=2", None, {}, 400),
+        ("GET", "/api/stats?since=forever", None, {}, 400),
+        ("GET", "/api/stats?since=0", None, {}, 400),
+        ("GET", "/api/throughput?minutes=0", None, {}, 400),
+        ("GET", "/api/status?x=1", None, {}, 400),
+        ("GET", "/api/jobs/%00%ff", None, {}, 404),
+        ("GET", "/api/nothing", None, {}, 404),
+        ("GET", "/nothing", None, {}, 404),
+        ("DELETE", "/api/jobs/done-later", None, {}, 405),
+        ("OPTIONS", "/api/dlq/retry", None, {}, 405),
+        ("POST", "/api/dlq/retry", "{not json", {**csrf, "Content-Type": "application/json"},
+         400),
+        ("POST", "/api/dlq/retry", "[]", {**csrf, "Content-Type": "application/json"}, 400),
+        ("POST", "/api/dlq/retry", '{"ids": []}', {**csrf, "Content-Type": "application/json"},
+         400),
+        ("POST", "/api/dlq/retry", '{"ids": [1]}', {**csrf, "Content-Type": "application/json"},
+         400),
+        ("POST", "/api/dlq/retry", '{"all": "yes"}',
+         {**csrf, "Content-Type": "application/json"}, 400),
+        ("POST", "/api/dlq/retry", '{"ids": ["done-later"]}',
+         {**csrf, "Content-Type": "application/json"}, 409),
+        ("POST", "/api/dlq/retry", '{"ids": ["ghost"]}',
+         {**csrf, "Content-Type": "application/json"}, 404),
+        ("POST", "/api/dlq/retry", "x" * 70000, {**csrf, "Content-Type": "application/json"},
+         413),
+        ("POST", "/api/jobs/ghost/cancel", None, csrf, 404),
+    ]
+    for method, path, body, headers, expected in cases:
+        reply = dash.request(method, path, body, headers)
+        assert reply.status == expected, (method, path, reply.status, reply.body)
+        assert reply.headers["Content-Type"] == "application/json; charset=utf-8"
+        error = reply.json()
+        assert error["status"] == expected and error["error"] and "Traceback" not in \
+            error["error"]
+    for raw, expected in ((b"GARBAGE\r\n\r\n", b" 400 "),
+                          (b"GET /api/status HTTP/9.9\r\n\r\n", b" 400 "),
+                          (b"BREW /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b" 405 "),
+                          (b"GET /api/status HTTP/1.1\r\nX: " + b"y" * 70000 + b"\r\n\r\n",
+                           b" 431 ")):
+        with socket.create_connection((dash.host, dash.port), timeout=10) as sock:
+            sock.sendall(raw)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert expected in head.split(b"\r\n")[0], (raw[:40], head)
+        assert "error" in json.loads(body)
+    assert cli.state("done-later") == "pending"
+    assert dash.get("/api/status").status == 200  # still serving
+
+
+# --- serving ----------------------------------------------------------------------------
+
+def test_a_slow_client_does_not_block_others_and_ctrl_c_stops_it(cli, dashboard):
+    dash = dashboard()
+    stalled = socket.create_connection((dash.host, dash.port))
+    stalled.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+    start = time.monotonic()
+    for _ in range(5):
+        assert dash.get("/api/status").status == 200
+    assert time.monotonic() - start < 5
+    dash.proc.send_signal(signal.SIGINT)
+    assert dash.proc.wait(15) == 0
+    assert "dashboard stopped" in dash.proc.stderr.read()
+    stalled.close()
+    with pytest.raises(OSError):
+        socket.create_connection((dash.host, dash.port), timeout=2).close()
