@@ -101,6 +101,11 @@ class Store(abc.ABC):
     def clock(self) -> float:
         """Now, by the clock this store's leases are measured with (epoch seconds)."""
 
+    @abc.abstractmethod
+    def housekeeping(self) -> None:
+        """Upkeep that should not slow the workers down (SQLite: WAL checkpoints). The
+        pool supervisor, which is otherwise idle, calls it about once a second."""
+
     # --- producers ---------------------------------------------------------------------
 
     @abc.abstractmethod

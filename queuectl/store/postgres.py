@@ -35,6 +35,7 @@ from queuectl.store.base import FinishedAttempt, Heartbeat, RunTimes, Store, Str
 from queuectl.store.rows import (
     FOREVER_MS,
     attempt_from_row,
+    filters,
     job_from_row,
     lease_params,
     ms,
@@ -44,7 +45,7 @@ from queuectl.store.rows import (
     worker_from_row,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(schema)): taken by the transaction that
 # creates or upgrades the schema, so hosts that start at once migrate one after the other.
 MIGRATION_LOCK = 0x71756575  # "queu"
@@ -293,6 +294,9 @@ class PostgresStore(Store):
         with suppress(psycopg.Error):
             self._conn.close()
 
+    def housekeeping(self) -> None:
+        pass  # the server's autovacuum and checkpointer do PostgreSQL's upkeep
+
     def clock(self) -> float:
         # The server's clock, so that a lease means the same moment on every host. Workers
         # read the clock several times per job, so rather than a query per call, the
@@ -488,8 +492,12 @@ class PostgresStore(Store):
 
     def list_jobs(self, state: str | None = None, queue: str | None = None,
                   limit: int = 50, offset: int = 0) -> list[Job]:
-        rows = self._rows("list_jobs", {"state": state, "queue": queue, "limit": limit,
-                                        "offset": offset})
+        where = filters(("state = %(state)s", state), ("queue = %(queue)s", queue))
+        params = {"state": state, "queue": queue, "limit": limit, "offset": offset}
+        if _matchable(params) is None:
+            return []
+        rows = self._fetch(self._q["list_jobs"].replace("/*filters*/", where), params,
+                           repeatable=True)
         return [job_from_row(row) for row in rows]
 
     def attempts(self, job_id: str) -> list[Attempt]:

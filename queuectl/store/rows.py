@@ -72,3 +72,9 @@ def tail_of_chunks(chunks: Sequence[tuple[int, bytes]], start: int) -> tuple[byt
         out += data[max(end - offset, 0):]
         end = offset + len(data)
     return bytes(out), end
+
+
+def filters(*conditions: tuple[str, object]) -> str:
+    """A WHERE clause of the conditions whose value is given (not None), or ""."""
+    given = [condition for condition, value in conditions if value is not None]
+    return "WHERE " + " AND ".join(given) if given else ""

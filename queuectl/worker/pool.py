@@ -78,6 +78,7 @@ class Pool:
                 _drain(wake_r)
                 self._apply_signals()
                 self._reap()
+                self.store.housekeeping()
         finally:
             self._restore_signals(previous)
             wake_r.close()

@@ -138,8 +138,29 @@ def test_hosts_starting_at_once_create_the_schema_once(pg_location):
     store = open_store(pg_location)
     try:
         assert store.counts() == {"default": {"pending": count}}
+        from queuectl.store import postgres
+
         rows = store._conn.execute("SELECT key, value FROM queuectl_meta").fetchall()
-        assert rows == [{"key": "schema_version", "value": "1"}]
+        assert rows == [{"key": "schema_version", "value": str(postgres.SCHEMA_VERSION)}]
+    finally:
+        store.close()
+
+
+def test_a_version_1_schema_is_upgraded_in_place(pg_location):
+    from queuectl.store import postgres
+
+    store = open_store(pg_location)
+    store.enqueue([NewJob(id="kept", command="true", max_retries=0, cwd="/")], store.clock())
+    store._conn.execute("DROP INDEX queuectl_jobs_by_queue")
+    store._conn.execute("UPDATE queuectl_meta SET value = '1' WHERE key = 'schema_version'")
+    store.close()
+    store = open_store(pg_location)
+    try:
+        assert store.get_job("kept").state == "pending"
+        version = store._conn.execute("SELECT value FROM queuectl_meta").fetchone()["value"]
+        assert version == str(postgres.SCHEMA_VERSION)
+        assert store._conn.execute("SELECT to_regclass('queuectl_jobs_by_queue') AS i"
+                                   ).fetchone()["i"] is not None
     finally:
         store.close()
 

@@ -2,7 +2,9 @@
 
 import json
 
-from queuectl.store.sqlite import SqliteStore
+from queuectl.model import NewJob
+from queuectl.store.rows import filters
+from queuectl.store.sqlite import SCHEMA_VERSION, SqliteStore
 
 
 def _plan(store: SqliteStore, name: str, queues=None) -> str:
@@ -17,6 +19,33 @@ def test_claim_uses_the_partial_index_without_a_sort(tmp_path):
         plan = _plan(store, "claim", queues)
         assert "jobs_claim" in plan and "TEMP B-TREE" not in plan, plan
     assert "jobs_due" in _plan(store, "next_run_at")
+    store.close()
+
+
+def test_listing_uses_an_index_for_every_filter(tmp_path):
+    store = SqliteStore(str(tmp_path / "q.db"))
+    for state, queue in ((None, None), ("dead", None), (None, "q"), ("dead", "q")):
+        where = filters(("state = :state", state), ("queue = :queue", queue))
+        sql = store._q["list_jobs"].replace("/*filters*/", where)
+        rows = store._conn.execute("EXPLAIN QUERY PLAN " + sql, {
+            "state": state, "queue": queue, "limit": 50, "offset": 0}).fetchall()
+        plan = " | ".join(row["detail"] for row in rows)
+        assert "TEMP B-TREE" not in plan and (state is None and queue is None or "INDEX" in plan)
+    store.close()
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path):
+    path = str(tmp_path / "q.db")
+    store = SqliteStore(path)
+    store.enqueue([NewJob(id="kept", command="true", max_retries=0, cwd="/")], 0.0)
+    store._conn.execute("DROP INDEX jobs_by_queue")
+    store._conn.execute("PRAGMA user_version = 1")
+    store.close()
+    store = SqliteStore(path)
+    assert store.get_job("kept").state == "pending"
+    assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store._conn.execute(
+        "SELECT name FROM sqlite_master WHERE name = 'jobs_by_queue'").fetchone()
     store.close()
 
 

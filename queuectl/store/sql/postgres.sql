@@ -85,6 +85,10 @@ CREATE TABLE queuectl_config (
     value TEXT NOT NULL                                 -- JSON
 );
 
+-- name: schema_v2
+-- Listing one queue newest first, without sorting every job of the queue.
+CREATE INDEX queuectl_jobs_by_queue ON queuectl_jobs (queue, seq);
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
                            cwd, env, created_at, updated_at)
@@ -228,9 +232,7 @@ DELETE FROM queuectl_jobs WHERE state = ANY(%(states)s::text[]) AND finished_at 
 SELECT * FROM queuectl_jobs WHERE id = %(job_id)s
 
 -- name: list_jobs
-SELECT * FROM queuectl_jobs
- WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
-   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+SELECT * FROM queuectl_jobs /*filters*/
  ORDER BY seq DESC
  LIMIT %(limit)s OFFSET %(offset)s
 

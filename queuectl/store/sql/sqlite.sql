@@ -74,6 +74,11 @@ CREATE TABLE config (
     value TEXT NOT NULL                                  -- JSON
 );
 
+-- name: schema_v2
+-- Listing one queue newest first: (queue, rowid) is (queue, seq). Without it SQLite sorted
+-- every job of the queue. Queue and seq never change, so claims do not maintain it.
+CREATE INDEX jobs_by_queue ON jobs (queue);
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
                   created_at, updated_at)
@@ -203,8 +208,7 @@ DELETE FROM jobs WHERE state IN (SELECT value FROM json_each(:states)) AND finis
 SELECT * FROM jobs WHERE id = :job_id
 
 -- name: list_jobs
-SELECT * FROM jobs
- WHERE (:state IS NULL OR state = :state) AND (:queue IS NULL OR queue = :queue)
+SELECT * FROM jobs /*filters*/
  ORDER BY seq DESC
  LIMIT :limit OFFSET :offset
 
