@@ -27,25 +27,15 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from queuectl.errors import Conflict, NotFound, StoreError
-from queuectl.lifecycle import Transition
-from queuectl.model import TERMINAL, Attempt, Job, Lease, NewJob, WorkerInfo
+from queuectl.errors import Conflict, StoreError
+from queuectl.model import NewJob
 from queuectl.store import display_location, queries
-from queuectl.store.base import FinishedAttempt, Heartbeat, RunTimes, Store, StrayAttempt, Waiter
-from queuectl.store.rows import (
-    FOREVER_MS,
-    attempt_from_row,
-    filters,
-    job_from_row,
-    lease_params,
-    ms,
-    seconds,
-    statements,
-    tail_of_chunks,
-    worker_from_row,
-)
+from queuectl.store.base import RunTimes, Waiter
+from queuectl.store.rows import ms, statements
+from queuectl.store.sqlstore import SqlStore
 
 SCHEMA_VERSION = 2
+QUEUE_FILTER = "AND queue = ANY(%(queues)s::text[])"
 # pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(schema)): taken by the transaction that
 # creates or upgrades the schema, so hosts that start at once migrate one after the other.
 MIGRATION_LOCK = 0x71756575  # "queu"
@@ -124,7 +114,7 @@ def _channel(schema: str) -> str:
     return channel
 
 
-class PostgresStore(Store):
+class PostgresStore(SqlStore):
     def __init__(self, location: str, durable: bool = True) -> None:
         self.location = location
         self._durable = durable
@@ -241,20 +231,18 @@ class PostgresStore(Store):
             finally:
                 self._depth -= 1
 
-    def _sql(self, name: str, queues: Sequence[str] | None = None) -> str:
-        text = self._q[name]
-        if "/*queues*/" in text:
-            clause = "" if queues is None else "AND queue = ANY(%(queues)s::text[])"
-            text = text.replace("/*queues*/", clause)
-        return text
+    def _sql(self, name: str, queues: Sequence[str] | None = None, where: str = "") -> str:
+        text = self._q[name].replace("/*queues*/", "" if queues is None else QUEUE_FILTER)
+        return text.replace("/*filters*/", where)
 
     def _rows(self, name: str, params: dict[str, Any] | None = None,
-              queues: Sequence[str] | None = None) -> list[dict[str, Any]]:
+              queues: Sequence[str] | None = None, where: str = "") -> list[dict[str, Any]]:
         if name not in STORES_VALUES and params:
             params = _matchable(params)
             if params is None:
                 return []
-        return self._fetch(self._sql(name, queues), params, repeatable=name in REPEATABLE)
+        return self._fetch(self._sql(name, queues, where), params,
+                           repeatable=name in REPEATABLE)
 
     def _fetch(self, text: str, params: dict[str, Any] | None = None,
                repeatable: bool = False) -> list[dict[str, Any]]:
@@ -273,16 +261,17 @@ class PostgresStore(Store):
             cursor = conn.execute(text, params)
             return cursor.fetchall() if cursor.description else []
 
-    def _row(self, name: str, params: dict[str, Any] | None = None,
-             queues: Sequence[str] | None = None) -> dict[str, Any] | None:
-        rows = self._rows(name, params, queues)
-        return rows[0] if rows else None
-
     def _count(self, name: str, params: dict[str, Any]) -> int:
         with self._guard() as conn:
             return conn.execute(self._q[name], params).rowcount
 
-    def _notify(self, reason: str) -> None:
+    def _list(self, values: Sequence[str]) -> list[str]:
+        return list(values)
+
+    def _param(self, name: str) -> str:
+        return f"%({name})s"
+
+    def _announce(self, reason: str) -> None:
         """One small NOTIFY, delivered when the enclosing transaction commits. (A commit that
         notifies takes a server-wide lock, so state changes of running jobs never do.)"""
         with self._guard() as conn:
@@ -323,212 +312,17 @@ class PostgresStore(Store):
         try:
             with self._transaction() as conn:
                 conn.cursor().executemany(self._q["insert_job"], rows)
-                self._notify("enqueue")
+                self._announce("enqueue")
         except psycopg.errors.UniqueViolation:
             raise Conflict(f"job id {self._duplicate_id(jobs)!r} already exists") from None
 
-    def _duplicate_id(self, jobs: Sequence[NewJob]) -> str:
-        seen = set()
-        for job in jobs:
-            if job.id in seen:
-                return job.id
-            seen.add(job.id)
-        row = self._row("existing_ids", {"ids": [job.id for job in jobs]})
-        return row["id"] if row else "?"
-
     # --- claiming and running ----------------------------------------------------------
-
-    def claim(self, worker_id: str, queues: Sequence[str] | None, now: float,
-              lease_seconds: float) -> Job | None:
-        row = self._row("claim", {
-            "worker_id": worker_id, "now": ms(now), "lease_until": ms(now + lease_seconds),
-            "queues": None if queues is None else list(queues)}, queues)
-        return job_from_row(row) if row else None
-
-    def next_run_at(self, queues: Sequence[str] | None) -> float | None:
-        row = self._row("next_run_at", {"queues": None if queues is None else list(queues)},
-                        queues)
-        return seconds(row["run_at"])
-
-    def record_start(self, lease: Lease, host: str, pgid: int, started_at: float) -> None:
-        self._rows("record_start", {
-            "job_id": lease.job_id, "number": lease.run_no, "worker_id": lease.worker_id,
-            "host": host, "pgid": pgid, "started_at": ms(started_at)})
-
-    def heartbeat(self, worker_id: str, lease: Lease | None, now: float,
-                  lease_seconds: float) -> Heartbeat:
-        with self._transaction():
-            worker = self._row("touch_worker", {"worker_id": worker_id, "now": ms(now)})
-            job = None
-            if lease is not None:
-                job = self._row("extend_lease", {
-                    **lease_params(lease), "lease_until": ms(now + lease_seconds)})
-        return Heartbeat(registered=worker is not None,
-                         stop_requested=bool(worker and worker["stop_requested"]),
-                         lease_held=job is not None,
-                         cancel_requested=bool(job and job["cancel_requested"]))
-
-    def job_flags(self, lease: Lease) -> tuple[bool, bool]:
-        row = self._row("job_flags", lease_params(lease))
-        return (row is not None, bool(row and row["cancel_requested"]))
-
-    def stop_requested(self, worker_id: str) -> bool:
-        row = self._row("stop_requested", {"worker_id": worker_id})
-        return bool(row and row["stop_requested"])
-
-    def append_output(self, lease: Lease, offset: int, data: bytes, keep_from: int) -> None:
-        key = {"job_id": lease.job_id, "number": lease.run_no}
-        with self._transaction():
-            self._rows("append_output", {**key, "start": offset, "data": data})
-            self._rows("trim_output", {**key, "keep_from": keep_from})
-
-    def finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
-               keep_pgid: bool = False) -> bool:
-        with self._transaction():
-            return self._finish(lease, transition, attempt, now, keep_pgid)
-
-    def finish_and_claim(self, lease: Lease, transition: Transition, attempt: Attempt,
-                         now: float, queues: Sequence[str] | None,
-                         lease_seconds: float) -> tuple[bool, Job | None]:
-        with self._transaction():
-            applied = self._finish(lease, transition, attempt, now, keep_pgid=False)
-            return applied, self.claim(lease.worker_id, queues, now, lease_seconds)
-
-    def _finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
-                keep_pgid: bool) -> bool:
-        changed = self._count("finish_job", {
-            **lease_params(lease), "state": transition.state,
-            "attempts": transition.attempts, "run_at": ms(transition.run_at),
-            "exit_code": transition.exit_code, "last_error": transition.last_error,
-            "finished_at": ms(transition.finished_at), "now": ms(now),
-        })
-        if changed != 1:
-            return False
-        self._rows("upsert_attempt", {
-            "job_id": lease.job_id, "number": lease.run_no, "worker_id": lease.worker_id,
-            "started_at": ms(attempt.started_at), "finished_at": ms(attempt.finished_at),
-            "exit_code": attempt.exit_code, "error": attempt.error,
-            "outcome": transition.state, "output": attempt.output,
-            "output_total": attempt.output_total, "keep_pgid": keep_pgid,
-        })
-        self._rows("drop_chunks", {"job_id": lease.job_id, "number": lease.run_no})
-        return True
 
     # --- recovery ----------------------------------------------------------------------
 
-    def expired_jobs(self, now: float, limit: int = 100) -> list[Job]:
-        return [job_from_row(row) for row in self._rows("expired_jobs", {"now": ms(now),
-                                                                 "limit": limit})]
-
-    def held_jobs(self, worker_id: str) -> list[Job]:
-        return [job_from_row(row) for row in self._rows("held_jobs", {"worker_id": worker_id})]
-
-    def stray_attempts(self, host: str) -> list[StrayAttempt]:
-        return [StrayAttempt(row["job_id"], row["number"], row["worker_id"], row["pgid"])
-                for row in self._rows("stray_attempts", {"host": host})]
-
-    def forget_pgid(self, job_id: str, number: int) -> None:
-        self._rows("forget_pgid", {"job_id": job_id, "number": number})
-
-    def live_output(self, job_id: str, number: int) -> tuple[bytes, int]:
-        chunks = self.output_chunks(job_id, number, 0)
-        if not chunks:
-            return b"", 0
-        return tail_of_chunks(chunks, chunks[0][0])
-
     # --- admin -------------------------------------------------------------------------
 
-    def _states_of(self, job_ids: Sequence[str]) -> dict[str, str]:
-        states = {row["id"]: row["state"]
-                  for row in self._rows("states_of", {"ids": list(job_ids)})}
-        for job_id in job_ids:
-            if job_id not in states:
-                raise NotFound(f"no job with id {job_id!r}")
-        return states
-
-    def cancel(self, job_ids: Sequence[str], now: float) -> dict[str, str]:
-        params = {"ids": list(job_ids), "now": ms(now)}
-        with self._transaction():
-            states = self._states_of(job_ids)
-            for job_id in job_ids:
-                if states[job_id] in TERMINAL:
-                    raise Conflict(f"job {job_id!r} is {states[job_id]}: only pending, failed "
-                                   "or processing jobs can be canceled")
-            self._rows("cancel_waiting", params)
-            self._rows("cancel_running", params)
-        return {job_id: "requested" if states[job_id] == "processing" else "canceled"
-                for job_id in job_ids}
-
-    def retry_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
-        with self._transaction():
-            if job_ids is not None:
-                states = self._states_of(job_ids)
-                for job_id in job_ids:
-                    if states[job_id] != "dead":
-                        raise Conflict(f"job {job_id!r} is {states[job_id]}, not dead: only "
-                                       "dead jobs can be retried")
-            ids = None if job_ids is None else list(job_ids)
-            moved = [row["id"] for row in self._rows("retry_dead", {"ids": ids,
-                                                                    "now": ms(now)})]
-            if moved:
-                self._notify("retry")
-        return moved
-
-    def purge(self, states: Sequence[str], finished_before: float | None) -> int:
-        params = {"states": list(states),
-                  "before": FOREVER_MS if finished_before is None else ms(finished_before)}
-        with self._transaction():
-            self._rows("purge_attempts", params)
-            self._rows("purge_chunks", params)
-            return self._count("purge_jobs", params)
-
     # --- reads -------------------------------------------------------------------------
-
-    def get_job(self, job_id: str) -> Job:
-        row = self._row("get_job", {"job_id": job_id})
-        if row is None:
-            raise NotFound(f"no job with id {job_id!r}")
-        return job_from_row(row)
-
-    def list_jobs(self, state: str | None = None, queue: str | None = None,
-                  limit: int = 50, offset: int = 0) -> list[Job]:
-        where = filters(("state = %(state)s", state), ("queue = %(queue)s", queue))
-        params = {"state": state, "queue": queue, "limit": limit, "offset": offset}
-        if _matchable(params) is None:
-            return []
-        rows = self._fetch(self._q["list_jobs"].replace("/*filters*/", where), params,
-                           repeatable=True)
-        return [job_from_row(row) for row in rows]
-
-    def attempts(self, job_id: str) -> list[Attempt]:
-        attempts = [attempt_from_row(row) for row in self._rows("attempts", {"job_id": job_id})]
-        for attempt in attempts:
-            if attempt.finished_at is None:
-                attempt.output, attempt.output_total = self.live_output(job_id, attempt.number)
-        return attempts
-
-    def output_chunks(self, job_id: str, number: int, offset: int) -> list[tuple[int, bytes]]:
-        rows = self._rows("chunks", {"job_id": job_id, "number": number, "start": offset})
-        return [(row["start"], bytes(row["data"])) for row in rows]
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        result: dict[str, dict[str, int]] = {}
-        for row in self._rows("counts"):
-            result.setdefault(row["queue"], {})[row["state"]] = row["n"]
-        return result
-
-    def finished_attempts(self, since: float) -> list[FinishedAttempt]:
-        return [FinishedAttempt(row["queue"], row["outcome"], seconds(row["started_at"]),
-                                row["finished_at"] / 1000.0)
-                for row in self._rows("finished_attempts", {"since": ms(since)})]
-
-    def throughput(self, since: float, bucket_seconds: int) -> list[tuple[float, str, int]]:
-        rows = self._rows("throughput", {"since": ms(since),
-                                         "bucket_ms": int(bucket_seconds * 1000)})
-        return [(row["bucket"] / 1000.0, row["outcome"], row["n"]) for row in rows]
-
-    def attempt_counts(self) -> dict[str, int]:
-        return {row["outcome"]: row["n"] for row in self._rows("attempt_counts")}
 
     def run_times(self, bounds: Sequence[float]) -> RunTimes:
         columns = "".join(f", count(*) FILTER (WHERE finished_at - started_at <= %(b{i})s)"
@@ -542,39 +336,12 @@ class PostgresStore(Store):
 
     # --- workers -----------------------------------------------------------------------
 
-    def register_worker(self, worker: WorkerInfo) -> None:
-        self._rows("register_worker", {
-            "id": worker.id, "host": worker.host, "pid": worker.pid, "pool": worker.pool,
-            "queues": json.dumps(worker.queues) if worker.queues else None,
-            "started_at": ms(worker.started_at), "heartbeat_at": ms(worker.heartbeat_at),
-            "doorbell": worker.doorbell})
-
-    def deregister_worker(self, worker_id: str) -> None:
-        self._rows("deregister_worker", {"worker_id": worker_id})
-
-    def list_workers(self) -> list[WorkerInfo]:
-        return [worker_from_row(row) for row in self._rows("list_workers")]
-
-    def request_stop(self, worker_ids: Sequence[str]) -> None:
-        with self._transaction():
-            self._rows("request_stop", {"ids": list(worker_ids)})
-            self._notify("stop")
-
     # --- config ------------------------------------------------------------------------
-
-    def config_values(self) -> dict[str, object]:
-        return {row["key"]: json.loads(row["value"]) for row in self._rows("config_values")}
-
-    def config_set(self, key: str, value: object) -> None:
-        self._rows("config_set", {"key": key, "value": json.dumps(value)})
-
-    def config_unset(self, key: str) -> None:
-        self._rows("config_unset", {"key": key})
 
     # --- wake-up -----------------------------------------------------------------------
 
     def wake_workers(self) -> None:
-        self._notify("wake")
+        self._announce("wake")
 
     def waiter(self) -> Waiter:
         return _NotifyWaiter(self.location, self._channel)

@@ -2,8 +2,8 @@
 
 Connections run in autocommit (``isolation_level=None``): single statements commit on
 their own, and every multi-statement write starts with ``BEGIN IMMEDIATE`` so that it takes
-the write lock up front and waits on the busy timeout, instead of failing at once with
-SQLITE_BUSY_SNAPSHOT when a read snapshot has to be upgraded.
+the write lock up front, instead of failing at once with SQLITE_BUSY_SNAPSHOT when a read
+snapshot has to be upgraded. The domain operations themselves are `SqlStore`'s.
 """
 
 from __future__ import annotations
@@ -15,33 +15,25 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable
+from typing import Any, Callable
 
 from queuectl import platform
-from queuectl.errors import Conflict, NotFound, StoreError
-from queuectl.lifecycle import Transition
-from queuectl.model import TERMINAL, Attempt, Job, Lease, NewJob, WorkerInfo
+from queuectl.errors import Conflict, StoreError
+from queuectl.model import NewJob
 from queuectl.store import queries
-from queuectl.store.base import FinishedAttempt, Heartbeat, RunTimes, Store, StrayAttempt, Waiter
-from queuectl.store.rows import (
-    FOREVER_MS,
-    attempt_from_row,
-    filters,
-    job_from_row,
-    lease_params,
-    ms,
-    seconds,
-    statements,
-    tail_of_chunks,
-    worker_from_row,
-)
+from queuectl.store.base import RunTimes, Waiter
+from queuectl.store.rows import ms, statements
+from queuectl.store.sqlstore import Row, SqlStore
 
 SCHEMA_VERSION = 2
 MIN_SQLITE = (3, 35, 0)  # UPDATE ... RETURNING
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before "database is locked"
 WORKER_AUTOCHECKPOINT = 100_000  # pages (~400 MB of WAL)
 DATA_VERSION_INTERVAL = 0.1  # seconds between idle checks for other connections' commits
-class SqliteStore(Store):
+QUEUE_FILTER = "AND queue IN (SELECT value FROM json_each(:queues))"
+
+
+class SqliteStore(SqlStore):
     def __init__(self, path: str, durable: bool = True) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: queuectl needs "
@@ -49,6 +41,7 @@ class SqliteStore(Store):
         self.location = path
         self._q = queries.load("sqlite")
         self._host: str | None = None
+        self._wake_on_commit = False
         try:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             # SQLite's own busy handler sleeps 1, 2, 5 ms ... between tries, though a worker
@@ -115,15 +108,36 @@ class SqliteStore(Store):
             yield
         except BaseException:
             self._conn.execute("ROLLBACK")
+            self._wake_on_commit = False
             raise
         self._execute("COMMIT")
+        if self._wake_on_commit:
+            self._wake_on_commit = False
+            self.wake_workers()
 
-    def _sql(self, name: str, queues: Sequence[str] | None = None) -> str:
-        sql = self._q[name]
-        if "/*queues*/" in sql:
-            clause = "" if queues is None else "AND queue IN (SELECT value FROM json_each(:queues))"
-            sql = sql.replace("/*queues*/", clause)
-        return sql
+    def _sql(self, name: str, queues: Sequence[str] | None = None, where: str = "") -> str:
+        sql = self._q[name].replace("/*queues*/", "" if queues is None else QUEUE_FILTER)
+        return sql.replace("/*filters*/", where)
+
+    def _rows(self, name: str, params: dict[str, Any] | None = None,
+              queues: Sequence[str] | None = None, where: str = "") -> list[Row]:
+        return self._execute(self._sql(name, queues, where), params or {}).fetchall()
+
+    def _count(self, name: str, params: dict[str, Any]) -> int:
+        return self._execute(self._q[name], params).rowcount
+
+    def _announce(self, reason: str) -> None:
+        # The doorbell is not transactional: ring it once the transaction has committed.
+        if self._conn.in_transaction:
+            self._wake_on_commit = True
+        else:
+            self.wake_workers()
+
+    def _list(self, values: Sequence[str]) -> str:
+        return json.dumps(list(values))  # read back with json_each()
+
+    def _param(self, name: str) -> str:
+        return f":{name}"
 
     def _hostname(self) -> str:
         if self._host is None:
@@ -156,214 +170,9 @@ class SqliteStore(Store):
                     self._conn.executemany(self._q["insert_job"], rows)
         except sqlite3.IntegrityError:
             raise Conflict(f"job id {self._duplicate_id(jobs)!r} already exists") from None
-        self.wake_workers()
-
-    def _duplicate_id(self, jobs: Sequence[NewJob]) -> str:
-        seen = set()
-        for job in jobs:
-            if job.id in seen:
-                return job.id
-            seen.add(job.id)
-        ids = json.dumps([job.id for job in jobs])
-        row = self._execute(self._q["existing_ids"], {"ids": ids}).fetchone()
-        return row[0] if row else "?"
-
-    # --- claiming and running ----------------------------------------------------------
-
-    def claim(self, worker_id: str, queues: Sequence[str] | None, now: float,
-              lease_seconds: float) -> Job | None:
-        params = {"worker_id": worker_id, "now": ms(now), "lease_until": ms(now + lease_seconds),
-                  "queues": None if queues is None else json.dumps(queues)}
-        rows = self._execute(self._sql("claim", queues), params).fetchall()
-        return job_from_row(rows[0]) if rows else None
-
-    def next_run_at(self, queues: Sequence[str] | None) -> float | None:
-        row = self._execute(self._sql("next_run_at", queues),
-                                 {"queues": json.dumps(queues)}).fetchone()
-        return seconds(row[0])
-
-    def record_start(self, lease: Lease, host: str, pgid: int, started_at: float) -> None:
-        self._execute(self._q["record_start"], {
-            "job_id": lease.job_id, "number": lease.run_no, "worker_id": lease.worker_id,
-            "host": host, "pgid": pgid, "started_at": ms(started_at)})
-
-    def heartbeat(self, worker_id: str, lease: Lease | None, now: float,
-                  lease_seconds: float) -> Heartbeat:
-        with self._transaction():
-            worker = self._execute(self._q["touch_worker"],
-                                  {"worker_id": worker_id, "now": ms(now)}).fetchall()
-            job = []
-            if lease is not None:
-                job = self._execute(self._q["extend_lease"], {
-                    **lease_params(lease), "lease_until": ms(now + lease_seconds)}).fetchall()
-        return Heartbeat(registered=bool(worker),
-                         stop_requested=bool(worker and worker[0][0]),
-                         lease_held=bool(job), cancel_requested=bool(job and job[0][0]))
-
-    def job_flags(self, lease: Lease) -> tuple[bool, bool]:
-        row = self._execute(self._q["job_flags"], lease_params(lease)).fetchone()
-        return (row is not None, bool(row and row[0]))
-
-    def stop_requested(self, worker_id: str) -> bool:
-        row = self._execute(self._q["stop_requested"], {"worker_id": worker_id}).fetchone()
-        return bool(row and row[0])
-
-    def append_output(self, lease: Lease, offset: int, data: bytes, keep_from: int) -> None:
-        key = {"job_id": lease.job_id, "number": lease.run_no}
-        with self._transaction():
-            self._execute(self._q["append_output"], {**key, "start": offset, "data": data})
-            self._execute(self._q["trim_output"], {**key, "keep_from": keep_from})
-
-    def finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
-               keep_pgid: bool = False) -> bool:
-        with self._transaction():
-            return self._finish(lease, transition, attempt, now, keep_pgid)
-
-    def finish_and_claim(self, lease: Lease, transition: Transition, attempt: Attempt,
-                         now: float, queues: Sequence[str] | None,
-                         lease_seconds: float) -> tuple[bool, Job | None]:
-        with self._transaction():
-            applied = self._finish(lease, transition, attempt, now, keep_pgid=False)
-            return applied, self.claim(lease.worker_id, queues, now, lease_seconds)
-
-    def _finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
-                keep_pgid: bool) -> bool:
-        changed = self._execute(self._q["finish_job"], {
-            **lease_params(lease), "state": transition.state,
-            "attempts": transition.attempts, "run_at": ms(transition.run_at),
-            "exit_code": transition.exit_code, "last_error": transition.last_error,
-            "finished_at": ms(transition.finished_at), "now": ms(now),
-        }).rowcount
-        if changed != 1:
-            return False
-        self._execute(self._q["upsert_attempt"], {
-            "job_id": lease.job_id, "number": lease.run_no, "worker_id": lease.worker_id,
-            "started_at": ms(attempt.started_at), "finished_at": ms(attempt.finished_at),
-            "exit_code": attempt.exit_code, "error": attempt.error,
-            "outcome": transition.state, "output": attempt.output,
-            "output_total": attempt.output_total, "keep_pgid": keep_pgid,
-        })
-        self._execute(self._q["drop_chunks"], {"job_id": lease.job_id, "number": lease.run_no})
-        return True
-
-    # --- recovery ----------------------------------------------------------------------
-
-    def expired_jobs(self, now: float, limit: int = 100) -> list[Job]:
-        rows = self._execute(self._q["expired_jobs"], {"now": ms(now), "limit": limit})
-        return [job_from_row(row) for row in rows.fetchall()]
-
-    def held_jobs(self, worker_id: str) -> list[Job]:
-        rows = self._execute(self._q["held_jobs"], {"worker_id": worker_id}).fetchall()
-        return [job_from_row(row) for row in rows]
-
-    def stray_attempts(self, host: str) -> list[StrayAttempt]:
-        rows = self._execute(self._q["stray_attempts"], {"host": host}).fetchall()
-        return [StrayAttempt(row["job_id"], row["number"], row["worker_id"], row["pgid"])
-                for row in rows]
-
-    def forget_pgid(self, job_id: str, number: int) -> None:
-        self._execute(self._q["forget_pgid"], {"job_id": job_id, "number": number})
-
-    def live_output(self, job_id: str, number: int) -> tuple[bytes, int]:
-        chunks = self.output_chunks(job_id, number, 0)
-        if not chunks:
-            return b"", 0
-        return tail_of_chunks(chunks, chunks[0][0])
-
-    # --- admin -------------------------------------------------------------------------
-
-    def _states_of(self, job_ids: Sequence[str]) -> dict[str, str]:
-        rows = self._execute(self._q["states_of"], {"ids": json.dumps(list(job_ids))})
-        states = {row[0]: row[1] for row in rows.fetchall()}
-        for job_id in job_ids:
-            if job_id not in states:
-                raise NotFound(f"no job with id {job_id!r}")
-        return states
-
-    def cancel(self, job_ids: Sequence[str], now: float) -> dict[str, str]:
-        params = {"ids": json.dumps(list(job_ids)), "now": ms(now)}
-        with self._transaction():
-            states = self._states_of(job_ids)
-            for job_id in job_ids:
-                if states[job_id] in TERMINAL:
-                    raise Conflict(f"job {job_id!r} is {states[job_id]}: only pending, failed "
-                                   "or processing jobs can be canceled")
-            self._execute(self._q["cancel_waiting"], params)
-            self._execute(self._q["cancel_running"], params)
-        return {job_id: "requested" if states[job_id] == "processing" else "canceled"
-                for job_id in job_ids}
-
-    def retry_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
-        ids = None if job_ids is None else json.dumps(list(job_ids))
-        with self._transaction():
-            if job_ids is not None:
-                states = self._states_of(job_ids)
-                for job_id in job_ids:
-                    if states[job_id] != "dead":
-                        raise Conflict(f"job {job_id!r} is {states[job_id]}, not dead: only "
-                                       "dead jobs can be retried")
-            moved = self._execute(self._q["retry_dead"], {"ids": ids, "now": ms(now)})
-            moved_ids = [row[0] for row in moved.fetchall()]
-        if moved_ids:
-            self.wake_workers()
-        return moved_ids
-
-    def purge(self, states: Sequence[str], finished_before: float | None) -> int:
-        params = {"states": json.dumps(list(states)),
-                  "before": FOREVER_MS if finished_before is None else ms(finished_before)}
-        with self._transaction():
-            self._execute(self._q["purge_attempts"], params)
-            self._execute(self._q["purge_chunks"], params)
-            return self._execute(self._q["purge_jobs"], params).rowcount
+        self._announce("enqueue")
 
     # --- reads -------------------------------------------------------------------------
-
-    def get_job(self, job_id: str) -> Job:
-        row = self._execute(self._q["get_job"], {"job_id": job_id}).fetchone()
-        if row is None:
-            raise NotFound(f"no job with id {job_id!r}")
-        return job_from_row(row)
-
-    def list_jobs(self, state: str | None = None, queue: str | None = None,
-                  limit: int = 50, offset: int = 0) -> list[Job]:
-        # One WHERE per combination: "(:state IS NULL OR state = :state)" would keep SQLite
-        # from using the index that serves each filter.
-        where = filters(("state = :state", state), ("queue = :queue", queue))
-        rows = self._execute(self._q["list_jobs"].replace("/*filters*/", where), {
-            "state": state, "queue": queue, "limit": limit, "offset": offset}).fetchall()
-        return [job_from_row(row) for row in rows]
-
-    def attempts(self, job_id: str) -> list[Attempt]:
-        rows = self._execute(self._q["attempts"], {"job_id": job_id}).fetchall()
-        attempts = [attempt_from_row(row) for row in rows]
-        for attempt in attempts:
-            if attempt.finished_at is None:
-                attempt.output, attempt.output_total = self.live_output(job_id, attempt.number)
-        return attempts
-
-    def output_chunks(self, job_id: str, number: int, offset: int) -> list[tuple[int, bytes]]:
-        rows = self._execute(self._q["chunks"], {
-            "job_id": job_id, "number": number, "start": offset}).fetchall()
-        return [(row[0], bytes(row[1])) for row in rows]
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        result: dict[str, dict[str, int]] = {}
-        for row in self._execute(self._q["counts"]).fetchall():
-            result.setdefault(row["queue"], {})[row["state"]] = row["n"]
-        return result
-
-    def finished_attempts(self, since: float) -> list[FinishedAttempt]:
-        rows = self._execute(self._q["finished_attempts"], {"since": ms(since)})
-        return [FinishedAttempt(row[0], row[1], seconds(row[2]), row[3] / 1000.0)
-                for row in rows.fetchall()]
-
-    def throughput(self, since: float, bucket_seconds: int) -> list[tuple[float, str, int]]:
-        rows = self._execute(self._q["throughput"], {
-            "since": ms(since), "bucket_ms": int(bucket_seconds * 1000)}).fetchall()
-        return [(row[0] / 1000.0, row[1], row[2]) for row in rows]
-
-    def attempt_counts(self) -> dict[str, int]:
-        return {row[0]: row[1] for row in self._execute(self._q["attempt_counts"])}
 
     def run_times(self, bounds: Sequence[float]) -> RunTimes:
         columns = "".join(f", coalesce(sum(finished_at - started_at <= :b{i}), 0)"
@@ -373,41 +182,10 @@ class SqliteStore(Store):
         count, total_ms, *buckets = row.fetchone()
         return RunTimes(count, total_ms / 1000.0, list(buckets))
 
-    # --- workers -----------------------------------------------------------------------
-
-    def register_worker(self, worker: WorkerInfo) -> None:
-        self._execute(self._q["register_worker"], {
-            "id": worker.id, "host": worker.host, "pid": worker.pid, "pool": worker.pool,
-            "queues": json.dumps(worker.queues) if worker.queues else None,
-            "started_at": ms(worker.started_at), "heartbeat_at": ms(worker.heartbeat_at),
-            "doorbell": worker.doorbell})
-
-    def deregister_worker(self, worker_id: str) -> None:
-        self._execute(self._q["deregister_worker"], {"worker_id": worker_id})
-
-    def list_workers(self) -> list[WorkerInfo]:
-        return [worker_from_row(row) for row in self._execute(self._q["list_workers"]).fetchall()]
-
-    def request_stop(self, worker_ids: Sequence[str]) -> None:
-        self._execute(self._q["request_stop"], {"ids": json.dumps(list(worker_ids))})
-        self.wake_workers()
-
-    # --- config ------------------------------------------------------------------------
-
-    def config_values(self) -> dict[str, object]:
-        rows = self._execute(self._q["config_values"]).fetchall()
-        return {row[0]: json.loads(row[1]) for row in rows}
-
-    def config_set(self, key: str, value: object) -> None:
-        self._execute(self._q["config_set"], {"key": key, "value": json.dumps(value)})
-
-    def config_unset(self, key: str) -> None:
-        self._execute(self._q["config_unset"], {"key": key})
-
     # --- wake-up -----------------------------------------------------------------------
 
     def wake_workers(self) -> None:
-        rows = self._execute(self._q["doorbells"], {"host": self._hostname()}).fetchall()
+        rows = self._rows("doorbells", {"host": self._hostname()})
         if not rows:
             return
         import socket  # only when there is a doorbell to ring: `run` starts faster
@@ -415,7 +193,7 @@ class SqliteStore(Store):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for row in rows:
                 with contextlib.suppress(OSError):  # a hint: the store stays the truth
-                    sock.sendto(b"!", ("127.0.0.1", row[0]))
+                    sock.sendto(b"!", ("127.0.0.1", row["doorbell"]))
 
     def waiter(self) -> Waiter:
         return _DoorbellWaiter(self._execute)

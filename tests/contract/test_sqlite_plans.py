@@ -26,7 +26,7 @@ def test_listing_uses_an_index_for_every_filter(tmp_path):
     store = SqliteStore(str(tmp_path / "q.db"))
     for state, queue in ((None, None), ("dead", None), (None, "q"), ("dead", "q")):
         where = filters(("state = :state", state), ("queue = :queue", queue))
-        sql = store._q["list_jobs"].replace("/*filters*/", where)
+        sql = store._sql("list_jobs", where=where)
         rows = store._conn.execute("EXPLAIN QUERY PLAN " + sql, {
             "state": state, "queue": queue, "limit": 50, "offset": 0}).fetchall()
         plan = " | ".join(row["detail"] for row in rows)

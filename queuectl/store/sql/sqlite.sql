@@ -100,7 +100,7 @@ UPDATE jobs
 RETURNING *
 
 -- name: next_run_at
-SELECT min(run_at) FROM jobs INDEXED BY jobs_due
+SELECT min(run_at) AS run_at FROM jobs INDEXED BY jobs_due
  WHERE state IN ('pending', 'failed') /*queues*/
 
 -- name: record_start

@@ -1,0 +1,313 @@
+"""What both SQL backends do the same way. Each runs its own dialect's named queries
+(``sql/sqlite.sql``, ``sql/postgres.sql``: the same names, the same columns, times in
+milliseconds) through a few primitives it provides:
+
+* `_rows(name, params, queues, where)`: run a named statement, return its rows as mappings;
+* `_count(name, params)`: run one, return how many rows it changed;
+* `_transaction()`: a write transaction, committed on exit;
+* `_announce(reason)`: tell idle workers, once the transaction commits, that there may be work;
+* `_list(values)` and `_param(name)`: how a list and a named parameter are written.
+
+Everything that differs more than that (opening, migrating, enqueueing, the clock, wake-ups,
+the run-time histogram) stays in the backend.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from queuectl.errors import Conflict, NotFound
+from queuectl.lifecycle import Transition
+from queuectl.model import TERMINAL, Attempt, Job, Lease, NewJob, WorkerInfo
+from queuectl.store.base import FinishedAttempt, Heartbeat, Store, StrayAttempt
+from queuectl.store.rows import (
+    FOREVER_MS,
+    attempt_from_row,
+    filters,
+    job_from_row,
+    lease_params,
+    ms,
+    seconds,
+    tail_of_chunks,
+    worker_from_row,
+)
+
+Row = Mapping[str, Any]
+
+
+class SqlStore(Store):
+    # --- the primitives a backend provides ---------------------------------------------
+
+    @abc.abstractmethod
+    def _rows(self, name: str, params: dict[str, Any] | None = None,
+              queues: Sequence[str] | None = None, where: str = "") -> list[Row]:
+        """Run the named statement (`queues` and `where` fill its /*queues*/ and
+        /*filters*/ marks) and return every row it gives."""
+
+    @abc.abstractmethod
+    def _count(self, name: str, params: dict[str, Any]) -> int:
+        """Run the named statement and return the number of rows it changed."""
+
+    @abc.abstractmethod
+    def _transaction(self) -> Iterator[None]:
+        """A context manager: one write transaction, committed on exit, rolled back on an
+        exception."""
+
+    @abc.abstractmethod
+    def _announce(self, reason: str) -> None:
+        """Wake idle workers once the current transaction commits (at once outside one)."""
+
+    @abc.abstractmethod
+    def _list(self, values: Sequence[str]) -> Any:
+        """A list of strings as the dialect's queries take it (JSON text, or an array)."""
+
+    @abc.abstractmethod
+    def _param(self, name: str) -> str:
+        """How a query refers to the named parameter: `:name` or `%(name)s`."""
+
+    def _row(self, name: str, params: dict[str, Any] | None = None,
+             queues: Sequence[str] | None = None) -> Row | None:
+        rows = self._rows(name, params, queues)
+        return rows[0] if rows else None
+
+    def _queues(self, queues: Sequence[str] | None) -> Any:
+        return None if queues is None else self._list(queues)
+
+    # --- producers ---------------------------------------------------------------------
+
+    def _duplicate_id(self, jobs: Sequence[NewJob]) -> str:
+        """Which id made an enqueue fail: one given twice, or one already stored."""
+        seen = set()
+        for job in jobs:
+            if job.id in seen:
+                return job.id
+            seen.add(job.id)
+        row = self._row("existing_ids", {"ids": self._list([job.id for job in jobs])})
+        return row["id"] if row else "?"
+
+    # --- claiming and running ----------------------------------------------------------
+
+    def claim(self, worker_id: str, queues: Sequence[str] | None, now: float,
+              lease_seconds: float) -> Job | None:
+        row = self._row("claim", {
+            "worker_id": worker_id, "now": ms(now), "lease_until": ms(now + lease_seconds),
+            "queues": self._queues(queues)}, queues)
+        return job_from_row(row) if row else None
+
+    def next_run_at(self, queues: Sequence[str] | None) -> float | None:
+        row = self._row("next_run_at", {"queues": self._queues(queues)}, queues)
+        return seconds(row["run_at"]) if row else None
+
+    def record_start(self, lease: Lease, host: str, pgid: int, started_at: float) -> None:
+        self._rows("record_start", {
+            "job_id": lease.job_id, "number": lease.run_no, "worker_id": lease.worker_id,
+            "host": host, "pgid": pgid, "started_at": ms(started_at)})
+
+    def heartbeat(self, worker_id: str, lease: Lease | None, now: float,
+                  lease_seconds: float) -> Heartbeat:
+        with self._transaction():
+            worker = self._row("touch_worker", {"worker_id": worker_id, "now": ms(now)})
+            job = None
+            if lease is not None:
+                job = self._row("extend_lease", {
+                    **lease_params(lease), "lease_until": ms(now + lease_seconds)})
+        return Heartbeat(registered=worker is not None,
+                         stop_requested=bool(worker and worker["stop_requested"]),
+                         lease_held=job is not None,
+                         cancel_requested=bool(job and job["cancel_requested"]))
+
+    def job_flags(self, lease: Lease) -> tuple[bool, bool]:
+        row = self._row("job_flags", lease_params(lease))
+        return (row is not None, bool(row and row["cancel_requested"]))
+
+    def stop_requested(self, worker_id: str) -> bool:
+        row = self._row("stop_requested", {"worker_id": worker_id})
+        return bool(row and row["stop_requested"])
+
+    def append_output(self, lease: Lease, offset: int, data: bytes, keep_from: int) -> None:
+        key = {"job_id": lease.job_id, "number": lease.run_no}
+        with self._transaction():
+            self._rows("append_output", {**key, "start": offset, "data": data})
+            self._rows("trim_output", {**key, "keep_from": keep_from})
+
+    def finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
+               keep_pgid: bool = False) -> bool:
+        with self._transaction():
+            return self._finish(lease, transition, attempt, now, keep_pgid)
+
+    def finish_and_claim(self, lease: Lease, transition: Transition, attempt: Attempt,
+                         now: float, queues: Sequence[str] | None,
+                         lease_seconds: float) -> tuple[bool, Job | None]:
+        with self._transaction():
+            applied = self._finish(lease, transition, attempt, now, keep_pgid=False)
+            return applied, self.claim(lease.worker_id, queues, now, lease_seconds)
+
+    def _finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
+                keep_pgid: bool) -> bool:
+        changed = self._count("finish_job", {
+            **lease_params(lease), "state": transition.state,
+            "attempts": transition.attempts, "run_at": ms(transition.run_at),
+            "exit_code": transition.exit_code, "last_error": transition.last_error,
+            "finished_at": ms(transition.finished_at), "now": ms(now),
+        })
+        if changed != 1:
+            return False
+        self._rows("upsert_attempt", {
+            "job_id": lease.job_id, "number": lease.run_no, "worker_id": lease.worker_id,
+            "started_at": ms(attempt.started_at), "finished_at": ms(attempt.finished_at),
+            "exit_code": attempt.exit_code, "error": attempt.error,
+            "outcome": transition.state, "output": attempt.output,
+            "output_total": attempt.output_total, "keep_pgid": keep_pgid,
+        })
+        self._rows("drop_chunks", {"job_id": lease.job_id, "number": lease.run_no})
+        return True
+
+    # --- recovery ----------------------------------------------------------------------
+
+    def expired_jobs(self, now: float, limit: int = 100) -> list[Job]:
+        rows = self._rows("expired_jobs", {"now": ms(now), "limit": limit})
+        return [job_from_row(row) for row in rows]
+
+    def held_jobs(self, worker_id: str) -> list[Job]:
+        return [job_from_row(row) for row in self._rows("held_jobs", {"worker_id": worker_id})]
+
+    def stray_attempts(self, host: str) -> list[StrayAttempt]:
+        return [StrayAttempt(row["job_id"], row["number"], row["worker_id"], row["pgid"])
+                for row in self._rows("stray_attempts", {"host": host})]
+
+    def forget_pgid(self, job_id: str, number: int) -> None:
+        self._rows("forget_pgid", {"job_id": job_id, "number": number})
+
+    def live_output(self, job_id: str, number: int) -> tuple[bytes, int]:
+        chunks = self.output_chunks(job_id, number, 0)
+        if not chunks:
+            return b"", 0
+        return tail_of_chunks(chunks, chunks[0][0])
+
+    # --- admin -------------------------------------------------------------------------
+
+    def _states_of(self, job_ids: Sequence[str]) -> dict[str, str]:
+        states = {row["id"]: row["state"]
+                  for row in self._rows("states_of", {"ids": self._list(job_ids)})}
+        for job_id in job_ids:
+            if job_id not in states:
+                raise NotFound(f"no job with id {job_id!r}")
+        return states
+
+    def cancel(self, job_ids: Sequence[str], now: float) -> dict[str, str]:
+        params = {"ids": self._list(job_ids), "now": ms(now)}
+        with self._transaction():
+            states = self._states_of(job_ids)
+            for job_id in job_ids:
+                if states[job_id] in TERMINAL:
+                    raise Conflict(f"job {job_id!r} is {states[job_id]}: only pending, failed "
+                                   "or processing jobs can be canceled")
+            self._rows("cancel_waiting", params)
+            self._rows("cancel_running", params)
+        return {job_id: "requested" if states[job_id] == "processing" else "canceled"
+                for job_id in job_ids}
+
+    def retry_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
+        with self._transaction():
+            if job_ids is not None:
+                states = self._states_of(job_ids)
+                for job_id in job_ids:
+                    if states[job_id] != "dead":
+                        raise Conflict(f"job {job_id!r} is {states[job_id]}, not dead: only "
+                                       "dead jobs can be retried")
+            ids = None if job_ids is None else self._list(job_ids)
+            moved = [row["id"] for row in self._rows("retry_dead", {"ids": ids,
+                                                                    "now": ms(now)})]
+            if moved:
+                self._announce("retry")
+        return moved
+
+    def purge(self, states: Sequence[str], finished_before: float | None) -> int:
+        params = {"states": self._list(states),
+                  "before": FOREVER_MS if finished_before is None else ms(finished_before)}
+        with self._transaction():
+            self._rows("purge_attempts", params)
+            self._rows("purge_chunks", params)
+            return self._count("purge_jobs", params)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job:
+        row = self._row("get_job", {"job_id": job_id})
+        if row is None:
+            raise NotFound(f"no job with id {job_id!r}")
+        return job_from_row(row)
+
+    def list_jobs(self, state: str | None = None, queue: str | None = None,
+                  limit: int = 50, offset: int = 0) -> list[Job]:
+        # One WHERE per combination: "(state IS NULL OR state = ...)" would keep the
+        # planner from the index that serves each filter.
+        where = filters((f"state = {self._param('state')}", state),
+                        (f"queue = {self._param('queue')}", queue))
+        rows = self._rows("list_jobs", {"state": state, "queue": queue, "limit": limit,
+                                        "offset": offset}, where=where)
+        return [job_from_row(row) for row in rows]
+
+    def attempts(self, job_id: str) -> list[Attempt]:
+        attempts = [attempt_from_row(row) for row in self._rows("attempts", {"job_id": job_id})]
+        for attempt in attempts:
+            if attempt.finished_at is None:
+                attempt.output, attempt.output_total = self.live_output(job_id, attempt.number)
+        return attempts
+
+    def output_chunks(self, job_id: str, number: int, offset: int) -> list[tuple[int, bytes]]:
+        rows = self._rows("chunks", {"job_id": job_id, "number": number, "start": offset})
+        return [(row["start"], bytes(row["data"])) for row in rows]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        result: dict[str, dict[str, int]] = {}
+        for row in self._rows("counts"):
+            result.setdefault(row["queue"], {})[row["state"]] = row["n"]
+        return result
+
+    def finished_attempts(self, since: float) -> list[FinishedAttempt]:
+        return [FinishedAttempt(row["queue"], row["outcome"], seconds(row["started_at"]),
+                                row["finished_at"] / 1000.0)
+                for row in self._rows("finished_attempts", {"since": ms(since)})]
+
+    def throughput(self, since: float, bucket_seconds: int) -> list[tuple[float, str, int]]:
+        rows = self._rows("throughput", {"since": ms(since),
+                                         "bucket_ms": int(bucket_seconds * 1000)})
+        return [(row["bucket"] / 1000.0, row["outcome"], row["n"]) for row in rows]
+
+    def attempt_counts(self) -> dict[str, int]:
+        return {row["outcome"]: row["n"] for row in self._rows("attempt_counts")}
+
+    # --- workers -----------------------------------------------------------------------
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        self._rows("register_worker", {
+            "id": worker.id, "host": worker.host, "pid": worker.pid, "pool": worker.pool,
+            "queues": json.dumps(worker.queues) if worker.queues else None,
+            "started_at": ms(worker.started_at), "heartbeat_at": ms(worker.heartbeat_at),
+            "doorbell": worker.doorbell})
+
+    def deregister_worker(self, worker_id: str) -> None:
+        self._rows("deregister_worker", {"worker_id": worker_id})
+
+    def list_workers(self) -> list[WorkerInfo]:
+        return [worker_from_row(row) for row in self._rows("list_workers")]
+
+    def request_stop(self, worker_ids: Sequence[str]) -> None:
+        with self._transaction():
+            self._rows("request_stop", {"ids": self._list(worker_ids)})
+            self._announce("stop")
+
+    # --- config ------------------------------------------------------------------------
+
+    def config_values(self) -> dict[str, object]:
+        return {row["key"]: json.loads(row["value"]) for row in self._rows("config_values")}
+
+    def config_set(self, key: str, value: object) -> None:
+        self._rows("config_set", {"key": key, "value": json.dumps(value)})
+
+    def config_unset(self, key: str) -> None:
+        self._rows("config_unset", {"key": key})
