@@ -332,9 +332,21 @@ def _parse_jobs(text: str, batch: bool):
 
 
 def cmd_worker_start(args: argparse.Namespace) -> int:
+    _warn_if_networked(_location(args))
     if args.foreground:
         return _run_pool(args)
     return _start_detached(args)
+
+
+def _warn_if_networked(location: str) -> None:
+    from queuectl import platform
+    from queuectl.store import is_postgres
+
+    kind = None if is_postgres(location) else platform.network_filesystem(location)
+    if kind:
+        _say(f"warning: the store {location} is on a network file system ({kind}); "
+             "SQLite's locking is not reliable there: keep it on a local disk, and use "
+             "PostgreSQL for workers on several machines")
 
 
 def _run_pool(args: argparse.Namespace) -> int:

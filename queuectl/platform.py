@@ -36,6 +36,37 @@ def data_dir() -> str:
     return os.path.join(base, "queuectl")
 
 
+NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph",
+                       "glusterfs", "fuse.sshfs", "virtiofs", "vboxsf", "fuse.gcsfuse")
+
+
+def network_filesystem(path: str) -> str | None:
+    """The type of the network file system `path` is on (Linux), or None. SQLite's
+    locking, and WAL's shared memory, do not work across hosts on such file systems."""
+    if not _IS_LINUX:
+        return None
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+            kind = mount_type(os.path.realpath(path), handle.read().splitlines())
+    except OSError:
+        return None
+    return kind if kind in NETWORK_FILESYSTEMS else None
+
+
+def mount_type(path: str, mountinfo: list[str]) -> str | None:
+    """The file-system type of the deepest mount holding `path`, from mountinfo lines."""
+    best, kind = "", None
+    for line in mountinfo:
+        fields = line.split()
+        if "-" not in fields[6:]:
+            continue
+        mount_point = fields[4].replace("\\040", " ")
+        inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, kind = mount_point, fields[fields.index("-", 6) + 1]
+    return kind
+
+
 def hostname() -> str:
     if hasattr(os, "uname"):
         return os.uname().nodename
