@@ -142,7 +142,9 @@ class Worker:
             if lease is not None:
                 reason = _reason(beat.lease_held, beat.cancel_requested)
         if lease is None and now >= self._next_recovery:
-            self._next_recovery = now + min(5.0, self.config.lease_seconds / 3)
+            # SPEC §2: a lost job is recovered within lease_seconds plus one poll.
+            self._next_recovery = now + min(self.config.poll_interval,
+                                            self.config.lease_seconds / 3)
             recovery.recover_lost_work(self.store, self.config, self.host, self.store.clock(),
                                        exclude=[self.spec.worker_id])
         return reason
