@@ -266,21 +266,24 @@ class TaskSpooler(Peer):
         count = min(count, TSP_MAX_QUEUED)
         with folder(settings, "peer-tsp") as where, self._server(where) as env:
             gates = [where / f"gate{i}" for i in range(2)]
-            for gate in gates:
-                os.mkfifo(gate)
-                self._tsp(env, "sh", "-c", f"cat {gate} > /dev/null")
-            subprocess.run(["bash", "-c", f'for i in $(seq {count}); do "$0" sh -c true; done',
-                            self.tsp], env=env, check=True, stdout=subprocess.DEVNULL,
-                           timeout=600)
-            last = self._tsp(env, "-N", "2", "sh", "-c", "true")
-            waiter = subprocess.Popen([self.tsp, "-w", last], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.2)  # the waiter is connected
-            start = time.perf_counter()
-            for gate in gates:
-                os.close(os.open(gate, os.O_WRONLY))  # EOF for the gate's cat: it exits
-            waiter.wait(600)
-            end = time.perf_counter()
+            try:
+                for gate in gates:
+                    os.mkfifo(gate)
+                    self._tsp(env, "sh", "-c", f"cat {gate} > /dev/null")
+                subprocess.run(["bash", "-c",
+                                f'for i in $(seq {count}); do "$0" sh -c true; done',
+                                self.tsp], env=env, check=True, stdout=subprocess.DEVNULL,
+                               timeout=600)
+                last = self._tsp(env, "-N", "2", "sh", "-c", "true")
+                waiter = subprocess.Popen([self.tsp, "-w", last], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(0.2)  # the waiter is connected
+                start = time.perf_counter()
+                _open_gates(gates)
+                waiter.wait(600)
+                end = time.perf_counter()
+            finally:
+                _open_gates(gates)  # on failure too: a gate job left blocked outlives the run
             finished = self._tsp(env, "-l").count(" finished ")
             if finished < count + 3:
                 raise BenchError(f"task-spooler finished {finished} of {count + 3} jobs")
@@ -302,6 +305,15 @@ class TaskSpooler(Peer):
         self._tsp(env, "-w", job_id)
         time.sleep(GAP)
         return started - before
+
+
+def _open_gates(gates: list[Path]) -> None:
+    """EOF for each gate job's `cat` (it exits); a gate nobody reads any more is skipped."""
+    for gate in gates:
+        try:
+            os.close(os.open(gate, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # ENXIO: no reader; ENOENT: never made
+            continue
 
 
 def fifo_reader(fifo: Path):
