@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_commands = worker.add_subparsers(dest="worker_command", metavar="ACTION",
                                             required=True)
     start = command("start", cmd_worker_start, "start a pool of workers",
-                    parent=worker_commands)
+                    parent=worker_commands, json_out=True)
     start.add_argument("--count", type=_positive_int, default=1, metavar="N",
                        help="worker processes (default 1)")
     start.add_argument("--queue", type=_queue_list, metavar="Q[,Q...]",
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--foreground", action="store_true",
                        help="stay attached; Ctrl-C stops gracefully, twice stops at once")
     start.add_argument("--pool-id", help=argparse.SUPPRESS)
+    start.add_argument("--db-stdin", action="store_true", help=argparse.SUPPRESS)
     stop = command("stop", cmd_worker_stop, "stop every worker gracefully, on every host",
                    parent=worker_commands)
     stop.add_argument("--wait", action="store_true", help="wait until they have exited")
@@ -151,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dlq = command("dlq", None, "the dead letter queue")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
-    command("list", cmd_dlq_list, "list dead jobs", parent=dlq_commands, json_out=True)
+    dead = command("list", cmd_dlq_list, "list dead jobs, newest first", parent=dlq_commands,
+                   json_out=True)
+    dead.add_argument("--limit", type=_positive_int, default=1000, metavar="N")
     retry = command("retry", cmd_dlq_retry, "move dead jobs back to pending",
                     parent=dlq_commands, json_out=True)
     retry.add_argument("job_ids", nargs="*", metavar="ID")
@@ -181,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             required=True)
     command("show", cmd_config_show, "show every setting", parent=config_commands,
             json_out=True)
-    get = command("get", cmd_config_get, "print one setting", parent=config_commands)
+    get = command("get", cmd_config_get, "print one setting", parent=config_commands,
+                  json_out=True)
     get.add_argument("key", metavar="KEY")
     put = command("set", cmd_config_set, "change one setting", parent=config_commands)
     put.add_argument("key", metavar="KEY")
@@ -287,13 +291,13 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 
     if args.file is not None:
         try:
-            with open(args.file, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(args.file, "rb") as handle:
+                data = handle.read()
         except OSError as exc:
             raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
-        specs, label = _parse_jobs(text, batch=True)
+        specs, label = _parse_jobs(_utf8(data, args.file), batch=True)
     elif args.json_text == "-":
-        specs, label = _parse_jobs(sys.stdin.read(), batch=True)
+        specs, label = _parse_jobs(_utf8(sys.stdin.buffer.read(), "stdin"), batch=True)
     else:
         specs, label = _parse_jobs(args.json_text, batch=False)
     ids = service.enqueue(_open(args), specs, os.getcwd(), label)
@@ -303,6 +307,13 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write("".join(f"{job_id}\n" for job_id in ids))
     return 0
+
+
+def _utf8(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{source} is not valid UTF-8 (byte {exc.start})") from None
 
 
 class _Lines(list):
@@ -331,7 +342,16 @@ def _parse_jobs(text: str, batch: bool):
     return jobs, lambda index: f"line {numbers[index]}: "
 
 
+# How a background pool starts: from this very checkout or install (no PYTHONPATH, which
+# its jobs would inherit), reading its store location from stdin (not from argv, where
+# `ps` would show a password, nor from the environment its jobs inherit).
+_POOL_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+              "from queuectl.cli import main; sys.exit(main())")
+
+
 def cmd_worker_start(args: argparse.Namespace) -> int:
+    if args.db_stdin:
+        args.db = sys.stdin.readline().rstrip("\n")
     _warn_if_networked(_location(args))
     if args.foreground:
         return _run_pool(args)
@@ -361,7 +381,7 @@ def _run_pool(args: argparse.Namespace) -> int:
     store = _open(args, durable=False)
 
     def announce(started) -> None:
-        sys.stdout.write("".join(f"{worker_id} {pid}\n" for worker_id, pid in started))
+        _print_workers_started(started, args.json)
         sys.stdout.flush()
 
     pool = Pool(store, location, args.count, args.queue, args.pool_id or secrets.token_hex(4))
@@ -378,31 +398,29 @@ def _start_detached(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from queuectl import platform
-    from queuectl.store import DB_ENV
 
     location = _location(args)
     store = _open(args)  # create or upgrade the store here, so errors show here
     pool_id = secrets.token_hex(4)
     log_path = Path(platform.data_dir()) / "worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "queuectl", "worker", "start", "--foreground",
-            "--count", str(args.count), "--pool-id", pool_id]
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    argv = [sys.executable, "-c", _POOL_BOOT, package_root, "worker", "start",
+            "--foreground", "--db-stdin", "--count", str(args.count), "--pool-id", pool_id]
     if args.queue:
         argv += ["--queue", ",".join(args.queue)]
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    env[DB_ENV] = location  # not on the command line, where `ps` would show a password
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                cwd=str(log_path.parent), env=env,
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log,
+                                cwd=str(log_path.parent), text=True,
                                 **platform.detached_options())
+        proc.stdin.write(location + "\n")
+        proc.stdin.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         started = [w for w in store.list_workers() if w.pool == pool_id]
         if len(started) >= args.count:
-            for worker in sorted(started, key=lambda w: w.pid):
-                print(f"{worker.id} {worker.pid}")
+            _print_workers_started(sorted(((w.id, w.pid) for w in started), key=lambda w: w[1]),
+                                   args.json)
             _say(f"workers run in the background; log: {log_path}")
             return 0
         if proc.poll() is not None:
@@ -410,6 +428,13 @@ def _start_detached(args: argparse.Namespace) -> int:
                             f"{_last_line(log_path)} (log: {log_path})")
         time.sleep(0.05)
     raise UserError(f"workers did not start within 60 s; see {log_path}")
+
+
+def _print_workers_started(started, as_json: bool) -> None:
+    if as_json:
+        _print_json([{"id": worker_id, "pid": pid} for worker_id, pid in started])
+    else:
+        sys.stdout.write("".join(f"{worker_id} {pid}\n" for worker_id, pid in started))
 
 
 def _last_line(path) -> str:
@@ -538,7 +563,12 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     from queuectl import service
 
     store = _open(args)
-    jobs = service.dlq_list(store)
+    jobs = service.dlq_list(store, args.limit)
+    total = len(jobs)
+    if total == args.limit:  # there may be more: count them
+        total = sum(states.get("dead", 0) for states in store.counts().values())
+    if total > len(jobs):
+        _say(f"showing the newest {len(jobs)} of {total} dead jobs (see --limit)")
     if args.json:
         _print_json([job.to_dict() for job in jobs])
     else:
@@ -580,15 +610,21 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     requested = [job_id for job_id, result in results.items() if result == "requested"]
     if requested:
         grace = service.load_config(store).kill_grace
-        still = set(service.await_cancel(store, requested, grace + 5))
-        results.update({job_id: "requested" if job_id in still else
-                        store.get_job(job_id).state for job_id in requested})
+        ended = service.await_cancel(store, requested, grace + 5)
+        results.update({job_id: "requested" if state == "processing" else state
+                        for job_id, state in ended.items()})
+    missed = [job_id for job_id, result in results.items()
+              if result not in ("canceled", "requested")]
     if args.json:
         _print_json(results)
-        return 0
-    for job_id, result in results.items():
-        print(f"{job_id} {result}" if result != "requested" else
-              f"{job_id} cancel requested (its worker has not stopped it yet)")
+    else:
+        for job_id, result in results.items():
+            print(f"{job_id} {result}" if result != "requested" else
+                  f"{job_id} cancel requested (its worker has not stopped it yet)")
+    if missed:  # it ended on its own before its worker saw the cancel
+        _say(f"error: {', '.join(missed)}: finished ({results[missed[0]]}) before the "
+             "cancel reached {}".format("them" if len(missed) > 1 else "it"))
+        return 1
     return 0
 
 
@@ -646,7 +682,11 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 def cmd_config_get(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    print(service.config_get(_open(args), args.key))
+    value = service.config_get(_open(args), args.key)
+    if args.json:
+        _print_json(value)
+    else:
+        print(value)
     return 0
 
 

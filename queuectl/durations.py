@@ -13,6 +13,7 @@ from queuectl.errors import UserError
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 MAX_DURATION = 100 * 365 * 86400.0  # a century: anything longer is a typo
+LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z, the last moment ISO-8601 can write
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
 # datetime.fromisoformat only learned "Z" and most ISO-8601 forms in 3.11; we support 3.9.
 _TIME = re.compile(
@@ -48,11 +49,15 @@ def parse_time(text: str) -> float:
     try:
         moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
                           int(second or 0), micro)
-    except ValueError as exc:
+        if offset is None:
+            seconds = time.mktime(moment.timetuple()) + micro / 1e6
+        else:
+            seconds = moment.replace(tzinfo=_offset_zone(offset)).timestamp()
+    except (ValueError, OverflowError) as exc:  # day 31 of June, an offset of 99 hours
         raise UserError(f"invalid time {text!r}: {exc}") from None
-    if offset is None:
-        return time.mktime(moment.timetuple()) + micro / 1e6
-    return moment.replace(tzinfo=_offset_zone(offset)).timestamp()
+    if not 0 <= seconds <= LATEST_TIME:
+        raise UserError(f"invalid time {text!r}: use a time from 1970 to 9999")
+    return seconds
 
 
 def _offset_zone(offset: str):
@@ -62,8 +67,10 @@ def _offset_zone(offset: str):
         return timezone.utc
     sign = -1 if offset[0] == "-" else 1
     digits = offset[1:].replace(":", "")
-    minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
-    return timezone(sign * timedelta(minutes=minutes))
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    if hours > 23 or minutes > 59:
+        raise ValueError("an offset runs from -23:59 to +23:59")
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
 def iso_utc(moment: float | None) -> str | None:

@@ -149,18 +149,19 @@ def _signal_tree(pgid: int, hard: bool) -> None:
         pass
 
 
-def stop_tree(pgid: int, grace: float, reap: Callable[[], object] | None = None) -> None:
+def stop_tree(pgid: int, grace: float,
+              while_waiting: Callable[[], object] | None = None) -> None:
     """SIGTERM the process group, wait up to `grace` seconds for it to go, then SIGKILL.
 
-    `reap` is called while waiting so that our own child does not linger as a zombie
-    (a zombie still counts as a member of its group).
+    `while_waiting` is called as it waits: to reap our own child (a zombie still counts as
+    a member of its group), and to keep a worker's heartbeat going through a long grace.
     """
     _signal_tree(pgid, hard=False)
     deadline = time.monotonic() + grace
     delay = 0.002
     while True:
-        if reap is not None:
-            reap()
+        if while_waiting is not None:
+            while_waiting()
         if not tree_alive(pgid):
             return
         if time.monotonic() >= deadline:
@@ -169,14 +170,15 @@ def stop_tree(pgid: int, grace: float, reap: Callable[[], object] | None = None)
         delay = min(delay * 2, 0.05)
     _signal_tree(pgid, hard=True)
     for _ in range(100):  # SIGKILL cannot be ignored; wait for the kernel to finish it
-        if reap is not None:
-            reap()
+        if while_waiting is not None:
+            while_waiting()
         if not tree_alive(pgid):
             return
         time.sleep(0.01)
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped, does not)."""
     if IS_WINDOWS:
         return _windows_pid_alive(pid)
     try:
@@ -185,7 +187,16 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _IS_LINUX or _state(pid) not in ("Z", None)
+
+
+def _state(pid: int) -> str | None:
+    """The state letter of a process in /proc/<pid>/stat (Linux), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return None
 
 
 def _windows_pid_alive(pid: int) -> bool:

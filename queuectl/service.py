@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -13,13 +14,14 @@ from typing import Any, Callable
 from queuectl import config as settings
 from queuectl.config import Config
 from queuectl.durations import MAX_DURATION, iso_utc, parse_duration, parse_time
-from queuectl.errors import NotFound, UserError
+from queuectl.errors import Conflict, NotFound, UserError
 from queuectl.model import (
     CANCELED,
     COMPLETED,
     DEAD,
     DEFAULT_QUEUE,
     FAILED,
+    PENDING,
     PROCESSING,
     STATES,
     TERMINAL,
@@ -29,8 +31,8 @@ from queuectl.model import (
 )
 from queuectl.store.base import Store
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-QUEUE_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # used with fullmatch: no trailing \n
+QUEUE_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 JOB_KEYS = ("command", "id", "max_retries", "queue", "priority", "run_at", "delay", "timeout",
             "cwd", "env")
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
@@ -87,15 +89,15 @@ def build_job(spec: Mapping[str, Any], config: Config, now: float, base_cwd: str
     command = spec.get("command")
     if not isinstance(command, str) or not command.strip():
         raise fail("'command' must be a non-empty string")
-    if "\0" in command:
-        raise fail("'command' must not contain NUL characters")
+    if not _plain_text(command):
+        raise fail("'command' must be UTF-8 text without NUL characters")
     job_id = spec.get("id")
     if job_id is None:
         job_id = new_job_id()
-    elif not isinstance(job_id, str) or not ID_PATTERN.match(job_id):
+    elif not isinstance(job_id, str) or not ID_PATTERN.fullmatch(job_id):
         raise fail(f"invalid id {job_id!r}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
     queue = spec.get("queue", DEFAULT_QUEUE)
-    if not isinstance(queue, str) or not QUEUE_PATTERN.match(queue):
+    if not isinstance(queue, str) or not QUEUE_PATTERN.fullmatch(queue):
         raise fail(f"invalid queue {queue!r}: use 1 to 64 of A-Z a-z 0-9 . _ : -")
     max_retries = spec.get("max_retries")
     max_retries = config.max_retries if max_retries is None else \
@@ -148,10 +150,20 @@ def _run_at(spec: Mapping[str, Any], now: float, fail) -> float:
         raise fail(f"'run_at': {exc}") from None
 
 
+def _plain_text(text: str) -> bool:
+    """Text a command line, a path or an environment can hold: encodable as UTF-8 (no
+    lone surrogates, which JSON's \\ud800 escapes can produce) and without NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\0" not in text
+
+
 def _cwd(cwd: Any, base_cwd: str, fail) -> str:
     if cwd is None:
         return base_cwd
-    if not isinstance(cwd, str) or not cwd or "\0" in cwd:
+    if not isinstance(cwd, str) or not cwd or not _plain_text(cwd):
         raise fail("'cwd' must be a directory path")
     return os.path.normpath(os.path.join(base_cwd, os.path.expanduser(cwd)))
 
@@ -162,7 +174,8 @@ def _env(env: Any, fail) -> dict[str, str]:
     if not isinstance(env, Mapping):
         raise fail("'env' must be an object of NAME: value strings")
     for key, value in env.items():
-        if not key or "=" in key or "\0" in key or not isinstance(value, str) or "\0" in value:
+        if not key or "=" in key or not _plain_text(key) or not isinstance(value, str) \
+                or not _plain_text(value):
             raise fail(f"'env' entry {key!r} must be a NAME (no '=') with a string value")
     return dict(env)
 
@@ -321,14 +334,21 @@ def cancel(store: Store, job_ids: Sequence[str]) -> dict[str, str]:
     return store.cancel(list(dict.fromkeys(job_ids)), store.clock())
 
 
-def await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> list[str]:
-    """Wait for requested cancels to take effect; returns those still running."""
+def await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> dict[str, str]:
+    """Wait for requested cancels to take effect: {id: state now}, "processing" for a job
+    its worker has not stopped yet. A job handed back to the queue before its worker saw
+    the cancel (a cold stop) is canceled here, as a waiting job is."""
     deadline = time.monotonic() + timeout
-    running = list(job_ids)
-    while running and time.monotonic() < deadline:
+    states = {job_id: PROCESSING for job_id in job_ids}
+    while time.monotonic() < deadline and PROCESSING in states.values():
         time.sleep(0.05)
-        running = [i for i in running if store.get_job(i).state == PROCESSING]
-    return running
+        for job_id in [i for i, state in states.items() if state == PROCESSING]:
+            states[job_id] = store.get_job(job_id).state
+            if states[job_id] in (PENDING, FAILED):
+                with contextlib.suppress(Conflict):  # it may have ended meanwhile
+                    store.cancel([job_id], store.clock())
+                states[job_id] = PROCESSING  # look again
+    return states
 
 
 def purge(store: Store, state: str, older_than: float | None = None) -> int:
@@ -403,8 +423,9 @@ def config_unset(store: Store, key: str) -> None:
 # --- workers ----------------------------------------------------------------------------
 
 def stop_workers(store: Store) -> list[str]:
-    """Ask every live worker of this store, on every host, to stop after its job."""
-    ids = [w["id"] for w in workers(store) if w["state"] != "lost"]
+    """Ask every worker of this store, on every host, to stop after its job (those shown
+    `lost` too: a heartbeat may only be late)."""
+    ids = [w["id"] for w in workers(store)]
     if ids:
         store.request_stop(ids)
     return ids

@@ -31,6 +31,9 @@ BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before "database is l
 WORKER_AUTOCHECKPOINT = 100_000  # pages (~400 MB of WAL)
 DATA_VERSION_INTERVAL = 0.1  # seconds between idle checks for other connections' commits
 QUEUE_FILTER = "AND queue IN (SELECT value FROM json_each(:queues))"
+# Error texts of SQLite that describe the file or the disk rather than a query.
+_STORE_TROUBLE = ("disk", "I/O", "readonly", "read-only", "unable to open", "not a database",
+                  "malformed", "no such table", "full")
 
 
 class SqliteStore(SqlStore):
@@ -93,13 +96,22 @@ class SqliteStore(SqlStore):
                 return self._conn.execute(sql, params)
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc):
-                    raise
+                    raise self._trouble(exc) from None
                 now = time.monotonic()
                 deadline = deadline or now + BUSY_TIMEOUT
                 if now >= deadline:
-                    raise
+                    raise StoreError(f"the store {self.location} stayed locked by another "
+                                     f"process for {BUSY_TIMEOUT:g} s") from None
             time.sleep(delay)
             delay = min(delay * 1.5, 0.01)
+
+    def _trouble(self, exc: sqlite3.OperationalError) -> Exception:
+        """A full disk, an I/O error, a read-only or damaged file is the store's trouble,
+        said in one line; anything else (a query SQLite rejects) is a bug."""
+        text = str(exc)
+        if any(sign in text for sign in _STORE_TROUBLE):
+            return StoreError(f"the store {self.location}: {text}")
+        return exc
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -14,7 +14,7 @@ from queuectl import lifecycle, platform
 from queuectl.config import Config
 from queuectl.model import PENDING, Attempt, Job, Lease, WorkerInfo
 from queuectl.store.base import Store
-from queuectl.worker import recovery, runner
+from queuectl.worker import runner
 
 log = logging.getLogger("queuectl.worker")
 
@@ -62,7 +62,6 @@ class Worker:
         self._stop_requested = False
         self._next_stop_check = 0.0
         self._next_heartbeat = 0.0
-        self._next_recovery = 0.0
         self._env = dict(os.environ)
         self._waiter = store.waiter()
 
@@ -114,21 +113,24 @@ class Worker:
 
     def _idle_timeout(self) -> float:
         """Sleep until the next poll, or less if a delayed job comes due sooner."""
-        timeout = min(self.config.poll_interval, self._next_heartbeat - time.monotonic(),
-                      self._next_recovery - time.monotonic())
+        timeout = min(self.config.poll_interval, self._next_heartbeat - time.monotonic())
         due = self.store.next_run_at(self.spec.queues)
         if due is not None:
             timeout = min(timeout, due - self.store.clock())
         return max(timeout, 0.0)
 
     def _refresh_config(self, force: bool = False) -> None:
-        if force or time.monotonic() - self._config_read >= CONFIG_INTERVAL:
+        now = time.monotonic()
+        if force or now - self._config_read >= CONFIG_INTERVAL:
             self.config = Config.from_stored(self.store.config_values())
-            self._config_read = time.monotonic()
+            self._config_read = now
+            # A lease just shortened must not outrun the heartbeat planned for the old one.
+            self._next_heartbeat = min(self._next_heartbeat, now + self.config.lease_seconds / 3)
 
     def _maintain(self, lease: Lease | None = None) -> str | None:
-        """Heartbeat and recovery, when they are due. Returns a reason to stop the running
-        command, if the heartbeat brought one."""
+        """Refresh the settings and heartbeat, when due. Returns a reason to stop the running
+        command, if the heartbeat brought one. (Recovering other workers' lost jobs is the
+        pool supervisor's task: it is idle, so recovery does not wait for a free worker.)"""
         self._refresh_config()
         now = time.monotonic()
         reason = None
@@ -141,12 +143,6 @@ class Worker:
             self._stop_requested = self._stop_requested or beat.stop_requested
             if lease is not None:
                 reason = _reason(beat.lease_held, beat.cancel_requested)
-        if lease is None and now >= self._next_recovery:
-            # SPEC §2: a lost job is recovered within lease_seconds plus one poll.
-            self._next_recovery = now + min(self.config.poll_interval,
-                                            self.config.lease_seconds / 3)
-            recovery.recover_lost_work(self.store, self.config, self.host, self.store.clock(),
-                                       exclude=[self.spec.worker_id])
         return reason
 
     # --- one job -----------------------------------------------------------------------
@@ -161,7 +157,8 @@ class Worker:
                platform.ATTEMPT_VAR: str(job.run_no)}
         timeout = job.timeout if job.timeout is not None else (config.job_timeout or None)
         result = runner.run_command(job.command, job.cwd, env, timeout, config.output_limit,
-                                    config.kill_grace, watch.spawned, watch.tick)
+                                    config.kill_grace, watch.spawned, watch.tick,
+                                    watch.keep_alive)
         self.controls.publish_pgid(0)
         now = self.store.clock()
         if result.stopped == runner.LEASE_LOST:
@@ -169,9 +166,13 @@ class Worker:
             if watch.recorded:
                 self.store.forget_pgid(job.id, job.run_no)
             return None
-        if result.stopped == runner.COLD_STOP:
+        if result.stopped == runner.COLD_STOP and not self.store.job_flags(lease)[1]:
             transition = lifecycle.after_release(job, now)
             result.error = COLD_STOP_ERROR
+        elif result.stopped == runner.COLD_STOP:  # a cancel came first: honour it
+            transition = lifecycle.after_attempt(job, result.exit_code, None, now, config,
+                                                 cancel_requested=True)
+            result.error = lifecycle.CANCELED_ERROR
         else:
             transition = lifecycle.after_attempt(job, result.exit_code, result.error, now,
                                                  config, result.stopped == runner.CANCEL)
@@ -227,6 +228,9 @@ class _Watch:
     def spawned(self, pgid: int) -> None:
         self.pgid = pgid
         self.worker.controls.publish_pgid(pgid)
+
+    def keep_alive(self) -> None:
+        self.worker._maintain(self.lease)  # heartbeats while a stop waits out its grace
 
     def tick(self, output: runner.OutputTail) -> str | None:
         worker, store = self.worker, self.worker.store

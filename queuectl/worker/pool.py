@@ -1,5 +1,6 @@
-"""The pool supervisor: starts N worker processes, replaces one that dies, and turns stop
-signals into warm (first signal) and cold (second signal) stops for all of them.
+"""The pool supervisor: starts N worker processes, replaces one that dies, turns stop
+signals into warm (first signal) and cold (second signal) stops for all of them, and, being
+otherwise idle, does the upkeep: recovering lost jobs (of any host) and SQLite checkpoints.
 
 Workers are started with multiprocessing's *spawn* method on every OS: no connection or
 lock crosses a fork, and Windows takes the same path as Linux.
@@ -72,13 +73,21 @@ class Pool:
             for _ in range(self.count):
                 self._start_worker()
             announce(self._wait_registered())
+            next_recovery = 0.0
             while self._slots:
+                config = self._config()
+                # SPEC §2: a lost job is recovered within lease_seconds plus one poll.
+                interval = min(1.0, config.poll_interval, config.lease_seconds / 3)
                 sentinels = [slot.process.sentinel for slot in self._slots.values()]
-                multiprocessing.connection.wait(sentinels + [wake_r], timeout=1.0)
+                multiprocessing.connection.wait(sentinels + [wake_r], timeout=interval)
                 _drain(wake_r)
                 self._apply_signals()
                 self._reap()
                 self.store.housekeeping()
+                if time.monotonic() >= next_recovery:
+                    next_recovery = time.monotonic() + interval
+                    recovery.recover_lost_work(self.store, config, self.host,
+                                               self.store.clock())
         finally:
             self._restore_signals(previous)
             wake_r.close()
@@ -129,9 +138,11 @@ class Pool:
             if any(not slot.process.is_alive() for slot in self._slots.values()):
                 break
             time.sleep(0.02)
-        self._cold.set()  # nothing was claimed yet: stop whatever did start, at once
+        self._cold.set()  # stop whatever did start, at once, handing back what it claimed
         for slot in self._slots.values():
             slot.process.join(10)
+            if slot.process.exitcode != 0:
+                self._recover(slot)
         raise StoreError("the workers did not start; see the messages above")
 
     def _reap(self) -> None:
@@ -148,9 +159,12 @@ class Pool:
             if not self._stop.is_set():
                 self._replace(slot)
 
+    def _config(self) -> Config:
+        return Config.from_stored(self.store.config_values())
+
     def _recover(self, slot: _Slot) -> None:
         """Stop the dead worker's command tree, then put its job back in play at once."""
-        config = Config.from_stored(self.store.config_values())
+        config = self._config()
         now = self.store.clock()
         for job in self.store.held_jobs(slot.spec.worker_id):
             if slot.pgid_slot.value:
@@ -167,8 +181,7 @@ class Pool:
         self._start_worker()
 
     def _stop_strays(self) -> None:
-        config = Config.from_stored(self.store.config_values())
-        recovery.stop_stray_trees(self.store, config, self.host, self.store.clock())
+        recovery.stop_stray_trees(self.store, self._config(), self.host)
 
 
 def _drain(sock: socket.socket) -> None:

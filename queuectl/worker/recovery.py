@@ -9,7 +9,6 @@ two workers recovering the same job apply it once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
 from queuectl import lifecycle, platform
 from queuectl.config import Config
@@ -56,35 +55,33 @@ def stop_stray_tree(pgid: int, job_id: str, number: int, config: Config) -> None
         platform.stop_tree(pgid, config.kill_grace)
 
 
-def worker_is_dead(worker: WorkerInfo, host: str, now: float, config: Config) -> bool:
-    """No heartbeat for a whole lease, or (on this host) its process is gone."""
-    if now - worker.heartbeat_at > config.lease_seconds:
-        return True
+def process_gone(worker: WorkerInfo, host: str) -> bool:
+    """A worker of this host whose process has exited. (Elsewhere only a job's lease can
+    tell: a heartbeat may be late for an innocent reason, such as a setting just lowered.)"""
     return worker.host == host and not platform.pid_alive(worker.pid)
 
 
-def recover_lost_work(store: Store, config: Config, host: str, now: float,
-                      exclude: Iterable[str] = ()) -> int:
-    """Recover jobs whose lease expired, and jobs of this host's workers whose process is
-    gone (no need to wait for their lease); prune rows of long-dead workers."""
+def recover_lost_work(store: Store, config: Config, host: str, now: float) -> int:
+    """Recover jobs whose lease expired, and at once the jobs of this host's workers whose
+    process is gone; forget the rows of workers that are gone for good."""
     recovered = 0
     for job in store.expired_jobs(now):
         recovered += recover_job(store, job, config, host, now)
-    skip = set(exclude)
     for worker in store.list_workers():
-        if worker.id in skip or not worker_is_dead(worker, host, now, config):
-            continue
-        for job in store.held_jobs(worker.id):
-            recovered += recover_job(store, job, config, host, now)
-        if worker.host == host or now - worker.heartbeat_at > 2 * config.lease_seconds:
+        if process_gone(worker, host):
+            for job in store.held_jobs(worker.id):
+                recovered += recover_job(store, job, config, host, now)
             store.deregister_worker(worker.id)
+        elif worker.host != host and now - worker.heartbeat_at > 2 * config.lease_seconds \
+                and not store.held_jobs(worker.id):
+            store.deregister_worker(worker.id)  # its jobs' leases expired long ago
     return recovered
 
 
-def stop_stray_trees(store: Store, config: Config, host: str, now: float) -> list[int]:
-    """Stop process trees on this host whose attempt's worker is dead (a pool that was
+def stop_stray_trees(store: Store, config: Config, host: str) -> list[int]:
+    """Stop process trees on this host whose attempt's worker is gone (a pool that was
     killed outright leaves them behind). Returns the process groups stopped."""
-    live = {w.id for w in store.list_workers() if not worker_is_dead(w, host, now, config)}
+    live = {w.id for w in store.list_workers() if w.host == host and not process_gone(w, host)}
     stopped = []
     for stray in store.stray_attempts(host):
         if stray.worker_id in live:

@@ -69,25 +69,26 @@ Tick = Callable[[OutputTail], Optional[str]]
 
 def run_command(command: str, cwd: str, env: dict[str, str], timeout: float | None,
                 output_limit: int, kill_grace: float, on_spawn: Callable[[int], None],
-                on_tick: Tick) -> RunResult:
+                on_tick: Tick, keep_alive: Callable[[], object] = lambda: None) -> RunResult:
     """Run `command` to its end, or until `timeout` or until `on_tick` (called every
-    TICK seconds with the output so far) returns a reason to stop it."""
+    TICK seconds with the output so far) returns a reason to stop it. While a stop waits
+    out the grace period, `keep_alive` is called instead of `on_tick`."""
     started = time.time()
     if not os.path.isdir(cwd):
         return RunResult(started, time.time(), None, f"no such directory: {cwd}", b"", 0)
     try:
         proc = platform.spawn(command, cwd, env)
-    except OSError as exc:
-        error = f"cannot start the command: {exc.strerror or exc}"
+    except (OSError, ValueError) as exc:  # ValueError: text the OS cannot take (NUL, ...)
+        error = f"cannot start the command: {getattr(exc, 'strerror', None) or exc}"
         return RunResult(started, time.time(), None, error, b"", 0)
     on_spawn(proc.pid)  # the leader of its own new session / process group
     output = OutputTail(output_limit)
     watcher = _ThreadWatcher(proc, output) if platform.IS_WINDOWS else _PipeWatcher(proc, output)
-    stopped = _supervise(proc, watcher, timeout, kill_grace, output, on_tick)
+    stopped = _supervise(proc, watcher, timeout, kill_grace, output, on_tick, keep_alive)
     # A command may leave background processes in its group: stop them too, so that a job
     # owns its whole tree and nothing outlives its attempt.
     if platform.tree_alive(proc.pid):
-        platform.stop_tree(proc.pid, kill_grace)
+        platform.stop_tree(proc.pid, kill_grace, keep_alive)
     watcher.drain(DRAIN)
     exit_code, error = lifecycle.exit_status(proc.returncode)
     if stopped == TIMEOUT:
@@ -98,7 +99,8 @@ def run_command(command: str, cwd: str, env: dict[str, str], timeout: float | No
 
 
 def _supervise(proc: subprocess.Popen, watcher, timeout: float | None, kill_grace: float,
-               output: OutputTail, on_tick: Tick) -> str | None:
+               output: OutputTail, on_tick: Tick,
+               keep_alive: Callable[[], object]) -> str | None:
     """Wait for the leader to exit, ticking; returns why it was stopped, if it was."""
     deadline = None if not timeout else time.monotonic() + timeout
     next_tick = time.monotonic() + TICK
@@ -113,7 +115,7 @@ def _supervise(proc: subprocess.Popen, watcher, timeout: float | None, kill_grac
             next_tick = now + TICK
             reason = on_tick(output)
         if reason is not None:
-            platform.stop_tree(proc.pid, kill_grace, reap=proc.poll)
+            platform.stop_tree(proc.pid, kill_grace, lambda: (proc.poll(), keep_alive()))
             proc.wait()
             watcher.close_exit_watch()
             return reason

@@ -74,6 +74,7 @@ def test_run_options_land_in_the_job(cli, tmp_path):
 
 def test_config_commands(cli):
     assert cli.ok("config", "get", "max-retries").strip() == "3"
+    assert cli.json("config", "get", "backoff_base") == 2.0
     assert cli.ok("config", "set", "max-retries", "5").strip() == "max_retries = 5"
     assert cli.ok("config", "get", "max_retries").strip() == "5"
     cli.ok("run", "true", "--id", "uses-config")

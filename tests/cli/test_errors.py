@@ -4,6 +4,7 @@ never a traceback, and the store exactly as it was."""
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
@@ -59,6 +60,12 @@ USER_ERRORS = [
     (["list", "--state", "bogus"], "unknown state"),
     (["wait", "nope"], "no job with id"),
     (["enqueue", '{"command":"true","delay":1e300}'], "from 0 seconds to 100 years"),
+    (["enqueue", '{"command":"echo \\ud800"}'], "'command' must be UTF-8 text"),
+    (["enqueue", '{"command":"true","env":{"K":"\\ud800"}}'], "'env' entry 'K'"),
+    (["enqueue", '{"command":"true","run_at":"0001-01-01T00:00+01:00"}'], "from 1970 to 9999"),
+    (["enqueue", '{"command":"true","run_at":"2026-01-01T00:00+99:00"}'], "offset runs from"),
+    (["run", "true", "--id", "abc\n"], "invalid id"),
+    (["run", "true", "--queue", "q\n"], "invalid queue"),
     (["show", os.fsdecode(b"\xff")], "is not valid UTF-8"),
     (["cancel", "waiting", os.fsdecode(b"bad\xfe")], "is not valid UTF-8"),
 ]
@@ -89,6 +96,7 @@ USAGE_ERRORS = [
     ["run", "true", "--timeout", "soon"],
     ["run", "true", "--priority", "high"],
     ["run", "true", "--run-at", "tomorrow"],
+    ["run", "true", "--run-at", "9999-12-31T23:59:59-12:00"],
     ["run", "true", "--delay", "5s", "--run-at", "2030-01-01T00:00"],
     ["run", "true", "--env", "NOEQUALS"],
     ["run"],
@@ -109,6 +117,31 @@ def test_usage_errors(seeded, args):
     assert "usage: queuectl" in result.stderr and "error:" in result.stderr
     assert "Traceback" not in result.stderr
     assert snapshot(seeded) == before
+
+
+def test_a_file_that_is_not_utf8_is_refused(seeded, tmp_path):
+    batch = tmp_path / "jobs.jsonl"
+    batch.write_bytes(b'{"command":"echo \xff"}\n')
+    before = snapshot(seeded)
+    result = seeded("enqueue", "--file", str(batch))
+    assert result.returncode == 1 and "is not valid UTF-8" in result.stderr
+    piped = subprocess.run(seeded.argv("enqueue", "-"), input=batch.read_bytes(),
+                           capture_output=True, env=seeded.env, cwd=seeded.home)
+    assert piped.returncode == 1 and b"stdin is not valid UTF-8" in piped.stderr
+    assert snapshot(seeded) == before
+
+
+def test_a_store_that_is_not_a_database_is_one_line(tmp_path):
+    from tests.conftest import Cli
+
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database at all, " * 100)
+    home = tmp_path / "home"
+    home.mkdir()
+    for location in (str(junk), str(tmp_path)):  # a file that is not SQLite; a directory
+        result = Cli(location, home)("status")
+        assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert "cannot open the store" in result.stderr
 
 
 def test_a_batch_with_one_bad_line_inserts_nothing(seeded, tmp_path):

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from queuectl.model import NewJob
 from queuectl.store.rows import filters
 from queuectl.store.sqlite import SCHEMA_VERSION, SqliteStore
@@ -46,6 +48,36 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path):
     assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert store._conn.execute(
         "SELECT name FROM sqlite_master WHERE name = 'jobs_by_queue'").fetchone()
+    store.close()
+
+
+def test_user_input_is_fully_synced_and_worker_commits_are_not(tmp_path):
+    path = str(tmp_path / "q.db")
+    durable, worker = SqliteStore(path, durable=True), SqliteStore(path, durable=False)
+    assert durable._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert worker._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    durable.close()
+    worker.close()
+
+
+def test_an_enqueue_rings_the_doorbell_of_this_hosts_workers(tmp_path):
+    import socket
+
+    from queuectl.model import WorkerInfo
+    from queuectl.platform import hostname
+
+    store = SqliteStore(str(tmp_path / "q.db"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as bell:
+        bell.bind(("127.0.0.1", 0))
+        bell.settimeout(5)
+        store.register_worker(WorkerInfo("w", hostname(), 1, "p", None, 0, 0,
+                                         doorbell=bell.getsockname()[1]))
+        store.enqueue([NewJob(id="a", command="true", max_retries=0, cwd="/")], 0.0)
+        assert bell.recv(16)  # the datagram itself, not the data_version fallback
+        store.retry_dead(None, 0.0)  # nothing dead: no ring
+        bell.settimeout(0.2)
+        with pytest.raises(socket.timeout):
+            bell.recv(16)
     store.close()
 
 
