@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from queuectl.model import Attempt, Lease
-from tests.conftest import wait_for
+from tests.conftest import ROOT, wait_for
 from tests.worker.test_pool import process_running, read_pid
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -164,7 +164,8 @@ def test_a_background_pool_adds_nothing_to_its_jobs_environment(tmp_path):
     env["XDG_DATA_HOME"] = str(home)
 
     def queuectl(*args: str) -> str:
-        result = subprocess.run([sys.executable, "-m", "queuectl", "--db", store, *args],
+        # The shim: queuectl need not be installed, and nothing sets PYTHONPATH for it.
+        result = subprocess.run([sys.executable, str(ROOT / "queuectl.py"), "--db", store, *args],
                                 env=env, cwd=tmp_path, capture_output=True, text=True,
                                 timeout=60)
         assert result.returncode == 0, result.stderr
