@@ -87,7 +87,7 @@ class Pool:
                 if time.monotonic() >= next_recovery:
                     next_recovery = time.monotonic() + interval
                     recovery.recover_lost_work(self.store, config, self.host,
-                                               self.store.clock())
+                                               self.store.clock(), self._running_pgids())
         finally:
             self._restore_signals(previous)
             wake_r.close()
@@ -167,10 +167,15 @@ class Pool:
         config = self._config()
         now = self.store.clock()
         for job in self.store.held_jobs(slot.spec.worker_id):
-            if slot.pgid_slot.value:
-                recovery.stop_stray_tree(slot.pgid_slot.value, job.id, job.run_no, config)
-            recovery.recover_job(self.store, job, config, self.host, now)
+            recovery.recover_job(self.store, job, config, self.host, now,
+                                 slot.pgid_slot.value)
         self.store.deregister_worker(slot.spec.worker_id)
+
+    def _running_pgids(self) -> dict[str, int]:
+        """The process group each worker's command runs in, published before the worker
+        records it in the store: a worker that dies between the two is still cleaned up."""
+        return {worker_id: slot.pgid_slot.value for worker_id, slot in self._slots.items()
+                if slot.pgid_slot.value}
 
     def _replace(self, slot: _Slot) -> None:
         if time.monotonic() - slot.started < QUICK_DEATH:

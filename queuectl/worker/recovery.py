@@ -9,6 +9,7 @@ two workers recovering the same job apply it once.
 from __future__ import annotations
 
 import logging
+from typing import Mapping
 
 from queuectl import lifecycle, platform
 from queuectl.config import Config
@@ -18,8 +19,12 @@ from queuectl.store.base import Store
 log = logging.getLogger("queuectl.recovery")
 
 
-def recover_job(store: Store, job: Job, config: Config, host: str, now: float) -> bool:
-    """Stop what is left of the job's attempt on this host, then record it as lost."""
+def recover_job(store: Store, job: Job, config: Config, host: str, now: float,
+                local_pgid: int = 0) -> bool:
+    """Stop what is left of the job's attempt on this host, then record it as lost.
+
+    `local_pgid` is the attempt's process group as the local pool knows it: a worker that
+    dies in a command's first moments has not yet written it to the store."""
     attempt = _current_attempt(store, job)
     tree_elsewhere = False
     if attempt is not None and attempt.pgid is not None:
@@ -27,6 +32,8 @@ def recover_job(store: Store, job: Job, config: Config, host: str, now: float) -
             stop_stray_tree(attempt.pgid, job.id, job.run_no, config)
         else:
             tree_elsewhere = True  # that host's next pool stops it
+    elif local_pgid:
+        stop_stray_tree(local_pgid, job.id, job.run_no, config)
     record = Attempt(
         job_id=job.id, number=job.run_no, worker_id=job.worker_id, started_at=job.started_at,
         finished_at=now, error=lifecycle.WORKER_LOST,
@@ -61,16 +68,21 @@ def process_gone(worker: WorkerInfo, host: str) -> bool:
     return worker.host == host and not platform.pid_alive(worker.pid)
 
 
-def recover_lost_work(store: Store, config: Config, host: str, now: float) -> int:
+def recover_lost_work(store: Store, config: Config, host: str, now: float,
+                      local_pgids: Mapping[str, int] | None = None) -> int:
     """Recover jobs whose lease expired, and at once the jobs of this host's workers whose
-    process is gone; forget the rows of workers that are gone for good."""
+    process is gone; forget the rows of workers that are gone for good. `local_pgids` maps
+    the local pool's worker ids to the process group of the command each one runs."""
+    local_pgids = local_pgids or {}
     recovered = 0
     for job in store.expired_jobs(now):
-        recovered += recover_job(store, job, config, host, now)
+        recovered += recover_job(store, job, config, host, now,
+                                 local_pgids.get(job.worker_id or "", 0))
     for worker in store.list_workers():
         if process_gone(worker, host):
             for job in store.held_jobs(worker.id):
-                recovered += recover_job(store, job, config, host, now)
+                recovered += recover_job(store, job, config, host, now,
+                                         local_pgids.get(worker.id, 0))
             store.deregister_worker(worker.id)
         elif worker.host != host and now - worker.heartbeat_at > 2 * config.lease_seconds \
                 and not store.held_jobs(worker.id):

@@ -182,3 +182,34 @@ def test_a_background_pool_adds_nothing_to_its_jobs_environment(tmp_path):
         assert variables["QUEUECTL_JOB_ID"] == job_id
     finally:
         queuectl("worker", "stop", "--wait", "--timeout", "30")
+
+
+def test_a_worker_dead_before_its_command_tree_reached_the_store_still_has_it_stopped(
+        store, tmp_path):
+    """The pool publishes a command's process group the moment it starts; the store learns
+    it later. Recovery of a worker that died in between must use the pool's copy."""
+    from queuectl import platform
+    from queuectl.config import Config
+    from queuectl.model import NewJob, WorkerInfo
+    from queuectl.worker.recovery import recover_lost_work
+
+    now = store.clock()
+    store.enqueue([NewJob(id="j", command="sleep 60", max_retries=2, cwd=str(tmp_path),
+                          run_at=now)], now)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = platform.hostname()
+    store.register_worker(WorkerInfo("w1", host, dead.pid, "p", None, now, now))
+    job = store.claim("w1", None, now, 30.0)
+    env = {**os.environ, platform.JOB_ID_VAR: "j", platform.ATTEMPT_VAR: str(job.run_no)}
+    tree = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60"], env=env,
+                            start_new_session=True)
+    try:
+        assert recover_lost_work(store, Config.from_stored({}), host, now,
+                                 {"w1": tree.pid}) == 1
+        assert tree.wait(10) is not None
+        assert not platform.tree_alive(tree.pid)
+        assert store.get_job("j").last_error == "worker lost"
+    finally:
+        if platform.tree_alive(tree.pid):
+            os.killpg(tree.pid, signal.SIGKILL)
