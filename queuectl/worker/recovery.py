@@ -9,7 +9,7 @@ two workers recovering the same job apply it once.
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 from queuectl import lifecycle, platform
 from queuectl.config import Config
