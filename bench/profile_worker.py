@@ -34,7 +34,7 @@ from bench.common import (
 PHASES = (
     ("waiting for the command to exit", "_PipeWatcher.wait_exit"),
     ("Popen: pipes, environment, vfork+exec of /bin/sh", "Popen.__init__"),
-    ("SQLite: record the attempt and claim the next job", "SqliteStore.finish_and_claim"),
+    ("SQLite: record the attempt and claim the next job", "SqlStore.finish_and_claim"),
 )
 
 
