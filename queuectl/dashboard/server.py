@@ -30,8 +30,6 @@ import socketserver
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,9 +39,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from queuectl.dashboard import api, metrics, openapi
 from queuectl.dashboard.openapi import CSRF_HEADER, SESSION_COOKIE
+from queuectl.dashboard.stores import StorePool
 from queuectl.errors import Conflict, NotFound, StoreError, UserError
 from queuectl.store import display_location, open_store
-from queuectl.store.base import Store
 
 MIN_TOKEN_LENGTH = 16
 MAX_BODY = 64 * 1024
@@ -142,6 +140,7 @@ class DashboardServer(ThreadingHTTPServer):
                             "(use --token SECRET, or the default --host 127.0.0.1)")
         self.address_family = family
         self.location = location
+        self.stores = StorePool(location)
         self.token = token
         self.csrf_token = secrets.token_urlsafe(32)
         self.session = secrets.token_urlsafe(32)
@@ -162,6 +161,10 @@ class DashboardServer(ThreadingHTTPServer):
         # HTTPServer.server_bind looks up the host's FQDN, a DNS query that can hang.
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.stores.close()
 
     @property
     def url(self) -> str:
@@ -355,15 +358,6 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(code, int) and code >= 400:
             super().log_request(code, size)
 
-    @contextmanager
-    def _store(self) -> Iterator[Store]:
-        # One store per request: a SQLite connection must stay in the thread that made it.
-        store = open_store(self.server.location)
-        try:
-            yield store
-        finally:
-            store.close()
-
     # --- routes ------------------------------------------------------------------------
 
     def _on_page(self, query: api.Query) -> None:
@@ -417,17 +411,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def _on_read(self, query: api.Query, name: str) -> None:
         self._authorize()
-        with self._store() as store:
+        with self.server.stores.store() as store:
             self._json(READS[name](store, query))
 
     def _on_read_job(self, query: api.Query, job_id: str) -> None:
         self._authorize()
-        with self._store() as store:
+        with self.server.stores.store() as store:
             self._json(api.job(store, job_id, query))
 
     def _on_cancel(self, query: api.Query, job_id: str) -> None:
         self._authorize(mutating=True)
-        with self._store() as store:
+        with self.server.stores.store() as store:
             self._json(api.cancel(store, job_id))
 
     def _on_dlq_retry(self, query: api.Query) -> None:
@@ -439,12 +433,12 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(self._body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise HttpError(400, f"the body is not valid JSON: {exc}") from None
-        with self._store() as store:
+        with self.server.stores.store() as store:
             self._json(api.dlq_retry(store, body))
 
     def _on_metrics(self, query: api.Query) -> None:
         self._authorize()
-        with self._store() as store:
+        with self.server.stores.store() as store:
             self._send(200, metrics.render(store).encode("utf-8"), metrics.CONTENT_TYPE)
 
 

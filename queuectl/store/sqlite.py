@@ -49,7 +49,10 @@ class SqliteStore(SqlStore):
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             # SQLite's own busy handler sleeps 1, 2, 5 ms ... between tries, though a worker
             # holds the write lock for a tenth of that: waits are done in _execute instead.
-            self._conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+            # One thread uses a store at a time, but the dashboard hands its stores on from
+            # one request's thread to the next (dashboard/stores.py).
+            self._conn = sqlite3.connect(path, timeout=0, isolation_level=None,
+                                         check_same_thread=False)
             self._conn.row_factory = sqlite3.Row
             # FULL syncs the WAL on every commit (an acknowledged job survives a power cut);
             # workers use NORMAL: a power cut may roll back a recent claim or completion,

@@ -1,0 +1,62 @@
+"""The dashboard's store pool: kept stores are reused, from any request's thread, and one
+that met an error is closed instead. Runs on every backend."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from queuectl.dashboard.stores import StorePool
+from queuectl.errors import StoreError
+
+
+@pytest.fixture
+def pool(location: str):
+    from queuectl.store import open_store
+
+    open_store(location).close()  # the dashboard creates the schema before it serves
+    stores = StorePool(location, keep=2)
+    yield stores
+    stores.close()
+
+
+def test_a_store_is_kept_for_the_next_request(pool):
+    with pool.store() as first:
+        first.counts()
+    with pool.store() as second:
+        assert second is first
+
+
+def test_requests_at_the_same_time_get_stores_of_their_own(pool):
+    with pool.store() as first, pool.store() as second, pool.store() as third:
+        assert len({id(first), id(second), id(third)}) == 3
+    kept = set()
+    for _ in range(3):  # only `keep` of them are kept
+        with pool.store() as store:
+            kept.add(id(store))
+    assert len(kept) == 1
+
+
+def test_a_kept_store_serves_a_request_on_another_thread(pool):
+    with pool.store() as opened_here:
+        opened_here.counts()
+    seen: list[object] = []
+
+    def request() -> None:
+        with pool.store() as store:
+            seen.append((store, store.counts()))
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    thread.join(10)
+    [(store, counts)] = seen
+    assert store is opened_here and counts == {}
+
+
+def test_a_store_that_met_an_error_is_closed_not_kept(pool):
+    with pytest.raises(StoreError), pool.store() as failed:
+        raise StoreError("the request failed half way")
+    with pool.store() as store:
+        assert store is not failed
+        assert store.counts() == {}
