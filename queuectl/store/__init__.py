@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import re
 
-from queuectl.errors import StoreError
+from queuectl.errors import StoreError, UserError
 from queuectl.store.base import Store
 
 DB_ENV = "QUEUECTL_DB"
 _PG_SCHEMES = ("postgresql://", "postgres://")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def resolve_location(given: str | None = None) -> str:
@@ -21,6 +22,9 @@ def resolve_location(given: str | None = None) -> str:
         return os.path.join(data_dir(), "queuectl.db")
     if is_postgres(location):
         return location
+    if _URL.match(location):  # mysql://..., file://...: not a path to create a file at
+        raise UserError(f"unsupported store URL {display_location(location)!r}: give a file "
+                        "path (SQLite) or a postgresql:// URL")
     return os.path.realpath(os.path.expanduser(location))
 
 
