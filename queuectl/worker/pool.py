@@ -114,6 +114,7 @@ class Pool:
             log.info("warm stop: workers finish their current job, then exit "
                      "(signal again for a cold stop)")
             self._stop.set()
+            self.store.request_stop(list(self._slots))  # `worker list` shows them stopping
         if self._signals >= 2 and not self._cold.is_set():
             log.info("cold stop: running commands are stopped and their jobs put back")
             self._cold.set()

@@ -123,9 +123,11 @@ def test_jobs_survive_a_restart(fast_config, pool):
 def test_graceful_stop_lets_the_running_job_finish(fast_config, pool):
     cli = fast_config
     started = pool(1)
-    job_id = cli.ok("run", "sleep 1.5; echo finished").strip()
+    job_id = cli.ok("run", "sleep 4; echo finished").strip()
     wait_for(lambda: cli.state(job_id) == "processing")
     started.signal(signal.SIGTERM)
+    wait_for(lambda: [w["state"] for w in cli.json("worker", "list")] == ["stopping"],
+             timeout=3, message="the worker shown as stopping while its job runs")
     assert started.wait(30) == 0
     assert cli.state(job_id) == "completed"
     assert cli.ok("logs", job_id) == "finished\n"
