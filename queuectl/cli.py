@@ -64,10 +64,27 @@ def _env_pair(text: str) -> tuple:
 
 
 def _queue_list(text: str) -> list[str]:
+    from queuectl.service import check_queue
+
     queues = [q.strip() for q in text.split(",") if q.strip()]
     if not queues:
         raise argparse.ArgumentTypeError("expected one or more queue names, comma-separated")
-    return queues
+    return [_usage_check(check_queue, queue) for queue in queues]
+
+
+def _state(text: str) -> str:
+    from queuectl.service import check_state
+
+    return _usage_check(check_state, text)
+
+
+def _usage_check(check: Callable[[str], object], text: str) -> str:
+    """Run a service check on an option's value; what it rejects is a usage error."""
+    try:
+        check(text)
+    except QueuectlError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 # --- parser ------------------------------------------------------------------------------
@@ -135,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("status", cmd_status, "job counts per state and queue, workers", json_out=True)
 
     listing = command("list", cmd_list, "list jobs, newest first", json_out=True)
-    listing.add_argument("--state", help="only jobs in this state")
+    listing.add_argument("--state", type=_state, help="only jobs in this state")
     listing.add_argument("--queue", metavar="Q", help="only jobs in this queue")
     listing.add_argument("--limit", type=_positive_int, default=50, metavar="N")
     listing.add_argument("--offset", type=_count, default=0, metavar="N", help=argparse.SUPPRESS)
@@ -311,7 +328,8 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 
 def _utf8(data: bytes, source: str) -> str:
     try:
-        return data.decode("utf-8")
+        # utf-8-sig: a leading byte-order mark (Windows PowerShell 5 writes one) is skipped.
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UserError(f"{source} is not valid UTF-8 (byte {exc.start})") from None
 

@@ -17,5 +17,13 @@ class Conflict(UserError):
     """The request clashes with the store's state: duplicate id, wrong job state."""
 
 
+class DuplicateId(Conflict):
+    """An enqueue named a job id that is already taken."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job id {job_id!r} already exists")
+        self.job_id = job_id
+
+
 class StoreError(QueuectlError):
     """The store cannot be opened or used (wrong version, missing driver, unreachable)."""

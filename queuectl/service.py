@@ -14,7 +14,7 @@ from typing import Any, Callable
 from queuectl import config as settings
 from queuectl.config import Config
 from queuectl.durations import MAX_DURATION, iso_utc, parse_duration, parse_time
-from queuectl.errors import Conflict, NotFound, UserError
+from queuectl.errors import Conflict, DuplicateId, NotFound, UserError
 from queuectl.model import (
     CANCELED,
     COMPLETED,
@@ -36,7 +36,7 @@ QUEUE_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 JOB_KEYS = ("command", "id", "max_retries", "queue", "priority", "run_at", "delay", "timeout",
             "cwd", "env")
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
-MAX_TIMEOUT = 604800 * 52  # a year: longer is surely a typo
+MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
 EXIT_TIMEOUT = 124  # like timeout(1): `wait` gave up before the jobs ended
 
 
@@ -97,17 +97,17 @@ def build_job(spec: Mapping[str, Any], config: Config, now: float, base_cwd: str
     elif not isinstance(job_id, str) or not ID_PATTERN.fullmatch(job_id):
         raise fail(f"invalid id {job_id!r}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
     queue = spec.get("queue", DEFAULT_QUEUE)
-    if not isinstance(queue, str) or not QUEUE_PATTERN.fullmatch(queue):
-        raise fail(f"invalid queue {queue!r}: use 1 to 64 of A-Z a-z 0-9 . _ : -")
+    try:
+        check_queue(queue)
+    except UserError as exc:
+        raise fail(str(exc)) from None
     max_retries = spec.get("max_retries")
     max_retries = config.max_retries if max_retries is None else \
         _int(max_retries, "max_retries", 0, 1000, fail)
     priority = _int(spec.get("priority", 0), "priority", *PRIORITY_RANGE, fail=fail)
     timeout = spec.get("timeout")
     if timeout is not None:
-        timeout = _seconds(timeout, "timeout", fail)
-        if not 0 < timeout <= MAX_TIMEOUT:
-            raise fail(f"'timeout' must be more than 0 and at most {MAX_TIMEOUT} seconds")
+        timeout = _seconds(timeout, "timeout", fail, positive=True, most=MAX_TIMEOUT)
     return NewJob(id=job_id, command=command, max_retries=max_retries, queue=queue,
                   priority=priority, run_at=_run_at(spec, now, fail), timeout=timeout,
                   cwd=_cwd(spec.get("cwd"), base_cwd, fail), env=_env(spec.get("env"), fail))
@@ -119,19 +119,24 @@ def _int(value: Any, name: str, low: int, high: int, fail) -> int:
     return value
 
 
-def _seconds(value: Any, name: str, fail) -> float:
-    if isinstance(value, bool):
+def _seconds(value: Any, name: str, fail, positive: bool = False,
+             most: tuple[float, str] = (MAX_DURATION, "100 years")) -> float:
+    """A duration in seconds from a number or a string such as "5m", within
+    [0 (or more than 0 if `positive`), most]; `most` is (seconds, how to say it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise fail(f"'{name}' must be a duration such as 30, 30s, 5m, 2h or 1d")
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value) or not 0 <= value <= MAX_DURATION:
-            raise fail(f"'{name}' must be a duration from 0 seconds to 100 years")
-        return float(value)
     if isinstance(value, str):
         try:
-            return parse_duration(value)
+            seconds = parse_duration(value)
         except UserError as exc:
             raise fail(f"'{name}': {exc}") from None
-    raise fail(f"'{name}' must be a duration such as 30, 30s, 5m, 2h or 1d")
+    else:
+        seconds = float(value)
+    if not math.isfinite(seconds) or not 0 <= seconds <= most[0] or (positive and not seconds):
+        span = f"of more than 0 seconds and at most {most[1]}" if positive else \
+            f"from 0 seconds to {most[1]}"
+        raise fail(f"'{name}' must be a duration {span}")
+    return seconds
 
 
 def _run_at(spec: Mapping[str, Any], now: float, fail) -> float:
@@ -190,7 +195,14 @@ def enqueue(store: Store, specs: Sequence[Mapping[str, Any]], base_cwd: str,
     now = store.clock()
     jobs = [build_job(spec, config, now, base_cwd, label(index))
             for index, spec in enumerate(specs)]
-    store.enqueue(jobs, now)
+    first_use: dict[str, int] = {}
+    for index, job in enumerate(jobs):
+        if first_use.setdefault(job.id, index) != index:
+            raise Conflict(f"{label(index)}job id {job.id!r} is used twice in this batch")
+    try:
+        store.enqueue(jobs, now)
+    except DuplicateId as exc:  # name the line of a batch
+        raise Conflict(f"{label(first_use.get(exc.job_id, 0))}{exc}") from None
     return [job.id for job in jobs]
 
 
@@ -219,6 +231,11 @@ def workers(store: Store) -> list[dict[str, Any]]:
     config = load_config(store)
     now = store.clock()
     return [w.to_dict(now, config.lease_seconds) for w in store.list_workers()]
+
+
+def check_queue(queue: object) -> None:
+    if not isinstance(queue, str) or not QUEUE_PATTERN.fullmatch(queue):
+        raise UserError(f"invalid queue {queue!r}: use 1 to 64 of A-Z a-z 0-9 . _ : -")
 
 
 def check_state(state: str | None) -> str | None:

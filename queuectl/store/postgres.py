@@ -27,7 +27,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from queuectl.errors import Conflict, StoreError
+from queuectl.errors import DuplicateId, StoreError
 from queuectl.model import NewJob
 from queuectl.store import display_location, queries
 from queuectl.store.base import RunTimes, Waiter
@@ -314,7 +314,7 @@ class PostgresStore(SqlStore):
                 conn.cursor().executemany(self._q["insert_job"], rows)
                 self._announce("enqueue")
         except psycopg.errors.UniqueViolation:
-            raise Conflict(f"job id {self._duplicate_id(jobs)!r} already exists") from None
+            raise DuplicateId(self._duplicate_id(jobs)) from None
 
     # --- claiming and running ----------------------------------------------------------
 

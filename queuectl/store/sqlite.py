@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any, Callable
 
 from queuectl import platform
-from queuectl.errors import Conflict, StoreError
+from queuectl.errors import DuplicateId, StoreError
 from queuectl.model import NewJob
 from queuectl.store import queries
 from queuectl.store.base import RunTimes, Waiter
@@ -184,7 +184,7 @@ class SqliteStore(SqlStore):
                 with self._transaction():
                     self._conn.executemany(self._q["insert_job"], rows)
         except sqlite3.IntegrityError:
-            raise Conflict(f"job id {self._duplicate_id(jobs)!r} already exists") from None
+            raise DuplicateId(self._duplicate_id(jobs)) from None
         self._announce("enqueue")
 
     # --- reads -------------------------------------------------------------------------

@@ -57,9 +57,11 @@ USER_ERRORS = [
     (["config", "get", "nope"], "unknown config key"),
     (["config", "unset", "nope"], "unknown config key"),
     (["cancel", "nope"], "no job with id"),
-    (["list", "--state", "bogus"], "unknown state"),
     (["wait", "nope"], "no job with id"),
     (["enqueue", '{"command":"true","delay":1e300}'], "from 0 seconds to 100 years"),
+    (["enqueue", '{"command":"true","timeout":-1}'], "more than 0 seconds and at most 364"),
+    (["enqueue", '{"command":"true","timeout":0}'], "more than 0 seconds and at most 364"),
+    (["run", "true", "--timeout", "400d"], "more than 0 seconds and at most 364"),
     (["enqueue", '{"command":"echo \\ud800"}'], "'command' must be UTF-8 text"),
     (["enqueue", '{"command":"true","env":{"K":"\\ud800"}}'], "'env' entry 'K'"),
     (["enqueue", '{"command":"true","run_at":"0001-01-01T00:00+01:00"}'], "from 1970 to 9999"),
@@ -103,6 +105,8 @@ USAGE_ERRORS = [
     ["worker", "start", "--count", "0"],
     ["worker", "start", "--count", "two"],
     ["purge", "--state", "pending"],
+    ["list", "--state", "bogus"],
+    ["worker", "start", "--queue", "a b"],
     ["stats", "--since", "forever"],
     ["frobnicate"],
     [],
@@ -129,6 +133,33 @@ def test_a_file_that_is_not_utf8_is_refused(seeded, tmp_path):
                            capture_output=True, env=seeded.env, cwd=seeded.home)
     assert piped.returncode == 1 and b"stdin is not valid UTF-8" in piped.stderr
     assert snapshot(seeded) == before
+
+
+def test_duplicate_ids_in_a_batch_name_their_line(seeded, tmp_path):
+    batch = tmp_path / "jobs.jsonl"
+    before = snapshot(seeded)
+    for lines, message in (
+            (['{"id":"b1","command":"true"}', '{"id":"b1","command":"true"}'],
+             "line 2: job id 'b1' is used twice in this batch"),
+            (['{"id":"b2","command":"true"}', '{"id":"waiting","command":"true"}'],
+             "line 2: job id 'waiting' already exists")):
+        batch.write_text("\n".join(lines) + "\n")
+        result = seeded("enqueue", "--file", str(batch))
+        assert result.returncode == 1 and result.stderr.splitlines() == [
+            f"queuectl: error: {message}"]
+    assert snapshot(seeded) == before
+
+
+def test_a_url_of_another_database_is_refused_and_creates_nothing(tmp_path):
+    from tests.conftest import Cli
+
+    home = tmp_path / "home"
+    home.mkdir()
+    result = Cli("mysql://user:secret@db/jobs", home)("status")
+    assert result.returncode == 1 and result.stderr.splitlines() == [
+        "queuectl: error: unsupported store URL 'mysql://user:***@db/jobs': give a file "
+        "path (SQLite) or a postgresql:// URL"]
+    assert list(home.iterdir()) == []
 
 
 def test_a_store_that_is_not_a_database_is_one_line(tmp_path):

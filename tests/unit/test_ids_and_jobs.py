@@ -43,7 +43,7 @@ def test_build_job_resolves_delay_and_relative_cwd():
     ({"command": "x", "delay": -3}, "'delay'"),
     ({"command": "x", "delay": 1, "run_at": "2026-01-01T00:00"}, "not both"),
     ({"command": "x", "run_at": "soon"}, "'run_at'"),
-    ({"command": "x", "timeout": 0}, "'timeout' must be more than 0"),
+    ({"command": "x", "timeout": 0}, "'timeout' must be a duration of more than 0 seconds"),
     ({"command": "x", "env": {"A": 1}}, "'env' entry 'A'"),
     ({"command": "x", "env": ["A=1"]}, "'env' must be an object"),
     ([1, 2], "must be a JSON object"),
