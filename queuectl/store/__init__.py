@@ -11,6 +11,8 @@ from queuectl.store.base import Store
 DB_ENV = "QUEUECTL_DB"
 _PG_SCHEMES = ("postgresql://", "postgres://")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_CONNINFO = re.compile(r"\s*(host|hostaddr|port|dbname|user|password|service|sslmode)\s*=",
+                       re.IGNORECASE)
 
 
 def resolve_location(given: str | None = None) -> str:
@@ -25,6 +27,9 @@ def resolve_location(given: str | None = None) -> str:
     if _URL.match(location):  # mysql://..., file://...: not a path to create a file at
         raise UserError(f"unsupported store URL {display_location(location)!r}: give a file "
                         "path (SQLite) or a postgresql:// URL")
+    if _CONNINFO.match(location):  # not echoed: it may hold a password
+        raise UserError("a key=value connection string is not supported: give a "
+                        "postgresql:// URL (options after '?', such as ?sslmode=require)")
     return os.path.realpath(os.path.expanduser(location))
 
 

@@ -160,6 +160,9 @@ def test_a_url_of_another_database_is_refused_and_creates_nothing(tmp_path):
         "queuectl: error: unsupported store URL 'mysql://user:***@db/jobs': give a file "
         "path (SQLite) or a postgresql:// URL"]
     assert list(home.iterdir()) == []
+    conninfo = Cli("host=db dbname=jobs password=secret", home)("status")
+    assert conninfo.returncode == 1 and "key=value connection string" in conninfo.stderr
+    assert "secret" not in conninfo.stderr and list(home.iterdir()) == []
 
 
 def test_a_store_that_is_not_a_database_is_one_line(tmp_path):
