@@ -85,16 +85,26 @@ def _one_line(exc: BaseException, url: str) -> str:
 
 def _matchable(params: dict[str, Any]) -> dict[str, Any] | None:
     """`params` of a statement that looks rows up, without the strings no row can hold:
-    PostgreSQL text cannot contain NUL, so such a value matches nothing (SQLite would find
-    nothing either). None if a single-value parameter holds one: the statement matches no
-    row at all."""
+    PostgreSQL text cannot contain NUL or a lone surrogate (from JSON such as "\\ud800"),
+    so such a value matches nothing (SQLite would find nothing either). None if a
+    single-value parameter holds one: the statement matches no row at all."""
     cleaned = dict(params)
     for key, value in params.items():
-        if isinstance(value, str) and "\0" in value:
+        if _unstorable(value):
             return None
-        if isinstance(value, list) and any(isinstance(v, str) and "\0" in v for v in value):
-            cleaned[key] = [v for v in value if not (isinstance(v, str) and "\0" in v)]
+        if isinstance(value, list) and any(_unstorable(v) for v in value):
+            cleaned[key] = [v for v in value if not _unstorable(v)]
     return cleaned
+
+
+def _unstorable(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return "\0" in value
 
 
 def _readable(conn: psycopg.Connection) -> bool:

@@ -67,8 +67,8 @@ def test_unknown_job_is_not_found(store):
 
 
 def test_an_id_that_no_job_can_have_is_not_found(store):
-    """PostgreSQL text cannot hold NUL: such an id (from a URL, say) matches nothing there,
-    exactly as on SQLite, instead of failing."""
+    """PostgreSQL text cannot hold NUL or a lone surrogate: such an id (from a URL or a JSON
+    body, say) matches nothing there, exactly as on SQLite, instead of failing."""
     store.enqueue([new("a")], T0)
     with pytest.raises(NotFound):
         store.get_job("a\x00")
@@ -78,6 +78,11 @@ def test_an_id_that_no_job_can_have_is_not_found(store):
         store.retry_dead(["a\x00"], T0)
     assert store.attempts("a\x00") == [] and store.output_chunks("a\x00", 1, 0) == []
     assert store.list_jobs(queue="default\x00") == [] and store.get_job("a").state == "pending"
+    with pytest.raises(NotFound):  # a lone surrogate, as JSON "\ud800" decodes
+        store.retry_dead(["\ud800"], T0)
+    with pytest.raises(NotFound):
+        store.cancel(["a", "a\ud800"], T0)
+    assert store.get_job("a").state == "pending"
 
 
 def test_claim_order_priority_then_run_at_then_fifo(store):
