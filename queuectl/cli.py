@@ -38,15 +38,15 @@ def _time(text: str) -> str:
     return text
 
 
-def _whole_number(low: int) -> Callable[[str], int]:
+def _whole_number(low: int, high: int = 2**31 - 1) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = low - 1
-        if not low <= value <= 2**31 - 1:
+        if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be a whole number from {low} to "
-                                             f"{2**31 - 1}, not {text!r}")
+                                             f"{high}, not {text!r}")
         return value
 
     return parse
@@ -54,6 +54,7 @@ def _whole_number(low: int) -> Callable[[str], int]:
 
 _positive_int = _whole_number(1)
 _count = _whole_number(0)
+_port = _whole_number(0, 65535)
 
 
 def _env_pair(text: str) -> tuple:
@@ -216,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--host", default="127.0.0.1",
                            help="address to listen on (default 127.0.0.1; any address that "
                                 "is not loopback needs --token)")
-    dashboard.add_argument("--port", type=int, default=8000,
+    dashboard.add_argument("--port", type=_port, default=8000,
                            help="port to listen on (default 8000; 0 picks a free one)")
     dashboard.add_argument("--token", help="require this secret, sent as 'Authorization: "
                                            "Bearer TOKEN' or at the login form (default: "

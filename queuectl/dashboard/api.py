@@ -43,10 +43,8 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     text = params.get(name)
     if text is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
+    # ASCII digits only: int() would also take "1_0", " 5" and other scripts' digits.
+    value = int(text) if text.isascii() and text.isdigit() else low - 1
     if not low <= value <= high:
         raise UserError(f"{name!r} must be a whole number from {low} to {high}, not {text!r}")
     return value

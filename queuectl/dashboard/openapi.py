@@ -137,11 +137,17 @@ SCHEMAS: dict[str, Any] = {
 _ERRORS = {
     "400": "bad request: an invalid parameter or body",
     "401": "a --token is set and the request has no valid bearer token or session cookie",
-    "403": "a cross-origin request, or a browser request without the CSRF token",
+    "403": "a cross-origin request, a browser request without the CSRF token, or (on "
+           "loopback) a Host header that names another host",
     "404": "no such job",
-    "405": "wrong method: state-changing endpoints take POST only",
+    "405": "wrong method: state-changing endpoints take POST only, reads GET or HEAD",
     "409": "the job is in the wrong state",
+    "411": "a chunked body: send it with a Content-Length",
+    "413": "a body over 64 KiB",
+    "415": "a body that is not application/json",
+    "503": "the store cannot be reached (its error says why)",
 }
+_READ_ERRORS = ("400", "401", "403", "405", "503")
 
 
 def _errors(*codes: str) -> dict[str, Any]:
@@ -162,7 +168,7 @@ _WRITE = [{"csrfToken": []}, {"bearerAuth": []}, {"cookieAuth": [], "csrfToken":
 _JOB_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _get(summary: str, schema: dict[str, Any], *, params=(), errors=("400", "401")) -> dict:
+def _get(summary: str, schema: dict[str, Any], *, params=(), errors=_READ_ERRORS) -> dict:
     return {"get": {"summary": summary, "security": _READ, "parameters": list(params),
                     "responses": {"200": _json(schema, summary), **_errors(*errors)}}}
 
@@ -171,10 +177,12 @@ def _post(summary: str, schema: dict[str, Any], *, body=None, params=()) -> dict
     operation: dict[str, Any] = {
         "summary": summary, "security": _WRITE, "parameters": list(params),
         "responses": {"200": _json(schema, summary),
-                      **_errors("400", "401", "403", "404", "405", "409")}}
+                      **_errors("400", "401", "403", "404", "405", "409", "411", "413",
+                                "503")}}
     if body is not None:
         operation["requestBody"] = {"required": True,
                                     "content": {"application/json": {"schema": body}}}
+        operation["responses"].update(_errors("415"))
     return {"post": operation}
 
 
@@ -215,7 +223,7 @@ def document(cookie: str) -> dict[str, Any]:
             ]),
             "/api/jobs/{id}": _get("One job with its attempts and their output",
                                    _ref("JobDetail"), params=[_JOB_ID],
-                                   errors=("400", "401", "404")),
+                                   errors=(*_READ_ERRORS, "404")),
             "/api/jobs/{id}/cancel": _post(
                 "Cancel a pending, failed or processing job", _ref("CancelResult"),
                 params=[_JOB_ID]),
@@ -239,7 +247,7 @@ def document(cookie: str) -> dict[str, Any]:
                 "responses": {"200": {"description": "Prometheus text format 0.0.4",
                                       "content": {"text/plain": {
                                           "schema": {"type": "string"}}}},
-                              **_errors("401")}}},
+                              **_errors("401", "403", "405", "503")}}},
         },
         "components": {
             "schemas": SCHEMAS,

@@ -44,6 +44,8 @@ from queuectl.errors import Conflict, NotFound, StoreError, UserError
 from queuectl.store import display_location, open_store
 
 MIN_TOKEN_LENGTH = 16
+TOKEN_PATTERN = re.compile(rf"[\x21-\x7e]{{{MIN_TOKEN_LENGTH},}}")  # visible ASCII
+MAX_SESSIONS = 100  # logins kept at once; the oldest is dropped beyond
 MAX_BODY = 64 * 1024
 IDLE_TIMEOUT = 60  # seconds a kept-alive connection may sit idle before it is closed
 STATIC_FILES = {
@@ -89,6 +91,32 @@ class HttpError(Exception):
 
 def _equal(given: str, secret: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode("utf-8"))
+
+
+class Sessions:
+    """Login sessions: a new random id at each login, ended by logout; past MAX_SESSIONS the
+    oldest is dropped. They live in memory, so a restart logs everyone out."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, None] = {}  # insertion-ordered: the oldest first
+        self._lock = threading.Lock()
+
+    def start(self) -> str:
+        session = secrets.token_urlsafe(32)
+        with self._lock:
+            self._ids[session] = None
+            while len(self._ids) > MAX_SESSIONS:
+                del self._ids[next(iter(self._ids))]
+        return session
+
+    def valid(self, session: str) -> bool:
+        with self._lock:
+            known = list(self._ids)
+        return any(_equal(session, known_id) for known_id in known)
+
+    def end(self, session: str) -> None:
+        with self._lock:
+            self._ids.pop(session, None)
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -143,7 +171,7 @@ class DashboardServer(ThreadingHTTPServer):
         self.stores = StorePool(location)
         self.token = token
         self.csrf_token = secrets.token_urlsafe(32)
-        self.session = secrets.token_urlsafe(32)
+        self.sessions = Sessions()
         self.local_names = {"localhost", host.lower()}
         self.index = _read_static("index.html")
         self.login_page = _read_static("login.html")
@@ -161,6 +189,11 @@ class DashboardServer(ThreadingHTTPServer):
         # HTTPServer.server_bind looks up the host's FQDN, a DNS query that can hang.
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client hung up before the answer was written: nothing to report
+        super().handle_error(request, client_address)
 
     def server_close(self) -> None:
         super().server_close()
@@ -245,11 +278,12 @@ class Handler(BaseHTTPRequestHandler):
         if "Transfer-Encoding" in self.headers:
             self.close_connection = True
             raise HttpError(411, "send the body with a Content-Length")
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY:
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not (text.isascii() and text.isdigit()):
+            self.close_connection = True
+            raise HttpError(400, f"Content-Length must be a whole number, not {text!r}")
+        length = int(text)
+        if length > MAX_BODY:
             self.close_connection = True
             raise HttpError(413, f"the body must be at most {MAX_BODY} bytes")
         return self.rfile.read(length)
@@ -282,7 +316,7 @@ class Handler(BaseHTTPRequestHandler):
         if scheme.lower() == "bearer" and _equal(value.strip(), token):
             return True
         cookie = self._session_cookie()
-        return cookie is not None and _equal(cookie, self.server.session)
+        return cookie is not None and self.server.sessions.valid(cookie)
 
     def _same_origin(self, origin: str) -> bool:
         parts = urlsplit(origin)
@@ -390,12 +424,15 @@ class Handler(BaseHTTPRequestHandler):
         if not _equal(given, self.server.token):
             self._login_form("Wrong token.", 401)
             return
-        cookie = f"{self.server.cookie_name}={self.server.session}; Path=/; HttpOnly; " \
-                 "SameSite=Strict"
+        session = self.server.sessions.start()
+        cookie = f"{self.server.cookie_name}={session}; Path=/; HttpOnly; SameSite=Strict"
         self._redirect("/", {"Set-Cookie": cookie})
 
     def _on_logout(self, query: api.Query) -> None:
         self._authorize(mutating=True)
+        cookie = self._session_cookie()
+        if cookie is not None:
+            self.server.sessions.end(cookie)  # a copy of the cookie kept elsewhere dies too
         self._send(200, _json_bytes({"logged_out": True}), "application/json; charset=utf-8",
                    {"Set-Cookie": f"{self.server.cookie_name}=; Path=/; Max-Age=0; HttpOnly; "
                                   "SameSite=Strict"})
@@ -433,6 +470,8 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(self._body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise HttpError(400, f"the body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise HttpError(400, "the body is nested too deeply") from None
         with self.server.stores.store() as store:
             self._json(api.dlq_retry(store, body))
 
@@ -444,11 +483,11 @@ class Handler(BaseHTTPRequestHandler):
 
 def serve(location: str, host: str, port: int, token: str | None) -> int:
     """Serve the dashboard until SIGINT (Ctrl-C) or SIGTERM; returns the exit status."""
-    if not 0 <= port <= 65535:
-        raise UserError(f"--port must be from 0 to 65535, not {port}")
-    if token is not None and len(token) < MIN_TOKEN_LENGTH:
-        raise UserError(f"--token must be at least {MIN_TOKEN_LENGTH} characters; make one "
-                        "with: python -c 'import secrets; print(secrets.token_urlsafe())'")
+    if token is not None and not TOKEN_PATTERN.fullmatch(token):
+        # What an Authorization header can carry intact: no spaces (they are trimmed).
+        raise UserError(f"--token must be at least {MIN_TOKEN_LENGTH} characters of visible "
+                        "ASCII, without spaces; make one with: "
+                        "python -c 'import secrets; print(secrets.token_urlsafe())'")
     open_store(location).close()  # create or upgrade it now, so errors show at start-up
     server = DashboardServer(location, host, port, token)
     stop = threading.Event()

@@ -310,8 +310,12 @@ def test_a_token_is_required_when_set(cli, dashboard):
                      csrf=False).status == 403
     assert [cli.state(i) for i in "abc"] == ["canceled", "canceled", "pending"]
 
+    other = dash.request("POST", "/login", f"token={TOKEN}", form).headers["Set-Cookie"]
+    assert other.split(";")[0] != cookie.split(";")[0]  # every login its own session
     logout = dash.post("/logout", headers={**session, "X-CSRF-Token": csrf}, csrf=False)
     assert logout.status == 200 and "Max-Age=0" in logout.headers["Set-Cookie"]
+    assert dash.get("/api/status", **session).status == 401  # a kept copy is dead too
+    assert dash.get("/api/status", Cookie=other.split(";")[0]).status == 200
 
 
 def test_it_refuses_to_start_unsafely_with_one_line(cli):
@@ -327,8 +331,9 @@ def test_it_refuses_to_start_unsafely_with_one_line(cli):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         assert "cannot listen" in refused("--port", str(taken.getsockname()[1]))
-    assert "65535" in refused("--port", "70000")
-    assert cli("dashboard", "--port", "eighty").returncode == 2
+    assert "without spaces" in refused("--port", "0", "--token", " " * 16)
+    for port in ("eighty", "70000", "-1"):
+        assert cli("dashboard", "--port", port).returncode == 2
     cli.env["QUEUECTL_DASHBOARD_TOKEN"] = "short"  # read when --token is not given
     assert "at least 16" in refused("--port", "0")
 
@@ -341,6 +346,9 @@ def test_bad_requests_get_json_4xx_errors(cli, dashboard):
         ("GET", "/api/jobs?limit=abc", None, {}, 400),
         ("GET", "/api/jobs?limit=501", None, {}, 400),
         ("GET", "/api/jobs?offset=-1", None, {}, 400),
+        ("GET", "/api/jobs?limit=1_0", None, {}, 400),
+        ("GET", "/api/jobs?limit=%EF%BC%95", None, {}, 400),  # a full-width 5
+        ("GET", "/api/throughput?minutes=%205", None, {}, 400),
         ("GET", "/api/jobs?offset=99999999999999999999999", None, {}, 400),
         ("GET", "/api/jobs?state=sleeping", None, {}, 400),
         ("GET", "/api/jobs?colour=red", None, {}, 400),
@@ -369,6 +377,10 @@ def test_bad_requests_get_json_4xx_errors(cli, dashboard):
          {**csrf, "Content-Type": "application/json"}, 404),
         ("POST", "/api/dlq/retry", "x" * 70000, {**csrf, "Content-Type": "application/json"},
          413),
+        ("POST", "/api/dlq/retry", '{"ids":' + "[" * 5000 + "]" * 5000 + "}",
+         {**csrf, "Content-Type": "application/json"}, 400),
+        ("POST", "/api/dlq/retry", '{"ids": ["\\ud800"]}',
+         {**csrf, "Content-Type": "application/json"}, 404),
         ("POST", "/api/jobs/ghost/cancel", None, csrf, 404),
     ]
     for method, path, body, headers, expected in cases:
@@ -381,6 +393,8 @@ def test_bad_requests_get_json_4xx_errors(cli, dashboard):
     for raw, expected in ((b"GARBAGE\r\n\r\n", b" 400 "),
                           (b"GET /api/status HTTP/9.9\r\n\r\n", b" 400 "),
                           (b"BREW /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b" 405 "),
+                          (b"POST /api/dlq/retry HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           b"Content-Length: abc\r\n\r\n", b" 400 "),
                           (b"GET /api/status HTTP/1.1\r\nX: " + b"y" * 70000 + b"\r\n\r\n",
                            b" 431 ")):
         with socket.create_connection((dash.host, dash.port), timeout=10) as sock:
