@@ -28,6 +28,13 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _window(text: str) -> float:
+    seconds = _duration(text)
+    if not seconds:
+        raise argparse.ArgumentTypeError("the window must be longer than 0 seconds")
+    return seconds
+
+
 def _time(text: str) -> str:
     from queuectl.durations import parse_time
 
@@ -194,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only jobs that finished longer ago than this")
 
     stats = command("stats", cmd_stats, "throughput, failures and run times", json_out=True)
-    stats.add_argument("--since", type=_duration, default=3600.0, metavar="DUR",
+    stats.add_argument("--since", type=_window, default=3600.0, metavar="DUR",
                        help="the window to look at (default 1h)")
 
     config = command("config", None, "settings, stored in the store")

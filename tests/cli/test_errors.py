@@ -108,6 +108,7 @@ USAGE_ERRORS = [
     ["list", "--state", "bogus"],
     ["worker", "start", "--queue", "a b"],
     ["stats", "--since", "forever"],
+    ["stats", "--since", "0"],
     ["frobnicate"],
     [],
 ]
