@@ -165,12 +165,8 @@ class Pool:
 
     def _recover(self, slot: _Slot) -> None:
         """Stop the dead worker's command tree, then put its job back in play at once."""
-        config = self._config()
-        now = self.store.clock()
-        for job in self.store.held_jobs(slot.spec.worker_id):
-            recovery.recover_job(self.store, job, config, self.host, now,
-                                 slot.pgid_slot.value)
-        self.store.deregister_worker(slot.spec.worker_id)
+        recovery.recover_dead_worker(self.store, slot.spec.worker_id, self._config(),
+                                     self.host, self.store.clock(), slot.pgid_slot.value)
 
     def _running_pgids(self) -> dict[str, int]:
         """The process group each worker's command runs in, published before the worker

@@ -68,6 +68,15 @@ def process_gone(worker: WorkerInfo, host: str) -> bool:
     return worker.host == host and not platform.pid_alive(worker.pid)
 
 
+def recover_dead_worker(store: Store, worker_id: str, config: Config, host: str, now: float,
+                        local_pgid: int = 0) -> int:
+    """Recover the jobs of a worker of this host whose process is gone, then forget it."""
+    recovered = sum(recover_job(store, job, config, host, now, local_pgid)
+                    for job in store.held_jobs(worker_id))
+    store.deregister_worker(worker_id)
+    return recovered
+
+
 def recover_lost_work(store: Store, config: Config, host: str, now: float,
                       local_pgids: Mapping[str, int] | None = None) -> int:
     """Recover jobs whose lease expired, and at once the jobs of this host's workers whose
@@ -80,10 +89,8 @@ def recover_lost_work(store: Store, config: Config, host: str, now: float,
                                  local_pgids.get(job.worker_id or "", 0))
     for worker in store.list_workers():
         if process_gone(worker, host):
-            for job in store.held_jobs(worker.id):
-                recovered += recover_job(store, job, config, host, now,
-                                         local_pgids.get(worker.id, 0))
-            store.deregister_worker(worker.id)
+            recovered += recover_dead_worker(store, worker.id, config, host, now,
+                                             local_pgids.get(worker.id, 0))
         elif worker.host != host and now - worker.heartbeat_at > 2 * config.lease_seconds \
                 and not store.held_jobs(worker.id):
             store.deregister_worker(worker.id)  # its jobs' leases expired long ago
