@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from queuectl.errors import UserError
 from queuectl.store import open_store
 from queuectl.store.base import Store
 
@@ -29,14 +30,18 @@ class StorePool:
 
     @contextmanager
     def store(self) -> Iterator[Store]:
-        """A store for one request. One that met an error is closed, not kept: it may be
-        in the middle of something."""
+        """A store for one request. One that met an unexpected error is closed, not kept:
+        it may be in the middle of something. A refused request (no such job, wrong state)
+        leaves its store as it was, so that one is kept."""
         with self._lock:
             store = self._idle.pop() if self._idle else None
         if store is None:
             store = open_store(self.location)
         try:
             yield store
+        except UserError:
+            self._give_back(store)
+            raise
         except BaseException:
             store.close()
             raise

@@ -1,5 +1,5 @@
 """The dashboard's store pool: kept stores are reused, from any request's thread, and one
-that met an error is closed instead. Runs on every backend."""
+that met an unexpected error is closed instead. Runs on every backend."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from queuectl.dashboard.stores import StorePool
-from queuectl.errors import StoreError
+from queuectl.errors import NotFound, StoreError
 
 
 @pytest.fixture
@@ -30,12 +30,19 @@ def test_a_store_is_kept_for_the_next_request(pool):
 
 def test_requests_at_the_same_time_get_stores_of_their_own(pool):
     with pool.store() as first, pool.store() as second, pool.store() as third:
-        assert len({id(first), id(second), id(third)}) == 3
-    kept = set()
-    for _ in range(3):  # only `keep` of them are kept
-        with pool.store() as store:
-            kept.add(id(store))
-    assert len(kept) == 1
+        earlier = [first, second, third]  # held, so no new store can reuse an id
+        assert len({id(store) for store in earlier}) == 3
+    with pool.store() as first, pool.store() as second, pool.store() as third:
+        reused = [store for store in (first, second, third)
+                  if any(store is old for old in earlier)]
+    assert len(reused) == 2  # only `keep` of the three were kept
+
+
+def test_a_refused_request_keeps_its_store(pool):
+    with pytest.raises(NotFound), pool.store() as refused:
+        refused.get_job("nope")
+    with pool.store() as store:
+        assert store is refused
 
 
 def test_a_kept_store_serves_a_request_on_another_thread(pool):
