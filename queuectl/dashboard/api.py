@@ -39,13 +39,18 @@ def _params(query: Query, allowed: tuple[str, ...]) -> dict[str, str]:
     return single
 
 
+def whole_number(text: str) -> int | None:
+    """`text` as a whole number if it is ASCII digits only (int() would also take "1_0",
+    " 5" and other scripts' digits), else None."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     text = params.get(name)
     if text is None:
         return default
-    # ASCII digits only: int() would also take "1_0", " 5" and other scripts' digits.
-    value = int(text) if text.isascii() and text.isdigit() else low - 1
-    if not low <= value <= high:
+    value = whole_number(text)
+    if value is None or not low <= value <= high:
         raise UserError(f"{name!r} must be a whole number from {low} to {high}, not {text!r}")
     return value
 

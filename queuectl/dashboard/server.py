@@ -279,10 +279,10 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise HttpError(411, "send the body with a Content-Length")
         text = (self.headers.get("Content-Length") or "0").strip()
-        if not (text.isascii() and text.isdigit()):
+        length = api.whole_number(text)
+        if length is None:
             self.close_connection = True
             raise HttpError(400, f"Content-Length must be a whole number, not {text!r}")
-        length = int(text)
         if length > MAX_BODY:
             self.close_connection = True
             raise HttpError(413, f"the body must be at most {MAX_BODY} bytes")
