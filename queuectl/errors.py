@@ -27,3 +27,9 @@ class DuplicateId(Conflict):
 
 class StoreError(QueuectlError):
     """The store cannot be opened or used (wrong version, missing driver, unreachable)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be used for now, for a reason that passes: a database server that
+    restarts or refuses connections, a full disk, a lock held too long. Workers and pools
+    ride it out and try again; a command that meets it reports it like any store error."""

@@ -170,16 +170,23 @@ class Pool:
 
 
 @pytest.fixture
-def pool(cli: Cli) -> Iterator[Callable[..., Pool]]:
+def pool_of() -> Iterator[Callable[..., Pool]]:
+    """Starts pools on any CLI's store: ``pool_of(cli, count, *options)``."""
     started: list[Pool] = []
 
-    def start(count: int = 1, *extra: str) -> Pool:
+    def start(cli: Cli, count: int = 1, *extra: str) -> Pool:
         started.append(Pool(cli, count, *extra))
         return started[-1]
 
     yield start
     for item in started:
         item.stop()
+
+
+@pytest.fixture
+def pool(cli: Cli, pool_of) -> Callable[..., Pool]:
+    """Starts pools on the test's store: ``pool(count, *options)``."""
+    return lambda count=1, *extra: pool_of(cli, count, *extra)
 
 
 @pytest.fixture

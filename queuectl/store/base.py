@@ -101,6 +101,12 @@ class Store(abc.ABC):
     def clock(self) -> float:
         """Now, by the clock this store's leases are measured with (epoch seconds)."""
 
+    def vanished(self) -> str | None:
+        """Why the location no longer names the store this instance opened (its file was
+        deleted, replaced or overwritten), or None. A running pool asks every few seconds:
+        it must not go on serving a store that nobody else can see."""
+        return None
+
     @abc.abstractmethod
     def housekeeping(self) -> None:
         """Upkeep that should not slow the workers down (SQLite: WAL checkpoints). The

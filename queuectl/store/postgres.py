@@ -27,7 +27,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from queuectl.errors import DuplicateId, StoreError
+from queuectl.errors import DuplicateId, StoreError, StoreUnavailable
 from queuectl.model import NewJob
 from queuectl.store import display_location, queries
 from queuectl.store.base import RunTimes, Waiter
@@ -126,8 +126,8 @@ def _channel(schema: str) -> str:
 
 class PostgresStore(SqlStore):
     def __init__(self, location: str, durable: bool = True) -> None:
+        # `durable` makes no difference here: every commit is flushed (see _open).
         self.location = location
-        self._durable = durable
         self._q = queries.load("postgres")
         self._closed = False
         self._depth = 0  # open transactions: a broken connection is not replaced inside one
@@ -136,8 +136,10 @@ class PostgresStore(SqlStore):
         try:
             self._conn = self._open()
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open the store {self._display()}: "
-                             f"{_one_line(exc, location)}") from None
+            # A server that cannot be reached now may be reached later: workers wait for it.
+            kind = StoreUnavailable if isinstance(exc, DatabaseErrors) else StoreError
+            raise kind(f"cannot open the store {self._display()}: "
+                       f"{_one_line(exc, location)}") from None
         try:
             schema = self._conn.execute("SELECT current_schema() AS schema").fetchone()["schema"]
             if schema is None:
@@ -148,8 +150,9 @@ class PostgresStore(SqlStore):
         except BaseException as exc:
             self._conn.close()
             if isinstance(exc, psycopg.Error):
-                raise StoreError(f"cannot open the store {self._display()}: "
-                                 f"{_one_line(exc, location)}") from None
+                kind = StoreUnavailable if isinstance(exc, DatabaseErrors) else StoreError
+                raise kind(f"cannot open the store {self._display()}: "
+                           f"{_one_line(exc, location)}") from None
             raise
 
     # --- plumbing ----------------------------------------------------------------------
@@ -159,11 +162,12 @@ class PostgresStore(SqlStore):
 
     def _open(self) -> psycopg.Connection:
         conn = _connect(self.location)
-        # on: a commit that accepts user input returns once its WAL is flushed to disk.
-        # off (workers): a server crash may lose the last few hundred milliseconds of
-        # claims and completions; such a job is recovered by its lease and runs again
-        # (at-least-once, as with SQLite's synchronous=NORMAL), and none is lost.
-        conn.execute(f"SET synchronous_commit = {'on' if self._durable else 'off'}")
+        # Workers too commit with their WAL flushed (about 0.15 ms here): with "off", a mere
+        # restart of the server (-m immediate, a crashed backend), not only a power cut,
+        # forgets the last few hundred milliseconds of claims and outcomes, and jobs that
+        # ran would run again. (SQLite's synchronous=NORMAL loses nothing to a crash of a
+        # process, only to a power cut, so SQLite workers keep it.)
+        conn.execute("SET synchronous_commit = on")
         return conn
 
     def _migrate(self) -> None:
@@ -227,9 +231,9 @@ class PostgresStore(SqlStore):
         except DatabaseErrors as exc:
             raise self._lost(exc) from None
 
-    def _lost(self, exc: BaseException) -> StoreError:
-        return StoreError(f"cannot use the store {self._display()}: "
-                          f"{_one_line(exc, self.location)}")
+    def _lost(self, exc: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"cannot use the store {self._display()}: "
+                                f"{_one_line(exc, self.location)}")
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection]:
@@ -303,13 +307,21 @@ class PostgresStore(SqlStore):
         # measures the time since, re-read every CLOCK_REFRESH seconds. Never goes back.
         server, local = self._clock_at
         if time.monotonic() - local >= CLOCK_REFRESH:
-            before = time.monotonic()
-            [row] = self._fetch("SELECT extract(epoch FROM clock_timestamp())::float8 AS now",
-                                repeatable=True)
-            after = time.monotonic()
-            server, local = self._clock_at = (row["now"], (before + after) / 2)
+            try:
+                server, local = self._clock_at = self._read_clock()
+            except StoreUnavailable:
+                if local == -math.inf:
+                    raise
+                # The offset measured before the outage is as good as it was: a worker that
+                # only needs the time keeps going until the server is back.
         self._last_now = max(self._last_now, server + time.monotonic() - local)
         return self._last_now
+
+    def _read_clock(self) -> tuple[float, float]:
+        before = time.monotonic()
+        [row] = self._fetch("SELECT extract(epoch FROM clock_timestamp())::float8 AS now",
+                            repeatable=True)
+        return row["now"], (before + time.monotonic()) / 2
 
     # --- producers ---------------------------------------------------------------------
 
@@ -369,11 +381,10 @@ class _NotifyWaiter(Waiter):
         self._channel = channel
         self._conn: psycopg.Connection | None = None
         self._retry_at = 0.0
-        try:
+        # A server that is away now is listened to once it is back (see _receive); until
+        # then the caller's poll finds the work.
+        with suppress(psycopg.Error):
             self._conn = self._listen()
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot listen on the store {display_location(location)}: "
-                             f"{_one_line(exc, location)}") from None
 
     def _listen(self) -> psycopg.Connection:
         conn = _connect(self._location)

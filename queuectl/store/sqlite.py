@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any, Callable
 
 from queuectl import platform
-from queuectl.errors import DuplicateId, StoreError
+from queuectl.errors import DuplicateId, StoreError, StoreUnavailable
 from queuectl.model import NewJob
 from queuectl.store import queries
 from queuectl.store.base import RunTimes, Waiter
@@ -29,11 +29,15 @@ SCHEMA_VERSION = 2
 MIN_SQLITE = (3, 35, 0)  # UPDATE ... RETURNING
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before "database is locked"
 WORKER_AUTOCHECKPOINT = 100_000  # pages (~400 MB of WAL)
+WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL a pool keeps once it has been checkpointed
 DATA_VERSION_INTERVAL = 0.1  # seconds between idle checks for other connections' commits
 QUEUE_FILTER = "AND queue IN (SELECT value FROM json_each(:queues))"
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 # Error texts of SQLite that describe the file or the disk rather than a query.
 _STORE_TROUBLE = ("disk", "I/O", "readonly", "read-only", "unable to open", "not a database",
                   "malformed", "no such table", "full")
+# Of those, the ones that pass: space freed, a device that answers again.
+_PASSING_TROUBLE = ("full", "disk I/O")
 
 
 class SqliteStore(SqlStore):
@@ -54,6 +58,7 @@ class SqliteStore(SqlStore):
             self._conn = sqlite3.connect(path, timeout=0, isolation_level=None,
                                          check_same_thread=False)
             self._conn.row_factory = sqlite3.Row
+            self._identity = _file_identity(path)
             # FULL syncs the WAL on every commit (an acknowledged job survives a power cut);
             # workers use NORMAL: a power cut may roll back a recent claim or completion,
             # which re-runs that job and never loses one.
@@ -64,6 +69,9 @@ class SqliteStore(SqlStore):
                 # pages. Workers leave that to their idle supervisor (housekeeping) and
                 # keep a high mark only as a bound on the WAL if no supervisor runs.
                 self._execute(f"PRAGMA wal_autocheckpoint = {WORKER_AUTOCHECKPOINT}")
+                # Without a limit the WAL file keeps the size of its busiest moment; on a
+                # small disk that is the space the next commits need.
+                self._execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
             self._migrate()
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from None
@@ -97,21 +105,25 @@ class SqliteStore(SqlStore):
         while True:
             try:
                 return self._conn.execute(sql, params)
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc):
+            except sqlite3.IntegrityError:
+                raise  # a constraint: the caller's to explain (a duplicate id, ...)
+            except sqlite3.DatabaseError as exc:  # also "file is not a database"
+                if not isinstance(exc, sqlite3.OperationalError) or "locked" not in str(exc):
                     raise self._trouble(exc) from None
                 now = time.monotonic()
                 deadline = deadline or now + BUSY_TIMEOUT
                 if now >= deadline:
-                    raise StoreError(f"the store {self.location} stayed locked by another "
+                    raise StoreUnavailable(f"the store {self.location} stayed locked by another "
                                      f"process for {BUSY_TIMEOUT:g} s") from None
             time.sleep(delay)
             delay = min(delay * 1.5, 0.01)
 
-    def _trouble(self, exc: sqlite3.OperationalError) -> Exception:
+    def _trouble(self, exc: sqlite3.DatabaseError) -> Exception:
         """A full disk, an I/O error, a read-only or damaged file is the store's trouble,
         said in one line; anything else (a query SQLite rejects) is a bug."""
         text = str(exc)
+        if any(sign in text for sign in _PASSING_TROUBLE):
+            return StoreUnavailable(f"the store {self.location}: {text}")
         if any(sign in text for sign in _STORE_TROUBLE):
             return StoreError(f"the store {self.location}: {text}")
         return exc
@@ -165,9 +177,28 @@ class SqliteStore(SqlStore):
     def clock(self) -> float:
         return time.time()
 
+    def vanished(self) -> str | None:
+        try:
+            identity = _file_identity(self.location)
+            with open(self.location, "rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+        except FileNotFoundError:
+            return f"the store file {self.location} was deleted"
+        except OSError:
+            return None  # cannot look now (a passing I/O error): the store's own errors tell
+        if identity != self._identity:
+            return f"the store file {self.location} was replaced by another file"
+        if header != SQLITE_HEADER:
+            return f"the store file {self.location} was overwritten: it is no longer a store"
+        return None
+
     def housekeeping(self) -> None:
         # PASSIVE: copies what it can without waiting for (or blocking) anyone.
         self._execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        if _size(self.location + "-wal") > WAL_LIMIT:
+            # TRUNCATE also empties the file, once no reader needs it; with no busy handler
+            # it gives up at once rather than wait for one, and tries again next time.
+            self._execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     # --- producers ---------------------------------------------------------------------
 
@@ -212,6 +243,19 @@ class SqliteStore(SqlStore):
 
     def waiter(self) -> Waiter:
         return _DoorbellWaiter(self._execute)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _file_identity(path: str) -> tuple[int, int]:
+    """(device, inode): what tells the file opened from another put at the same path."""
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
 
 
 class _DoorbellWaiter(Waiter):

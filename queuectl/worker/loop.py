@@ -3,18 +3,22 @@ talks to the store only through the `Store` interface."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 from queuectl import lifecycle, platform
 from queuectl.config import Config
+from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.model import PENDING, Attempt, Job, Lease, WorkerInfo
 from queuectl.store.base import Store
 from queuectl.worker import runner
+from queuectl.worker.outage import Outage
 
 log = logging.getLogger("queuectl.worker")
 
@@ -22,6 +26,9 @@ CHECK_INTERVAL = 0.5  # seconds between reads of cancel / stop requests and outp
 CONFIG_INTERVAL = 1.0  # seconds a busy worker keeps its settings before reading them again
 RECORD_START_AFTER = 0.05  # a command running this long gets its process group recorded
 COLD_STOP_ERROR = "interrupted by a cold stop"
+# A worker's exit status when its store is no longer usable (not a passing outage): its
+# supervisor then stops the pool instead of starting a successor.
+STORE_UNUSABLE_EXIT = 3
 
 
 @dataclass(frozen=True)
@@ -57,37 +64,87 @@ class Worker:
         self.spec = spec
         self.controls = controls
         self.host = platform.hostname()
-        self.config = Config.from_stored(store.config_values())
+        self.config = Config.from_stored({})  # until run() reads the stored settings
         self._config_read = time.monotonic()
         self._stop_requested = False
         self._next_stop_check = 0.0
         self._next_heartbeat = 0.0
         self._env = dict(os.environ)
         self._waiter = store.waiter()
+        self.outage = Outage(f"worker {spec.worker_id}")
 
     # --- the loop ----------------------------------------------------------------------
 
     def run(self) -> None:
-        self._register()
+        if not self._patiently(self._start, unless_stopping=True):
+            return
         log.info("worker %s started (pid %d, queues %s)", self.spec.worker_id, os.getpid(),
                  ",".join(self.spec.queues) if self.spec.queues else "all")
         job = None
         try:
-            while not self._stopping():
-                self._maintain()
-                if job is None:
-                    job = self.store.claim(self.spec.worker_id, self.spec.queues,
-                                           self.store.clock(), self.config.lease_seconds)
-                if job is not None:
-                    job = self._execute(job)
-                elif self._waiter.wait(self._idle_timeout(), self._interrupted):
-                    self._refresh_config(force=True)
+            while True:
+                try:
+                    if self._stopping():
+                        break
+                    job = self._step(job)
+                    if self.outage.over():
+                        self._release_unknown_claims(keep=job)
+                except StoreUnavailable as exc:  # claim nothing until the store is back
+                    self._pause(self.outage.failed(exc))
             if job is not None:  # claimed just as the stop came: hand it back untouched
-                self._release(job)
+                self._patiently(lambda: self._release(job))
         finally:
             self._waiter.close()
-            self.store.deregister_worker(self.spec.worker_id)
+            with contextlib.suppress(StoreError):  # unusable: the supervisor forgets it
+                self._patiently(lambda: self.store.deregister_worker(self.spec.worker_id))
             log.info("worker %s stopped", self.spec.worker_id)
+
+    def _step(self, job: Job | None) -> Job | None:
+        """Claim a job if it has none and run it, or wait for work; returns the job to run
+        next (claimed together with the last one's outcome)."""
+        self._maintain()
+        if job is None:
+            job = self.store.claim(self.spec.worker_id, self.spec.queues, self.store.clock(),
+                                   self.config.lease_seconds)
+        if job is not None:
+            return self._execute(job)
+        if self._waiter.wait(self._idle_timeout(), self._interrupted):
+            self._refresh_config(force=True)
+        return None
+
+    def _patiently(self, action: Callable[[], object], unless_stopping: bool = False) -> bool:
+        """Run a store action, trying again through an outage until it works (True), or
+        until a cold stop or a dead supervisor leaves no one to wait for (False); with
+        `unless_stopping`, a warm stop ends the wait too."""
+        while True:
+            try:
+                action()
+                self.outage.over()
+                return True
+            except StoreUnavailable as exc:
+                pause = self.outage.failed(exc)
+            if self._hurried() or (unless_stopping and self._interrupted()):
+                log.warning("worker %s: gave up waiting for the store", self.spec.worker_id)
+                return False
+            self._pause(pause)
+
+    def _hurried(self) -> bool:
+        """A cold stop, a SIGTERM to this worker alone, or a dead supervisor: no time to
+        wait for the store."""
+        return self.controls.cold.is_set() or self.controls.terminated \
+            or not self.controls.parent_alive()
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep through an outage. Only a hurried stop cuts it short: a warm stop is seen
+        after the pause (at most outage.LONGEST_PAUSE), and a result waiting to be written
+        must wait for the store anyway."""
+        deadline = time.monotonic() + seconds
+        while not self._hurried() and time.monotonic() < deadline:
+            time.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
+
+    def _start(self) -> None:
+        self._refresh_config(force=True)
+        self._register()
 
     def _register(self) -> None:
         now = self.store.clock()
@@ -135,9 +192,9 @@ class Worker:
         now = time.monotonic()
         reason = None
         if now >= self._next_heartbeat:
-            self._next_heartbeat = now + self.config.lease_seconds / 3
             beat = self.store.heartbeat(self.spec.worker_id, lease, self.store.clock(),
                                         self.config.lease_seconds)
+            self._next_heartbeat = now + self.config.lease_seconds / 3  # after an outage: soon
             if not beat.registered:
                 self._register()
             self._stop_requested = self._stop_requested or beat.stop_requested
@@ -164,27 +221,14 @@ class Worker:
         if result.stopped == runner.LEASE_LOST:
             log.warning("job %s: lease lost, its command was stopped", job.id)
             if watch.recorded:
-                self.store.forget_pgid(job.id, job.run_no)
+                self._patiently(lambda: self.store.forget_pgid(job.id, job.run_no))
             return None
-        if result.stopped == runner.COLD_STOP and not self.store.job_flags(lease)[1]:
-            transition = lifecycle.after_release(job, now)
-            result.error = COLD_STOP_ERROR
-        elif result.stopped == runner.COLD_STOP:  # a cancel came first: honour it
-            transition = lifecycle.after_attempt(job, result.exit_code, None, now, config,
-                                                 cancel_requested=True)
-            result.error = lifecycle.CANCELED_ERROR
-        else:
-            transition = lifecycle.after_attempt(job, result.exit_code, result.error, now,
-                                                 config, result.stopped == runner.CANCEL)
+        transition = self._transition(job, lease, result, now)
         attempt = Attempt(
             job_id=job.id, number=job.run_no, worker_id=self.spec.worker_id,
             started_at=job.started_at, finished_at=now, exit_code=result.exit_code,
             error=result.error, output=result.output, output_total=result.output_total)
-        if self._stopping():
-            applied, next_job = self.store.finish(lease, transition, attempt, now), None
-        else:
-            applied, next_job = self.store.finish_and_claim(
-                lease, transition, attempt, now, self.spec.queues, config.lease_seconds)
+        applied, next_job = self._record(lease, transition, attempt, now)
         if not applied:
             log.warning("job %s: attempt %d was taken over; its result is dropped", job.id,
                         job.run_no)
@@ -194,6 +238,75 @@ class Worker:
                     "job %s attempt %d: %s%s", job.id, job.run_no, transition.state,
                     f" ({result.error})" if result.error else "")
         return next_job
+
+    def _transition(self, job: Job, lease: Lease, result: runner.RunResult,
+                    now: float) -> lifecycle.Transition:
+        config = self.config
+        if result.stopped != runner.COLD_STOP:
+            return lifecycle.after_attempt(job, result.exit_code, result.error, now, config,
+                                           result.stopped == runner.CANCEL)
+        try:
+            canceled = self.store.job_flags(lease)[1]
+        except StoreUnavailable:
+            canceled = False  # no time to wait at a cold stop: the job goes back
+        if canceled:  # a cancel came first: honour it
+            result.error = lifecycle.CANCELED_ERROR
+            return lifecycle.after_attempt(job, result.exit_code, None, now, config,
+                                           cancel_requested=True)
+        result.error = COLD_STOP_ERROR
+        return lifecycle.after_release(job, now)
+
+    def _record(self, lease: Lease, transition: lifecycle.Transition, attempt: Attempt,
+                now: float) -> tuple[bool, Job | None]:
+        """Write the attempt's outcome and, unless stopping, claim the next job: (written,
+        next job). Through an outage the result waits here and is written once the store
+        is back, while heartbeats keep the lease; only a cold stop gives up on it (the
+        job's lease then runs out and it is recovered)."""
+        through_outage = False
+        while True:
+            try:
+                if through_outage or self._stopping():
+                    applied, next_job = self.store.finish(lease, transition, attempt, now), None
+                else:
+                    applied, next_job = self.store.finish_and_claim(
+                        lease, transition, attempt, now, self.spec.queues,
+                        self.config.lease_seconds)
+                break
+            except StoreUnavailable as exc:
+                pause = self.outage.failed(exc)
+            except StoreError as exc:
+                log.error("job %s: attempt %d could not be recorded: %s", lease.job_id,
+                          lease.run_no, exc)
+                raise
+            through_outage = True
+            if self._hurried():
+                log.warning("job %s: attempt %d not recorded before the cold stop",
+                            lease.job_id, lease.run_no)
+                return False, None
+            self._pause(pause)
+            with contextlib.suppress(StoreUnavailable):
+                self._maintain(lease)
+        if through_outage:
+            self.outage.over()
+            # A commit whose answer the outage swallowed may have gone through, with the
+            # claim of a job this worker then never heard of.
+            applied = applied or self._written_before(attempt)
+            self._patiently(self._release_unknown_claims)
+        return applied, next_job
+
+    def _written_before(self, attempt: Attempt) -> bool:
+        for stored in self.store.attempts(attempt.job_id):
+            if stored.number == attempt.number and stored.error == attempt.error \
+                    and stored.finished_at is not None \
+                    and abs(stored.finished_at - (attempt.finished_at or 0)) < 0.001:
+                return True
+        return False
+
+    def _release_unknown_claims(self, keep: Job | None = None) -> None:
+        """Hand back jobs whose claim committed though the outage swallowed the answer."""
+        for held in self.store.held_jobs(self.spec.worker_id):
+            if keep is None or held.id != keep.id:
+                self._release(held)
 
     def _release(self, job: Job) -> None:
         now = self.store.clock()
@@ -230,12 +343,32 @@ class _Watch:
         self.worker.controls.publish_pgid(pgid)
 
     def keep_alive(self) -> None:
-        self.worker._maintain(self.lease)  # heartbeats while a stop waits out its grace
+        # Heartbeats while a stop waits out its grace; an outage just skips them.
+        if self.worker.outage.may_try():
+            try:
+                self.worker._maintain(self.lease)
+            except StoreError as exc:
+                self.worker.outage.failed(exc)
 
     def tick(self, output: runner.OutputTail) -> str | None:
-        worker, store = self.worker, self.worker.store
-        if worker.controls.cold.is_set():
+        if self.worker.controls.cold.is_set():
             return runner.COLD_STOP
+        if not self.worker.outage.may_try():
+            return None  # the command runs on; the store is tried again after a pause
+        if self.worker.outage.ongoing:
+            self.worker._next_heartbeat = 0.0  # the heartbeat tells whether it is back
+        try:
+            reason = self._check(output)
+        except StoreError as exc:
+            # Away for now, or for good: the command runs on either way; its outcome is
+            # written when the store is back, and a store gone for good stops the pool.
+            self.worker.outage.failed(exc)
+            return None
+        self.worker.outage.over()
+        return reason
+
+    def _check(self, output: runner.OutputTail) -> str | None:
+        worker, store = self.worker, self.worker.store
         now = time.monotonic()
         if not self.recorded and now - self.started >= RECORD_START_AFTER:
             store.record_start(self.lease, worker.host, self.pgid, self.started_at)
@@ -259,8 +392,6 @@ def worker_main(spec: WorkerSpec, stop, cold, pgid_slot) -> None:
     """Entry point of a worker process (started with multiprocessing's spawn method)."""
     import multiprocessing
 
-    from queuectl.store import open_store
-
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s [%(process)d] %(message)s")
     platform.ignore_interrupts()
@@ -272,9 +403,35 @@ def worker_main(spec: WorkerSpec, stop, cold, pgid_slot) -> None:
         controls.terminated = True
 
     signal.signal(signal.SIGTERM, on_term)
-    store = open_store(spec.location, durable=False)
     try:
-        Worker(store, spec, controls).run()
-    finally:
-        store.close()
+        store = _open_when_reachable(spec, controls)
+        if store is None:
+            return
+        try:
+            Worker(store, spec, controls).run()
+        finally:
+            store.close()
+    except StoreError as exc:  # the store is no longer usable: its supervisor stops the pool
+        log.error("worker %s stops: %s", spec.worker_id, exc)
+        sys.exit(STORE_UNUSABLE_EXIT)
+
+
+def _open_when_reachable(spec: WorkerSpec, controls: Controls) -> Store | None:
+    """The worker's store, once it can be opened (a server may be restarting); None if
+    the worker is told to stop first."""
+    from queuectl.store import open_store
+
+    outage = Outage(f"worker {spec.worker_id}")
+    while True:
+        try:
+            store = open_store(spec.location, durable=False)
+            outage.over()
+            return store
+        except StoreUnavailable as exc:
+            deadline = time.monotonic() + outage.failed(exc)
+        while time.monotonic() < deadline:
+            if controls.stop.is_set() or controls.cold.is_set() or controls.terminated \
+                    or not controls.parent_alive():
+                return None
+            time.sleep(0.05)
 

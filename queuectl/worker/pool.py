@@ -8,6 +8,7 @@ lock crosses a fork, and Windows takes the same path as Linux.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -19,15 +20,17 @@ from typing import Callable
 
 from queuectl import platform
 from queuectl.config import Config
-from queuectl.errors import StoreError
+from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.store.base import Store
 from queuectl.worker import recovery
-from queuectl.worker.loop import WorkerSpec, worker_main
+from queuectl.worker.loop import STORE_UNUSABLE_EXIT, WorkerSpec, worker_main
+from queuectl.worker.outage import Outage
 
 log = logging.getLogger("queuectl.pool")
 
 REGISTER_TIMEOUT = 60.0  # seconds for a new worker to register in the store
 QUICK_DEATH = 2.0  # a worker that dies sooner than this after starting delays its successor
+LONGEST_RESTART_DELAY = 30.0  # seconds, for a worker that keeps dying young
 
 
 def new_worker_id() -> str:
@@ -57,13 +60,19 @@ class Pool:
         self._stop = self._ctx.Event()
         self._cold = self._ctx.Event()
         self._slots: dict[str, _Slot] = {}
+        self._unrecovered: list[_Slot] = []  # dead workers whose jobs await the store
+        self._restarts: list[float] = []  # monotonic times at which to start a worker
         self._signals = 0
         self._quick_deaths = 0
+        self._config_seen = Config.from_stored({})
+        self._outage = Outage(f"pool {pool_id}")
+        self._gave_up: str | None = None  # why the pool stopped by itself
 
     # --- running -----------------------------------------------------------------------
 
     def run(self, announce: Callable[[list[tuple[str, int]]], None]) -> int:
-        """Run until every worker has stopped; 0 after a warm stop, 1 after a cold one."""
+        """Run until every worker has stopped; 0 after a warm stop, 1 after a cold one or
+        when the pool stopped by itself (its store was replaced or became unusable)."""
         wake_r, wake_w = socket.socketpair()
         wake_r.setblocking(False)
         wake_w.setblocking(False)
@@ -73,27 +82,63 @@ class Pool:
             for _ in range(self.count):
                 self._start_worker()
             announce(self._wait_registered())
-            next_recovery = 0.0
-            while self._slots:
-                config = self._config()
-                # SPEC §2: a lost job is recovered within lease_seconds plus one poll.
-                interval = min(1.0, config.poll_interval, config.lease_seconds / 3)
-                sentinels = [slot.process.sentinel for slot in self._slots.values()]
-                multiprocessing.connection.wait(sentinels + [wake_r], timeout=interval)
-                _drain(wake_r)
-                self._apply_signals()
-                self._reap()
-                self.store.housekeeping()
-                if time.monotonic() >= next_recovery:
-                    next_recovery = time.monotonic() + interval
-                    recovery.recover_lost_work(self.store, config, self.host,
-                                               self.store.clock(), self._running_pgids())
+            self._supervise(wake_r)
         finally:
             self._restore_signals(previous)
             wake_r.close()
             wake_w.close()
         log.info("pool %s stopped%s", self.pool_id, " (cold)" if self._cold.is_set() else "")
-        return 1 if self._cold.is_set() else 0
+        return 1 if self._cold.is_set() or self._gave_up else 0
+
+    def _supervise(self, wake_r: socket.socket) -> None:
+        """Reap and replace workers, act on signals, keep up the store, until every worker
+        has stopped. A store outage pauses only the upkeep, never the reaping."""
+        next_upkeep = 0.0
+        while self._slots or self._restarts:
+            config = self._config()
+            # SPEC §2: a lost job is recovered within lease_seconds plus one poll.
+            interval = min(1.0, config.poll_interval, config.lease_seconds / 3)
+            timeout = min(interval, max(next_upkeep - time.monotonic(), 0.0))
+            if self._restarts:
+                timeout = min(timeout, max(min(self._restarts) - time.monotonic(), 0.0))
+            sentinels = [slot.process.sentinel for slot in self._slots.values()]
+            multiprocessing.connection.wait(sentinels + [wake_r], timeout=timeout)
+            _drain(wake_r)
+            self._apply_signals()
+            self._reap()
+            self._start_due_workers()
+            if time.monotonic() >= next_upkeep:
+                next_upkeep = time.monotonic() + interval
+                self._upkeep(config)
+
+    def _upkeep(self, config: Config) -> None:
+        """Recover lost work and checkpoint, unless the store is away (then try again at
+        the next round) or is no longer the store this pool opened (then stop)."""
+        try:
+            reason = self.store.vanished()
+            if reason is not None:
+                self._give_up(reason)
+                return
+            for slot in list(self._unrecovered):
+                self._recover(slot)
+                self._unrecovered.remove(slot)
+            self.store.housekeeping()
+            recovery.recover_lost_work(self.store, config, self.host, self.store.clock(),
+                                       self._running_pgids())
+            self._outage.over()
+        except StoreUnavailable as exc:
+            self._outage.failed(exc)
+        except StoreError as exc:
+            self._give_up(str(exc))
+
+    def _give_up(self, reason: str) -> None:
+        """Stop warm by itself: running jobs finish (into the store they were claimed
+        from, still open), nothing new is claimed."""
+        if self._gave_up is None:
+            self._gave_up = reason
+            log.error("pool %s stops: %s", self.pool_id, reason)
+            self._stop.set()
+            self._restarts.clear()
 
     def _install_signals(self, wake_w: socket.socket) -> dict[int, object]:
         def on_signal(signum, frame) -> None:  # only count: the main loop acts on it
@@ -114,7 +159,9 @@ class Pool:
             log.info("warm stop: workers finish their current job, then exit "
                      "(signal again for a cold stop)")
             self._stop.set()
-            self.store.request_stop(list(self._slots))  # `worker list` shows them stopping
+            self._restarts.clear()
+            with contextlib.suppress(StoreError):  # the event stops them; the store shows it
+                self.store.request_stop(list(self._slots))  # `worker list`: stopping
         if self._signals >= 2 and not self._cold.is_set():
             log.info("cold stop: running commands are stopped and their jobs put back")
             self._cold.set()
@@ -133,7 +180,9 @@ class Pool:
         deadline = time.monotonic() + REGISTER_TIMEOUT
         wanted = set(self._slots)
         while time.monotonic() < deadline:
-            registered = {w.id: w.pid for w in self.store.list_workers() if w.id in wanted}
+            registered = {}
+            with contextlib.suppress(StoreUnavailable):  # a server may be restarting
+                registered = {w.id: w.pid for w in self.store.list_workers() if w.id in wanted}
             if len(registered) == len(wanted):
                 return sorted(registered.items(), key=lambda item: item[1])
             if any(not slot.process.is_alive() for slot in self._slots.values()):
@@ -154,14 +203,23 @@ class Pool:
             del self._slots[worker_id]
             if slot.process.exitcode == 0:
                 continue  # it was asked to stop, and did
-            log.error("worker %s (pid %s) died with exit code %s", worker_id, slot.process.pid,
-                      slot.process.exitcode)
-            self._recover(slot)
+            if slot.process.exitcode == STORE_UNUSABLE_EXIT:
+                self._give_up(f"worker {worker_id} found the store unusable (see above)")
+            else:
+                log.error("worker %s (pid %s) died with exit code %s", worker_id,
+                          slot.process.pid, slot.process.exitcode)
+            try:
+                self._recover(slot)
+            except StoreError:  # StoreUnavailable: upkeep tries again; else it says why
+                self._unrecovered.append(slot)
             if not self._stop.is_set():
                 self._replace(slot)
 
     def _config(self) -> Config:
-        return Config.from_stored(self.store.config_values())
+        """The stored settings, or the last ones seen while the store is away."""
+        with contextlib.suppress(StoreError):
+            self._config_seen = Config.from_stored(self.store.config_values())
+        return self._config_seen
 
     def _recover(self, slot: _Slot) -> None:
         """Stop the dead worker's command tree, then put its job back in play at once."""
@@ -175,12 +233,22 @@ class Pool:
                 if slot.pgid_slot.value}
 
     def _replace(self, slot: _Slot) -> None:
+        """Start a successor: at once, or, for a worker that died young, after a delay that
+        grows with each young death. The delay is a time in the supervisor's loop, not a
+        sleep, so reaping, recovery and signals go on meanwhile."""
+        delay = 0.0
         if time.monotonic() - slot.started < QUICK_DEATH:
             self._quick_deaths += 1
-            time.sleep(min(2 ** self._quick_deaths, 30))
+            delay = min(2.0 ** self._quick_deaths, LONGEST_RESTART_DELAY)
         else:
             self._quick_deaths = 0
-        self._start_worker()
+        self._restarts.append(time.monotonic() + delay)
+
+    def _start_due_workers(self) -> None:
+        now = time.monotonic()
+        for due in [due for due in self._restarts if due <= now]:
+            self._restarts.remove(due)
+            self._start_worker()
 
     def _stop_strays(self) -> None:
         recovery.stop_stray_trees(self.store, self._config(), self.host)
