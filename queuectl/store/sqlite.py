@@ -26,6 +26,10 @@ from queuectl.store.rows import ms, statements
 from queuectl.store.sqlstore import Row, SqlStore
 
 SCHEMA_VERSION = 2
+# PRAGMA application_id of every store queuectl creates ("qctl"): it tells a queuectl store
+# from another application's SQLite file. Stores made before it carry their tables instead.
+APPLICATION_ID = 0x7163746C
+QUEUECTL_TABLES = frozenset({"jobs", "attempts", "output_chunks", "workers", "config"})
 MIN_SQLITE = (3, 35, 0)  # UPDATE ... RETURNING
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before "database is locked"
 WORKER_AUTOCHECKPOINT = 100_000  # pages (~400 MB of WAL)
@@ -47,13 +51,10 @@ class SqliteStore(SqlStore):
         self._wake_on_commit = False
         try:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            # SQLite's own busy handler sleeps 1, 2, 5 ms ... between tries, though a worker
-            # holds the write lock for a tenth of that: waits are done in _execute instead.
-            # One thread uses a store at a time, but the dashboard hands its stores on from
-            # one request's thread to the next (dashboard/stores.py).
-            self._conn = sqlite3.connect(path, timeout=0, isolation_level=None,
-                                         check_same_thread=False)
-            self._conn.row_factory = sqlite3.Row
+        except OSError as exc:
+            raise StoreError(f"cannot open the store {path}: {exc}") from None
+        with self._opening(path):
+            self._refuse_foreign_file()
             # FULL syncs the WAL on every commit (an acknowledged job survives a power cut);
             # workers use NORMAL: a power cut may roll back a recent claim or completion,
             # which re-runs that job and never loses one.
@@ -65,10 +66,54 @@ class SqliteStore(SqlStore):
                 # keep a high mark only as a bound on the WAL if no supervisor runs.
                 self._execute(f"PRAGMA wal_autocheckpoint = {WORKER_AUTOCHECKPOINT}")
             self._migrate()
-        except (sqlite3.DatabaseError, OSError) as exc:
-            raise StoreError(f"cannot open the store {path}: {exc}") from None
 
     # --- plumbing ----------------------------------------------------------------------
+
+    @contextmanager
+    def _opening(self, target: str) -> Iterator[None]:
+        """Connect to `target` for the body to check and prepare. If that fails, the
+        connection is closed at once (a refused file must not keep the -wal and -shm files
+        SQLite made next to it to read it) and the reason is one line."""
+        try:
+            # SQLite's own busy handler sleeps 1, 2, 5 ms ... between tries, though a worker
+            # holds the write lock for a tenth of that: waits are done in _execute instead.
+            # One thread uses a store at a time, but the dashboard hands its stores on from
+            # one request's thread to the next (dashboard/stores.py).
+            self._conn = sqlite3.connect(target, timeout=0, isolation_level=None,
+                                         check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the store {self.location}: {exc}") from None
+        self._conn.row_factory = sqlite3.Row
+        try:
+            yield
+        except BaseException as exc:
+            self._conn.close()
+            if isinstance(exc, sqlite3.DatabaseError):  # "file is not a database"
+                raise StoreError(f"cannot open the store {self.location}: {exc}") from None
+            raise
+
+    def _refuse_foreign_file(self) -> None:
+        """queuectl creates its schema only in a new or empty file. Anything else that is
+        not a queuectl store belongs to another application: refused here, before the
+        first write (journal_mode = WAL rewrites the header), so it stays as it was."""
+        application_id = self._execute("PRAGMA application_id").fetchone()[0]
+        if application_id == APPLICATION_ID:
+            return
+        version = self._execute("PRAGMA user_version").fetchone()[0]
+        kinds = self._execute("SELECT type, name FROM sqlite_master ORDER BY name").fetchall()
+        tables = [name for kind, name in kinds if kind == "table"]
+        if application_id == 0 and version == 0 and not kinds:
+            return  # empty
+        if application_id == 0 and version > 0 and QUEUECTL_TABLES.issubset(tables):
+            return  # a queuectl store made before APPLICATION_ID
+        if tables:
+            shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+            held = f"it holds another application's tables ({shown})"
+        else:
+            held = (f"another application marked it (application_id {application_id}, "
+                    f"user_version {version})")
+        raise StoreError(f"{self.location} is not a queuectl store: {held}; queuectl "
+                         "creates a store only in a new or empty file")
 
     def _migrate(self) -> None:
         version = self._execute("PRAGMA user_version").fetchone()[0]
@@ -88,6 +133,7 @@ class SqliteStore(SqlStore):
                 for statement in statements(self._q[f"schema_v{step}"]):
                     self._execute(statement)
             self._execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
+            self._execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     def _execute(self, sql: str, params=()) -> sqlite3.Cursor:
         """Run one statement, waiting for a busy write lock with short, growing sleeps
