@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 from queuectl import __version__
 from queuectl.errors import QueuectlError, UserError
@@ -429,13 +429,12 @@ def _start_detached(args: argparse.Namespace) -> int:
     store = _open(args)  # create or upgrade the store here, so errors show here
     pool_id = secrets.token_hex(4)
     log_path = Path(platform.data_dir()) / "worker.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     argv = [sys.executable, "-c", _POOL_BOOT, package_root, "worker", "start",
             "--foreground", "--db-stdin", "--count", str(args.count), "--pool-id", pool_id]
     if args.queue:
         argv += ["--queue", ",".join(args.queue)]
-    with open(log_path, "ab") as log:
+    with _open_log(str(log_path)) as log:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log,
                                 cwd=str(log_path.parent), text=True,
                                 **platform.detached_options())
@@ -454,6 +453,16 @@ def _start_detached(args: argparse.Namespace) -> int:
                             f"{_last_line(log_path)} (log: {log_path})")
         time.sleep(0.05)
     raise UserError(f"workers did not start within 60 s; see {log_path}")
+
+
+def _open_log(path: str) -> BinaryIO:
+    from queuectl import platform
+
+    try:
+        platform.make_folder(os.path.dirname(path))
+        return open(path, "ab")
+    except OSError as exc:
+        raise UserError(f"cannot write the worker log {path}: {exc.strerror}") from None
 
 
 def _print_workers_started(started, as_json: bool) -> None:

@@ -50,9 +50,9 @@ class SqliteStore(SqlStore):
         self._host: str | None = None
         self._wake_on_commit = False
         try:
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            platform.make_folder(os.path.dirname(path) or ".")
         except OSError as exc:
-            raise StoreError(f"cannot open the store {path}: {exc}") from None
+            raise StoreError(f"cannot create the store {path}: {exc.strerror}") from None
         with self._opening(path):
             self._refuse_foreign_file()
             # FULL syncs the WAL on every commit (an acknowledged job survives a power cut);

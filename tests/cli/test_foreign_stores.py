@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -32,10 +33,12 @@ def folder(tmp_path: Path) -> Path:
     return made
 
 
-def cli_for(path: Path) -> Cli:
-    home = path.parent.parent / "home"
-    home.mkdir(exist_ok=True)
-    return Cli(str(path), home)
+@pytest.fixture
+def cli_for(tmp_path: Path) -> Callable[[Path], Cli]:
+    """The real CLI on the store at a path, with a data folder of its own."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return lambda path: Cli(str(path), home)
 
 
 FOREIGN = {
@@ -51,7 +54,8 @@ FOREIGN = {
 @pytest.mark.parametrize("statements", FOREIGN.values(), ids=FOREIGN.keys())
 @pytest.mark.parametrize("command", [["run", "true"], ["status"], ["config", "show"]],
                          ids=" ".join)
-def test_another_applications_database_is_refused_untouched(folder, statements, command):
+def test_another_applications_database_is_refused_untouched(folder, cli_for, statements,
+                                                             command):
     path = sqlite_file(folder / "other-app.db", *statements)
     before = folder_bytes(folder)
     result = cli_for(path)(*command)
@@ -63,7 +67,7 @@ def test_another_applications_database_is_refused_untouched(folder, statements, 
     assert folder_bytes(folder) == before
 
 
-def test_the_refusal_names_the_tables(folder):
+def test_the_refusal_names_the_tables(folder, cli_for):
     path = sqlite_file(folder / "app.db", *(f"CREATE TABLE t{i} (x)" for i in range(5)))
     result = cli_for(path)("status")
     assert "it holds another application's tables (t0, t1, t2, ...)" in result.stderr
@@ -72,7 +76,7 @@ def test_the_refusal_names_the_tables(folder):
 @pytest.mark.parametrize("content", [b"hello", b"not a database at all, " * 100,
                                      b"SQLite format 3\x00" + b"\xff" * 200],
                          ids=["short", "text", "damaged header"])
-def test_a_file_that_is_not_sqlite_is_refused_untouched(folder, content):
+def test_a_file_that_is_not_sqlite_is_refused_untouched(folder, cli_for, content):
     path = folder / "notes.txt"
     path.write_bytes(content)
     before = folder_bytes(folder)
@@ -83,7 +87,7 @@ def test_a_file_that_is_not_sqlite_is_refused_untouched(folder, content):
     assert folder_bytes(folder) == before
 
 
-def test_an_empty_file_becomes_a_store(folder):
+def test_an_empty_file_becomes_a_store(folder, cli_for):
     path = folder / "empty.db"
     path.touch()
     cli = cli_for(path)
@@ -91,7 +95,7 @@ def test_an_empty_file_becomes_a_store(folder):
     assert cli.state(job_id) == "pending"
 
 
-def test_a_new_file_becomes_a_store_marked_as_queuectl(folder):
+def test_a_new_file_becomes_a_store_marked_as_queuectl(folder, cli_for):
     from queuectl.store.sqlite import APPLICATION_ID
 
     path = folder / "sub" / "new.db"
@@ -102,10 +106,33 @@ def test_a_new_file_becomes_a_store_marked_as_queuectl(folder):
     conn.close()
 
 
-def test_a_store_made_before_the_marker_is_still_queuectl(folder):
+def test_a_store_made_before_the_marker_is_still_queuectl(folder, cli_for):
     path = folder / "old.db"
     cli = cli_for(path)
     job_id = cli.ok("run", "true").strip()
     sqlite_file(path, "PRAGMA application_id = 0")  # as every store made before it
     assert cli.state(job_id) == "pending"
     cli.ok("run", "true")
+
+
+@pytest.mark.parametrize("below", ["q.db", "a/b/q.db"])
+def test_a_path_through_a_file_says_which_part_is_not_a_folder(folder, cli_for, below):
+    blocking = folder / "plain-file"
+    blocking.write_text("x")
+    path = blocking / below
+    result = cli_for(path)("status")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"queuectl: error: cannot create the store {path}: {blocking} is not a folder"]
+
+
+def test_a_worker_log_folder_through_a_file_is_one_line(folder, cli_for):
+    blocking = folder / "plain-file"
+    blocking.write_text("x")
+    cli = cli_for(folder / "q.db")
+    cli.env["XDG_DATA_HOME"] = str(blocking)
+    result = cli("worker", "start")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"queuectl: error: cannot write the worker log {blocking}/queuectl/worker.log: "
+        f"{blocking} is not a folder"]
