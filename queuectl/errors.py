@@ -27,3 +27,11 @@ class DuplicateId(Conflict):
 
 class StoreError(QueuectlError):
     """The store cannot be opened or used (wrong version, missing driver, unreachable)."""
+
+
+class StoreReadOnly(StoreError):
+    """The store cannot be written: a read-only file system, or no permission to write."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        super().__init__(f"the store {location} is read-only: {reason}")
+        self.reason = reason

@@ -50,6 +50,17 @@ def make_folder(folder: str) -> None:
         raise NotADirectoryError(errno.ENOTDIR, f"{blocking} is not a folder") from None
 
 
+def read_only_filesystem(path: str) -> bool:
+    """Whether `path` is on a file system mounted read-only (POSIX; False on Windows,
+    which has no such mounts)."""
+    if IS_WINDOWS:
+        return False
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph",
                        "glusterfs", "fuse.sshfs", "virtiofs", "vboxsf", "fuse.gcsfuse")
 

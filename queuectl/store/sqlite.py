@@ -15,10 +15,11 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable
 
 from queuectl import platform
-from queuectl.errors import DuplicateId, StoreError
+from queuectl.errors import DuplicateId, StoreError, StoreReadOnly
 from queuectl.model import NewJob
 from queuectl.store import queries
 from queuectl.store.base import RunTimes, Waiter
@@ -38,10 +39,12 @@ QUEUE_FILTER = "AND queue IN (SELECT value FROM json_each(:queues))"
 # Error texts of SQLite that describe the file or the disk rather than a query.
 _STORE_TROUBLE = ("disk", "I/O", "readonly", "read-only", "unable to open", "not a database",
                   "malformed", "no such table", "full")
+# ... and those of a file it may not write, or a -wal or -shm file it cannot make.
+_CANNOT_WRITE = ("readonly database", "unable to open database file")
 
 
 class SqliteStore(SqlStore):
-    def __init__(self, path: str, durable: bool = True) -> None:
+    def __init__(self, path: str, durable: bool = True, only_reads: bool = False) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: queuectl needs "
                              f"{'.'.join(map(str, MIN_SQLITE))} or newer")
@@ -50,10 +53,27 @@ class SqliteStore(SqlStore):
         self._host: str | None = None
         self._wake_on_commit = False
         try:
-            platform.make_folder(os.path.dirname(path) or ".")
+            self._open_to_write(durable)
+        except StoreReadOnly as refused:
+            if not os.path.exists(path):
+                raise StoreError(f"cannot create the store {path}: {refused.reason}") from None
+            if not only_reads:
+                raise
+            self._open_to_read(refused.reason)
+
+    def _open_to_write(self, durable: bool) -> None:
+        """Open the store read-write, creating or upgrading its schema if needed."""
+        # SQLite would open a file it may not write read-only, without a word, and fail
+        # only at the first write.
+        reason = _read_only_reason(self.location, "it")
+        if reason:
+            raise StoreReadOnly(self.location, reason)
+        try:
+            platform.make_folder(os.path.dirname(self.location) or ".")
         except OSError as exc:
-            raise StoreError(f"cannot create the store {path}: {exc.strerror}") from None
-        with self._opening(path):
+            raise StoreError(f"cannot create the store {self.location}: "
+                             f"{exc.strerror}") from None
+        with self._opening(self.location):
             self._refuse_foreign_file()
             # FULL syncs the WAL on every commit (an acknowledged job survives a power cut);
             # workers use NORMAL: a power cut may roll back a recent claim or completion,
@@ -67,10 +87,42 @@ class SqliteStore(SqlStore):
                 self._execute(f"PRAGMA wal_autocheckpoint = {WORKER_AUTOCHECKPOINT}")
             self._migrate()
 
+    def _open_to_read(self, reason: str) -> None:
+        """Open a store that cannot be written (`reason` says why), for reading only.
+
+        mode=ro reads the -wal and -shm files a writer left behind, or makes a -shm file
+        where the folder allows. On a read-only file system with neither, immutable=1
+        reads the file alone: safe there, as nothing can change it, unless a -wal file
+        holds changes the file does not have yet."""
+        uri = Path(os.path.abspath(self.location)).as_uri()
+        try:
+            with self._opening(f"{uri}?mode=ro", uri=True):
+                self._check_readable(reason)
+        except StoreReadOnly as refused:
+            if not platform.read_only_filesystem(self.location) or \
+                    _has_changes(self.location + "-wal"):
+                folder = os.path.dirname(self.location) or "."
+                why = _read_only_reason(folder, f"its folder {folder}") or refused.reason
+                raise StoreError(f"cannot read the store {self.location}: SQLite needs "
+                                 f"{self.location}-shm for it and cannot make it: {why}"
+                                 ) from None
+            with self._opening(f"{uri}?immutable=1", uri=True):
+                self._check_readable(reason)
+
+    def _check_readable(self, reason: str) -> None:
+        self._refuse_foreign_file()
+        version = self._schema_version()
+        if version == 0:
+            raise StoreError(f"the store {self.location} is empty and read-only: {reason}")
+        if version < SCHEMA_VERSION:
+            raise StoreError(f"the store {self.location} has schema version {version} and is "
+                             f"read-only ({reason}): open it once where it can be written, "
+                             f"to upgrade it to version {SCHEMA_VERSION}")
+
     # --- plumbing ----------------------------------------------------------------------
 
     @contextmanager
-    def _opening(self, target: str) -> Iterator[None]:
+    def _opening(self, target: str, uri: bool = False) -> Iterator[None]:
         """Connect to `target` for the body to check and prepare. If that fails, the
         connection is closed at once (a refused file must not keep the -wal and -shm files
         SQLite made next to it to read it) and the reason is one line."""
@@ -80,9 +132,10 @@ class SqliteStore(SqlStore):
             # One thread uses a store at a time, but the dashboard hands its stores on from
             # one request's thread to the next (dashboard/stores.py).
             self._conn = sqlite3.connect(target, timeout=0, isolation_level=None,
-                                         check_same_thread=False)
+                                         check_same_thread=False, uri=uri)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the store {self.location}: {exc}") from None
+            raise self._read_only(exc) or \
+                StoreError(f"cannot open the store {self.location}: {exc}") from None
         self._conn.row_factory = sqlite3.Row
         try:
             yield
@@ -115,13 +168,16 @@ class SqliteStore(SqlStore):
         raise StoreError(f"{self.location} is not a queuectl store: {held}; queuectl "
                          "creates a store only in a new or empty file")
 
-    def _migrate(self) -> None:
+    def _schema_version(self) -> int:
         version = self._execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
         if version > SCHEMA_VERSION:
             raise StoreError(f"the store {self.location} has schema version {version}; this "
                              f"queuectl knows {SCHEMA_VERSION}: upgrade queuectl")
+        return version
+
+    def _migrate(self) -> None:
+        if self._schema_version() == SCHEMA_VERSION:
+            return
         # WAL lets readers and the one writer work side by side; the mode is stored in the
         # file, so it is set once, when the schema is created or upgraded.
         mode = self._execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -159,8 +215,25 @@ class SqliteStore(SqlStore):
         said in one line; anything else (a query SQLite rejects) is a bug."""
         text = str(exc)
         if any(sign in text for sign in _STORE_TROUBLE):
-            return StoreError(f"the store {self.location}: {text}")
+            return self._read_only(exc) or StoreError(f"the store {self.location}: {text}")
         return exc
+
+    def _read_only(self, exc: sqlite3.DatabaseError) -> StoreReadOnly | None:
+        """SQLite's failure to write the file or to make a -wal or -shm file next to it,
+        said as what it is when the file or its folder is read-only."""
+        if not any(sign in str(exc) for sign in _CANNOT_WRITE):
+            return None
+        folder = os.path.dirname(self.location) or "."
+        reason = _read_only_reason(self.location, "it") or \
+            _read_only_reason(folder, f"its folder {folder}")
+        return StoreReadOnly(self.location, reason) if reason else None
+
+    def _execute_many(self, sql: str, rows: Sequence[dict[str, Any]]) -> None:
+        """executemany, inside a transaction that already holds the write lock."""
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.OperationalError as exc:
+            raise self._trouble(exc) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -228,7 +301,7 @@ class SqliteStore(SqlStore):
                 self._execute(self._q["insert_job"], rows[0])
             else:
                 with self._transaction():
-                    self._conn.executemany(self._q["insert_job"], rows)
+                    self._execute_many(self._q["insert_job"], rows)
         except sqlite3.IntegrityError:
             raise DuplicateId(self._duplicate_id(jobs)) from None
         self._announce("enqueue")
@@ -258,6 +331,23 @@ class SqliteStore(SqlStore):
 
     def waiter(self) -> Waiter:
         return _DoorbellWaiter(self._execute)
+
+
+def _read_only_reason(place: str, name: str) -> str | None:
+    """Why `place` (the store's file or folder, called `name`) cannot be written, or None
+    if it can or does not exist."""
+    if not os.path.exists(place) or os.access(place, os.W_OK):
+        return None
+    if platform.read_only_filesystem(place):
+        return "it is on a read-only file system"
+    return f"this user may not write to {name}"
+
+
+def _has_changes(wal: str) -> bool:
+    try:
+        return os.path.getsize(wal) > 0
+    except OSError:  # no -wal file
+        return False
 
 
 class _DoorbellWaiter(Waiter):
