@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 from queuectl import __version__
 from queuectl.errors import QueuectlError, UserError
@@ -247,10 +247,12 @@ def _location(args: argparse.Namespace) -> str:
     return resolve_location(args.db)
 
 
-def _open(args: argparse.Namespace, durable: bool = True):
+def _open(args: argparse.Namespace, durable: bool = True, only_reads: bool = False):
+    """The store; `only_reads` for a command that only reads it, which then works on a
+    store this user may only read."""
     from queuectl.store import open_store
 
-    return open_store(_location(args), durable=durable)
+    return open_store(_location(args), durable=durable, only_reads=only_reads)
 
 
 def _print_json(data: Any) -> None:
@@ -429,13 +431,12 @@ def _start_detached(args: argparse.Namespace) -> int:
     store = _open(args)  # create or upgrade the store here, so errors show here
     pool_id = secrets.token_hex(4)
     log_path = Path(platform.data_dir()) / "worker.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     argv = [sys.executable, "-c", _POOL_BOOT, package_root, "worker", "start",
             "--foreground", "--db-stdin", "--count", str(args.count), "--pool-id", pool_id]
     if args.queue:
         argv += ["--queue", ",".join(args.queue)]
-    with open(log_path, "ab") as log:
+    with _open_log(str(log_path)) as log:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log,
                                 cwd=str(log_path.parent), text=True,
                                 **platform.detached_options())
@@ -454,6 +455,16 @@ def _start_detached(args: argparse.Namespace) -> int:
                             f"{_last_line(log_path)} (log: {log_path})")
         time.sleep(0.05)
     raise UserError(f"workers did not start within 60 s; see {log_path}")
+
+
+def _open_log(path: str) -> BinaryIO:
+    from queuectl import platform
+
+    try:
+        platform.make_folder(os.path.dirname(path))
+        return open(path, "ab")
+    except OSError as exc:
+        raise UserError(f"cannot write the worker log {path}: {exc.strerror}") from None
 
 
 def _print_workers_started(started, as_json: bool) -> None:
@@ -493,7 +504,7 @@ def cmd_worker_stop(args: argparse.Namespace) -> int:
 def cmd_worker_list(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    workers = service.workers(_open(args))
+    workers = service.workers(_open(args, only_reads=True))
     if args.json:
         _print_json(workers)
         return 0
@@ -514,7 +525,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from queuectl import service
     from queuectl.model import STATES
 
-    status = service.status(_open(args))
+    status = service.status(_open(args, only_reads=True))
     if args.json:
         _print_json(status)
         return 0
@@ -533,7 +544,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    store = _open(args)
+    store = _open(args, only_reads=True)
     jobs = service.list_jobs(store, args.state, args.queue, args.limit, args.offset)
     if args.json:
         _print_json([job.to_dict() for job in jobs])
@@ -545,7 +556,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    store = _open(args)
+    store = _open(args, only_reads=True)
     job, attempts = service.show(store, args.job_id)
     if args.json:
         _print_json({"job": job.to_dict(), "attempts": [a.to_dict() for a in attempts]})
@@ -571,7 +582,7 @@ def _run_time(attempt) -> str:
 def cmd_logs(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    store = _open(args)
+    store = _open(args, only_reads=True)
     out = sys.stdout.buffer
     if args.follow:
         def write(data: bytes) -> None:
@@ -588,7 +599,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_dlq_list(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    store = _open(args)
+    store = _open(args, only_reads=True)
     jobs = service.dlq_list(store, args.limit)
     total = len(jobs)
     if total == args.limit:  # there may be more: count them
@@ -657,7 +668,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_wait(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    return service.wait(_open(args), args.job_ids, args.timeout, on_no_worker=_no_worker_hint)
+    return service.wait(_open(args, only_reads=True), args.job_ids, args.timeout,
+                        on_no_worker=_no_worker_hint)
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
@@ -674,7 +686,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    stats = service.stats(_open(args), args.since)
+    stats = service.stats(_open(args, only_reads=True), args.since)
     if args.json:
         _print_json(stats)
         return 0
@@ -694,7 +706,7 @@ def _secs(value: float | None) -> str:
 def cmd_config_show(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    store = _open(args)
+    store = _open(args, only_reads=True)
     values = service.config_show(store)
     if args.json:
         _print_json(values)
@@ -708,7 +720,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 def cmd_config_get(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    value = service.config_get(_open(args), args.key)
+    value = service.config_get(_open(args, only_reads=True), args.key)
     if args.json:
         _print_json(value)
     else:

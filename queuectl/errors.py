@@ -33,3 +33,11 @@ class StoreUnavailable(StoreError):
     """The store cannot be used for now, for a reason that passes: a database server that
     restarts or refuses connections, a full disk, a lock held too long. Workers and pools
     ride it out and try again; a command that meets it reports it like any store error."""
+
+
+class StoreReadOnly(StoreError):
+    """The store cannot be written: a read-only file system, or no permission to write."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        super().__init__(f"the store {location} is read-only: {reason}")
+        self.reason = reason

@@ -1,5 +1,5 @@
 """Every operating-system difference in one place: shells, process groups, signals,
-tree kill, the per-user data folder.
+tree kill, the per-user data folder, file systems.
 
 A job's command runs in a new session (POSIX) or a new process group (Windows), so the
 whole tree it starts can be stopped together: SIGTERM to the group, then SIGKILL after the
@@ -8,10 +8,12 @@ grace period (Windows: CTRL_BREAK_EVENT, then ``taskkill /T /F``).
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
 import time
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
@@ -34,6 +36,29 @@ def data_dir() -> str:
     else:
         base = os.environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
     return os.path.join(base, "queuectl")
+
+
+def make_folder(folder: str) -> None:
+    """Create `folder` and its parents, or raise OSError. Where a part of the path is a
+    file, the error names that part: os.makedirs says only "File exists"."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        path = PurePath(folder)
+        blocking = next((part for part in (*reversed(path.parents), path)
+                         if os.path.lexists(part) and not os.path.isdir(part)), path)
+        raise NotADirectoryError(errno.ENOTDIR, f"{blocking} is not a folder") from None
+
+
+def read_only_filesystem(path: str) -> bool:
+    """Whether `path` is on a file system mounted read-only (POSIX; False on Windows,
+    which has no such mounts)."""
+    if IS_WINDOWS:
+        return False
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph",

@@ -488,7 +488,8 @@ def serve(location: str, host: str, port: int, token: str | None) -> int:
         raise UserError(f"--token must be at least {MIN_TOKEN_LENGTH} characters of visible "
                         "ASCII, without spaces; make one with: "
                         "python -c 'import secrets; print(secrets.token_urlsafe())'")
-    open_store(location).close()  # create or upgrade it now, so errors show at start-up
+    # Create or upgrade it now, so errors show at start-up.
+    open_store(location, only_reads=True).close()
     server = DashboardServer(location, host, port, token)
     stop = threading.Event()
 

@@ -36,7 +36,9 @@ class StorePool:
         with self._lock:
             store = self._idle.pop() if self._idle else None
         if store is None:
-            store = open_store(self.location)
+            # A store that cannot be written still serves the pages; a cancel or a retry
+            # on it is refused with StoreReadOnly (503).
+            store = open_store(self.location, only_reads=True)
         try:
             yield store
         except UserError:

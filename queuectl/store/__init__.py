@@ -45,11 +45,14 @@ def display_location(location: str) -> str:
     return masked
 
 
-def open_store(location: str, durable: bool = True) -> Store:
+def open_store(location: str, durable: bool = True, only_reads: bool = False) -> Store:
     """Open (creating or upgrading if needed) the store at `location`.
 
     `durable` syncs every commit to disk before it returns (for commands that accept user
-    input); workers open with durable=False.
+    input); workers open with durable=False. `only_reads` is for callers that only read
+    (status, list, the dashboard's pages): a SQLite store that cannot be written (a
+    read-only file system, a file this user may not write) is then opened read-only
+    instead of refused with `StoreReadOnly`, and its writes raise `StoreReadOnly`.
     """
     if is_postgres(location):
         try:
@@ -62,4 +65,4 @@ def open_store(location: str, durable: bool = True) -> Store:
         return PostgresStore(location, durable=durable)
     from queuectl.store.sqlite import SqliteStore
 
-    return SqliteStore(location, durable=durable)
+    return SqliteStore(location, durable=durable, only_reads=only_reads)

@@ -15,10 +15,11 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable
 
 from queuectl import platform
-from queuectl.errors import DuplicateId, StoreError, StoreUnavailable
+from queuectl.errors import DuplicateId, StoreError, StoreReadOnly, StoreUnavailable
 from queuectl.model import NewJob
 from queuectl.store import queries
 from queuectl.store.base import RunTimes, Waiter
@@ -26,6 +27,10 @@ from queuectl.store.rows import ms, statements
 from queuectl.store.sqlstore import Row, SqlStore
 
 SCHEMA_VERSION = 2
+# PRAGMA application_id of every store queuectl creates ("qctl"): it tells a queuectl store
+# from another application's SQLite file. Stores made before it carry their tables instead.
+APPLICATION_ID = 0x7163746C
+QUEUECTL_TABLES = frozenset({"jobs", "attempts", "output_chunks", "workers", "config"})
 MIN_SQLITE = (3, 35, 0)  # UPDATE ... RETURNING
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before "database is locked"
 WORKER_AUTOCHECKPOINT = 100_000  # pages (~400 MB of WAL)
@@ -38,10 +43,12 @@ _STORE_TROUBLE = ("disk", "I/O", "readonly", "read-only", "unable to open", "not
                   "malformed", "no such table", "full")
 # Of those, the ones that pass: space freed, a device that answers again.
 _PASSING_TROUBLE = ("full", "disk I/O")
+# ... and those of a file it may not write, or a -wal or -shm file it cannot make.
+_CANNOT_WRITE = ("readonly database", "unable to open database file")
 
 
 class SqliteStore(SqlStore):
-    def __init__(self, path: str, durable: bool = True) -> None:
+    def __init__(self, path: str, durable: bool = True, only_reads: bool = False) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: queuectl needs "
                              f"{'.'.join(map(str, MIN_SQLITE))} or newer")
@@ -49,16 +56,31 @@ class SqliteStore(SqlStore):
         self._q = queries.load("sqlite")
         self._host: str | None = None
         self._wake_on_commit = False
+        self._trouble_said = "cannot open the store"  # "the store" once it is open
         try:
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            # SQLite's own busy handler sleeps 1, 2, 5 ms ... between tries, though a worker
-            # holds the write lock for a tenth of that: waits are done in _execute instead.
-            # One thread uses a store at a time, but the dashboard hands its stores on from
-            # one request's thread to the next (dashboard/stores.py).
-            self._conn = sqlite3.connect(path, timeout=0, isolation_level=None,
-                                         check_same_thread=False)
-            self._conn.row_factory = sqlite3.Row
-            self._identity = _file_identity(path)
+            self._open_to_write(durable)
+        except StoreReadOnly as refused:
+            if not os.path.exists(path):
+                raise StoreError(f"cannot create the store {path}: {refused.reason}") from None
+            if not only_reads:
+                raise
+            self._open_to_read(refused.reason)
+        self._trouble_said = "the store"
+
+    def _open_to_write(self, durable: bool) -> None:
+        """Open the store read-write, creating or upgrading its schema if needed."""
+        # SQLite would open a file it may not write read-only, without a word, and fail
+        # only at the first write.
+        reason = _read_only_reason(self.location, "it")
+        if reason:
+            raise StoreReadOnly(self.location, reason)
+        try:
+            platform.make_folder(os.path.dirname(self.location) or ".")
+        except OSError as exc:
+            raise StoreError(f"cannot create the store {self.location}: "
+                             f"{exc.strerror}") from None
+        with self._opening(self.location):
+            self._refuse_foreign_file()
             # FULL syncs the WAL on every commit (an acknowledged job survives a power cut);
             # workers use NORMAL: a power cut may roll back a recent claim or completion,
             # which re-runs that job and never loses one.
@@ -73,18 +95,99 @@ class SqliteStore(SqlStore):
                 # small disk that is the space the next commits need.
                 self._execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
             self._migrate()
-        except (sqlite3.DatabaseError, OSError) as exc:
-            raise StoreError(f"cannot open the store {path}: {exc}") from None
+
+    def _open_to_read(self, reason: str) -> None:
+        """Open a store that cannot be written (`reason` says why), for reading only.
+
+        mode=ro reads the -wal and -shm files a writer left behind, or makes a -shm file
+        where the folder allows. On a read-only file system with neither, immutable=1
+        reads the file alone: safe there, as nothing can change it, unless a -wal file
+        holds changes the file does not have yet."""
+        uri = Path(os.path.abspath(self.location)).as_uri()
+        try:
+            with self._opening(f"{uri}?mode=ro", uri=True):
+                self._check_readable(reason)
+        except StoreReadOnly as refused:
+            if not platform.read_only_filesystem(self.location) or \
+                    _size(self.location + "-wal") > 0:
+                folder = os.path.dirname(self.location) or "."
+                why = _read_only_reason(folder, f"its folder {folder}") or refused.reason
+                raise StoreError(f"cannot read the store {self.location}: SQLite needs "
+                                 f"{self.location}-shm for it and cannot make it: {why}"
+                                 ) from None
+            with self._opening(f"{uri}?immutable=1", uri=True):
+                self._check_readable(reason)
+
+    def _check_readable(self, reason: str) -> None:
+        self._refuse_foreign_file()
+        version = self._schema_version()
+        if version == 0:
+            raise StoreError(f"the store {self.location} is empty and read-only: {reason}")
+        if version < SCHEMA_VERSION:
+            raise StoreError(f"the store {self.location} has schema version {version} and is "
+                             f"read-only ({reason}): open it once where it can be written, "
+                             f"to upgrade it to version {SCHEMA_VERSION}")
 
     # --- plumbing ----------------------------------------------------------------------
 
-    def _migrate(self) -> None:
-        version = self._execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
+    @contextmanager
+    def _opening(self, target: str, uri: bool = False) -> Iterator[None]:
+        """Connect to `target` for the body to check and prepare. If that fails, the
+        connection is closed at once (a refused file must not keep the -wal and -shm files
+        SQLite made next to it to read it) and the reason is one line."""
+        try:
+            # SQLite's own busy handler sleeps 1, 2, 5 ms ... between tries, though a worker
+            # holds the write lock for a tenth of that: waits are done in _execute instead.
+            # One thread uses a store at a time, but the dashboard hands its stores on from
+            # one request's thread to the next (dashboard/stores.py).
+            self._conn = sqlite3.connect(target, timeout=0, isolation_level=None,
+                                         check_same_thread=False, uri=uri)
+        except sqlite3.DatabaseError as exc:
+            raise self._read_only(exc) or \
+                StoreError(f"cannot open the store {self.location}: {exc}") from None
+        self._conn.row_factory = sqlite3.Row
+        self._identity = _file_identity(self.location)
+        try:
+            yield
+        except BaseException as exc:
+            self._conn.close()
+            if isinstance(exc, sqlite3.DatabaseError):  # "file is not a database"
+                raise StoreError(f"cannot open the store {self.location}: {exc}") from None
+            raise
+
+    def _refuse_foreign_file(self) -> None:
+        """queuectl creates its schema only in a new or empty file. Anything else that is
+        not a queuectl store belongs to another application: refused here, before the
+        first write (journal_mode = WAL rewrites the header), so it stays as it was."""
+        application_id = self._execute("PRAGMA application_id").fetchone()[0]
+        if application_id == APPLICATION_ID:
             return
+        version = self._execute("PRAGMA user_version").fetchone()[0]
+        kinds = self._execute("SELECT type, name FROM sqlite_master ORDER BY name").fetchall()
+        tables = [name for kind, name in kinds if kind == "table"]
+        if application_id == 0 and version == 0 and not kinds:
+            return  # empty
+        if application_id == 0 and version > 0 and QUEUECTL_TABLES.issubset(tables):
+            return  # a queuectl store made before APPLICATION_ID
+        if tables:
+            shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+            held = f"it holds another application's tables ({shown})"
+        else:
+            held = (f"another application marked it (application_id {application_id}, "
+                    f"user_version {version})")
+        raise StoreError(f"{self.location} is not a queuectl store: {held}; queuectl "
+                         "creates a store only in a new or empty file")
+
+    def _schema_version(self) -> int:
+        version = self._execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(f"the store {self.location} has schema version {version}; this "
                              f"queuectl knows {SCHEMA_VERSION}: upgrade queuectl")
+        return version
+
+    def _migrate(self) -> None:
+        if self._schema_version() == SCHEMA_VERSION:
+            return
         # WAL lets readers and the one writer work side by side; the mode is stored in the
         # file, so it is set once, when the schema is created or upgraded.
         mode = self._execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -96,6 +199,7 @@ class SqliteStore(SqlStore):
                 for statement in statements(self._q[f"schema_v{step}"]):
                     self._execute(statement)
             self._execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
+            self._execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     def _execute(self, sql: str, params=()) -> sqlite3.Cursor:
         """Run one statement, waiting for a busy write lock with short, growing sleeps
@@ -123,10 +227,28 @@ class SqliteStore(SqlStore):
         said in one line; anything else (a query SQLite rejects) is a bug."""
         text = str(exc)
         if any(sign in text for sign in _PASSING_TROUBLE):
-            return StoreUnavailable(f"the store {self.location}: {text}")
+            return StoreUnavailable(f"{self._trouble_said} {self.location}: {text}")
         if any(sign in text for sign in _STORE_TROUBLE):
-            return StoreError(f"the store {self.location}: {text}")
+            return self._read_only(exc) or \
+                StoreError(f"{self._trouble_said} {self.location}: {text}")
         return exc
+
+    def _read_only(self, exc: sqlite3.DatabaseError) -> StoreReadOnly | None:
+        """SQLite's failure to write the file or to make a -wal or -shm file next to it,
+        said as what it is when the file or its folder is read-only."""
+        if not any(sign in str(exc) for sign in _CANNOT_WRITE):
+            return None
+        folder = os.path.dirname(self.location) or "."
+        reason = _read_only_reason(self.location, "it") or \
+            _read_only_reason(folder, f"its folder {folder}")
+        return StoreReadOnly(self.location, reason) if reason else None
+
+    def _execute_many(self, sql: str, rows: Sequence[dict[str, Any]]) -> None:
+        """executemany, inside a transaction that already holds the write lock."""
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.OperationalError as exc:
+            raise self._trouble(exc) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -213,7 +335,7 @@ class SqliteStore(SqlStore):
                 self._execute(self._q["insert_job"], rows[0])
             else:
                 with self._transaction():
-                    self._conn.executemany(self._q["insert_job"], rows)
+                    self._execute_many(self._q["insert_job"], rows)
         except sqlite3.IntegrityError:
             raise DuplicateId(self._duplicate_id(jobs)) from None
         self._announce("enqueue")
@@ -256,6 +378,17 @@ def _file_identity(path: str) -> tuple[int, int]:
     """(device, inode): what tells the file opened from another put at the same path."""
     status = os.stat(path)
     return status.st_dev, status.st_ino
+
+
+def _read_only_reason(place: str, name: str) -> str | None:
+    """Why `place` (the store's file or folder, called `name`) cannot be written, or None
+    if it can or does not exist."""
+    if not os.path.exists(place) or os.access(place, os.W_OK):
+        return None
+    if platform.read_only_filesystem(place):
+        return "it is on a read-only file system"
+    return f"this user may not write to {name}"
+
 
 
 class _DoorbellWaiter(Waiter):
