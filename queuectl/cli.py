@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from queuectl import __version__
 from queuectl.errors import QueuectlError, UserError
+from queuectl.inputs import integer, whole_number
 
 DUR_HELP = "a duration: 30, 30s, 5m, 2h, 1d, 0.5s"
 
@@ -45,13 +46,17 @@ def _time(text: str) -> str:
     return text
 
 
+def _integer(text: str) -> int:
+    value = integer(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}")
+    return value
+
+
 def _whole_number(low: int, high: int = 2**31 - 1) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
+        value = whole_number(text)
+        if value is None or not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be a whole number from {low} to "
                                              f"{high}, not {text!r}")
         return value
@@ -115,11 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", cmd_run, "enqueue a shell command", json_out=True)
     run.add_argument("cmd", metavar="CMD", help="the shell command line")
     run.add_argument("--id", help="job id (default: generated)")
-    run.add_argument("--max-retries", type=int, metavar="N",
+    run.add_argument("--max-retries", type=_integer, metavar="N",
                      help="retries after the first run (default: config max_retries)")
     run.add_argument("--timeout", type=_duration, metavar="DUR",
                      help=f"per-attempt time limit, {DUR_HELP}")
-    run.add_argument("--priority", type=int, default=0, metavar="P", help="higher runs first")
+    run.add_argument("--priority", type=_integer, default=0, metavar="P", help="higher runs first")
     run.add_argument("--queue", default="default", metavar="Q", help="named queue")
     when = run.add_mutually_exclusive_group()
     when.add_argument("--delay", type=_duration, metavar="DUR", help=f"run after {DUR_HELP}")

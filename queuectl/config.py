@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from queuectl.errors import UserError
+from queuectl.inputs import decimal, integer
 
 Number = Union[int, float]
 
@@ -39,10 +40,7 @@ def _as_number(raw: object, kind: type) -> Number | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, str):
-        try:
-            raw = float(raw.strip()) if kind is float else int(raw.strip(), 10)
-        except ValueError:
-            return None
+        raw = (decimal if kind is float else integer)(raw.strip())
     if isinstance(raw, int):
         return kind(raw)
     if isinstance(raw, float) and kind is float and math.isfinite(raw):

@@ -14,6 +14,7 @@ from typing import Any
 from queuectl import service
 from queuectl.durations import iso_utc, parse_duration
 from queuectl.errors import UserError
+from queuectl.inputs import whole_number
 from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED
 from queuectl.store.base import Store
 
@@ -37,12 +38,6 @@ def _params(query: Query, allowed: tuple[str, ...]) -> dict[str, str]:
             raise UserError(f"query parameter {name!r} given {len(values)} times")
         single[name] = values[0]
     return single
-
-
-def whole_number(text: str) -> int | None:
-    """`text` as a whole number if it is ASCII digits only (int() would also take "1_0",
-    " 5" and other scripts' digits), else None."""
-    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -41,6 +41,7 @@ from queuectl.dashboard import api, metrics, openapi
 from queuectl.dashboard.openapi import CSRF_HEADER, SESSION_COOKIE
 from queuectl.dashboard.stores import StorePool
 from queuectl.errors import Conflict, NotFound, StoreError, UserError
+from queuectl.inputs import whole_number
 from queuectl.store import display_location, open_store
 
 MIN_TOKEN_LENGTH = 16
@@ -279,7 +280,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise HttpError(411, "send the body with a Content-Length")
         text = (self.headers.get("Content-Length") or "0").strip()
-        length = api.whole_number(text)
+        length = whole_number(text)
         if length is None:
             self.close_connection = True
             raise HttpError(400, f"Content-Length must be a whole number, not {text!r}")

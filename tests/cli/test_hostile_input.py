@@ -1,0 +1,66 @@
+"""Hostile input to the real CLI: other scripts' digits, values that look like options,
+deep JSON, huge names. Each is refused in one line (after argparse's usage line for exit
+2), never with a traceback, and leaves the store as it was."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli.test_errors import snapshot
+
+
+def refused(cli, *args: str, code: int, message: str, input: str | None = None) -> str:
+    """Run a command that must fail; returns its error line."""
+    before = snapshot(cli)
+    result = cli(*args, input=input)
+    lines = result.stderr.splitlines()
+    assert result.returncode == code, result
+    if code == 2:
+        assert lines[0].startswith("usage: queuectl") and "Traceback" not in result.stderr
+        lines = lines[-1:]
+        assert ": error: " in lines[0], result.stderr
+    else:
+        assert len(lines) == 1 and lines[0].startswith("queuectl: error: "), result.stderr
+    assert message in lines[0], lines[0]
+    assert snapshot(cli) == before
+    return lines[0]
+
+
+# --- numbers: ASCII digits only ---------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "true", "--delay", "٥"], "invalid duration '٥'"),
+    (["run", "true", "--delay", "５m"], "invalid duration '５m'"),
+    (["run", "true", "--timeout", "1.٥s"], "invalid duration"),
+    (["run", "true", "--delay", "5ſ"], "invalid duration '5ſ'"),
+    (["run", "true", "--run-at", "２０３０-01-01T00:00"], "invalid time"),
+    (["run", "true", "--priority", "٣"], "must be an integer, not '٣'"),
+    (["run", "true", "--max-retries", "1_0"], "must be an integer, not '1_0'"),
+    (["list", "--limit", "٣"], "must be a whole number from 1"),
+    (["worker", "start", "--count", "５"], "must be a whole number from 1"),
+    (["dashboard", "--port", "８０８０"], "must be a whole number from 0 to 65535"),
+    (["logs", "x", "--attempt", "١"], "must be a whole number from 1"),
+    (["stats", "--since", "٥m"], "invalid duration"),
+])
+def test_options_take_ascii_digits_only(cli, args, message):
+    refused(cli, *args, code=2, message=message)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["config", "set", "max_retries", "٣"], "invalid value '٣' for max_retries"),
+    (["config", "set", "backoff_base", "٣.5"], "invalid value '٣.5' for backoff_base"),
+    (["config", "set", "max_retries", "1_0"], "must be an integer from 0 to 1000"),
+    (["enqueue", '{"command":"true","delay":"٥"}'], "'delay': invalid duration '٥'"),
+    (["enqueue", '{"command":"true","run_at":"２０３０-01-01"}'], "'run_at': invalid time"),
+])
+def test_values_take_ascii_digits_only(cli, args, message):
+    refused(cli, *args, code=1, message=message)
+
+
+def test_ascii_numbers_still_work(cli):
+    cli.ok("config", "set", "backoff_base", "2.5")
+    cli.ok("config", "set", "max_retries", "7")
+    job_id = cli.ok("run", "true", "--priority", "+5", "--max-retries", "2").strip()
+    job = cli.job(job_id)
+    assert (job["priority"], job["max_retries"]) == (5, 2)
+    assert cli.json("config", "show")["backoff_base"] == 2.5

@@ -1,0 +1,64 @@
+import pytest
+
+from queuectl import config
+from queuectl.durations import parse_duration, parse_time
+from queuectl.errors import UserError
+from queuectl.inputs import decimal, integer, whole_number
+
+OTHER_DIGITS = ["٣", "５", "३", "߃", "𝟑", "³", "1_0", " 5", "5 ", "0x1f", ""]
+
+
+@pytest.mark.parametrize("text, value", [("0", 0), ("7", 7), ("007", 7), ("65535", 65535)])
+def test_whole_numbers(text, value):
+    assert whole_number(text) == value
+
+
+@pytest.mark.parametrize("text", OTHER_DIGITS + ["-1", "+1", "1.0", "1" * 5000])
+def test_not_whole_numbers(text):
+    assert whole_number(text) is None
+
+
+@pytest.mark.parametrize("text, value", [("-5", -5), ("+5", 5), ("0", 0), ("-0", 0)])
+def test_integers(text, value):
+    assert integer(text) == value
+
+
+@pytest.mark.parametrize("text", OTHER_DIGITS + ["-٣", "--1", "-", "1.5"])
+def test_not_integers(text):
+    assert integer(text) is None
+
+
+@pytest.mark.parametrize("text, value", [
+    ("2", 2.0), ("-1.5", -1.5), (".5", 0.5), ("5.", 5.0), ("1e3", 1000.0), ("-2E-1", -0.2),
+])
+def test_decimals(text, value):
+    assert decimal(text) == value
+
+
+@pytest.mark.parametrize("text", OTHER_DIGITS + [
+    "inf", "-inf", "Infinity", "nan", "NaN", "-nan", "٣.5", "1.٥", "1e٣", ".", "e3", "1e",
+])
+def test_not_decimals(text):
+    assert decimal(text) is None
+
+
+@pytest.mark.parametrize("text", ["٥", "５m", "1.٥s", "5ſ", "٥s"])
+def test_durations_take_ascii_only(text):
+    with pytest.raises(UserError, match="invalid duration"):
+        parse_duration(text)
+
+
+def test_times_take_ascii_only():
+    with pytest.raises(UserError, match="invalid time"):
+        parse_time("２０３０-01-01T00:00")
+
+
+@pytest.mark.parametrize("key, raw", [
+    ("max_retries", "٣"), ("max_retries", "1_0"), ("backoff_base", "٣.5"),
+    ("backoff_max", "-inf"), ("backoff_max", "inf"), ("backoff_max", "nan"),
+    ("backoff_max", "1e999"), ("backoff_max", "-1.5"), ("max_retries", "-5"),
+])
+def test_config_values_take_ascii_numbers_in_range_only(key, raw):
+    item = config.setting(key)
+    with pytest.raises(UserError, match=f"invalid value .* for {key}: must be .* from"):
+        item.parse(raw)
