@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, Callable
@@ -102,8 +103,22 @@ def _usage_check(check: Callable[[str], object], text: str) -> str:
 
 # --- parser ------------------------------------------------------------------------------
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, taking a word that starts with "-" and a digit, a point or inf/nan as a
+    value, not an unknown option: argparse only does so for "-5" and "-1.5", so "--delay
+    -5s" and "config set backoff_max -inf" failed with "expected one argument" instead of
+    reaching the check that explains the range. (No option of ours looks like that.)"""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_VALUE
+
+
+_NEGATIVE_VALUE = re.compile(r"-(?:\.?[0-9]|(?:inf|infinity|nan)$)", re.IGNORECASE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="queuectl", description="Run shell commands in the background, reliably.")
     parser.add_argument("--version", action="version", version=f"queuectl {__version__}")
     _add_db(parser, default=None)

@@ -15,7 +15,7 @@ _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 MAX_DURATION = 100 * 365 * 86400.0  # a century: anything longer is a typo
 LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z, the last moment ISO-8601 can write
 # re.ASCII: without it \d takes other scripts' digits ("٥") and IGNORECASE takes "ſ" for "s".
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$",
+_DURATION = re.compile(r"^\s*(-?)(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$",
                        re.IGNORECASE | re.ASCII)
 # datetime.fromisoformat only learned "Z" and most ISO-8601 forms in 3.11; we support 3.9.
 _TIME = re.compile(
@@ -32,7 +32,10 @@ def parse_duration(text: str) -> float:
     if not match:
         raise UserError(f"invalid duration {text!r}: use a number with an optional unit "
                         "s, m, h or d (30, 30s, 5m, 2h, 1d, 0.5s)")
-    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    sign, number, unit = match.groups()
+    seconds = float(number) * _UNITS[unit.lower()]
+    if sign and seconds:
+        raise UserError(f"invalid duration {text!r}: a duration must not be negative")
     if seconds > MAX_DURATION:
         raise UserError(f"invalid duration {text!r}: at most 100 years")
     return seconds

@@ -64,3 +64,28 @@ def test_ascii_numbers_still_work(cli):
     job = cli.job(job_id)
     assert (job["priority"], job["max_retries"]) == (5, 2)
     assert cli.json("config", "show")["backoff_base"] == 2.5
+
+
+# --- values that start with "-" ---------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["-inf", "-5", "-1.5", "-1e3", "-nan", "inf", "nan"])
+def test_config_values_out_of_range_reach_the_range_check(cli, value):
+    refused(cli, "config", "set", "backoff_max", value, code=1,
+            message=f"invalid value {value!r} for backoff_max: must be a number from 0 to "
+                    "604800")
+
+
+@pytest.mark.parametrize("option", ["--delay", "--timeout"])
+def test_a_negative_duration_is_named_as_such(cli, option):
+    refused(cli, "run", "true", option, "-5s", code=2,
+            message=f"argument {option}: invalid duration '-5s': a duration must not be "
+                    "negative")
+
+
+def test_a_negative_priority_is_a_priority(cli):
+    job_id = cli.ok("run", "true", "--priority", "-5").strip()
+    assert cli.job(job_id)["priority"] == -5
+
+
+def test_help_still_works_where_a_value_is_expected(cli):
+    assert "usage: queuectl config set" in cli.ok("config", "set", "backoff_max", "--help")
