@@ -10,7 +10,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from queuectl import __version__
 from queuectl.errors import QueuectlError, UserError
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="queuectl", description="Run shell commands in the background, reliably.")
     parser.add_argument("--version", action="version", version=f"queuectl {__version__}")
     _add_db(parser, default=None)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = _subcommands(parser, "command", "COMMAND")
 
     def command(name: str, handler: Callable, help: str, parent=commands, json_out=False):
         sub = parent.add_parser(name, help=help, description=help)
@@ -158,8 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--file", metavar="F", help="read one object or JSON lines from F")
 
     worker = command("worker", None, "start, stop and list workers")
-    worker_commands = worker.add_subparsers(dest="worker_command", metavar="ACTION",
-                                            required=True)
+    worker_commands = _subcommands(worker, "worker_command", "ACTION")
     start = command("start", cmd_worker_start, "start a pool of workers",
                     parent=worker_commands, json_out=True)
     start.add_argument("--count", type=_positive_int, default=1, metavar="N",
@@ -196,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="stream a running attempt's output until it ends")
 
     dlq = command("dlq", None, "the dead letter queue")
-    dlq_commands = dlq.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
+    dlq_commands = _subcommands(dlq, "dlq_command", "ACTION")
     dead = command("list", cmd_dlq_list, "list dead jobs, newest first", parent=dlq_commands,
                    json_out=True)
     dead.add_argument("--limit", type=_positive_int, default=1000, metavar="N")
@@ -225,8 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the window to look at (default 1h)")
 
     config = command("config", None, "settings, stored in the store")
-    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION",
-                                            required=True)
+    config_commands = _subcommands(config, "config_command", "ACTION")
     command("show", cmd_config_show, "show every setting", parent=config_commands,
             json_out=True)
     get = command("get", cmd_config_get, "print one setting", parent=config_commands,
@@ -251,6 +249,17 @@ def build_parser() -> argparse.ArgumentParser:
                                            "$QUEUECTL_DASHBOARD_TOKEN)")
 
     return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str):
+    """The sub-commands of `parser`. Not `required=True`: argparse would then report a
+    missing COMMAND ahead of an unknown option (`queuectl --bogus` said "required:
+    COMMAND"); a missing one is reported when the command runs, after those."""
+    def missing(args: argparse.Namespace) -> NoReturn:
+        parser.error(f"the following arguments are required: {metavar}")
+
+    parser.set_defaults(handler=missing)
+    return parser.add_subparsers(dest=dest, metavar=metavar)
 
 
 def _add_db(parser: argparse.ArgumentParser, default: Any) -> None:

@@ -89,3 +89,21 @@ def test_a_negative_priority_is_a_priority(cli):
 
 def test_help_still_works_where_a_value_is_expected(cli):
     assert "usage: queuectl config set" in cli.ok("config", "set", "backoff_max", "--help")
+
+
+# --- unknown options ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [["--bogus"], ["--bogus", "status"], ["worker", "--bogus"],
+                                  ["config", "--bogus"], ["status", "--bogus"]])
+def test_an_unknown_option_is_named(cli, args):
+    refused(cli, *args, code=2, message="unrecognized arguments: --bogus")
+
+
+@pytest.mark.parametrize("args, usage", [([], "queuectl"), (["worker"], "queuectl worker"),
+                                         (["dlq"], "queuectl dlq"),
+                                         (["config"], "queuectl config")])
+def test_a_missing_command_is_named(cli, args, usage):
+    result = cli(*args)
+    assert result.returncode == 2 and result.stderr.startswith(f"usage: {usage} [-h]")
+    assert result.stderr.splitlines()[-1].endswith("the following arguments are required: "
+                                                   + ("ACTION" if args else "COMMAND"))
