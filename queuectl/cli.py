@@ -14,7 +14,7 @@ from typing import Any, Callable, NoReturn
 
 from queuectl import __version__
 from queuectl.errors import QueuectlError, UserError
-from queuectl.inputs import integer, whole_number
+from queuectl.inputs import integer, load_json, whole_number
 
 DUR_HELP = "a duration: 30, 30s, 5m, 2h, 1d, 0.5s"
 
@@ -381,8 +381,8 @@ def _parse_jobs(text: str, batch: bool):
     if not stripped:
         raise UserError("no job given: expected a JSON object or JSON lines")
     try:
-        return [json.loads(stripped)], lambda index: ""
-    except json.JSONDecodeError as exc:
+        return [load_json(stripped)], lambda index: ""
+    except ValueError as exc:
         if not batch:
             raise UserError(f"invalid JSON: {exc}") from None
     jobs, numbers = _Lines(), []
@@ -390,8 +390,8 @@ def _parse_jobs(text: str, batch: bool):
         if not line.strip():
             continue
         try:
-            jobs.append(json.loads(line))
-        except json.JSONDecodeError as exc:
+            jobs.append(load_json(line))
+        except ValueError as exc:
             raise UserError(f"line {number}: invalid JSON: {exc}") from None
         numbers.append(number)
     return jobs, lambda index: f"line {numbers[index]}: "

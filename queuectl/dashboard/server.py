@@ -41,7 +41,7 @@ from queuectl.dashboard import api, metrics, openapi
 from queuectl.dashboard.openapi import CSRF_HEADER, SESSION_COOKIE
 from queuectl.dashboard.stores import StorePool
 from queuectl.errors import Conflict, NotFound, StoreError, UserError
-from queuectl.inputs import whole_number
+from queuectl.inputs import load_json, whole_number
 from queuectl.store import display_location, open_store
 
 MIN_TOKEN_LENGTH = 16
@@ -468,11 +468,9 @@ class Handler(BaseHTTPRequestHandler):
         if content_type != "application/json":
             raise HttpError(415, "send the body as application/json")
         try:
-            body = json.loads(self._body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            body = load_json(self._body.decode("utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError is one too
             raise HttpError(400, f"the body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise HttpError(400, "the body is nested too deeply") from None
         with self.server.stores.store() as store:
             self._json(api.dlq_retry(store, body))
 

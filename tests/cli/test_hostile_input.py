@@ -107,3 +107,33 @@ def test_a_missing_command_is_named(cli, args, usage):
     assert result.returncode == 2 and result.stderr.startswith(f"usage: {usage} [-h]")
     assert result.stderr.splitlines()[-1].endswith("the following arguments are required: "
                                                    + ("ACTION" if args else "COMMAND"))
+
+
+# --- deep JSON ------------------------------------------------------------------------------
+
+DEEP = "[" * 30000 + "]" * 30000
+DEEP_JOB = '{"command": "true", "env": ' + DEEP + "}"
+
+
+def test_deep_json_on_the_command_line_is_one_line(cli):
+    for text in (DEEP, DEEP_JOB, '{"command": "true", "env": ' + "[" * 65 + "]" * 65 + "}"):
+        refused(cli, "enqueue", text, code=1,
+                message="error: invalid JSON: nested more than 64 levels deep")
+
+
+def test_deep_json_on_stdin_or_in_a_file_names_its_line(cli, tmp_path):
+    for lines, line in (([DEEP_JOB], 1), (['{"command": "true"}', DEEP_JOB], 2),
+                        (['{"command": "true"}', "", DEEP], 3)):
+        text = "\n".join(lines) + "\n"
+        message = f"error: line {line}: invalid JSON: nested more than 64 levels deep"
+        refused(cli, "enqueue", "-", input=text, code=1, message=message)
+        (tmp_path / "jobs.jsonl").write_text(text)
+        refused(cli, "enqueue", "--file", str(tmp_path / "jobs.jsonl"), code=1,
+                message=message)
+
+
+def test_an_integer_too_long_to_convert_is_one_line(cli):
+    # "invalid JSON" where int() has a digit limit (3.11, and 3.9.14 and 3.10.7 on), else
+    # an out-of-range priority.
+    refused(cli, "enqueue", '{"command": "true", "priority": ' + "1" * 5000 + "}", code=1,
+            message="queuectl: error: ")

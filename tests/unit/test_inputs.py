@@ -1,9 +1,11 @@
+import sys
+
 import pytest
 
 from queuectl import config
 from queuectl.durations import parse_duration, parse_time
 from queuectl.errors import UserError
-from queuectl.inputs import decimal, integer, whole_number
+from queuectl.inputs import MAX_JSON_DEPTH, decimal, integer, load_json, whole_number
 
 OTHER_DIGITS = ["٣", "５", "३", "߃", "𝟑", "³", "1_0", " 5", "5 ", "0x1f", ""]
 
@@ -62,3 +64,28 @@ def test_config_values_take_ascii_numbers_in_range_only(key, raw):
     item = config.setting(key)
     with pytest.raises(UserError, match=f"invalid value .* for {key}: must be .* from"):
         item.parse(raw)
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_json_nested_up_to_the_limit_loads():
+    assert load_json(nested(MAX_JSON_DEPTH)) is not None
+    assert load_json('{"env": {"A": "' + "[{" * 1000 + '"}}') == {"env": {"A": "[{" * 1000}}
+
+
+@pytest.mark.parametrize("text", [nested(MAX_JSON_DEPTH + 1), nested(30000),
+                                  '{"a": ' * 30000 + "1" + "}" * 30000,
+                                  "[" + ",".join([nested(2)] * 100 + [nested(70)]) + "]"])
+def test_json_nested_deeper_is_one_value_error(text):
+    with pytest.raises(ValueError, match=f"^nested more than {MAX_JSON_DEPTH} levels deep$"):
+        load_json(text)
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"command": "true"} {}', "1" * 5000])
+def test_bad_json_is_a_value_error(text):
+    if text.isdigit() and not hasattr(sys, "get_int_max_str_digits"):
+        pytest.skip("this Python converts integers of any length")
+    with pytest.raises(ValueError):
+        load_json(text)
