@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Callable, NoReturn
 
 from queuectl import __version__
-from queuectl.errors import QueuectlError, UserError
+from queuectl.errors import QueuectlError, UserError, quote
 from queuectl.inputs import integer, load_json, whole_number
 
 DUR_HELP = "a duration: 30, 30s, 5m, 2h, 1d, 0.5s"
@@ -50,7 +50,7 @@ def _time(text: str) -> str:
 def _integer(text: str) -> int:
     value = integer(text)
     if value is None:
-        raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}")
+        raise argparse.ArgumentTypeError(f"must be an integer, not {quote(text)}")
     return value
 
 
@@ -59,7 +59,7 @@ def _whole_number(low: int, high: int = 2**31 - 1) -> Callable[[str], int]:
         value = whole_number(text)
         if value is None or not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be a whole number from {low} to "
-                                             f"{high}, not {text!r}")
+                                             f"{high}, not {quote(text)}")
         return value
 
     return parse
@@ -73,7 +73,7 @@ _port = _whole_number(0, 65535)
 def _env_pair(text: str) -> tuple:
     name, sep, value = text.partition("=")
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {quote(text)}")
     return name, value
 
 
@@ -348,7 +348,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
             with open(args.file, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
-            raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
+            raise UserError(f"cannot read {quote(args.file)}: {exc.strerror}") from None
         specs, label = _parse_jobs(_utf8(data, args.file), batch=True)
     elif args.json_text == "-":
         specs, label = _parse_jobs(_utf8(sys.stdin.buffer.read(), "stdin"), batch=True)
@@ -782,7 +782,7 @@ def _check_text(args: argparse.Namespace) -> None:
                 try:
                     text.encode("utf-8")
                 except UnicodeEncodeError:
-                    raise UserError(f"{name.replace('_', ' ')}: {text!r} is not valid "
+                    raise UserError(f"{name.replace('_', ' ')}: {quote(text)} is not valid "
                                     "UTF-8") from None
 
 

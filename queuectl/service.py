@@ -14,7 +14,7 @@ from typing import Any, Callable
 from queuectl import config as settings
 from queuectl.config import Config
 from queuectl.durations import MAX_DURATION, iso_utc, parse_duration, parse_time
-from queuectl.errors import Conflict, DuplicateId, NotFound, UserError
+from queuectl.errors import Conflict, DuplicateId, NotFound, UserError, quote
 from queuectl.model import (
     CANCELED,
     COMPLETED,
@@ -85,7 +85,7 @@ def build_job(spec: Mapping[str, Any], config: Config, now: float, base_cwd: str
         raise fail("a job must be a JSON object")
     unknown = [key for key in spec if key not in JOB_KEYS]
     if unknown:
-        raise fail(f"unknown key {unknown[0]!r}; valid keys: {', '.join(JOB_KEYS)}")
+        raise fail(f"unknown key {quote(unknown[0])}; valid keys: {', '.join(JOB_KEYS)}")
     command = spec.get("command")
     if not isinstance(command, str) or not command.strip():
         raise fail("'command' must be a non-empty string")
@@ -95,7 +95,7 @@ def build_job(spec: Mapping[str, Any], config: Config, now: float, base_cwd: str
     if job_id is None:
         job_id = new_job_id()
     elif not isinstance(job_id, str) or not ID_PATTERN.fullmatch(job_id):
-        raise fail(f"invalid id {job_id!r}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
+        raise fail(f"invalid id {quote(job_id)}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
     queue = spec.get("queue", DEFAULT_QUEUE)
     try:
         check_queue(queue)
@@ -181,7 +181,7 @@ def _env(env: Any, fail) -> dict[str, str]:
     for key, value in env.items():
         if not key or "=" in key or not _plain_text(key) or not isinstance(value, str) \
                 or not _plain_text(value):
-            raise fail(f"'env' entry {key!r} must be a NAME (no '=') with a string value")
+            raise fail(f"'env' entry {quote(key)} must be a NAME (no '=') with a string value")
     return dict(env)
 
 
@@ -198,7 +198,7 @@ def enqueue(store: Store, specs: Sequence[Mapping[str, Any]], base_cwd: str,
     first_use: dict[str, int] = {}
     for index, job in enumerate(jobs):
         if first_use.setdefault(job.id, index) != index:
-            raise Conflict(f"{label(index)}job id {job.id!r} is used twice in this batch")
+            raise Conflict(f"{label(index)}job id {quote(job.id)} is used twice in this batch")
     try:
         store.enqueue(jobs, now)
     except DuplicateId as exc:  # name the line of a batch
@@ -235,12 +235,12 @@ def workers(store: Store) -> list[dict[str, Any]]:
 
 def check_queue(queue: object) -> None:
     if not isinstance(queue, str) or not QUEUE_PATTERN.fullmatch(queue):
-        raise UserError(f"invalid queue {queue!r}: use 1 to 64 of A-Z a-z 0-9 . _ : -")
+        raise UserError(f"invalid queue {quote(queue)}: use 1 to 64 of A-Z a-z 0-9 . _ : -")
 
 
 def check_state(state: str | None) -> str | None:
     if state is not None and state not in STATES:
-        raise UserError(f"unknown state {state!r}; states: {', '.join(STATES)}")
+        raise UserError(f"unknown state {quote(state)}; states: {', '.join(STATES)}")
     return state
 
 
@@ -270,13 +270,13 @@ def attempt(store: Store, job_id: str, number: int | None = None) -> Attempt:
     """One attempt of a job (default: the latest); NotFound if it has none."""
     job, attempts = show(store, job_id)
     if not attempts:
-        raise NotFound(f"job {job_id!r} has not run yet ({job.state})")
+        raise NotFound(f"job {quote(job_id)} has not run yet ({job.state})")
     if number is None:
         return attempts[-1]
     for item in attempts:
         if item.number == number:
             return item
-    raise NotFound(f"job {job_id!r} has no attempt {number} "
+    raise NotFound(f"job {quote(job_id)} has no attempt {number} "
                    f"(attempts: {', '.join(str(a.number) for a in attempts)})")
 
 
@@ -371,7 +371,7 @@ def await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> dict[s
 def purge(store: Store, state: str, older_than: float | None = None) -> int:
     if state not in TERMINAL:
         raise UserError(f"can only purge terminal states ({', '.join(TERMINAL)}), "
-                        f"not {state!r}")
+                        f"not {quote(state)}")
     before = None if older_than is None else store.clock() - older_than
     return store.purge([state], before)
 

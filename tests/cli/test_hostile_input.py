@@ -137,3 +137,34 @@ def test_an_integer_too_long_to_convert_is_one_line(cli):
     # an out-of-range priority.
     refused(cli, "enqueue", '{"command": "true", "priority": ' + "1" * 5000 + "}", code=1,
             message="queuectl: error: ")
+
+
+# --- huge names -------------------------------------------------------------------------
+
+TEN_KB = "q" * 10240
+SHOWN = f"'{'q' * 80}…' (10240 characters)"
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["run", "true", "--queue", TEN_KB], 1, f"invalid queue {SHOWN}: use 1 to 64"),
+    (["run", "true", "--id", TEN_KB], 1, f"invalid id {SHOWN}: use 1 to 128"),
+    (["enqueue", f'{{"command": "true", "queue": "{TEN_KB}"}}'], 1, f"invalid queue {SHOWN}"),
+    (["enqueue", f'{{"command": "true", "{TEN_KB}": 1}}'], 1, f"unknown key {SHOWN}"),
+    (["cancel", TEN_KB], 1, f"no job with id {SHOWN}"),
+    (["logs", TEN_KB], 1, f"no job with id {SHOWN}"),
+    (["dlq", "retry", TEN_KB], 1, f"no job with id {SHOWN}"),
+    (["config", "set", TEN_KB, "1"], 1, f"unknown config key {SHOWN}"),
+    (["config", "set", "max_retries", TEN_KB], 1, f"invalid value {SHOWN} for max_retries"),
+    (["worker", "start", "--queue", TEN_KB], 2, f"invalid queue {SHOWN}"),
+    (["run", "true", "--delay", TEN_KB], 2, f"invalid duration {SHOWN}"),
+    (["list", "--state", TEN_KB], 2, f"unknown state {SHOWN}"),
+])
+def test_an_error_quotes_a_huge_value_cut_short(cli, args, code, message):
+    line = refused(cli, *args, code=code, message=message)
+    assert len(line) < 300
+
+
+def test_show_of_a_100_kb_id_quotes_it_cut_short(cli):
+    line = refused(cli, "show", "i" * 102400, code=1,
+                   message=f"no job with id '{'i' * 80}…' (102400 characters)")
+    assert len(line) < 150

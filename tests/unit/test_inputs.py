@@ -4,7 +4,7 @@ import pytest
 
 from queuectl import config
 from queuectl.durations import parse_duration, parse_time
-from queuectl.errors import UserError
+from queuectl.errors import QUOTE_LIMIT, UserError, quote
 from queuectl.inputs import MAX_JSON_DEPTH, decimal, integer, load_json, whole_number
 
 OTHER_DIGITS = ["٣", "５", "३", "߃", "𝟑", "³", "1_0", " 5", "5 ", "0x1f", ""]
@@ -89,3 +89,9 @@ def test_bad_json_is_a_value_error(text):
         pytest.skip("this Python converts integers of any length")
     with pytest.raises(ValueError):
         load_json(text)
+
+
+def test_quote_cuts_long_text_and_gives_its_length():
+    assert quote("abc") == "'abc'" and quote(5) == "5" and quote(None) == "None"
+    assert quote("a" * QUOTE_LIMIT) == repr("a" * QUOTE_LIMIT)
+    assert quote("a\n" * 5120) == repr("a\n" * (QUOTE_LIMIT // 2) + "…") + " (10240 characters)"
