@@ -103,18 +103,19 @@ def _usage_check(check: Callable[[str], object], text: str) -> str:
 
 # --- parser ------------------------------------------------------------------------------
 
+_NEGATIVE_VALUE = re.compile(r"-(?:\.?[0-9]|(?:inf|infinity|nan)$)", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, taking a word that starts with "-" and a digit, a point or inf/nan as a
-    value, not an unknown option: argparse only does so for "-5" and "-1.5", so "--delay
-    -5s" and "config set backoff_max -inf" failed with "expected one argument" instead of
-    reaching the check that explains the range. (No option of ours looks like that.)"""
+    """argparse, except that a word such as "-5s", "-.5", "-1e3" or "-inf" is a value, not
+    an unknown option. argparse only takes "-5" and "-1.5" so: "--delay -5s" and "config
+    set backoff_max -inf" failed with "expected one argument" before the check that names
+    the range could answer. Its private `_negative_number_matcher` is the one hook for
+    this; no option of ours looks like a negative number."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = _NEGATIVE_VALUE
-
-
-_NEGATIVE_VALUE = re.compile(r"-(?:\.?[0-9]|(?:inf|infinity|nan)$)", re.IGNORECASE)
 
 
 def build_parser() -> argparse.ArgumentParser:
