@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, NoReturn
 
 from queuectl import __version__
-from queuectl.errors import QueuectlError, UserError
+from queuectl.errors import QueuectlError, UserError, quote
+from queuectl.inputs import integer, load_json, whole_number
 
 DUR_HELP = "a duration: 30, 30s, 5m, 2h, 1d, 0.5s"
 
@@ -45,15 +47,19 @@ def _time(text: str) -> str:
     return text
 
 
+def _integer(text: str) -> int:
+    value = integer(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"must be an integer, not {quote(text)}")
+    return value
+
+
 def _whole_number(low: int, high: int = 2**31 - 1) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
+        value = whole_number(text)
+        if value is None or not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be a whole number from {low} to "
-                                             f"{high}, not {text!r}")
+                                             f"{high}, not {quote(text)}")
         return value
 
     return parse
@@ -67,7 +73,7 @@ _port = _whole_number(0, 65535)
 def _env_pair(text: str) -> tuple:
     name, sep, value = text.partition("=")
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {quote(text)}")
     return name, value
 
 
@@ -97,12 +103,27 @@ def _usage_check(check: Callable[[str], object], text: str) -> str:
 
 # --- parser ------------------------------------------------------------------------------
 
+_NEGATIVE_VALUE = re.compile(r"-(?:\.?[0-9]|(?:inf|infinity|nan)$)", re.IGNORECASE)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a word such as "-5s", "-.5", "-1e3" or "-inf" is a value, not
+    an unknown option. argparse only takes "-5" and "-1.5" so: "--delay -5s" and "config
+    set backoff_max -inf" failed with "expected one argument" before the check that names
+    the range could answer. Its private `_negative_number_matcher` is the one hook for
+    this; no option of ours looks like a negative number."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_VALUE
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="queuectl", description="Run shell commands in the background, reliably.")
     parser.add_argument("--version", action="version", version=f"queuectl {__version__}")
     _add_db(parser, default=None)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = _subcommands(parser, "command", "COMMAND")
 
     def command(name: str, handler: Callable, help: str, parent=commands, json_out=False):
         sub = parent.add_parser(name, help=help, description=help)
@@ -115,11 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", cmd_run, "enqueue a shell command", json_out=True)
     run.add_argument("cmd", metavar="CMD", help="the shell command line")
     run.add_argument("--id", help="job id (default: generated)")
-    run.add_argument("--max-retries", type=int, metavar="N",
+    run.add_argument("--max-retries", type=_integer, metavar="N",
                      help="retries after the first run (default: config max_retries)")
     run.add_argument("--timeout", type=_duration, metavar="DUR",
                      help=f"per-attempt time limit, {DUR_HELP}")
-    run.add_argument("--priority", type=int, default=0, metavar="P", help="higher runs first")
+    run.add_argument("--priority", type=_integer, default=0, metavar="P", help="higher runs first")
     run.add_argument("--queue", default="default", metavar="Q", help="named queue")
     when = run.add_mutually_exclusive_group()
     when.add_argument("--delay", type=_duration, metavar="DUR", help=f"run after {DUR_HELP}")
@@ -138,8 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--file", metavar="F", help="read one object or JSON lines from F")
 
     worker = command("worker", None, "start, stop and list workers")
-    worker_commands = worker.add_subparsers(dest="worker_command", metavar="ACTION",
-                                            required=True)
+    worker_commands = _subcommands(worker, "worker_command", "ACTION")
     start = command("start", cmd_worker_start, "start a pool of workers",
                     parent=worker_commands, json_out=True)
     start.add_argument("--count", type=_positive_int, default=1, metavar="N",
@@ -176,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="stream a running attempt's output until it ends")
 
     dlq = command("dlq", None, "the dead letter queue")
-    dlq_commands = dlq.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
+    dlq_commands = _subcommands(dlq, "dlq_command", "ACTION")
     dead = command("list", cmd_dlq_list, "list dead jobs, newest first", parent=dlq_commands,
                    json_out=True)
     dead.add_argument("--limit", type=_positive_int, default=1000, metavar="N")
@@ -205,8 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the window to look at (default 1h)")
 
     config = command("config", None, "settings, stored in the store")
-    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION",
-                                            required=True)
+    config_commands = _subcommands(config, "config_command", "ACTION")
     command("show", cmd_config_show, "show every setting", parent=config_commands,
             json_out=True)
     get = command("get", cmd_config_get, "print one setting", parent=config_commands,
@@ -231,6 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
                                            "$QUEUECTL_DASHBOARD_TOKEN)")
 
     return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str):
+    """The sub-commands of `parser`. Not `required=True`: argparse would then report a
+    missing COMMAND ahead of an unknown option (`queuectl --bogus` said "required:
+    COMMAND"); a missing one is reported when the command runs, after those."""
+    def missing(args: argparse.Namespace) -> NoReturn:
+        parser.error(f"the following arguments are required: {metavar}")
+
+    parser.set_defaults(handler=missing)
+    return parser.add_subparsers(dest=dest, metavar=metavar)
 
 
 def _add_db(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -321,7 +351,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
             with open(args.file, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
-            raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
+            raise UserError(f"cannot read {quote(args.file)}: {exc.strerror}") from None
         specs, label = _parse_jobs(_utf8(data, args.file), batch=True)
     elif args.json_text == "-":
         specs, label = _parse_jobs(_utf8(sys.stdin.buffer.read(), "stdin"), batch=True)
@@ -354,8 +384,8 @@ def _parse_jobs(text: str, batch: bool):
     if not stripped:
         raise UserError("no job given: expected a JSON object or JSON lines")
     try:
-        return [json.loads(stripped)], lambda index: ""
-    except json.JSONDecodeError as exc:
+        return [load_json(stripped)], lambda index: ""
+    except ValueError as exc:
         if not batch:
             raise UserError(f"invalid JSON: {exc}") from None
     jobs, numbers = _Lines(), []
@@ -363,8 +393,8 @@ def _parse_jobs(text: str, batch: bool):
         if not line.strip():
             continue
         try:
-            jobs.append(json.loads(line))
-        except json.JSONDecodeError as exc:
+            jobs.append(load_json(line))
+        except ValueError as exc:
             raise UserError(f"line {number}: invalid JSON: {exc}") from None
         numbers.append(number)
     return jobs, lambda index: f"line {numbers[index]}: "
@@ -765,7 +795,7 @@ def _check_text(args: argparse.Namespace) -> None:
                 try:
                     text.encode("utf-8")
                 except UnicodeEncodeError:
-                    raise UserError(f"{name.replace('_', ' ')}: {text!r} is not valid "
+                    raise UserError(f"{name.replace('_', ' ')}: {quote(text)} is not valid "
                                     "UTF-8") from None
 
 

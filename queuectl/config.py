@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Union
 
-from queuectl.errors import UserError
+from queuectl.errors import UserError, quote
+from queuectl.inputs import decimal, integer
 
 Number = Union[int, float]
 
@@ -30,7 +31,7 @@ class Setting:
         value = _as_number(raw, self.kind)
         if value is None or not (self.low <= value <= self.high):
             kind = "an integer" if self.kind is int else "a number"
-            raise UserError(f"invalid value {raw!r} for {self.name}: must be {kind} from "
+            raise UserError(f"invalid value {quote(raw)} for {self.name}: must be {kind} from "
                             f"{_show(self.low)} to {_show(self.high)}")
         return value
 
@@ -39,10 +40,7 @@ def _as_number(raw: object, kind: type) -> Number | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, str):
-        try:
-            raw = float(raw.strip()) if kind is float else int(raw.strip(), 10)
-        except ValueError:
-            return None
+        raw = (decimal if kind is float else integer)(raw.strip())
     if isinstance(raw, int):
         return kind(raw)
     if isinstance(raw, float) and kind is float and math.isfinite(raw):
@@ -78,7 +76,7 @@ def setting(key: str) -> Setting:
     """The setting named `key` (hyphens and underscores are the same)."""
     name = key.strip().lower().replace("-", "_")
     if name not in SETTINGS:
-        raise UserError(f"unknown config key {key!r}; valid keys: {', '.join(SETTINGS)}")
+        raise UserError(f"unknown config key {quote(key)}; valid keys: {', '.join(SETTINGS)}")
     return SETTINGS[name]
 
 

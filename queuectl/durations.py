@@ -9,18 +9,20 @@ from __future__ import annotations
 import re
 import time
 
-from queuectl.errors import UserError
+from queuectl.errors import UserError, quote
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 MAX_DURATION = 100 * 365 * 86400.0  # a century: anything longer is a typo
 LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z, the last moment ISO-8601 can write
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
+# re.ASCII: without it \d takes other scripts' digits ("٥") and IGNORECASE takes "ſ" for "s".
+_DURATION = re.compile(r"^\s*(-?)(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$",
+                       re.IGNORECASE | re.ASCII)
 # datetime.fromisoformat only learned "Z" and most ISO-8601 forms in 3.11; we support 3.9.
 _TIME = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})"
     r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?)?"
     r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 
 
@@ -28,11 +30,14 @@ def parse_duration(text: str) -> float:
     """Seconds from "30", "30s", "5m", "2h", "1d" or "0.5s"; UserError if malformed."""
     match = _DURATION.match(str(text))
     if not match:
-        raise UserError(f"invalid duration {text!r}: use a number with an optional unit "
+        raise UserError(f"invalid duration {quote(text)}: use a number with an optional unit "
                         "s, m, h or d (30, 30s, 5m, 2h, 1d, 0.5s)")
-    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    sign, number, unit = match.groups()
+    seconds = float(number) * _UNITS[unit.lower()]
+    if sign and seconds:
+        raise UserError(f"invalid duration {quote(text)}: a duration must not be negative")
     if seconds > MAX_DURATION:
-        raise UserError(f"invalid duration {text!r}: at most 100 years")
+        raise UserError(f"invalid duration {quote(text)}: at most 100 years")
     return seconds
 
 
@@ -40,7 +45,7 @@ def parse_time(text: str) -> float:
     """Epoch seconds from ISO-8601; without an offset the time is local."""
     match = _TIME.match(str(text))
     if not match:
-        raise UserError(f"invalid time {text!r}: use ISO-8601, e.g. 2026-12-01T09:00 or "
+        raise UserError(f"invalid time {quote(text)}: use ISO-8601, e.g. 2026-12-01T09:00 or "
                         "2026-12-01T09:00:00Z")
     from datetime import datetime
 
@@ -54,9 +59,9 @@ def parse_time(text: str) -> float:
         else:
             seconds = moment.replace(tzinfo=_offset_zone(offset)).timestamp()
     except (ValueError, OverflowError) as exc:  # day 31 of June, an offset of 99 hours
-        raise UserError(f"invalid time {text!r}: {exc}") from None
+        raise UserError(f"invalid time {quote(text)}: {exc}") from None
     if not 0 <= seconds <= LATEST_TIME:
-        raise UserError(f"invalid time {text!r}: use a time from 1970 to 9999")
+        raise UserError(f"invalid time {quote(text)}: use a time from 1970 to 9999")
     return seconds
 
 

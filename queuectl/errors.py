@@ -1,5 +1,15 @@
 """One exception hierarchy: user errors become one stderr line and exit 1."""
 
+QUOTE_LIMIT = 80  # characters of user text an error message shows
+
+
+def quote(value: object) -> str:
+    """`value` as an error message shows it: repr(), text past QUOTE_LIMIT characters cut
+    and its length given, so that a 100 KB argument still makes one readable line."""
+    if isinstance(value, str) and len(value) > QUOTE_LIMIT:
+        return f"{value[:QUOTE_LIMIT] + '…'!r} ({len(value)} characters)"
+    return repr(value)
+
 
 class QueuectlError(Exception):
     """Base of every error queuectl raises on purpose."""
@@ -21,7 +31,7 @@ class DuplicateId(Conflict):
     """An enqueue named a job id that is already taken."""
 
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"job id {job_id!r} already exists")
+        super().__init__(f"job id {quote(job_id)} already exists")
         self.job_id = job_id
 
 

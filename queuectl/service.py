@@ -14,7 +14,7 @@ from typing import Any, Callable
 from queuectl import config as settings
 from queuectl.config import Config
 from queuectl.durations import MAX_DURATION, iso_utc, parse_duration, parse_time
-from queuectl.errors import Conflict, DuplicateId, NotFound, UserError
+from queuectl.errors import Conflict, DuplicateId, NotFound, UserError, quote
 from queuectl.model import (
     CANCELED,
     COMPLETED,
@@ -77,7 +77,9 @@ def _base32(value: int, width: int) -> str:
 
 def build_job(spec: Mapping[str, Any], config: Config, now: float, base_cwd: str,
               where: str = "") -> NewJob:
-    """Validate one job object (the JSON of `enqueue`, or the options of `run`)."""
+    """Validate one job object (the JSON of `enqueue`, or the options of `run`). A key left
+    out takes its default; null is a wrong type, except for `timeout`, where it means
+    config `job_timeout` as in a job object."""
     def fail(message: str) -> UserError:
         return UserError(f"{where}{message}")
 
@@ -85,32 +87,33 @@ def build_job(spec: Mapping[str, Any], config: Config, now: float, base_cwd: str
         raise fail("a job must be a JSON object")
     unknown = [key for key in spec if key not in JOB_KEYS]
     if unknown:
-        raise fail(f"unknown key {unknown[0]!r}; valid keys: {', '.join(JOB_KEYS)}")
+        raise fail(f"unknown key {quote(unknown[0])}; valid keys: {', '.join(JOB_KEYS)}")
     command = spec.get("command")
     if not isinstance(command, str) or not command.strip():
         raise fail("'command' must be a non-empty string")
     if not _plain_text(command):
         raise fail("'command' must be UTF-8 text without NUL characters")
-    job_id = spec.get("id")
-    if job_id is None:
-        job_id = new_job_id()
-    elif not isinstance(job_id, str) or not ID_PATTERN.fullmatch(job_id):
-        raise fail(f"invalid id {job_id!r}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
+    job_id = spec["id"] if "id" in spec else new_job_id()
     queue = spec.get("queue", DEFAULT_QUEUE)
+    for name, value in (("id", job_id), ("queue", queue)):
+        if not isinstance(value, str):
+            raise fail(f"'{name}' must be a string")
+    if not ID_PATTERN.fullmatch(job_id):
+        raise fail(f"invalid id {quote(job_id)}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
     try:
         check_queue(queue)
     except UserError as exc:
         raise fail(str(exc)) from None
-    max_retries = spec.get("max_retries")
-    max_retries = config.max_retries if max_retries is None else \
-        _int(max_retries, "max_retries", 0, 1000, fail)
+    max_retries = _int(spec["max_retries"], "max_retries", 0, 1000, fail) \
+        if "max_retries" in spec else config.max_retries
     priority = _int(spec.get("priority", 0), "priority", *PRIORITY_RANGE, fail=fail)
     timeout = spec.get("timeout")
     if timeout is not None:
         timeout = _seconds(timeout, "timeout", fail, positive=True, most=MAX_TIMEOUT)
     return NewJob(id=job_id, command=command, max_retries=max_retries, queue=queue,
                   priority=priority, run_at=_run_at(spec, now, fail), timeout=timeout,
-                  cwd=_cwd(spec.get("cwd"), base_cwd, fail), env=_env(spec.get("env"), fail))
+                  cwd=_cwd(spec["cwd"], base_cwd, fail) if "cwd" in spec else base_cwd,
+                  env=_env(spec["env"], fail) if "env" in spec else {})
 
 
 def _int(value: Any, name: str, low: int, high: int, fail) -> int:
@@ -142,11 +145,11 @@ def _seconds(value: Any, name: str, fail, positive: bool = False,
 def _run_at(spec: Mapping[str, Any], now: float, fail) -> float:
     if "run_at" in spec and "delay" in spec:
         raise fail("give 'run_at' or 'delay', not both")
-    if spec.get("delay") is not None:
+    if "delay" in spec:
         return now + _seconds(spec["delay"], "delay", fail)
-    run_at = spec.get("run_at")
-    if run_at is None:
+    if "run_at" not in spec:
         return now
+    run_at = spec["run_at"]
     if not isinstance(run_at, str):
         raise fail("'run_at' must be an ISO-8601 time such as 2026-12-01T09:00")
     try:
@@ -166,22 +169,18 @@ def _plain_text(text: str) -> bool:
 
 
 def _cwd(cwd: Any, base_cwd: str, fail) -> str:
-    if cwd is None:
-        return base_cwd
     if not isinstance(cwd, str) or not cwd or not _plain_text(cwd):
         raise fail("'cwd' must be a directory path")
     return os.path.normpath(os.path.join(base_cwd, os.path.expanduser(cwd)))
 
 
 def _env(env: Any, fail) -> dict[str, str]:
-    if env is None:
-        return {}
     if not isinstance(env, Mapping):
         raise fail("'env' must be an object of NAME: value strings")
     for key, value in env.items():
         if not key or "=" in key or not _plain_text(key) or not isinstance(value, str) \
                 or not _plain_text(value):
-            raise fail(f"'env' entry {key!r} must be a NAME (no '=') with a string value")
+            raise fail(f"'env' entry {quote(key)} must be a NAME (no '=') with a string value")
     return dict(env)
 
 
@@ -198,7 +197,7 @@ def enqueue(store: Store, specs: Sequence[Mapping[str, Any]], base_cwd: str,
     first_use: dict[str, int] = {}
     for index, job in enumerate(jobs):
         if first_use.setdefault(job.id, index) != index:
-            raise Conflict(f"{label(index)}job id {job.id!r} is used twice in this batch")
+            raise Conflict(f"{label(index)}job id {quote(job.id)} is used twice in this batch")
     try:
         store.enqueue(jobs, now)
     except DuplicateId as exc:  # name the line of a batch
@@ -233,14 +232,14 @@ def workers(store: Store) -> list[dict[str, Any]]:
     return [w.to_dict(now, config.lease_seconds) for w in store.list_workers()]
 
 
-def check_queue(queue: object) -> None:
-    if not isinstance(queue, str) or not QUEUE_PATTERN.fullmatch(queue):
-        raise UserError(f"invalid queue {queue!r}: use 1 to 64 of A-Z a-z 0-9 . _ : -")
+def check_queue(queue: str) -> None:
+    if not QUEUE_PATTERN.fullmatch(queue):
+        raise UserError(f"invalid queue {quote(queue)}: use 1 to 64 of A-Z a-z 0-9 . _ : -")
 
 
 def check_state(state: str | None) -> str | None:
     if state is not None and state not in STATES:
-        raise UserError(f"unknown state {state!r}; states: {', '.join(STATES)}")
+        raise UserError(f"unknown state {quote(state)}; states: {', '.join(STATES)}")
     return state
 
 
@@ -270,13 +269,13 @@ def attempt(store: Store, job_id: str, number: int | None = None) -> Attempt:
     """One attempt of a job (default: the latest); NotFound if it has none."""
     job, attempts = show(store, job_id)
     if not attempts:
-        raise NotFound(f"job {job_id!r} has not run yet ({job.state})")
+        raise NotFound(f"job {quote(job_id)} has not run yet ({job.state})")
     if number is None:
         return attempts[-1]
     for item in attempts:
         if item.number == number:
             return item
-    raise NotFound(f"job {job_id!r} has no attempt {number} "
+    raise NotFound(f"job {quote(job_id)} has no attempt {number} "
                    f"(attempts: {', '.join(str(a.number) for a in attempts)})")
 
 
@@ -371,7 +370,7 @@ def await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> dict[s
 def purge(store: Store, state: str, older_than: float | None = None) -> int:
     if state not in TERMINAL:
         raise UserError(f"can only purge terminal states ({', '.join(TERMINAL)}), "
-                        f"not {state!r}")
+                        f"not {quote(state)}")
     before = None if older_than is None else store.clock() - older_than
     return store.purge([state], before)
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from queuectl import service
 from queuectl.durations import iso_utc, parse_duration
-from queuectl.errors import UserError
+from queuectl.errors import UserError, quote
+from queuectl.inputs import whole_number
 from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED
 from queuectl.store.base import Store
 
@@ -30,19 +31,13 @@ def _params(query: Query, allowed: tuple[str, ...]) -> dict[str, str]:
     unknown = sorted(set(query) - set(allowed))
     if unknown:
         valid = ", ".join(allowed) if allowed else "none"
-        raise UserError(f"unknown query parameter {unknown[0]!r}; valid: {valid}")
+        raise UserError(f"unknown query parameter {quote(unknown[0])}; valid: {valid}")
     single = {}
     for name, values in query.items():
         if len(values) != 1:
-            raise UserError(f"query parameter {name!r} given {len(values)} times")
+            raise UserError(f"query parameter {quote(name)} given {len(values)} times")
         single[name] = values[0]
     return single
-
-
-def whole_number(text: str) -> int | None:
-    """`text` as a whole number if it is ASCII digits only (int() would also take "1_0",
-    " 5" and other scripts' digits), else None."""
-    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -51,7 +46,8 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
         return default
     value = whole_number(text)
     if value is None or not low <= value <= high:
-        raise UserError(f"{name!r} must be a whole number from {low} to {high}, not {text!r}")
+        raise UserError(f"{name!r} must be a whole number from {low} to {high}, "
+                        f"not {quote(text)}")
     return value
 
 

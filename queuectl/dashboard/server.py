@@ -40,7 +40,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from queuectl.dashboard import api, metrics, openapi
 from queuectl.dashboard.openapi import CSRF_HEADER, SESSION_COOKIE
 from queuectl.dashboard.stores import StorePool
-from queuectl.errors import Conflict, NotFound, StoreError, UserError
+from queuectl.errors import Conflict, NotFound, StoreError, UserError, quote
+from queuectl.inputs import load_json, whole_number
 from queuectl.store import display_location, open_store
 
 MIN_TOKEN_LENGTH = 16
@@ -147,7 +148,7 @@ def _resolve(host: str) -> tuple[int, bool]:
         infos = socket.getaddrinfo(host or None, None, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise UserError(f"cannot listen on {host!r}: {exc.strerror}") from None
+        raise UserError(f"cannot listen on {quote(host)}: {exc.strerror}") from None
     return infos[0][0], all(_is_loopback(str(info[4][0])) for info in infos)
 
 
@@ -272,17 +273,17 @@ class Handler(BaseHTTPRequestHandler):
                 raise HttpError(405, f"{method} is not allowed here; use {allowed}",
                                 {"Allow": allowed})
             return methods[method], {k: unquote(v) for k, v in match.groupdict().items()}
-        raise HttpError(404, f"no such page: {path}")
+        raise HttpError(404, f"no such page: {quote(path)}")
 
     def _read_body(self) -> bytes:
         if "Transfer-Encoding" in self.headers:
             self.close_connection = True
             raise HttpError(411, "send the body with a Content-Length")
         text = (self.headers.get("Content-Length") or "0").strip()
-        length = api.whole_number(text)
+        length = whole_number(text)
         if length is None:
             self.close_connection = True
-            raise HttpError(400, f"Content-Length must be a whole number, not {text!r}")
+            raise HttpError(400, f"Content-Length must be a whole number, not {quote(text)}")
         if length > MAX_BODY:
             self.close_connection = True
             raise HttpError(413, f"the body must be at most {MAX_BODY} bytes")
@@ -296,7 +297,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         name = _hostname(host)
         if name not in self.server.local_names and not _is_loopback(name):
-            raise HttpError(403, f"unexpected Host {host!r}: open the dashboard at "
+            raise HttpError(403, f"unexpected Host {quote(host)}: open the dashboard at "
                                  f"{self.server.url}")
 
     def _session_cookie(self) -> str | None:
@@ -439,7 +440,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _on_static(self, query: api.Query, name: str) -> None:
         if name not in STATIC_FILES:
-            raise HttpError(404, f"no such file: {name}")
+            raise HttpError(404, f"no such file: {quote(name)}")
         self._send(200, self.server.files[name], STATIC_FILES[name],
                    {"Cache-Control": "no-cache"})
 
@@ -467,11 +468,9 @@ class Handler(BaseHTTPRequestHandler):
         if content_type != "application/json":
             raise HttpError(415, "send the body as application/json")
         try:
-            body = json.loads(self._body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            body = load_json(self._body.decode("utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError is one too
             raise HttpError(400, f"the body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise HttpError(400, "the body is nested too deeply") from None
         with self.server.stores.store() as store:
             self._json(api.dlq_retry(store, body))
 

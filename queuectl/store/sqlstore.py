@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from queuectl.errors import Conflict, NotFound
+from queuectl.errors import Conflict, NotFound, quote
 from queuectl.lifecycle import Transition
 from queuectl.model import TERMINAL, Attempt, Job, Lease, NewJob, WorkerInfo
 from queuectl.store.base import FinishedAttempt, Heartbeat, Store, StrayAttempt
@@ -194,7 +194,7 @@ class SqlStore(Store):
                   for row in self._rows("states_of", {"ids": self._list(job_ids)})}
         for job_id in job_ids:
             if job_id not in states:
-                raise NotFound(f"no job with id {job_id!r}")
+                raise NotFound(f"no job with id {quote(job_id)}")
         return states
 
     def cancel(self, job_ids: Sequence[str], now: float) -> dict[str, str]:
@@ -203,7 +203,7 @@ class SqlStore(Store):
             states = self._states_of(job_ids)
             for job_id in job_ids:
                 if states[job_id] in TERMINAL:
-                    raise Conflict(f"job {job_id!r} is {states[job_id]}: only pending, failed "
+                    raise Conflict(f"job {quote(job_id)} is {states[job_id]}: only pending, failed "
                                    "or processing jobs can be canceled")
             self._rows("cancel_waiting", params)
             self._rows("cancel_running", params)
@@ -216,7 +216,7 @@ class SqlStore(Store):
                 states = self._states_of(job_ids)
                 for job_id in job_ids:
                     if states[job_id] != "dead":
-                        raise Conflict(f"job {job_id!r} is {states[job_id]}, not dead: only "
+                        raise Conflict(f"job {quote(job_id)} is {states[job_id]}, not dead: only "
                                        "dead jobs can be retried")
             ids = None if job_ids is None else self._list(job_ids)
             moved = [row["id"] for row in self._rows("retry_dead", {"ids": ids,
@@ -238,7 +238,7 @@ class SqlStore(Store):
     def get_job(self, job_id: str) -> Job:
         row = self._row("get_job", {"job_id": job_id})
         if row is None:
-            raise NotFound(f"no job with id {job_id!r}")
+            raise NotFound(f"no job with id {quote(job_id)}")
         return job_from_row(row)
 
     def list_jobs(self, state: str | None = None, queue: str | None = None,

@@ -21,6 +21,12 @@ def test_bad_durations(text):
         parse_duration(text)
 
 
+def test_a_negative_duration_says_so():
+    with pytest.raises(UserError, match="'-5s': a duration must not be negative"):
+        parse_duration("-5s")
+    assert parse_duration("-0") == 0
+
+
 def test_times_with_offsets():
     assert parse_time("2025-11-04T10:30:00Z") == 1762252200.0
     assert parse_time("2025-11-04T10:30:00.123Z") == pytest.approx(1762252200.123)

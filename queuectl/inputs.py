@@ -1,0 +1,71 @@
+"""Numbers and JSON as users type them, read strictly, for the CLI and the dashboard alike.
+
+int(), float() and the `re` class ``\\d`` accept every script's digits ("٣", "５") and
+Python's own spellings ("1_0", " 5", "inf"): a number typed to queuectl is ASCII only.
+JSON is refused past a depth that no job needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_JSON_DEPTH = 64  # a job object needs 2 levels
+_TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep"
+_WHOLE_NUMBER = re.compile(r"[0-9]+")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as an int if it is ASCII digits only, else None."""
+    return _to_int(text) if _WHOLE_NUMBER.fullmatch(text) else None
+
+
+def integer(text: str) -> int | None:
+    """`text` as an int if it is ASCII digits with an optional sign, else None."""
+    return _to_int(text) if _INTEGER.fullmatch(text) else None
+
+
+def _to_int(digits: str) -> int | None:
+    try:
+        return int(digits)
+    except ValueError:  # more digits than int() converts (4300 by default)
+        return None
+
+
+def decimal(text: str) -> float | None:
+    """`text` as a float if it is an ASCII decimal number ("2", "-1.5", ".5", "1e3"), else
+    None. "inf" and "nan" are not numbers here; "1e999" is inf, for the caller's range
+    check to refuse."""
+    return float(text) if _DECIMAL.fullmatch(text) else None
+
+
+def load_json(text: str) -> Any:
+    """json.loads, refusing arrays and objects nested more than MAX_JSON_DEPTH deep.
+
+    Past the recursion limit the parser itself raises RecursionError; a value nested just
+    under it would exhaust the limit later, in repr() or json.dumps(). Every refusal is a
+    ValueError (as JSONDecodeError is) with a one-line text."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
+    # Brackets bound the depth and count fast: a value with few of them needs no walk.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(_TOO_DEEP)
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in `value` (a scalar is 0), measured level by
+    level: recursion is what deep values break."""
+    depth, level = 0, [value]
+    while True:
+        containers = [item for item in level if isinstance(item, (list, dict))]
+        if not containers:
+            return depth
+        depth += 1
+        level = [child for item in containers
+                 for child in (item.values() if isinstance(item, dict) else item)]
