@@ -78,8 +78,8 @@ def _base32(value: int, width: int) -> str:
 def build_job(spec: Mapping[str, Any], config: Config, now: float, base_cwd: str,
               where: str = "") -> NewJob:
     """Validate one job object (the JSON of `enqueue`, or the options of `run`). A key left
-    out takes its default; null is a wrong type, except for `timeout`, where it means
-    config `job_timeout` as in a job object."""
+    out, or null, takes its default (for `timeout`: config `job_timeout`, as a job object
+    says with null)."""
     def fail(message: str) -> UserError:
         return UserError(f"{where}{message}")
 
@@ -88,6 +88,7 @@ def build_job(spec: Mapping[str, Any], config: Config, now: float, base_cwd: str
     unknown = [key for key in spec if key not in JOB_KEYS]
     if unknown:
         raise fail(f"unknown key {quote(unknown[0])}; valid keys: {', '.join(JOB_KEYS)}")
+    spec = {key: value for key, value in spec.items() if value is not None}
     command = spec.get("command")
     if not isinstance(command, str) or not command.strip():
         raise fail("'command' must be a non-empty string")
