@@ -25,7 +25,7 @@ from queuectl.store.base import RunTimes, Waiter
 from queuectl.store.rows import ms, statements
 from queuectl.store.sqlstore import Row, SqlStore
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIN_SQLITE = (3, 35, 0)  # UPDATE ... RETURNING
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before "database is locked"
 WORKER_AUTOCHECKPOINT = 100_000  # pages (~400 MB of WAL)

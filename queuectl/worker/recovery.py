@@ -23,26 +23,25 @@ def recover_job(store: Store, job: Job, config: Config, host: str, now: float,
                 local_pgid: int = 0) -> bool:
     """Stop what is left of the job's attempt on this host, then record it as lost.
 
-    `local_pgid` is the attempt's process group as the local pool knows it: a worker that
-    dies in a command's first moments has not yet written it to the store."""
+    The attempt ran on the host its claim recorded, even if its worker died before it
+    recorded the command's process group: then that group is `local_pgid` as the local
+    pool knows it, or unknown, and on Linux the attempt's tags still find its processes.
+    A tree on another host is kept on record for that host's next pool to stop."""
     attempt = _current_attempt(store, job)
-    tags = platform.attempt_tags(job.id, job.run_no, job.worker_id or "")
-    tree_elsewhere = False
-    if attempt is not None and attempt.pgid is not None:
-        if attempt.host == host:
-            stop_stray_attempt(attempt.pgid, tags, config)
-        else:
-            tree_elsewhere = True  # that host's next pool stops it
-    elif local_pgid:
-        stop_stray_attempt(local_pgid, tags, config)
+    ran_on = attempt.host if attempt is not None and attempt.host else job.host
+    here = ran_on == host or bool(local_pgid)
+    if here:
+        pgid = attempt.pgid if attempt is not None and attempt.pgid else local_pgid
+        tags = platform.attempt_tags(job.id, job.run_no, job.worker_id or "")
+        stop_stray_attempt(pgid, tags, config)
     record = Attempt(
         job_id=job.id, number=job.run_no, worker_id=job.worker_id, started_at=job.started_at,
         finished_at=now, error=lifecycle.WORKER_LOST,
         output=attempt.output if attempt else b"",
-        output_total=attempt.output_total if attempt else 0)
+        output_total=attempt.output_total if attempt else 0, host=ran_on)
     lease = Lease(job.id, job.worker_id or "", job.run_no)
     applied = store.finish(lease, lifecycle.after_worker_lost(job, now, config), record, now,
-                           keep_pgid=tree_elsewhere)
+                           keep_pgid=ran_on is not None and not here)
     if applied:
         log.warning("recovered job %s (attempt %d) from lost worker %s", job.id, job.run_no,
                     job.worker_id)
