@@ -73,6 +73,24 @@ def test_orphans_that_end_while_their_command_runs_are_reaped_at_once(fast_confi
     wait_for(lambda: cli.state(job_id) == "canceled")
 
 
+def test_a_daemon_of_a_killed_worker_is_stopped_before_its_job_runs_again(fast_config, pool,
+                                                                         tmp_path):
+    """The worker dies, so the daemon it adopted goes to init: recovery finds it by its
+    tags."""
+    cli = fast_config
+    daemon_file, marker = tmp_path / "daemon", tmp_path / "ran-once"
+    started = pool(1)
+    command = (f"if [ -e {marker} ]; then exit 0; fi; touch {marker}; "
+               f"setsid sh -c 'echo $$ > {daemon_file}; exec sleep 60' & sleep 60")
+    job_id = cli.ok("run", command).strip()
+    daemon = read_pid(daemon_file)
+    [worker_pid] = started.workers.values()
+    os.kill(worker_pid, signal.SIGKILL)
+    wait_for(lambda: cli.state(job_id) == "completed", timeout=30)
+    assert not process_running(daemon)
+    assert [a["error"] for a in cli.json("show", job_id)["attempts"]] == ["worker lost", None]
+
+
 def _tagged(tags: dict[str, str], tmp_path: Path, name: str) -> subprocess.Popen:
     """A process tree of `tags` in a session of its own, with a setsid daemon beside it."""
     pidfile = tmp_path / name
