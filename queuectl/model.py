@@ -69,6 +69,7 @@ class Job:
     run_no: int = 0  # number of the latest attempt (attempt numbers are never reused)
     lease_until: float | None = None
     cancel_requested: bool = False
+    host: str | None = None  # of the worker that claimed the latest attempt
 
     def to_dict(self) -> dict[str, Any]:
         """The public job object: exactly the fields of SPEC §2."""

@@ -3,16 +3,20 @@ tree kill, the per-user data folder, file systems.
 
 A job's command runs in a new session (POSIX) or a new process group (Windows), so the
 whole tree it starts can be stopped together: SIGTERM to the group, then SIGKILL after the
-grace period (Windows: CTRL_BREAK_EVENT, then ``taskkill /T /F``).
+grace period (Windows: CTRL_BREAK_EVENT, then ``taskkill /T /F``). On Linux a process that
+left the group (setsid, a double fork) is found too: by the attempt's tags in its
+environment, and, while its worker lives, as a descendant of that worker, a subreaper.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Callable
 
@@ -20,10 +24,18 @@ if TYPE_CHECKING:
     import subprocess
 
 IS_WINDOWS = os.name == "nt"
-# Set in every command's environment: they tell a job which attempt it is, and let a later
-# pool recognise a process tree left behind by a dead one before it stops it.
+# Set in every command's environment (the attempt's tags): they tell a job which attempt it
+# is, and let a worker or a later pool recognise the processes an attempt left behind.
 JOB_ID_VAR = "QUEUECTL_JOB_ID"
 ATTEMPT_VAR = "QUEUECTL_ATTEMPT"
+WORKER_ID_VAR = "QUEUECTL_WORKER_ID"
+
+
+def attempt_tags(job_id: str, attempt: int, worker_id: str) -> dict[str, str]:
+    """The variables that mark every process of one job attempt. The worker id keeps apart
+    two stores on one host that run a job of the same id at the same attempt number: a
+    search for one's processes must never stop the other's."""
+    return {JOB_ID_VAR: job_id, ATTEMPT_VAR: str(attempt), WORKER_ID_VAR: worker_id}
 
 
 def data_dir() -> str:
@@ -144,7 +156,12 @@ _IS_LINUX = sys.platform.startswith("linux") and os.path.isdir("/proc")
 
 def _group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes of a process group, from /proc (Linux)."""
-    members = []
+    return [pid for pid, _, group in _process_table() if group == pgid]
+
+
+def _process_table() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every live (non-zombie) process (Linux)."""
+    table = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -153,9 +170,9 @@ def _group_members(pgid: int) -> list[int]:
                 fields = handle.read().rsplit(b")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            members.append(int(entry))
-    return members
+        if fields[0] != b"Z":
+            table.append((int(entry), int(fields[1]), int(fields[2])))
+    return table
 
 
 def _signal_tree(pgid: int, hard: bool) -> None:
@@ -240,24 +257,145 @@ def _windows_pid_alive(pid: int) -> bool:
         kernel32.CloseHandle(handle)
 
 
-def tree_belongs_to(pgid: int, job_id: str, attempt: int) -> bool:
-    """Whether the live group `pgid` is the tree of this job attempt, not a stranger that
-    reuses the number. Linux checks the environment marker of its members; elsewhere the
+def tree_belongs_to(pgid: int, tags: Mapping[str, str]) -> bool:
+    """Whether the live group `pgid` is the tree of the attempt with these tags, not a
+    stranger that reuses the number. Linux checks the tags of its members; elsewhere the
     group's existence is all we can see."""
     if not tree_alive(pgid):
         return False
     if not _IS_LINUX:
         return True
-    markers = (f"{JOB_ID_VAR}={job_id}\0".encode(), f"{ATTEMPT_VAR}={attempt}\0".encode())
-    for pid in _group_members(pgid):
+    markers = _markers(tags)
+    return any(_carries(pid, markers) for pid in _group_members(pgid))
+
+
+def _markers(tags: Mapping[str, str]) -> list[bytes]:
+    # Whole entries, NUL on both sides: FOO_QUEUECTL_JOB_ID=x is not QUEUECTL_JOB_ID=x.
+    return [b"\0" + os.fsencode(f"{name}={value}") + b"\0" for name, value in tags.items()]
+
+
+def _carries(pid: int, markers: list[bytes]) -> bool:
+    """Whether the environment the process started with holds every marker. (A zombie's
+    reads as empty: it has nothing left to stop.)"""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            environ = b"\0" + handle.read() + b"\0"
+    except OSError:  # gone, or another user's
+        return False
+    return all(marker in environ for marker in markers)
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+_adopting = False  # whether this process became a subreaper: it then reaps what it adopts
+
+
+def become_subreaper() -> bool:
+    """Linux: make this process the parent of its descendants' orphans, instead of init.
+    A command's processes that leave its group (setsid, a double fork) then stay in the
+    worker's tree when their parent exits, where `stop_attempt` finds them whatever their
+    environment. The process must reap them (`reap_adopted`), and must start no children
+    but its commands. Returns whether it applied (never on other systems)."""
+    global _adopting
+    if not _IS_LINUX:
+        return False
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return False
+    prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+    prctl.restype = ctypes.c_int
+    _adopting = prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0  # Linux 3.4+
+    return _adopting
+
+
+def reap_adopted(own: int) -> bool:
+    """Reap the adopted orphans that have exited, and say whether any child is left.
+
+    `own` is the command that subprocess waits for: its exit status is left to it (taken
+    here, subprocess would see ECHILD and report exit code 0). Without a subreaper there
+    is nothing adopted, and this process's other children are none of our business."""
+    if not _adopting:
+        return False
+    while True:
         try:
-            with open(f"/proc/{pid}/environ", "rb") as handle:
-                environ = handle.read() + b"\0"
-        except OSError:
-            continue
-        if all(marker in environ for marker in markers):
+            # WNOWAIT: look at who exited before deciding to reap it.
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return False
+        if info is None or info.si_pid == own:
             return True
-    return False
+        os.waitpid(info.si_pid, 0)
+
+
+def attempt_processes(tags: Mapping[str, str], adopted: bool = False) -> list[int]:
+    """Linux: the live processes of one attempt wherever they went, not only its group:
+    every process whose environment carries all of `tags` and, when `adopted`, every
+    descendant of this process (a subreaper whose command has exited: what is left under
+    it is that command's). Empty on other systems."""
+    if not _IS_LINUX:
+        return []
+    me = os.getpid()
+    parents = {pid: parent for pid, parent, _ in _process_table()}
+    mine = _descendants(me, parents) if adopted and _adopting else set()
+    markers = _markers(tags)
+    return [pid for pid in parents
+            if pid != me and (pid in mine or _carries(pid, markers))]
+
+
+def _descendants(root: int, parents: Mapping[int, int]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def stop_attempt(tags: Mapping[str, str], grace: float,
+                 while_waiting: Callable[[], object] | None = None,
+                 adopted: bool = False) -> list[int]:
+    """Stop the processes `attempt_processes` finds: SIGTERM, up to `grace` seconds to go,
+    then SIGKILL for what is left, including what they started meanwhile. Returns the
+    processes found at first (none: nothing was done, at the cost of one /proc scan)."""
+    found = attempt_processes(tags, adopted)
+    if not found:
+        return []
+    _signal_each(found, signal.SIGTERM)
+    _wait_gone(found, grace, while_waiting)
+    for _ in range(3):  # a process that forked as it was stopped: its children come next
+        left = attempt_processes(tags, adopted)
+        if not left:
+            break
+        _signal_each(left, signal.SIGKILL)
+        _wait_gone(left, 1.0, while_waiting)  # SIGKILL cannot be ignored
+    return found
+
+
+def _signal_each(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _wait_gone(pids: list[int], timeout: float,
+               while_waiting: Callable[[], object] | None) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        if while_waiting is not None:
+            while_waiting()
+        # A number reused meanwhile only makes this wait longer: what is signalled next
+        # comes from a new scan.
+        if not any(pid_alive(pid) for pid in pids) or time.monotonic() >= deadline:
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def stop_signals() -> tuple:

@@ -47,7 +47,7 @@ class StrayAttempt:
     job_id: str
     number: int
     worker_id: str | None
-    pgid: int
+    pgid: int  # 0 if never recorded: its processes are found by the attempt's tags
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,9 @@ class Store(abc.ABC):
         """Atomically take the first claimable job (``pending`` or ``failed``, ``run_at``
         <= now, in one of `queues` or any queue if None) and return it as ``processing``:
         ``attempts`` and the attempt number ``run_no`` incremented, ``started_at`` = now,
-        held by `worker_id` until now + lease_seconds. None if nothing is due."""
+        held by `worker_id` until now + lease_seconds, ``host`` = that worker's registered
+        host (so that the attempt's host is known before its command starts). None if
+        nothing is due."""
 
     @abc.abstractmethod
     def next_run_at(self, queues: Sequence[str] | None) -> float | None:
@@ -166,8 +168,9 @@ class Store(abc.ABC):
         """Apply `transition` to the job and write its attempt record, in one
         transaction, only if the lease still holds. Live output chunks of the attempt are
         replaced by ``attempt.output``. The attempt's process group is forgotten unless
-        `keep_pgid` (the tree may still run on a host we cannot reach). Returns whether
-        it applied."""
+        `keep_pgid` (the tree may still run on a host we cannot reach): then it stays a
+        stray attempt of its host, ``attempt.host`` if none was recorded, with pgid 0 if
+        none was recorded. Returns whether it applied."""
 
     def finish_and_claim(self, lease: Lease, transition: Transition, attempt: Attempt,
                          now: float, queues: Sequence[str] | None,

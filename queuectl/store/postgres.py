@@ -34,7 +34,7 @@ from queuectl.store.base import RunTimes, Waiter
 from queuectl.store.rows import ms, statements
 from queuectl.store.sqlstore import SqlStore
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 QUEUE_FILTER = "AND queue = ANY(%(queues)s::text[])"
 # pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(schema)): taken by the transaction that
 # creates or upgrades the schema, so hosts that start at once migrate one after the other.

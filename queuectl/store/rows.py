@@ -30,7 +30,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         created_at=row["created_at"] / 1000.0, updated_at=row["updated_at"] / 1000.0,
         started_at=seconds(row["started_at"]), finished_at=seconds(row["finished_at"]),
         run_no=row["run_no"], lease_until=seconds(row["lease_until"]),
-        cancel_requested=bool(row["cancel_requested"]),
+        cancel_requested=bool(row["cancel_requested"]), host=row["host"],
     )
 
 

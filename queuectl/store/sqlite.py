@@ -26,7 +26,7 @@ from queuectl.store.base import RunTimes, Waiter
 from queuectl.store.rows import ms, statements
 from queuectl.store.sqlstore import Row, SqlStore
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # PRAGMA application_id of every store queuectl creates ("qctl"): it tells a queuectl store
 # from another application's SQLite file. Stores made before it carry their tables instead.
 APPLICATION_ID = 0x7163746C

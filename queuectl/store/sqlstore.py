@@ -157,6 +157,7 @@ class SqlStore(Store):
             return False
         self._rows("upsert_attempt", {
             "job_id": lease.job_id, "number": lease.run_no, "worker_id": lease.worker_id,
+            "host": attempt.host,
             "started_at": ms(attempt.started_at), "finished_at": ms(attempt.finished_at),
             "exit_code": attempt.exit_code, "error": attempt.error,
             "outcome": transition.state, "output": attempt.output,

@@ -210,12 +210,11 @@ class Worker:
         lease = Lease(job.id, self.spec.worker_id, job.run_no)
         config = self.config
         watch = _Watch(self, lease, job.started_at, config)
-        env = {**self._env, **job.env, platform.JOB_ID_VAR: job.id,
-               platform.ATTEMPT_VAR: str(job.run_no)}
+        tags = platform.attempt_tags(job.id, job.run_no, self.spec.worker_id)
         timeout = job.timeout if job.timeout is not None else (config.job_timeout or None)
-        result = runner.run_command(job.command, job.cwd, env, timeout, config.output_limit,
-                                    config.kill_grace, watch.spawned, watch.tick,
-                                    watch.keep_alive)
+        result = runner.run_command(job.command, job.cwd, {**self._env, **job.env}, tags,
+                                    timeout, config.output_limit, config.kill_grace,
+                                    watch.spawned, watch.tick, watch.keep_alive)
         self.controls.publish_pgid(0)
         now = self.store.clock()
         if result.stopped == runner.LEASE_LOST:
@@ -227,7 +226,8 @@ class Worker:
         attempt = Attempt(
             job_id=job.id, number=job.run_no, worker_id=self.spec.worker_id,
             started_at=job.started_at, finished_at=now, exit_code=result.exit_code,
-            error=result.error, output=result.output, output_total=result.output_total)
+            error=result.error, output=result.output, output_total=result.output_total,
+            host=self.host)
         applied, next_job = self._record(lease, transition, attempt, now)
         if not applied:
             log.warning("job %s: attempt %d was taken over; its result is dropped", job.id,
@@ -403,6 +403,9 @@ def worker_main(spec: WorkerSpec, stop, cold, pgid_slot) -> None:
         controls.terminated = True
 
     signal.signal(signal.SIGTERM, on_term)
+    # Linux: what a command starts outside its group stays in this worker's tree, to be
+    # stopped when the attempt ends (runner.run_command).
+    platform.become_subreaper()
     try:
         store = _open_when_reachable(spec, controls)
         if store is None:

@@ -23,25 +23,25 @@ def recover_job(store: Store, job: Job, config: Config, host: str, now: float,
                 local_pgid: int = 0) -> bool:
     """Stop what is left of the job's attempt on this host, then record it as lost.
 
-    `local_pgid` is the attempt's process group as the local pool knows it: a worker that
-    dies in a command's first moments has not yet written it to the store."""
+    The attempt ran on the host its claim recorded, even if its worker died before it
+    recorded the command's process group: then that group is `local_pgid` as the local
+    pool knows it, or unknown, and on Linux the attempt's tags still find its processes.
+    A tree on another host is kept on record for that host's next pool to stop."""
     attempt = _current_attempt(store, job)
-    tree_elsewhere = False
-    if attempt is not None and attempt.pgid is not None:
-        if attempt.host == host:
-            stop_stray_tree(attempt.pgid, job.id, job.run_no, config)
-        else:
-            tree_elsewhere = True  # that host's next pool stops it
-    elif local_pgid:
-        stop_stray_tree(local_pgid, job.id, job.run_no, config)
+    ran_on = attempt.host if attempt is not None and attempt.host else job.host
+    here = ran_on == host or bool(local_pgid)
+    if here:
+        pgid = attempt.pgid if attempt is not None and attempt.pgid else local_pgid
+        tags = platform.attempt_tags(job.id, job.run_no, job.worker_id or "")
+        stop_stray_attempt(pgid, tags, config)
     record = Attempt(
         job_id=job.id, number=job.run_no, worker_id=job.worker_id, started_at=job.started_at,
         finished_at=now, error=lifecycle.WORKER_LOST,
         output=attempt.output if attempt else b"",
-        output_total=attempt.output_total if attempt else 0)
+        output_total=attempt.output_total if attempt else 0, host=ran_on)
     lease = Lease(job.id, job.worker_id or "", job.run_no)
     applied = store.finish(lease, lifecycle.after_worker_lost(job, now, config), record, now,
-                           keep_pgid=tree_elsewhere)
+                           keep_pgid=ran_on is not None and not here)
     if applied:
         log.warning("recovered job %s (attempt %d) from lost worker %s", job.id, job.run_no,
                     job.worker_id)
@@ -55,11 +55,23 @@ def _current_attempt(store: Store, job: Job) -> Attempt | None:
     return None
 
 
-def stop_stray_tree(pgid: int, job_id: str, number: int, config: Config) -> None:
-    if platform.tree_belongs_to(pgid, job_id, number):
-        log.warning("stopping the process tree %d left by job %s (attempt %d)", pgid, job_id,
-                    number)
+def stop_stray_attempt(pgid: int, tags: Mapping[str, str], config: Config) -> bool:
+    """Stop what a lost attempt left on this host: its process group, if it is still the
+    attempt's (a reused number is left alone), then, on Linux, whatever else carries the
+    attempt's tags (a daemon that left the group with setsid). Returns whether anything
+    was found."""
+    found = False
+    if pgid and platform.tree_belongs_to(pgid, tags):
+        log.warning("stopping the process tree %d left by job %s (attempt %s)", pgid,
+                    tags[platform.JOB_ID_VAR], tags[platform.ATTEMPT_VAR])
         platform.stop_tree(pgid, config.kill_grace)
+        found = True
+    escaped = platform.stop_attempt(tags, config.kill_grace)
+    if escaped:
+        log.warning("stopped %d process(es) of job %s (attempt %s) found by their tags: %s",
+                    len(escaped), tags[platform.JOB_ID_VAR], tags[platform.ATTEMPT_VAR],
+                    " ".join(map(str, escaped)))
+    return found or bool(escaped)
 
 
 def process_gone(worker: WorkerInfo, host: str) -> bool:
@@ -97,16 +109,15 @@ def recover_lost_work(store: Store, config: Config, host: str, now: float,
     return recovered
 
 
-def stop_stray_trees(store: Store, config: Config, host: str) -> list[int]:
+def stop_stray_trees(store: Store, config: Config, host: str) -> int:
     """Stop process trees on this host whose attempt's worker is gone (a pool that was
-    killed outright leaves them behind). Returns the process groups stopped."""
+    killed outright leaves them behind). Returns how many attempts had something left."""
     live = {w.id for w in store.list_workers() if w.host == host and not process_gone(w, host)}
-    stopped = []
+    stopped = 0
     for stray in store.stray_attempts(host):
         if stray.worker_id in live:
             continue
-        if platform.tree_alive(stray.pgid):
-            stop_stray_tree(stray.pgid, stray.job_id, stray.number, config)
-            stopped.append(stray.pgid)
+        tags = platform.attempt_tags(stray.job_id, stray.number, stray.worker_id or "")
+        stopped += stop_stray_attempt(stray.pgid, tags, config)
         store.forget_pgid(stray.job_id, stray.number)
     return stopped

@@ -8,6 +8,7 @@ import select
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -67,17 +68,19 @@ class OutputTail:
 Tick = Callable[[OutputTail], Optional[str]]
 
 
-def run_command(command: str, cwd: str, env: dict[str, str], timeout: float | None,
-                output_limit: int, kill_grace: float, on_spawn: Callable[[int], None],
-                on_tick: Tick, keep_alive: Callable[[], object] = lambda: None) -> RunResult:
+def run_command(command: str, cwd: str, env: dict[str, str], tags: Mapping[str, str],
+                timeout: float | None, output_limit: int, kill_grace: float,
+                on_spawn: Callable[[int], None], on_tick: Tick,
+                keep_alive: Callable[[], object] = lambda: None) -> RunResult:
     """Run `command` to its end, or until `timeout` or until `on_tick` (called every
     TICK seconds with the output so far) returns a reason to stop it. While a stop waits
-    out the grace period, `keep_alive` is called instead of `on_tick`."""
+    out the grace period, `keep_alive` is called instead of `on_tick`. `tags` (see
+    `platform.attempt_tags`) join `env` and mark the processes of this run."""
     started = time.time()
     if not os.path.isdir(cwd):
         return RunResult(started, time.time(), None, f"no such directory: {cwd}", b"", 0)
     try:
-        proc = platform.spawn(command, cwd, env)
+        proc = platform.spawn(command, cwd, {**env, **tags})
     except (OSError, ValueError) as exc:  # ValueError: text the OS cannot take (NUL, ...)
         error = f"cannot start the command: {getattr(exc, 'strerror', None) or exc}"
         return RunResult(started, time.time(), None, error, b"", 0)
@@ -89,6 +92,7 @@ def run_command(command: str, cwd: str, env: dict[str, str], timeout: float | No
     # owns its whole tree and nothing outlives its attempt.
     if platform.tree_alive(proc.pid):
         platform.stop_tree(proc.pid, kill_grace, keep_alive)
+    _stop_escaped(proc.pid, tags, kill_grace, keep_alive)
     watcher.drain(DRAIN)
     exit_code, error = lifecycle.exit_status(proc.returncode)
     if stopped == TIMEOUT:
@@ -96,6 +100,20 @@ def run_command(command: str, cwd: str, env: dict[str, str], timeout: float | No
     elif stopped is not None:
         error = stopped if stopped != CANCEL else lifecycle.CANCELED_ERROR
     return RunResult(started, time.time(), exit_code, error, output.tail(), output.total, stopped)
+
+
+def _stop_escaped(leader: int, tags: Mapping[str, str], kill_grace: float,
+                  keep_alive: Callable[[], object]) -> None:
+    """Stop what left the command's group (setsid, a double fork). A worker that is a
+    subreaper (Linux) adopted those processes when their parents exited, so a child left
+    once the command has been reaped says there is something to look for: the /proc scan
+    is not paid for the jobs (nearly all) that leave nothing behind. Stopped before the
+    output is drained, as such a process may hold the pipe open."""
+    if platform.reap_adopted(leader):
+        platform.stop_attempt(tags, kill_grace,
+                              lambda: (platform.reap_adopted(leader), keep_alive()),
+                              adopted=True)
+        platform.reap_adopted(leader)
 
 
 def _supervise(proc: subprocess.Popen, watcher, timeout: float | None, kill_grace: float,
@@ -113,6 +131,7 @@ def _supervise(proc: subprocess.Popen, watcher, timeout: float | None, kill_grac
         reason = TIMEOUT if deadline is not None and now >= deadline else None
         if reason is None and now >= next_tick:
             next_tick = now + TICK
+            platform.reap_adopted(proc.pid)  # orphans that ended while the command runs
             reason = on_tick(output)
         if reason is not None:
             platform.stop_tree(proc.pid, kill_grace, lambda: (proc.poll(), keep_alive()))

@@ -218,6 +218,41 @@ def test_process_groups_are_remembered_until_forgotten(store):
     assert store.stray_attempts("host1") == []
 
 
+def test_a_claim_records_the_host_of_the_claiming_worker(store):
+    store.enqueue([new("a"), new("b")], T0)
+    store.register_worker(WorkerInfo("w1", "host1", 1, "p", None, T0, T0))
+    assert claim(store).host == "host1"  # known before the command starts
+    assert store.get_job("a").host == "host1"
+    assert claim(store, worker="unregistered").host is None
+
+
+def test_a_kept_tree_never_recorded_is_a_stray_of_its_host_to_find_by_tags(store):
+    store.enqueue([new("a"), new("b")], T0)
+    for job in (claim(store), claim(store)):  # "b"'s group was recorded, "a"'s not
+        lease = Lease(job.id, "w1", job.run_no)
+        if job.id == "b":
+            store.record_start(lease, "host1", 4242, T0)
+        record = Attempt(job.id, job.run_no, "w1", T0, T0 + 1, error=lifecycle.WORKER_LOST,
+                         host="host1")
+        assert store.finish(lease, lifecycle.after_worker_lost(job, T0 + 1, CONFIG), record,
+                            T0 + 1, keep_pgid=True)
+    strays = sorted(store.stray_attempts("host1"), key=lambda stray: stray.job_id)
+    assert [(s.job_id, s.number, s.worker_id, s.pgid) for s in strays] == \
+        [("a", 1, "w1", 0), ("b", 1, "w1", 4242)]
+    store.forget_pgid("a", 1)
+    assert [s.job_id for s in store.stray_attempts("host1")] == ["b"]
+
+
+def test_an_attempt_records_its_host_even_when_it_ends_at_once(store):
+    store.enqueue([new("a")], T0)
+    job = claim(store)
+    record = Attempt("a", job.run_no, "w1", T0, T0, 0, None, host="host1")
+    assert store.finish(Lease("a", "w1", job.run_no),
+                        lifecycle.after_attempt(job, 0, None, T0, CONFIG), record, T0)
+    [attempt] = store.attempts("a")
+    assert (attempt.host, attempt.pgid) == ("host1", None)
+
+
 def test_live_output_chunks_then_final_output(store):
     store.enqueue([new("a")], T0)
     job = claim(store)

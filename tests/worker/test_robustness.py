@@ -201,7 +201,7 @@ def test_a_worker_dead_before_its_command_tree_reached_the_store_still_has_it_st
     host = platform.hostname()
     store.register_worker(WorkerInfo("w1", host, dead.pid, "p", None, now, now))
     job = store.claim("w1", None, now, 30.0)
-    env = {**os.environ, platform.JOB_ID_VAR: "j", platform.ATTEMPT_VAR: str(job.run_no)}
+    env = {**os.environ, **platform.attempt_tags("j", job.run_no, "w1")}
     tree = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60"], env=env,
                             start_new_session=True)
     try:

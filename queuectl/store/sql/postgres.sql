@@ -89,6 +89,12 @@ CREATE TABLE queuectl_config (
 -- Listing one queue newest first, without sorting every job of the queue.
 CREATE INDEX queuectl_jobs_by_queue ON queuectl_jobs (queue, seq);
 
+-- name: schema_v3
+-- The host of the worker that claimed the latest attempt, set by the claim itself: a pool
+-- killed before its worker recorded the command's process group still tells the next
+-- pool on that host to look for the attempt's processes.
+ALTER TABLE queuectl_jobs ADD COLUMN host TEXT;
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
                            cwd, env, created_at, updated_at)
@@ -110,7 +116,8 @@ WITH next AS (
 UPDATE queuectl_jobs j
    SET state = 'processing', worker_id = %(worker_id)s, attempts = j.attempts + 1,
        run_no = j.run_no + 1, lease_until = %(lease_until)s, started_at = %(now)s,
-       updated_at = %(now)s, cancel_requested = false
+       updated_at = %(now)s, cancel_requested = false,
+       host = (SELECT w.host FROM queuectl_workers w WHERE w.id = %(worker_id)s)
   FROM next
  WHERE j.seq = next.seq
 RETURNING j.*
@@ -161,15 +168,18 @@ UPDATE queuectl_jobs
    AND run_no = %(run_no)s
 
 -- name: upsert_attempt
+-- A process group kept but never recorded is 0: its host finds the processes by their tags.
 INSERT INTO queuectl_attempts (job_id, number, worker_id, host, pgid, started_at,
                                finished_at, exit_code, error, outcome, output, output_total)
-VALUES (%(job_id)s, %(number)s, %(worker_id)s, NULL, NULL, %(started_at)s, %(finished_at)s,
-        %(exit_code)s, %(error)s, %(outcome)s, %(output)s, %(output_total)s)
+VALUES (%(job_id)s, %(number)s, %(worker_id)s, %(host)s, CASE WHEN %(keep_pgid)s THEN 0 END,
+        %(started_at)s, %(finished_at)s, %(exit_code)s, %(error)s, %(outcome)s, %(output)s,
+        %(output_total)s)
 ON CONFLICT (job_id, number) DO UPDATE
    SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
        error = excluded.error, outcome = excluded.outcome, output = excluded.output,
        output_total = excluded.output_total,
-       pgid = CASE WHEN %(keep_pgid)s THEN queuectl_attempts.pgid END
+       host = coalesce(queuectl_attempts.host, excluded.host),
+       pgid = CASE WHEN %(keep_pgid)s THEN coalesce(queuectl_attempts.pgid, 0) END
 
 -- name: drop_chunks
 DELETE FROM queuectl_output_chunks WHERE job_id = %(job_id)s AND number = %(number)s

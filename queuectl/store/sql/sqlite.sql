@@ -79,6 +79,12 @@ CREATE TABLE config (
 -- every job of the queue. Queue and seq never change, so claims do not maintain it.
 CREATE INDEX jobs_by_queue ON jobs (queue);
 
+-- name: schema_v3
+-- The host of the worker that claimed the latest attempt, set by the claim itself: a pool
+-- killed before its worker recorded the command's process group still tells the next
+-- pool on that host to look for the attempt's processes.
+ALTER TABLE jobs ADD COLUMN host TEXT;
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
                   created_at, updated_at)
@@ -92,7 +98,7 @@ SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
 UPDATE jobs
    SET state = 'processing', worker_id = :worker_id, attempts = attempts + 1,
        run_no = run_no + 1, lease_until = :lease_until, started_at = :now, updated_at = :now,
-       cancel_requested = 0
+       cancel_requested = 0, host = (SELECT host FROM workers WHERE id = :worker_id)
  WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_claim
                WHERE state IN ('pending', 'failed') AND run_at <= :now /*queues*/
                ORDER BY priority DESC, run_at, seq
@@ -139,15 +145,16 @@ UPDATE jobs
  WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND run_no = :run_no
 
 -- name: upsert_attempt
+-- A process group kept but never recorded is 0: its host finds the processes by their tags.
 INSERT INTO attempts (job_id, number, worker_id, host, pgid, started_at, finished_at,
                       exit_code, error, outcome, output, output_total)
-VALUES (:job_id, :number, :worker_id, NULL, NULL, :started_at, :finished_at, :exit_code,
-        :error, :outcome, :output, :output_total)
+VALUES (:job_id, :number, :worker_id, :host, CASE WHEN :keep_pgid THEN 0 END, :started_at,
+        :finished_at, :exit_code, :error, :outcome, :output, :output_total)
 ON CONFLICT (job_id, number) DO UPDATE
    SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
        error = excluded.error, outcome = excluded.outcome, output = excluded.output,
-       output_total = excluded.output_total,
-       pgid = CASE WHEN :keep_pgid THEN attempts.pgid END
+       output_total = excluded.output_total, host = coalesce(attempts.host, excluded.host),
+       pgid = CASE WHEN :keep_pgid THEN coalesce(attempts.pgid, 0) END
 
 -- name: drop_chunks
 DELETE FROM output_chunks WHERE job_id = :job_id AND number = :number
