@@ -32,12 +32,12 @@ import threading
 import traceback
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from queuectl.dashboard import api, metrics, openapi
+from queuectl.dashboard import api, connections, metrics, openapi
 from queuectl.dashboard.openapi import CSRF_HEADER, SESSION_COOKIE
 from queuectl.dashboard.stores import StorePool
 from queuectl.errors import Conflict, NotFound, StoreError, UserError
@@ -205,10 +205,9 @@ class DashboardServer(ThreadingHTTPServer):
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(connections.ConnectionHandler):
     server: DashboardServer
     server_version = "queuectl-dashboard"
-    protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
 
     # --- entry points (one per HTTP method) --------------------------------------------
@@ -344,17 +343,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, content_type: str,
               headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in {**SECURITY_HEADERS, "Cache-Control": "no-store",
-                            **(headers or {})}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.send_answer(status, {**SECURITY_HEADERS, "Cache-Control": "no-store",
+                                  **(headers or {}), "Content-Type": content_type}, body)
 
     def _json(self, data: Any, status: int = 200) -> None:
         headers = {CSRF_HEADER: self.server.csrf_token} if self.path.startswith("/api/") \
