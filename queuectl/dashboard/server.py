@@ -14,6 +14,8 @@ Security model (SPEC §5, README "Dashboard"):
   the dashboard's own. A script with the bearer token and no cookie needs no CSRF token.
 * Every response carries a Content-Security-Policy without inline scripts, and the page
   writes job strings with ``textContent`` only.
+
+How long a client may take to send a request: `connections.py`.
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ MIN_TOKEN_LENGTH = 16
 TOKEN_PATTERN = re.compile(rf"[\x21-\x7e]{{{MIN_TOKEN_LENGTH},}}")  # visible ASCII
 MAX_SESSIONS = 100  # logins kept at once; the oldest is dropped beyond
 MAX_BODY = 64 * 1024
-IDLE_TIMEOUT = 60  # seconds a kept-alive connection may sit idle before it is closed
 STATIC_FILES = {
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
@@ -190,11 +191,6 @@ class DashboardServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
-    def handle_error(self, request, client_address) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # the client hung up before the answer was written: nothing to report
-        super().handle_error(request, client_address)
-
     def server_close(self) -> None:
         super().server_close()
         self.stores.close()
@@ -208,7 +204,6 @@ class DashboardServer(ThreadingHTTPServer):
 class Handler(connections.ConnectionHandler):
     server: DashboardServer
     server_version = "queuectl-dashboard"
-    timeout = IDLE_TIMEOUT
 
     # --- entry points (one per HTTP method) --------------------------------------------
 
@@ -246,6 +241,8 @@ class Handler(connections.ConnectionHandler):
             except ValueError:
                 raise HttpError(400, "too many query parameters") from None
             getattr(self, f"_on_{name}")(query, **params)
+        except (ConnectionError, socket.timeout):
+            raise  # the connection is over; handle() and handle_one_request() say so
         except HttpError as exc:
             self._error(exc.status, str(exc), exc.headers)
         except NotFound as exc:
@@ -285,7 +282,11 @@ class Handler(connections.ConnectionHandler):
         if length > MAX_BODY:
             self.close_connection = True
             raise HttpError(413, f"the body must be at most {MAX_BODY} bytes")
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self.close_connection = True
+            raise HttpError(400, "the body ended before its Content-Length")
+        return body
 
     # --- security ----------------------------------------------------------------------
 
