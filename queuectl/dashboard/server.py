@@ -15,7 +15,7 @@ Security model (SPEC §5, README "Dashboard"):
 * Every response carries a Content-Security-Policy without inline scripts, and the page
   writes job strings with ``textContent`` only.
 
-How long a client may take to send a request: `connections.py`.
+How many connections it takes and how long a request may take: `connections.py`.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ import threading
 import traceback
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
-from http.server import ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from queuectl.dashboard import api, connections, metrics, openapi
+from queuectl.dashboard.connections import response_head
 from queuectl.dashboard.openapi import CSRF_HEADER, SESSION_COOKIE
 from queuectl.dashboard.stores import StorePool
 from queuectl.errors import Conflict, NotFound, StoreError, UserError
@@ -156,10 +156,19 @@ def _read_static(name: str) -> str:
     return (resources.files("queuectl.dashboard") / "static" / name).read_text("utf-8")
 
 
-class DashboardServer(ThreadingHTTPServer):
-    """One thread per connection: a slow client holds only its own thread."""
+def _refusal(cap: int) -> bytes:
+    """The answer to a connection past the cap."""
+    body = _json_bytes({"error": f"the dashboard has {cap} connections open, the most it "
+                                 "takes; try again shortly", "status": 503})
+    return response_head(503, {**SECURITY_HEADERS, "Cache-Control": "no-store",
+                               "Retry-After": "1",
+                               "Content-Type": "application/json; charset=utf-8",
+                               "Content-Length": str(len(body)),
+                               "Connection": "close"}) + body
 
-    daemon_threads = True
+
+class DashboardServer(connections.LimitedServer):
+    """One thread per connection, up to a cap: a slow client holds only its own thread."""
 
     def __init__(self, location: str, host: str, port: int, token: str | None) -> None:
         family, self.loopback = _resolve(host)
@@ -177,8 +186,9 @@ class DashboardServer(ThreadingHTTPServer):
         self.index = _read_static("index.html")
         self.login_page = _read_static("login.html")
         self.files = {name: _read_static(name).encode("utf-8") for name in STATIC_FILES}
+        cap = connections.connection_cap(connections.file_limit())
         try:
-            super().__init__((host, port), Handler)
+            super().__init__((host, port), Handler, cap, _refusal(cap))
         except OSError as exc:
             raise UserError(f"cannot listen on {host}:{port}: "
                             f"{exc.strerror or exc}") from None

@@ -1,14 +1,53 @@
-"""The dashboard's connections (issue 11): a deadline for a slowly sent request, hang-ups
-logged in one line, and each answer sent in one write."""
+"""The dashboard under connection load (issues 9 and 11): a cap below the file limit with a
+503 past it, accept() pausing when descriptors run out instead of spinning, a deadline for
+a slowly sent request, hang-ups logged in one line, and each answer sent in one write."""
 
 from __future__ import annotations
 
+import os
 import select
 import signal
 import socket
 import struct
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
-from queuectl.dashboard.connections import REQUEST_DEADLINE
+import pytest
+
+from queuectl.dashboard.connections import REQUEST_DEADLINE, connection_cap
+from tests.conftest import ROOT, wait_for
+
+# Where a process's CPU time can be read (/proc), and its file limit lowered (Linux).
+linux_only = pytest.mark.skipif(not Path("/proc/self/stat").exists(),
+                                reason="reads a process's CPU time from /proc")
+
+FILE_LIMIT = 64  # the `ulimit -n 64` of issue 9
+MAX_SPIN_CPU = 0.3  # seconds of CPU over SPIN_WINDOW: a spinning core uses most of it
+SPIN_WINDOW = 2.0
+
+
+def _limit_files(count: int):
+    def apply() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+    return apply
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_used_while_idle(pid: int) -> float:
+    """CPU seconds `pid` uses over SPIN_WINDOW while the test waits."""
+    before = _cpu_seconds(pid)
+    time.sleep(SPIN_WINDOW)
+    return _cpu_seconds(pid) - before
 
 
 def _connect(host: str, port: int) -> socket.socket:
@@ -32,6 +71,77 @@ def _stop(dash) -> str:
 def _server_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines()
             if line and not line.startswith("queuectl: dashboard")]
+
+
+@linux_only
+def test_past_the_cap_it_answers_503_and_does_not_spin_under_a_low_file_limit(dashboard):
+    dash = dashboard(preexec_fn=_limit_files(FILE_LIMIT))
+    cap = connection_cap(FILE_LIMIT)
+    idle = [_connect(dash.host, dash.port) for _ in range(FILE_LIMIT + 6)]
+    try:
+        refused = idle[cap:]
+        for sock in refused:
+            head = _answered(sock).split(b"\r\n")[0]
+            assert head == b"HTTP/1.1 503 Service Unavailable", head
+        assert not select.select(idle[:cap], [], [], 0)[0]  # held open, not answered
+        assert _cpu_used_while_idle(dash.proc.pid) < MAX_SPIN_CPU
+        reply = dash.get("/api/status")
+        assert reply.status == 503 and reply.headers["Retry-After"] == "1"
+        assert reply.json()["status"] == 503 and f"{cap} connections" in reply.json()["error"]
+        assert reply.headers["Content-Security-Policy"]
+    finally:
+        for sock in idle:
+            sock.close()
+    wait_for(lambda: dash.get("/api/status").status == 200, timeout=20,
+             message="an answer once the idle connections closed")
+    lines = _server_lines(_stop(dash))
+    assert len(lines) == 1 and "answering 503" in lines[0], lines
+
+
+# What `queuectl dashboard` serves with, given a cap it cannot keep: accept() runs out of
+# descriptors before the cap is reached.
+ACCEPT_SERVER = textwrap.dedent("""
+    import sys
+    from queuectl.dashboard.connections import ConnectionHandler, LimitedServer
+
+    class Hello(ConnectionHandler):
+        def do_GET(self):
+            self.send_answer(200, {"Content-Type": "text/plain"}, b"hello")
+
+    server = LimitedServer(("127.0.0.1", 0), Hello, 1000, b"")
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+""")
+
+
+@linux_only
+def test_accept_pauses_when_descriptors_run_out_and_resumes_when_they_free(tmp_path: Path):
+    limit = 32
+    proc = subprocess.Popen([sys.executable, "-c", ACCEPT_SERVER], cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_limit_files(limit))
+    try:
+        port = int(proc.stdout.readline())
+        idle = []
+        for _ in range(limit + 8):
+            sock = socket.socket()
+            sock.setblocking(False)  # the connects past the limit wait in the backlog
+            sock.connect_ex(("127.0.0.1", port))
+            idle.append(sock)
+        wait_for(lambda: len(os.listdir(f"/proc/{proc.pid}/fd")) >= limit, timeout=20,
+                 message="the server to run out of descriptors")
+        assert _cpu_used_while_idle(proc.pid) < MAX_SPIN_CPU
+        for sock in idle:
+            sock.close()
+        with _connect("127.0.0.1", port) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            assert _answered(sock).endswith(b"\r\n\r\nhello")
+    finally:
+        proc.kill()
+        stderr = proc.communicate(timeout=15)[1]
+    assert stderr.count("cannot accept connections: Too many open files") == 1, stderr
+    assert "Traceback" not in stderr
 
 
 def test_a_request_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(dashboard):
