@@ -14,6 +14,8 @@ Security model (SPEC §5, README "Dashboard"):
   the dashboard's own. A script with the bearer token and no cookie needs no CSRF token.
 * Every response carries a Content-Security-Policy without inline scripts, and the page
   writes job strings with ``textContent`` only.
+
+How many connections it takes and how long a request may take: `connections.py`.
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ import threading
 import traceback
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from queuectl.dashboard import api, metrics, openapi
+from queuectl.dashboard import api, connections, metrics, openapi
+from queuectl.dashboard.connections import response_head
 from queuectl.dashboard.openapi import CSRF_HEADER, SESSION_COOKIE
 from queuectl.dashboard.stores import StorePool
 from queuectl.errors import Conflict, NotFound, StoreError, UserError, quote
@@ -48,7 +50,6 @@ MIN_TOKEN_LENGTH = 16
 TOKEN_PATTERN = re.compile(rf"[\x21-\x7e]{{{MIN_TOKEN_LENGTH},}}")  # visible ASCII
 MAX_SESSIONS = 100  # logins kept at once; the oldest is dropped beyond
 MAX_BODY = 64 * 1024
-IDLE_TIMEOUT = 60  # seconds a kept-alive connection may sit idle before it is closed
 STATIC_FILES = {
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
@@ -156,10 +157,19 @@ def _read_static(name: str) -> str:
     return (resources.files("queuectl.dashboard") / "static" / name).read_text("utf-8")
 
 
-class DashboardServer(ThreadingHTTPServer):
-    """One thread per connection: a slow client holds only its own thread."""
+def _refusal(cap: int) -> bytes:
+    """The answer to a connection past the cap."""
+    body = _json_bytes({"error": f"the dashboard has {cap} connections open, the most it "
+                                 "takes; try again shortly", "status": 503})
+    return response_head(503, {**SECURITY_HEADERS, "Cache-Control": "no-store",
+                               "Retry-After": "1",
+                               "Content-Type": "application/json; charset=utf-8",
+                               "Content-Length": str(len(body)),
+                               "Connection": "close"}) + body
 
-    daemon_threads = True
+
+class DashboardServer(connections.LimitedServer):
+    """One thread per connection, up to a cap: a slow client holds only its own thread."""
 
     def __init__(self, location: str, host: str, port: int, token: str | None) -> None:
         family, self.loopback = _resolve(host)
@@ -177,8 +187,9 @@ class DashboardServer(ThreadingHTTPServer):
         self.index = _read_static("index.html")
         self.login_page = _read_static("login.html")
         self.files = {name: _read_static(name).encode("utf-8") for name in STATIC_FILES}
+        cap = connections.connection_cap(connections.file_limit())
         try:
-            super().__init__((host, port), Handler)
+            super().__init__((host, port), Handler, cap, _refusal(cap))
         except OSError as exc:
             raise UserError(f"cannot listen on {host}:{port}: "
                             f"{exc.strerror or exc}") from None
@@ -191,11 +202,6 @@ class DashboardServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
-    def handle_error(self, request, client_address) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # the client hung up before the answer was written: nothing to report
-        super().handle_error(request, client_address)
-
     def server_close(self) -> None:
         super().server_close()
         self.stores.close()
@@ -206,11 +212,9 @@ class DashboardServer(ThreadingHTTPServer):
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(connections.ConnectionHandler):
     server: DashboardServer
     server_version = "queuectl-dashboard"
-    protocol_version = "HTTP/1.1"
-    timeout = IDLE_TIMEOUT
 
     # --- entry points (one per HTTP method) --------------------------------------------
 
@@ -248,6 +252,8 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 raise HttpError(400, "too many query parameters") from None
             getattr(self, f"_on_{name}")(query, **params)
+        except (ConnectionError, socket.timeout):
+            raise  # the connection is over; handle() and handle_one_request() say so
         except HttpError as exc:
             self._error(exc.status, str(exc), exc.headers)
         except NotFound as exc:
@@ -287,7 +293,11 @@ class Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             self.close_connection = True
             raise HttpError(413, f"the body must be at most {MAX_BODY} bytes")
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self.close_connection = True
+            raise HttpError(400, "the body ended before its Content-Length")
+        return body
 
     # --- security ----------------------------------------------------------------------
 
@@ -345,17 +355,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, content_type: str,
               headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in {**SECURITY_HEADERS, "Cache-Control": "no-store",
-                            **(headers or {})}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.send_answer(status, {**SECURITY_HEADERS, "Cache-Control": "no-store",
+                                  **(headers or {}), "Content-Type": content_type}, body)
 
     def _json(self, data: Any, status: int = 200) -> None:
         headers = {CSRF_HEADER: self.server.csrf_token} if self.path.startswith("/api/") \

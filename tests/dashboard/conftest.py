@@ -37,8 +37,8 @@ class Response:
 class Dashboard:
     """A running `queuectl dashboard` and a stdlib HTTP client for it."""
 
-    def __init__(self, cli: Cli, *extra: str) -> None:
-        self.proc = cli.popen("dashboard", "--port", "0", *extra)
+    def __init__(self, cli: Cli, *extra: str, **popen: Any) -> None:
+        self.proc = cli.popen("dashboard", "--port", "0", *extra, **popen)
         line = self._first_line(self.proc)
         match = re.search(r" at (http://\S+/) ", line)
         assert match, f"the dashboard did not start: {line!r}"
@@ -102,8 +102,9 @@ class Dashboard:
 def dashboard(cli: Cli) -> Iterator[Callable[..., Dashboard]]:
     started: list[Dashboard] = []
 
-    def start(*extra: str) -> Dashboard:
-        started.append(Dashboard(cli, *extra))
+    def start(*extra: str, **popen: Any) -> Dashboard:
+        """A dashboard started with these arguments; `popen` goes to subprocess.Popen."""
+        started.append(Dashboard(cli, *extra, **popen))
         return started[-1]
 
     yield start
