@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from queuectl.store.sqlite import SCHEMA_VERSION
 from tests.conftest import Cli, Pool, wait_for
 
 READ_ONLY_FS = "it is on a read-only file system"
@@ -178,7 +179,7 @@ def test_a_read_only_store_that_needs_an_upgrade_is_one_line(seeded, mount):
     assert_one_line(seeded("status"),
                     f"the store {seeded.location} has schema version 1 and is read-only "
                     f"({READ_ONLY_FS}): open it once where it can be written, to upgrade it "
-                    "to version 2")
+                    f"to version {SCHEMA_VERSION}")
 
 
 def test_worker_start_with_a_read_only_data_folder_is_one_line(mount, tmp_path, home):
