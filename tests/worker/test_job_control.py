@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -151,12 +152,12 @@ def test_cancel_is_finished_by_recovery_when_the_worker_is_dead(fast_config, poo
     read_pid(pidfile)
     store = open_store(cli.location)
     try:
-        started.proc.send_signal(19)  # SIGSTOP the pool so its worker cannot act on it...
+        started.signal(signal.SIGSTOP)  # the pool and its worker cannot act on it...
         [worker_pid] = started.workers.values()
-        os.kill(worker_pid, 19)
+        os.kill(worker_pid, signal.SIGSTOP)
         store.cancel([job_id], store.clock())
-        os.kill(worker_pid, 9)  # ...then lose the worker with the cancel pending
-        started.proc.send_signal(18)
+        os.kill(worker_pid, signal.SIGKILL)  # ...then lose the worker with the cancel pending
+        started.signal(signal.SIGCONT)
         wait_for(lambda: cli.state(job_id) == "canceled", timeout=20)
         assert cli.job(job_id)["last_error"] == "worker lost"
     finally:
