@@ -6,6 +6,7 @@ PostgreSQL too when QUEUECTL_TEST_PG holds a server URL (a fresh schema per test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -158,13 +159,18 @@ class Pool:
         return self.proc.wait(timeout)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        """Stop as a user would: a warm stop, then a cold stop if the pool has not ended
+        within a few seconds (a warm stop waits for a running job, a `sleep 60` say), and
+        SIGKILL of its process group only if that fails too."""
+        for patience in (5, 15):  # the second SIGTERM, once the first was handled, is cold
+            if self.proc.poll() is not None:
+                break
             self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(patience)
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         self.proc.stdout.close()
         self.log.close()
 

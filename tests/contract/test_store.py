@@ -28,11 +28,22 @@ def claim(store, worker="w1", queues=None, now=T0, lease=30.0):
     return store.claim(worker, queues, now, lease)
 
 
-def finish(store, job, exit_code, error, now, worker="w1", output=b""):
+def ending(job, exit_code, error, now, worker, output):
+    """What a worker writes when `job`'s command ends: (lease, transition, attempt)."""
     transition = lifecycle.after_attempt(job, exit_code, error, now, CONFIG)
     record = Attempt(job.id, job.run_no, worker, job.started_at, now, exit_code, error,
                      output=output, output_total=len(output))
-    return store.finish(Lease(job.id, worker, job.run_no), transition, record, now)
+    return Lease(job.id, worker, job.run_no), transition, record
+
+
+def finish(store, job, exit_code, error, now, worker="w1", output=b""):
+    return store.finish(*ending(job, exit_code, error, now, worker, output), now)
+
+
+def finish_and_claim(store, job, exit_code, error, now, worker="w1", output=b"", queues=None,
+                     lease=30.0):
+    return store.finish_and_claim(*ending(job, exit_code, error, now, worker, output), now,
+                                  queues, lease)
 
 
 # --- enqueue and claim ---------------------------------------------------------------------
@@ -175,6 +186,51 @@ def test_dlq_retry_of_a_job_that_is_not_dead_changes_nothing(store):
     assert store.retry_dead(None, T0) == ["b"]
 
 
+def test_finish_and_claim_records_the_attempt_then_claims_the_next_job(store):
+    store.enqueue([new("a"), new("b"), new("elsewhere", queue="other", priority=9)], T0)
+    first = claim(store, queues=["default"])
+    store.record_start(Lease("a", "w1", first.run_no), "host1", 4242, T0)
+    applied, second = finish_and_claim(store, first, 0, None, T0 + 2, output=b"done\n",
+                                       queues=["default"], lease=10)
+    assert applied
+    assert (second.id, second.state, second.worker_id, second.attempts, second.run_no) == \
+        ("b", "processing", "w1", 1, 1)
+    assert (second.started_at, second.lease_until) == (T0 + 2, T0 + 12)
+    assert store.get_job("a").state == "completed"
+    [attempt] = store.attempts("a")
+    assert (attempt.number, attempt.outcome, attempt.finished_at, attempt.output) == \
+        (1, "completed", T0 + 2, b"done\n")
+    assert store.stray_attempts("host1") == []  # a finish forgets the process group
+    assert store.get_job("elsewhere").state == "pending"  # not in the worker's queues
+    assert finish_and_claim(store, second, 0, None, T0 + 3, queues=["default"]) == (True, None)
+
+
+def test_finish_and_claim_takes_a_retry_only_once_it_is_due(store):
+    store.enqueue([new("a", max_retries=1)], T0)
+    assert finish_and_claim(store, claim(store), 3, "exit code 3", T0) == (True, None)
+    assert store.get_job("a").run_at == T0 + 2  # the backoff: not claimed at once
+    store.enqueue([new("b")], T0 + 1)
+    applied, retry = finish_and_claim(store, claim(store, now=T0 + 1), 0, None, T0 + 2)
+    assert applied and store.get_job("b").state == "completed"
+    assert (retry.id, retry.attempts, retry.run_no, retry.started_at) == ("a", 2, 2, T0 + 2)
+
+
+def test_finish_and_claim_with_a_lost_lease_changes_nothing_but_still_claims(store):
+    store.enqueue([new("a"), new("b")], T0)
+    job = claim(store, lease=5)
+    [expired] = store.expired_jobs(T0 + 6)
+    record = Attempt("a", expired.run_no, "w1", expired.started_at, T0 + 6,
+                     error=lifecycle.WORKER_LOST)
+    assert store.finish(Lease("a", "w1", expired.run_no),
+                        lifecycle.after_worker_lost(expired, T0 + 6, CONFIG), record, T0 + 6)
+    applied, next_job = finish_and_claim(store, job, 0, None, T0 + 7)
+    assert not applied and next_job.id == "b"  # "a" retries at T0 + 8
+    recovered = store.get_job("a")
+    assert (recovered.state, recovered.last_error) == ("failed", "worker lost")
+    [attempt] = store.attempts("a")
+    assert (attempt.outcome, attempt.error) == ("failed", "worker lost")
+
+
 # --- leases and recovery -------------------------------------------------------------------
 
 def test_heartbeat_extends_the_lease_and_reports_flags(store):
@@ -205,6 +261,17 @@ def test_expired_lease_is_recovered_once_as_worker_lost(store):
     recovered = store.get_job("a")
     assert (recovered.state, recovered.last_error) == ("failed", "worker lost")
     assert not finish(store, job, 0, None, T0 + 7)  # the lost worker's late result is dropped
+
+
+def test_held_jobs_are_the_running_jobs_of_that_worker(store):
+    store.enqueue([new("a"), new("b"), new("c"), new("d"), new("waiting")], T0)
+    a, b, c, d = (claim(store, worker=worker) for worker in ("w1", "w2", "w1", "w1"))
+    finish(store, c, 3, "exit code 3", T0)  # failed: no longer held
+    finish(store, d, 0, None, T0)
+    [held] = store.held_jobs("w1")
+    assert (held.id, held.state, held.worker_id, held.run_no) == ("a", "processing", "w1", 1)
+    assert [job.id for job in store.held_jobs("w2")] == ["b"]
+    assert store.held_jobs("w3") == []
 
 
 def test_process_groups_are_remembered_until_forgotten(store):
@@ -241,6 +308,26 @@ def test_a_kept_tree_never_recorded_is_a_stray_of_its_host_to_find_by_tags(store
         [("a", 1, "w1", 0), ("b", 1, "w1", 4242)]
     store.forget_pgid("a", 1)
     assert [s.job_id for s in store.stray_attempts("host1")] == ["b"]
+
+
+def test_forget_pgid_forgets_that_attempt_only(store):
+    store.enqueue([new("a"), new("b")], T0)
+    first = claim(store)  # "a", attempt 1: its worker is lost, its tree kept on record
+    lease = Lease("a", "w1", first.run_no)
+    store.record_start(lease, "host1", 4242, T0)
+    assert store.finish(lease, lifecycle.after_worker_lost(first, T0, CONFIG),
+                        Attempt("a", 1, "w1", T0, T0, error=lifecycle.WORKER_LOST), T0,
+                        keep_pgid=True)
+    other = claim(store)  # "b", running
+    store.record_start(Lease("b", "w1", other.run_no), "host1", 5151, T0)
+    again = claim(store, now=T0 + 2)  # "a", attempt 2
+    store.record_start(Lease("a", "w1", again.run_no), "host1", 6161, T0 + 2)
+    store.forget_pgid("a", 1)
+    assert sorted((s.job_id, s.number, s.pgid) for s in store.stray_attempts("host1")) == \
+        [("a", 2, 6161), ("b", 1, 5151)]
+    store.forget_pgid("a", 2)
+    assert [s.job_id for s in store.stray_attempts("host1")] == ["b"]
+    assert [(a.number, a.pgid) for a in store.attempts("a")] == [(1, None), (2, None)]
 
 
 def test_an_attempt_records_its_host_even_when_it_ends_at_once(store):

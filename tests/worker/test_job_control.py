@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -54,8 +55,7 @@ def test_workers_serve_only_their_queues(fast_config, pool):
     cli.ok("run", "true", "--id", "c1", "--queue", "gamma")
     pool(1, "--queue", "alpha,gamma")
     wait_for(lambda: cli.state("a1") == "completed" and cli.state("c1") == "completed")
-    time.sleep(0.3)
-    assert cli.state("b1") == "pending"
+    assert cli.state("b1") == "pending"  # one worker, FIFO: it passed b1 over to reach c1
     queues = cli.json("status")["queues"]
     assert queues["beta"]["pending"] == 1 and queues["alpha"]["completed"] == 1
     assert cli.json("worker", "list")[0]["queues"] == ["alpha", "gamma"]
@@ -152,12 +152,12 @@ def test_cancel_is_finished_by_recovery_when_the_worker_is_dead(fast_config, poo
     read_pid(pidfile)
     store = open_store(cli.location)
     try:
-        started.proc.send_signal(19)  # SIGSTOP the pool so its worker cannot act on it...
+        started.signal(signal.SIGSTOP)  # the pool and its worker cannot act on it...
         [worker_pid] = started.workers.values()
-        os.kill(worker_pid, 19)
+        os.kill(worker_pid, signal.SIGSTOP)
         store.cancel([job_id], store.clock())
-        os.kill(worker_pid, 9)  # ...then lose the worker with the cancel pending
-        started.proc.send_signal(18)
+        os.kill(worker_pid, signal.SIGKILL)  # ...then lose the worker with the cancel pending
+        started.signal(signal.SIGCONT)
         wait_for(lambda: cli.state(job_id) == "canceled", timeout=20)
         assert cli.job(job_id)["last_error"] == "worker lost"
     finally:
@@ -272,18 +272,21 @@ def test_pending_job_output_follow_waits_for_the_start(fast_config, pool):
     cli = fast_config
     job_id = cli.ok("run", "echo started").strip()
     follower = cli.popen("logs", job_id, "--follow")
-    time.sleep(0.3)
+    # A bounded sleep, not a wait: giving up early is a non-event, with nothing to poll for.
+    # A second covers the follower's start and a few of its 0.2 s polls.
+    time.sleep(1)
     assert follower.poll() is None  # still waiting: the job has not started
     pool(1)
     out, _ = follower.communicate(timeout=20)
     assert (follower.returncode, out) == (0, "started\n")
 
 
-def test_wait_with_no_worker_then_one_starts(cli, pool):
+def test_wait_with_no_worker_then_one_starts(cli, pool, tmp_path):
     job_id = cli.ok("run", "true").strip()
-    waiter = subprocess.Popen(cli.argv("wait", job_id), env=cli.env, cwd=cli.home,
-                              stderr=subprocess.PIPE, text=True)
-    time.sleep(0.3)
+    said = tmp_path / "wait.err"  # a file: read while the waiter runs, without blocking
+    with said.open("w") as stderr:
+        waiter = subprocess.Popen(cli.argv("wait", job_id), env=cli.env, cwd=cli.home,
+                                  stderr=stderr)
+    wait_for(lambda: "no worker is running" in said.read_text(), message="the no-worker hint")
     pool(1)
-    _, err = waiter.communicate(timeout=20)
-    assert waiter.returncode == 0 and "no worker is running" in err
+    assert waiter.wait(20) == 0

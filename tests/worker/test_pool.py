@@ -32,6 +32,20 @@ def read_pid(path: Path) -> int:
     return int(path.read_text().split()[0])
 
 
+def wait_for_recorded_group(cli, job_id: str) -> int:
+    """The process group of the job's running attempt, once its worker has recorded it
+    (the command runs, and may write a pid file, a moment before that)."""
+    from queuectl.store import open_store
+
+    store = open_store(cli.location)
+    try:
+        return wait_for(lambda: next((attempt.pgid for attempt in store.attempts(job_id)
+                                      if attempt.finished_at is None and attempt.pgid), None),
+                        message=f"the process group of {job_id} on record")
+    finally:
+        store.close()
+
+
 def test_success_output_and_attempt(fast_config, pool):
     cli = fast_config
     pool(1)
@@ -113,7 +127,7 @@ def test_jobs_survive_a_restart(fast_config, pool):
     started.signal(signal.SIGTERM)
     assert started.wait() == 0
     queued = cli.ok("run", "echo later").strip()
-    time.sleep(0.3)
+    assert cli.json("worker", "list") == []  # nobody is left to claim it
     assert cli.state(queued) == "pending"
     pool(1)
     wait_for(lambda: cli.state(queued) == "completed")
@@ -202,7 +216,7 @@ def test_a_pool_killed_outright_leaves_nothing_stuck(fast_config, pool, tmp_path
                "sleep 60")
     job_id = cli.ok("run", command).strip()
     job_pid = read_pid(pidfile)
-    time.sleep(0.2)  # past the moment its process group is recorded
+    assert wait_for_recorded_group(cli, job_id) == job_pid  # the command leads its group
     os.killpg(first.proc.pid, signal.SIGKILL)  # the pool's session; the job has its own
     first.wait()
     assert process_running(job_pid)

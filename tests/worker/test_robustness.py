@@ -8,14 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from queuectl.model import Attempt, Lease
 from tests.conftest import ROOT, wait_for
-from tests.worker.test_pool import process_running, read_pid
+from tests.worker.test_pool import process_running, read_pid, wait_for_recorded_group
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -81,6 +80,8 @@ def test_a_job_handed_back_before_its_cancel_is_canceled_by_the_command(fast_con
 
 
 def test_cancel_of_a_job_that_finishes_first_is_an_error(fast_config, pool, tmp_path):
+    from queuectl.store import open_store
+
     cli = fast_config
     pidfile = tmp_path / "pid"
     started = pool(1)
@@ -90,7 +91,11 @@ def test_cancel_of_a_job_that_finishes_first_is_an_error(fast_config, pool, tmp_
     os.kill(worker_pid, signal.SIGSTOP)  # the command runs on; its worker cannot look
     canceling = cli.popen("cancel", job_id)
     wait_for(lambda: not process_running(pid))
-    time.sleep(0.2)  # the cancel request is recorded
+    store = open_store(cli.location)
+    try:
+        wait_for(lambda: store.get_job(job_id).cancel_requested, message="the cancel request")
+    finally:
+        store.close()
     os.kill(worker_pid, signal.SIGCONT)
     out, err = canceling.communicate(timeout=30)
     assert canceling.returncode == 1
@@ -136,7 +141,7 @@ def test_a_new_pool_stops_a_tree_whose_job_was_already_recovered(fast_config, po
     first = pool(1)
     job_id = cli.ok("run", f"echo $$ > {pidfile}; sleep 60", "--max-retries", "0").strip()
     pid = read_pid(pidfile)
-    time.sleep(0.2)  # past the moment its process group is recorded
+    wait_for_recorded_group(cli, job_id)
     os.killpg(first.proc.pid, signal.SIGKILL)
     first.wait()
     store = open_store(cli.location)
