@@ -46,6 +46,15 @@ LOG_EVERY = 60  # seconds between two log lines about one limit: a busy server m
 OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
+class HttpError(Exception):
+    """An answer with an error status, raised from wherever a request is refused."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
 def log(message: str) -> None:
     """A line about the server, not about one request, in the request log's format."""
     sys.stderr.write(f"- - - [{time.strftime('%d/%b/%Y %H:%M:%S')}] {message}\n")

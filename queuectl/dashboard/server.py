@@ -1,5 +1,5 @@
-"""The dashboard's HTTP layer: a threaded stdlib server, routing, authentication, CSRF,
-security headers and JSON errors. What the API answers is `api.py`'s business.
+"""The dashboard's HTTP layer: a threaded stdlib server, routing, security headers and
+JSON errors. Who may ask is `auth.py`'s business, what the API answers `api.py`'s.
 
 Security model (SPEC §5, README "Dashboard"):
 
@@ -20,12 +20,9 @@ How many connections it takes and how long a request may take: `connections.py`.
 
 from __future__ import annotations
 
-import hmac
 import html
-import ipaddress
 import json
 import re
-import secrets
 import signal
 import socket
 import socketserver
@@ -33,22 +30,18 @@ import sys
 import threading
 import traceback
 from http import HTTPStatus
-from http.cookies import CookieError, SimpleCookie
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from queuectl.dashboard import api, connections, metrics, openapi
-from queuectl.dashboard.connections import response_head
+from queuectl.dashboard import api, auth, connections, metrics, openapi
+from queuectl.dashboard.connections import HttpError, response_head
 from queuectl.dashboard.openapi import CSRF_HEADER, SESSION_COOKIE
 from queuectl.dashboard.stores import StorePool
 from queuectl.errors import Conflict, NotFound, StoreError, UserError, quote
 from queuectl.inputs import load_json, whole_number
 from queuectl.store import display_location, open_store
 
-MIN_TOKEN_LENGTH = 16
-TOKEN_PATTERN = re.compile(rf"[\x21-\x7e]{{{MIN_TOKEN_LENGTH},}}")  # visible ASCII
-MAX_SESSIONS = 100  # logins kept at once; the oldest is dropped beyond
 MAX_BODY = 64 * 1024
 STATIC_FILES = {
     "app.js": "text/javascript; charset=utf-8",
@@ -84,63 +77,12 @@ ROUTES = [(re.compile(pattern), methods) for pattern, methods in (
 )]
 
 
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or {}
-
-
-def _equal(given: str, secret: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode("utf-8"))
-
-
-class Sessions:
-    """Login sessions: a new random id at each login, ended by logout; past MAX_SESSIONS the
-    oldest is dropped. They live in memory, so a restart logs everyone out."""
-
-    def __init__(self) -> None:
-        self._ids: dict[str, None] = {}  # insertion-ordered: the oldest first
-        self._lock = threading.Lock()
-
-    def start(self) -> str:
-        session = secrets.token_urlsafe(32)
-        with self._lock:
-            self._ids[session] = None
-            while len(self._ids) > MAX_SESSIONS:
-                del self._ids[next(iter(self._ids))]
-        return session
-
-    def valid(self, session: str) -> bool:
-        # A keyed-hash lookup of 256-bit random ids: its timing tells nothing usable.
-        with self._lock:
-            return session in self._ids
-
-    def end(self, session: str) -> None:
-        with self._lock:
-            self._ids.pop(session, None)
-
-
 def _json_bytes(data: Any) -> bytes:
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     # Job strings may hold markup; escaped this way the JSON stays inert even where a
     # client ignores its content type.
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return text.encode("utf-8", "replace")
-
-
-def _hostname(host_header: str) -> str:
-    try:
-        return urlsplit("//" + host_header).hostname or ""
-    except ValueError:
-        return ""
-
-
-def _is_loopback(name: str) -> bool:
-    try:
-        return ipaddress.ip_address(name.split("%")[0]).is_loopback
-    except ValueError:
-        return False
 
 
 def _resolve(host: str) -> tuple[int, bool]:
@@ -150,7 +92,7 @@ def _resolve(host: str) -> tuple[int, bool]:
                                    flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise UserError(f"cannot listen on {quote(host)}: {exc.strerror}") from None
-    return infos[0][0], all(_is_loopback(str(info[4][0])) for info in infos)
+    return infos[0][0], all(auth.is_loopback(str(info[4][0])) for info in infos)
 
 
 def _read_static(name: str) -> str:
@@ -180,10 +122,7 @@ class DashboardServer(connections.LimitedServer):
         self.address_family = family
         self.location = location
         self.stores = StorePool(location)
-        self.token = token
-        self.csrf_token = secrets.token_urlsafe(32)
-        self.sessions = Sessions()
-        self.local_names = {"localhost", host.lower()}
+        self.access = auth.Access(token, host, self.loopback)
         self.index = _read_static("index.html")
         self.login_page = _read_static("login.html")
         self.files = {name: _read_static(name).encode("utf-8") for name in STATIC_FILES}
@@ -194,8 +133,8 @@ class DashboardServer(connections.LimitedServer):
             raise UserError(f"cannot listen on {host}:{port}: "
                             f"{exc.strerror or exc}") from None
         # Cookies ignore the port: dashboards of two stores on one host keep apart.
-        self.cookie_name = f"{SESSION_COOKIE}_{self.server_address[1]}"
-        self.openapi = _json_bytes(openapi.document(self.cookie_name))
+        self.access.cookie_name = f"{SESSION_COOKIE}_{self.server_address[1]}"
+        self.openapi = _json_bytes(openapi.document(self.access.cookie_name))
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, a DNS query that can hang.
@@ -245,7 +184,7 @@ class Handler(connections.ConnectionHandler):
             if method == "POST":
                 self._body = self._read_body()
             url = urlsplit(self.path)
-            self._check_host()
+            self.server.access.check_host(self.headers, self.server.url)
             name, params = self._route(url.path, "GET" if method == "HEAD" else method)
             try:
                 query = parse_qs(url.query, keep_blank_values=True, max_num_fields=20)
@@ -299,58 +238,6 @@ class Handler(connections.ConnectionHandler):
             raise HttpError(400, "the body ended before its Content-Length")
         return body
 
-    # --- security ----------------------------------------------------------------------
-
-    def _check_host(self) -> None:
-        host = self.headers.get("Host")
-        if not self.server.loopback or host is None:
-            return
-        name = _hostname(host)
-        if name not in self.server.local_names and not _is_loopback(name):
-            raise HttpError(403, f"unexpected Host {quote(host)}: open the dashboard at "
-                                 f"{self.server.url}")
-
-    def _session_cookie(self) -> str | None:
-        cookie = SimpleCookie()
-        try:
-            cookie.load(self.headers.get("Cookie") or "")
-        except CookieError:
-            return None
-        morsel = cookie.get(self.server.cookie_name)
-        return None if morsel is None else morsel.value
-
-    def _authenticated(self) -> bool:
-        token = self.server.token
-        if token is None:
-            return True
-        scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() == "bearer" and _equal(value.strip(), token):
-            return True
-        cookie = self._session_cookie()
-        return cookie is not None and self.server.sessions.valid(cookie)
-
-    def _same_origin(self, origin: str) -> bool:
-        parts = urlsplit(origin)
-        return parts.scheme in ("http", "https") and \
-            parts.netloc.lower() == (self.headers.get("Host") or "").lower()
-
-    def _authorize(self, mutating: bool = False) -> None:
-        origin = self.headers.get("Origin")
-        if mutating and origin is not None and not self._same_origin(origin):
-            raise HttpError(403, "cross-origin request refused")
-        if not self._authenticated():
-            raise HttpError(401, "authentication required: send 'Authorization: Bearer "
-                                 "TOKEN', or log in at /login",
-                            {"WWW-Authenticate": 'Bearer realm="queuectl"'})
-        if not mutating:
-            return
-        browser = self.server.token is None or origin is not None or \
-            self._session_cookie() is not None
-        if browser and \
-                not _equal(self.headers.get(CSRF_HEADER) or "", self.server.csrf_token):
-            raise HttpError(403, f"missing or wrong CSRF token: send the page's token in "
-                                 f"the {CSRF_HEADER} header")
-
     # --- responses ---------------------------------------------------------------------
 
     def _send(self, status: int, body: bytes, content_type: str,
@@ -358,9 +245,12 @@ class Handler(connections.ConnectionHandler):
         self.send_answer(status, {**SECURITY_HEADERS, "Cache-Control": "no-store",
                                   **(headers or {}), "Content-Type": content_type}, body)
 
+    def _authorize(self, mutating: bool = False) -> None:
+        self.server.access.authorize(self.headers, mutating)
+
     def _json(self, data: Any, status: int = 200) -> None:
-        headers = {CSRF_HEADER: self.server.csrf_token} if self.path.startswith("/api/") \
-            else {}
+        csrf = self.server.access.csrf_token
+        headers = {CSRF_HEADER: csrf} if self.path.startswith("/api/") else {}
         self._send(status, _json_bytes(data), "application/json; charset=utf-8", headers)
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None):
@@ -397,15 +287,17 @@ class Handler(connections.ConnectionHandler):
     # --- routes ------------------------------------------------------------------------
 
     def _on_page(self, query: api.Query) -> None:
-        if not self._authenticated():
+        access = self.server.access
+        if not access.authenticated(self.headers):
             self._login_form()
             return
         self._html(self.server.index
-                   .replace("{{csrf_token}}", html.escape(self.server.csrf_token))
-                   .replace("{{auth}}", "token" if self.server.token else "none"))
+                   .replace("{{csrf_token}}", html.escape(access.csrf_token))
+                   .replace("{{auth}}", "token" if access.token else "none"))
 
     def _on_login_form(self, query: api.Query) -> None:
-        if self.server.token is None or self._authenticated():
+        access = self.server.access
+        if access.token is None or access.authenticated(self.headers):
             self._redirect("/")
         else:
             self._login_form()
@@ -415,29 +307,23 @@ class Handler(connections.ConnectionHandler):
                    status)
 
     def _on_login(self, query: api.Query) -> None:
-        origin = self.headers.get("Origin")
-        if origin is not None and not self._same_origin(origin):
-            raise HttpError(403, "cross-origin request refused")
-        if self.server.token is None:
+        access = self.server.access
+        access.check_origin(self.headers)
+        if access.token is None:
             self._redirect("/")
             return
         form = parse_qs(self._body.decode("utf-8", "replace"), max_num_fields=5)
-        given = form.get("token", [""])[0]
-        if not _equal(given, self.server.token):
+        session = access.log_in(form.get("token", [""])[0])
+        if session is None:
             self._login_form("Wrong token.", 401)
             return
-        session = self.server.sessions.start()
-        cookie = f"{self.server.cookie_name}={session}; Path=/; HttpOnly; SameSite=Strict"
-        self._redirect("/", {"Set-Cookie": cookie})
+        self._redirect("/", {"Set-Cookie": access.cookie(session)})
 
     def _on_logout(self, query: api.Query) -> None:
         self._authorize(mutating=True)
-        cookie = self._session_cookie()
-        if cookie is not None:
-            self.server.sessions.end(cookie)  # a copy of the cookie kept elsewhere dies too
+        self.server.access.log_out(self.headers)
         self._send(200, _json_bytes({"logged_out": True}), "application/json; charset=utf-8",
-                   {"Set-Cookie": f"{self.server.cookie_name}=; Path=/; Max-Age=0; HttpOnly; "
-                                  "SameSite=Strict"})
+                   {"Set-Cookie": self.server.access.cookie("", max_age=0)})
 
     def _on_static(self, query: api.Query, name: str) -> None:
         if name not in STATIC_FILES:
@@ -483,11 +369,7 @@ class Handler(connections.ConnectionHandler):
 
 def serve(location: str, host: str, port: int, token: str | None) -> int:
     """Serve the dashboard until SIGINT (Ctrl-C) or SIGTERM; returns the exit status."""
-    if token is not None and not TOKEN_PATTERN.fullmatch(token):
-        # What an Authorization header can carry intact: no spaces (they are trimmed).
-        raise UserError(f"--token must be at least {MIN_TOKEN_LENGTH} characters of visible "
-                        "ASCII, without spaces; make one with: "
-                        "python -c 'import secrets; print(secrets.token_urlsafe())'")
+    auth.check_token(token)
     # Create or upgrade it now, so errors show at start-up.
     open_store(location, only_reads=True).close()
     server = DashboardServer(location, host, port, token)
