@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import subprocess
 
 IS_WINDOWS = os.name == "nt"
+_IS_LINUX = sys.platform.startswith("linux") and os.path.isdir("/proc")
 # Set in every command's environment (the attempt's tags): they tell a job which attempt it
 # is, and let a worker or a later pool recognise the processes an attempt left behind.
 JOB_ID_VAR = "QUEUECTL_JOB_ID"
@@ -151,9 +152,6 @@ def tree_alive(pgid: int) -> bool:
     return not _IS_LINUX or bool(_group_members(pgid))
 
 
-_IS_LINUX = sys.platform.startswith("linux") and os.path.isdir("/proc")
-
-
 def _group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes of a process group, from /proc (Linux)."""
     return [pid for pid, _, group in _process_table() if group == pgid]
@@ -187,8 +185,13 @@ def _signal_tree(pgid: int, hard: bool) -> None:
                 os.kill(pgid, signal.CTRL_BREAK_EVENT)
         else:
             os.killpg(pgid, signal.SIGKILL if hard else signal.SIGTERM)
-    except (ProcessLookupError, PermissionError, OSError):
-        pass
+    except ProcessLookupError:
+        pass  # gone already: nothing left to stop
+    except OSError as exc:  # PermissionError: a group of another user, not ours to stop
+        import logging  # only here: a rare path, and `queuectl run` starts without it
+
+        logging.getLogger("queuectl.platform").warning(
+            "cannot stop the process group %d: %s", pgid, exc.strerror or exc)
 
 
 def stop_tree(pgid: int, grace: float,
