@@ -209,17 +209,17 @@ class Worker:
         transaction unless the worker is stopping."""
         lease = Lease(job.id, self.spec.worker_id, job.run_no)
         config = self.config
-        watch = _Watch(self, lease, job.started_at, config)
+        running = _RunningAttempt(self, lease, job.started_at, config)
         tags = platform.attempt_tags(job.id, job.run_no, self.spec.worker_id)
         timeout = job.timeout if job.timeout is not None else (config.job_timeout or None)
         result = runner.run_command(job.command, job.cwd, {**self._env, **job.env}, tags,
                                     timeout, config.output_limit, config.kill_grace,
-                                    watch.spawned, watch.tick, watch.keep_alive)
+                                    running.spawned, running.tick, running.keep_alive)
         self.controls.publish_pgid(0)
         now = self.store.clock()
         if result.stopped == runner.LEASE_LOST:
             log.warning("job %s: lease lost, its command was stopped", job.id)
-            if watch.recorded:
+            if running.recorded:
                 self._patiently(lambda: self.store.forget_pgid(job.id, job.run_no))
             return None
         transition = self._transition(job, lease, result, now)
@@ -323,7 +323,7 @@ def _reason(lease_held: bool, cancel_requested: bool) -> str | None:
     return runner.CANCEL if cancel_requested else None
 
 
-class _Watch:
+class _RunningAttempt:
     """What a worker does while its command runs: heartbeats, cancel checks, the live
     output, and the record of the command's process group."""
 
