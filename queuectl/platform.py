@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     import subprocess
@@ -118,8 +118,8 @@ def spawn(command: str, cwd: str, env: dict[str, str]) -> subprocess.Popen:
     stdout and stderr combined into one pipe."""
     import subprocess
 
-    options: dict[str, object] = {}
-    if IS_WINDOWS:
+    options: dict[str, Any] = {}
+    if sys.platform == "win32":  # not IS_WINDOWS: mypy knows this test
         options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         options["start_new_session"] = True
@@ -127,11 +127,11 @@ def spawn(command: str, cwd: str, env: dict[str, str]) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **options)
 
 
-def detached_options() -> dict[str, object]:
+def detached_options() -> dict[str, Any]:
     """Popen options that detach a background pool from the terminal."""
     import subprocess
 
-    if IS_WINDOWS:
+    if sys.platform == "win32":
         flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
         return {"creationflags": flags}
     return {"start_new_session": True}
@@ -175,16 +175,15 @@ def _process_table() -> list[tuple[int, int, int]]:
 
 def _signal_tree(pgid: int, hard: bool) -> None:
     try:
-        if IS_WINDOWS:
-            if hard:
-                import subprocess
-
-                subprocess.run(["taskkill", "/T", "/F", "/PID", str(pgid)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            else:
-                os.kill(pgid, signal.CTRL_BREAK_EVENT)
-        else:
+        if sys.platform != "win32":  # not IS_WINDOWS: mypy knows this test
             os.killpg(pgid, signal.SIGKILL if hard else signal.SIGTERM)
+        elif hard:
+            import subprocess
+
+            subprocess.run(["taskkill", "/T", "/F", "/PID", str(pgid)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            os.kill(pgid, signal.CTRL_BREAK_EVENT)
     except ProcessLookupError:
         pass  # gone already: nothing left to stop
     except OSError as exc:  # PermissionError: a group of another user, not ours to stop

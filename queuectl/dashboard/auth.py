@@ -10,7 +10,7 @@ import ipaddress
 import re
 import secrets
 import threading
-from collections.abc import Mapping
+from email.message import Message
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
@@ -22,7 +22,7 @@ MIN_TOKEN_LENGTH = 16
 TOKEN_PATTERN = re.compile(rf"[\x21-\x7e]{{{MIN_TOKEN_LENGTH},}}")  # visible ASCII
 MAX_SESSIONS = 100  # logins kept at once; the oldest is dropped beyond
 
-Headers = Mapping[str, str]
+Headers = Message  # a request's headers, as http.server parses them
 
 
 def check_token(token: str | None) -> None:

@@ -139,7 +139,8 @@ class DashboardServer(connections.LimitedServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, a DNS query that can hang.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     def server_close(self) -> None:
         super().server_close()
@@ -147,7 +148,7 @@ class DashboardServer(connections.LimitedServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = str(self.server_address[0]), self.server_address[1]
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 

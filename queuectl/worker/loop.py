@@ -46,7 +46,8 @@ class Controls:
     worker publishes the process group of its running command. Anything with
     ``is_set()`` works as a flag (multiprocessing or threading events)."""
 
-    def __init__(self, stop, cold, pgid_slot=None, parent_alive: Callable[[], bool] = None):
+    def __init__(self, stop, cold, pgid_slot=None,
+                 parent_alive: Callable[[], bool] | None = None) -> None:
         self.stop = stop
         self.cold = cold
         self.pgid_slot = pgid_slot
@@ -207,6 +208,7 @@ class Worker:
     def _execute(self, job: Job) -> Job | None:
         """Run the job and record its outcome; returns the next job, claimed in the same
         transaction unless the worker is stopping."""
+        assert job.started_at is not None  # the claim sets it
         lease = Lease(job.id, self.spec.worker_id, job.run_no)
         config = self.config
         running = _RunningAttempt(self, lease, job.started_at, config)

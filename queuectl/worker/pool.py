@@ -16,7 +16,7 @@ import secrets
 import signal
 import socket
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from queuectl import platform
 from queuectl.config import Config
@@ -140,7 +140,7 @@ class Pool:
             self._stop.set()
             self._restarts.clear()
 
-    def _install_signals(self, wake_w: socket.socket) -> dict[int, object]:
+    def _install_signals(self, wake_w: socket.socket) -> dict[int, Any]:
         def on_signal(signum, frame) -> None:  # only count: the main loop acts on it
             self._signals += 1
 
@@ -149,7 +149,7 @@ class Pool:
         return previous
 
     @staticmethod
-    def _restore_signals(previous: dict[int, object]) -> None:
+    def _restore_signals(previous: dict[int, Any]) -> None:
         signal.set_wakeup_fd(previous.pop(-1))
         for sig, handler in previous.items():
             signal.signal(sig, handler)

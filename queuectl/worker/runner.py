@@ -82,8 +82,9 @@ def run_command(command: str, cwd: str, env: dict[str, str], tags: Mapping[str, 
     try:
         proc = platform.spawn(command, cwd, {**env, **tags})
     except (OSError, ValueError) as exc:  # ValueError: text the OS cannot take (NUL, ...)
-        error = f"cannot start the command: {getattr(exc, 'strerror', None) or exc}"
-        return RunResult(started, time.time(), None, error, b"", 0)
+        reason = getattr(exc, "strerror", None) or exc
+        return RunResult(started, time.time(), None, f"cannot start the command: {reason}",
+                         b"", 0)
     on_spawn(proc.pid)  # the leader of its own new session / process group
     output = OutputTail(output_limit)
     watcher = _ThreadWatcher(proc, output) if platform.IS_WINDOWS else _PipeWatcher(proc, output)
@@ -145,7 +146,9 @@ class _PipeWatcher:
     from a pidfd (Linux) or the pipe's end, through select; no sleeping poll loop."""
 
     def __init__(self, proc: subprocess.Popen, output: OutputTail) -> None:
+        assert proc.stdout is not None  # platform.spawn opens it
         self.proc = proc
+        self.stdout = proc.stdout
         self.output = output
         self.fd: int | None = proc.stdout.fileno()
         os.set_blocking(self.fd, False)
@@ -202,7 +205,7 @@ class _PipeWatcher:
                 self._read_available()
 
     def _close_pipe(self) -> None:
-        self.proc.stdout.close()
+        self.stdout.close()
         self.fd = None
 
     def close_exit_watch(self) -> None:
@@ -215,13 +218,15 @@ class _ThreadWatcher:
     """Windows: pipes cannot be selected on, so a thread reads the output."""
 
     def __init__(self, proc: subprocess.Popen, output: OutputTail) -> None:
+        assert proc.stdout is not None  # platform.spawn opens it
         self.proc = proc
+        self.stdout = proc.stdout
         self.output = output
         self.thread = threading.Thread(target=self._pump, daemon=True)
         self.thread.start()
 
     def _pump(self) -> None:
-        fd = self.proc.stdout.fileno()
+        fd = self.stdout.fileno()
         while True:
             try:
                 data = os.read(fd, 65536)
@@ -240,7 +245,7 @@ class _ThreadWatcher:
 
     def drain(self, timeout: float) -> None:
         self.thread.join(timeout)
-        self.proc.stdout.close()
+        self.stdout.close()
 
     def close_exit_watch(self) -> None:
         pass
