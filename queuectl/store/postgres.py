@@ -338,12 +338,6 @@ class PostgresStore(SqlStore):
         except psycopg.errors.UniqueViolation:
             raise DuplicateId(self._duplicate_id(jobs)) from None
 
-    # --- claiming and running ----------------------------------------------------------
-
-    # --- recovery ----------------------------------------------------------------------
-
-    # --- admin -------------------------------------------------------------------------
-
     # --- reads -------------------------------------------------------------------------
 
     def run_times(self, bounds: Sequence[float]) -> RunTimes:
@@ -355,10 +349,6 @@ class PostgresStore(SqlStore):
                                ).fetchone()
         return RunTimes(row["n"], row["total_ms"] / 1000.0,
                         [row[f"b{i}"] for i in range(len(bounds))])
-
-    # --- workers -----------------------------------------------------------------------
-
-    # --- config ------------------------------------------------------------------------
 
     # --- wake-up -----------------------------------------------------------------------
 
