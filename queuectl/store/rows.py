@@ -58,10 +58,6 @@ def lease_params(lease: Lease) -> dict[str, object]:
     return {"job_id": lease.job_id, "worker_id": lease.worker_id, "run_no": lease.run_no}
 
 
-def statements(script: str) -> list[str]:
-    return [part.strip() for part in script.split(";\n") if part.strip()]
-
-
 def tail_of_chunks(chunks: Sequence[tuple[int, bytes]], start: int) -> tuple[bytes, int]:
     """(bytes from `start` on, end offset) of contiguous output chunks."""
     out = bytearray()

@@ -22,6 +22,7 @@ from typing import Any
 from queuectl.errors import Conflict, NotFound, quote
 from queuectl.lifecycle import Transition
 from queuectl.model import TERMINAL, Attempt, Job, Lease, NewJob, WorkerInfo
+from queuectl.store import queries
 from queuectl.store.base import FinishedAttempt, Heartbeat, Store, StrayAttempt
 from queuectl.store.rows import (
     FOREVER_MS,
@@ -39,6 +40,17 @@ Row = Mapping[str, Any]
 
 
 class SqlStore(Store):
+    dialect: str  # its queries are sql/<dialect>.sql
+
+    @property
+    def _q(self) -> dict[str, queries.Query]:
+        return queries.load(self.dialect)
+
+    @property
+    def _newest_schema(self) -> int:
+        """The schema version this release builds and upgrades stores to."""
+        return queries.schema_version(self.dialect)
+
     # --- the primitives a backend provides ---------------------------------------------
 
     @abc.abstractmethod
