@@ -12,7 +12,6 @@ psycopg is imported here only, so the default install needs nothing beyond the s
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import select
@@ -27,14 +26,12 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from queuectl.errors import DuplicateId, StoreError, StoreUnavailable
-from queuectl.model import NewJob
+from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.store import display_location, queries
 from queuectl.store.base import RunTimes, Waiter
 from queuectl.store.rows import ms
 from queuectl.store.sqlstore import SqlStore
 
-QUEUE_FILTER = "AND queue = ANY(%(queues)s::text[])"
 # pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(schema)): taken by the transaction that
 # creates or upgrades the schema, so hosts that start at once migrate one after the other.
 MIGRATION_LOCK = 0x71756575  # "queu"
@@ -119,6 +116,8 @@ def _channel(schema: str) -> str:
 
 class PostgresStore(SqlStore):
     dialect = "postgres"
+    _queue_filter = "AND queue = ANY(%(queues)s::text[])"
+    _duplicate_key = psycopg.errors.UniqueViolation
 
     def __init__(self, location: str, durable: bool = True) -> None:
         # `durable` makes no difference here: every commit is flushed (see _open).
@@ -238,10 +237,6 @@ class PostgresStore(SqlStore):
             finally:
                 self._depth -= 1
 
-    def _sql(self, name: str, queues: Sequence[str] | None = None, where: str = "") -> str:
-        text = self._q[name].text.replace("/*queues*/", "" if queues is None else QUEUE_FILTER)
-        return text.replace("/*filters*/", where)
-
     def _rows(self, name: str, params: dict[str, Any] | None = None,
               queues: Sequence[str] | None = None, where: str = "") -> list[dict[str, Any]]:
         query = self._q[name]
@@ -267,6 +262,10 @@ class PostgresStore(SqlStore):
         with self._guard() as conn:
             cursor = conn.execute(text, params)
             return cursor.fetchall() if cursor.description else []
+
+    def _many(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
+        with self._guard() as conn:
+            conn.cursor().executemany(self._q[name].text, rows)
 
     def _count(self, name: str, params: dict[str, Any]) -> int:
         query = self._q[name]
@@ -319,21 +318,6 @@ class PostgresStore(SqlStore):
         [row] = self._fetch("SELECT extract(epoch FROM clock_timestamp())::float8 AS now",
                             repeatable=True)
         return row["now"], (before + time.monotonic()) / 2
-
-    # --- producers ---------------------------------------------------------------------
-
-    def enqueue(self, jobs: Sequence[NewJob], now: float) -> None:
-        rows = [{
-            "id": job.id, "command": job.command, "queue": job.queue, "priority": job.priority,
-            "max_retries": job.max_retries, "run_at": ms(job.run_at), "timeout": job.timeout,
-            "cwd": job.cwd, "env": json.dumps(job.env) if job.env else None, "now": ms(now),
-        } for job in jobs]
-        try:
-            with self._transaction() as conn:
-                conn.cursor().executemany(self._q["insert_job"].text, rows)
-                self._announce("enqueue")
-        except psycopg.errors.UniqueViolation:
-            raise DuplicateId(self._duplicate_id(jobs)) from None
 
     # --- reads -------------------------------------------------------------------------
 

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from queuectl import platform
-from queuectl.errors import DuplicateId, StoreError, StoreReadOnly, StoreUnavailable
-from queuectl.model import NewJob
+from queuectl.errors import StoreError, StoreReadOnly, StoreUnavailable
 from queuectl.store import queries
 from queuectl.store.base import RunTimes, Waiter
 from queuectl.store.rows import ms
@@ -35,7 +34,6 @@ BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before "database is l
 WORKER_AUTOCHECKPOINT = 100_000  # pages (~400 MB of WAL)
 WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL a pool keeps once it has been checkpointed
 DATA_VERSION_INTERVAL = 0.1  # seconds between idle checks for other connections' commits
-QUEUE_FILTER = "AND queue IN (SELECT value FROM json_each(:queues))"
 SQLITE_HEADER = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 # Error texts of SQLite that describe the file or the disk rather than a query.
 _STORE_TROUBLE = ("disk", "I/O", "readonly", "read-only", "unable to open", "not a database",
@@ -48,6 +46,8 @@ _CANNOT_WRITE = ("readonly database", "unable to open database file")
 
 class SqliteStore(SqlStore):
     dialect = "sqlite"
+    _queue_filter = "AND queue IN (SELECT value FROM json_each(:queues))"
+    _duplicate_key = sqlite3.IntegrityError
 
     def __init__(self, path: str, durable: bool = True, only_reads: bool = False) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE:
@@ -242,10 +242,10 @@ class SqliteStore(SqlStore):
             _read_only_reason(folder, f"its folder {folder}")
         return StoreReadOnly(self.location, reason) if reason else None
 
-    def _execute_many(self, sql: str, rows: Sequence[dict[str, Any]]) -> None:
-        """executemany, inside a transaction that already holds the write lock."""
+    def _many(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
+        # No waits for a busy lock: the transaction holds it already (BEGIN IMMEDIATE).
         try:
-            self._conn.executemany(sql, rows)
+            self._conn.executemany(self._q[name].text, rows)
         except sqlite3.OperationalError as exc:
             raise self._trouble(exc) from None
 
@@ -262,10 +262,6 @@ class SqliteStore(SqlStore):
         if self._wake_on_commit:
             self._wake_on_commit = False
             self.wake_workers()
-
-    def _sql(self, name: str, queues: Sequence[str] | None = None, where: str = "") -> str:
-        sql = self._q[name].text.replace("/*queues*/", "" if queues is None else QUEUE_FILTER)
-        return sql.replace("/*filters*/", where)
 
     def _rows(self, name: str, params: dict[str, Any] | None = None,
               queues: Sequence[str] | None = None, where: str = "") -> list[Row]:
@@ -320,24 +316,6 @@ class SqliteStore(SqlStore):
             # TRUNCATE also empties the file, once no reader needs it; with no busy handler
             # it gives up at once rather than wait for one, and tries again next time.
             self._execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-
-    # --- producers ---------------------------------------------------------------------
-
-    def enqueue(self, jobs: Sequence[NewJob], now: float) -> None:
-        rows = [{
-            "id": job.id, "command": job.command, "queue": job.queue, "priority": job.priority,
-            "max_retries": job.max_retries, "run_at": ms(job.run_at), "timeout": job.timeout,
-            "cwd": job.cwd, "env": json.dumps(job.env) if job.env else None, "now": ms(now),
-        } for job in jobs]
-        try:
-            if len(rows) == 1:
-                self._execute(self._q["insert_job"].text, rows[0])
-            else:
-                with self._transaction():
-                    self._execute_many(self._q["insert_job"].text, rows)
-        except sqlite3.IntegrityError:
-            raise DuplicateId(self._duplicate_id(jobs)) from None
-        self._announce("enqueue")
 
     # --- reads -------------------------------------------------------------------------
 
