@@ -34,6 +34,7 @@ from queuectl.store.rows import (
     job_from_row,
     lease_params,
     ms,
+    new_job_params,
     seconds,
     tail_of_chunks,
     worker_from_row,
@@ -107,11 +108,7 @@ class SqlStore(Store):
     # --- producers ---------------------------------------------------------------------
 
     def enqueue(self, jobs: Sequence[NewJob], now: float) -> None:
-        rows = [{
-            "id": job.id, "command": job.command, "queue": job.queue, "priority": job.priority,
-            "max_retries": job.max_retries, "run_at": ms(job.run_at), "timeout": job.timeout,
-            "cwd": job.cwd, "env": json.dumps(job.env) if job.env else None, "now": ms(now),
-        } for job in jobs]
+        rows = [new_job_params(job, now) for job in jobs]
         try:
             with self._transaction():
                 self._many("insert_job", rows)
