@@ -119,8 +119,9 @@ class PostgresStore(SqlStore):
     _queue_filter = "AND queue = ANY(%(queues)s::text[])"
     _duplicate_key = psycopg.errors.UniqueViolation
 
-    def __init__(self, location: str, durable: bool = True) -> None:
-        # `durable` makes no difference here: every commit is flushed (see _open).
+    def __init__(self, location: str, durable: bool = True, only_reads: bool = False) -> None:
+        # `durable` makes no difference here: every commit is flushed (see _open). Nor does
+        # `only_reads`, which is about files that cannot be written.
         self.location = location
         self._closed = False
         self._depth = 0  # open transactions: a broken connection is not replaced inside one
