@@ -418,9 +418,9 @@ def cmd_worker_start(args: argparse.Namespace) -> int:
 
 def _warn_if_networked(location: str) -> None:
     from queuectl import platform
-    from queuectl.store import is_postgres
+    from queuectl.store import backend_of
 
-    kind = None if is_postgres(location) else platform.network_filesystem(location)
+    kind = platform.network_filesystem(location) if backend_of(location).local_disk else None
     if kind:
         _say(f"warning: the store {location} is on a network file system ({kind}); "
              "SQLite's locking is not reliable there: keep it on a local disk, and use "

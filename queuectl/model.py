@@ -13,8 +13,8 @@ States (SPEC §2):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import MISSING, Field, dataclass, field, fields
+from typing import Any, NamedTuple
 
 from queuectl.durations import iso_utc
 
@@ -32,7 +32,8 @@ DEFAULT_QUEUE = "default"
 
 @dataclass
 class NewJob:
-    """A validated job, ready to be stored."""
+    """A validated job, ready to be stored: the fields of `Job` given at enqueue (each is
+    declared there too, which says how it is stored)."""
 
     id: str
     command: str
@@ -45,43 +46,92 @@ class NewJob:
     env: dict[str, str] = field(default_factory=dict)
 
 
+def job_field(description: str, *, moment: bool = False, public: bool = True,
+              minimum: int | None = None, choices: tuple[str, ...] | None = None,
+              default: Any = MISSING) -> Any:
+    """A field of `Job`, declared with what is derived from it: its place in the job object
+    (`public`), the column that holds it (store/rows.py), its enqueue parameter (if `NewJob`
+    has it too) and its OpenAPI schema (dashboard/openapi.py). Its type and whether it may
+    be None come from its annotation; a `moment` is a point in time, in epoch seconds: ISO
+    8601 in the job object, integer milliseconds in its column."""
+    return field(default=default, metadata={
+        "description": description, "moment": moment, "public": public,
+        "minimum": minimum, "choices": choices})
+
+
 @dataclass
 class Job:
-    id: str
-    command: str
-    state: str
-    attempts: int
-    max_retries: int
-    queue: str
-    priority: int
-    run_at: float
-    timeout: float | None
-    cwd: str
-    env: dict[str, str]
-    exit_code: int | None
-    last_error: str | None
-    worker_id: str | None
-    created_at: float
-    updated_at: float
-    started_at: float | None
-    finished_at: float | None
+    id: str = job_field("unique: given at enqueue (A-Z a-z 0-9 . _ : -, up to 128) or "
+                        "generated (then sorting by creation time)")
+    command: str = job_field("a shell command line, run by /bin/sh -c (cmd /c on Windows)")
+    state: str = job_field("failed: a retry is due at run_at; dead: out of retries (the DLQ)",
+                           choices=STATES)
+    attempts: int = job_field("attempts used from the retry budget: +1 at every claim, reset "
+                              "to 0 by dlq retry", minimum=0)
+    max_retries: int = job_field("retries after the first run: at most 1 + max_retries "
+                                 "attempts", minimum=0)
+    queue: str = job_field("the named queue")
+    priority: int = job_field("higher runs first")
+    run_at: float = job_field("not claimed before this moment (a delay, or a retry's backoff)",
+                              moment=True)
+    timeout: float | None = job_field("seconds an attempt may run; null: config job_timeout "
+                                      "as it is when the job is claimed")
+    cwd: str = job_field("the absolute working directory of the command")
+    env: dict[str, str] = job_field("variables added to the worker's environment")
+    exit_code: int | None = job_field("of the last finished attempt; killed by signal N: "
+                                      "128 + N")
+    last_error: str | None = job_field("why the last attempt failed")
+    worker_id: str | None = job_field("the worker holding it while processing")
+    created_at: float = job_field("when it was enqueued", moment=True)
+    updated_at: float = job_field("when it last changed", moment=True)
+    started_at: float | None = job_field("the start of the latest attempt", moment=True)
+    finished_at: float | None = job_field("when it reached a final state", moment=True)
     # Bookkeeping that is not part of the public job object:
-    run_no: int = 0  # number of the latest attempt (attempt numbers are never reused)
-    lease_until: float | None = None
-    cancel_requested: bool = False
-    host: str | None = None  # of the worker that claimed the latest attempt
+    run_no: int = job_field("the number of the latest attempt (attempt numbers are never "
+                            "reused)", public=False, default=0)
+    lease_until: float | None = job_field("when the worker's lease on it ends",
+                                          moment=True, public=False, default=None)
+    cancel_requested: bool = job_field("a cancel that its worker is to act on", public=False,
+                                       default=False)
+    host: str | None = job_field("of the worker that claimed the latest attempt",
+                                 public=False, default=None)
 
     def to_dict(self) -> dict[str, Any]:
         """The public job object: exactly the fields of SPEC §2."""
-        return {
-            "id": self.id, "command": self.command, "state": self.state,
-            "attempts": self.attempts, "max_retries": self.max_retries, "queue": self.queue,
-            "priority": self.priority, "run_at": iso_utc(self.run_at), "timeout": self.timeout,
-            "cwd": self.cwd, "env": self.env, "exit_code": self.exit_code,
-            "last_error": self.last_error, "worker_id": self.worker_id,
-            "created_at": iso_utc(self.created_at), "updated_at": iso_utc(self.updated_at),
-            "started_at": iso_utc(self.started_at), "finished_at": iso_utc(self.finished_at),
-        }
+        shown = {name: getattr(self, name) for name in _PUBLIC_NAMES}
+        for name in _PUBLIC_MOMENTS:
+            shown[name] = iso_utc(shown[name])
+        return shown
+
+
+class JobField(NamedTuple):
+    """One field of `Job`, as its declaration says. (Not a dataclass: making one costs
+    every command a millisecond.)"""
+
+    name: str
+    type: str  # its annotation, without "| None": str, int, float, bool, dict[str, str]
+    nullable: bool
+    moment: bool  # epoch seconds (type float), shown as ISO 8601 and stored as milliseconds
+    public: bool  # in the job object (SPEC §2); the rest is bookkeeping
+    description: str
+    minimum: int | None
+    choices: tuple[str, ...] | None
+
+
+def _job_field(declared: Field) -> JobField:
+    # The annotation is text (`from __future__ import annotations`), and stays text: Python
+    # 3.9 cannot evaluate "float | None".
+    base, _, none = declared.type.partition(" | ")
+    if none not in ("", "None"):
+        raise TypeError(f"Job.{declared.name}: write its annotation as T or T | None")
+    return JobField(declared.name, base, none == "None", **declared.metadata)
+
+
+JOB_FIELDS: dict[str, JobField] = {item.name: _job_field(item) for item in fields(Job)}
+PUBLIC_JOB_FIELDS = [item for item in JOB_FIELDS.values() if item.public]  # in their order
+NEW_JOB_FIELDS = [JOB_FIELDS[item.name] for item in fields(NewJob)]
+_PUBLIC_NAMES = [item.name for item in PUBLIC_JOB_FIELDS]
+_PUBLIC_MOMENTS = [item.name for item in PUBLIC_JOB_FIELDS if item.moment]
 
 
 @dataclass(frozen=True)

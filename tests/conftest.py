@@ -1,7 +1,9 @@
 """Shared fixtures: real stores in temp folders, the real CLI in subprocesses, real pools.
 
-Backends: every test that takes the `location` or `store` fixture runs on SQLite, and on
-PostgreSQL too when QUEUECTL_TEST_PG holds a server URL (a fresh schema per test).
+Backends: every test that takes the `location` or `store` fixture runs on every registered
+backend that keeps its stores in files (SQLite), and on one that keeps them on a server when
+the variable for its test server is set: QUEUECTL_TEST_PG holds a PostgreSQL URL (a fresh
+schema per test).
 """
 
 from __future__ import annotations
@@ -20,12 +22,10 @@ from typing import Callable
 
 import pytest
 
+from queuectl.store import BACKENDS, Backend
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_ENV = "QUEUECTL_TEST_PG"
-
-
-def backends() -> list[str]:
-    return ["sqlite", "postgres"] if os.environ.get(PG_ENV) else ["sqlite"]
 
 
 def _pg_location(url: str) -> Iterator[str]:
@@ -53,13 +53,27 @@ def _pg_location(url: str) -> Iterator[str]:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture(params=backends())
+# Of each backend on a server: the variable that holds a test server's URL, and how a test
+# gets a fresh store there.
+SERVERS: dict[str, tuple[str, Callable[[str], Iterator[str]]]] = {
+    "postgres": (PG_ENV, _pg_location),
+}
+
+
+def backends() -> list[Backend]:
+    return [backend for backend in BACKENDS
+            if not backend.schemes or os.environ.get(SERVERS[backend.name][0])]
+
+
+@pytest.fixture(params=backends(), ids=lambda backend: backend.name)
 def location(request, tmp_path: Path) -> Iterator[str]:
-    """Where a fresh store lives: a SQLite file, or a PostgreSQL schema."""
-    if request.param == "sqlite":
+    """Where a fresh store lives: a file, or a fresh place on a test server."""
+    backend: Backend = request.param
+    if not backend.schemes:
         yield str(tmp_path / "store" / "queue.db")
     else:
-        yield from _pg_location(os.environ[PG_ENV])
+        variable, fresh = SERVERS[backend.name]
+        yield from fresh(os.environ[variable])
 
 
 @pytest.fixture

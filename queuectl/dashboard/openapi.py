@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from queuectl import __version__
-from queuectl.model import STATES
+from queuectl.model import PUBLIC_JOB_FIELDS, STATES, JobField
 
 SESSION_COOKIE = "queuectl_session"  # + "_PORT": cookies do not tell ports apart
 CSRF_HEADER = "X-CSRF-Token"
@@ -28,28 +28,31 @@ def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
 TIME = {"type": "string", "format": "date-time"}
 NULLABLE_TIME = _nullable("string", format="date-time")
 STATE_COUNTS = _object({state: {"type": "integer", "minimum": 0} for state in STATES})
+# The schema of each type a job field is annotated with (model.JobField.type).
+_JOB_FIELD_TYPES: dict[str, dict[str, Any]] = {
+    "str": {"type": "string"},
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "bool": {"type": "boolean"},
+    "dict[str, str]": {"type": "object", "additionalProperties": {"type": "string"}},
+}
+
+
+def _job_property(item: JobField) -> dict[str, Any]:
+    schema = dict(TIME if item.moment else _JOB_FIELD_TYPES[item.type])
+    if item.nullable:
+        schema["type"] = [schema["type"], "null"]
+    if item.choices is not None:
+        schema["enum"] = list(item.choices)
+    if item.minimum is not None:
+        schema["minimum"] = item.minimum
+    if item.description:
+        schema["description"] = item.description
+    return schema
+
 
 SCHEMAS: dict[str, Any] = {
-    "Job": _object({
-        "id": {"type": "string"},
-        "command": {"type": "string"},
-        "state": {"type": "string", "enum": list(STATES)},
-        "attempts": {"type": "integer", "minimum": 0},
-        "max_retries": {"type": "integer", "minimum": 0},
-        "queue": {"type": "string"},
-        "priority": {"type": "integer"},
-        "run_at": TIME,
-        "timeout": _nullable("number"),
-        "cwd": {"type": "string"},
-        "env": {"type": "object", "additionalProperties": {"type": "string"}},
-        "exit_code": _nullable("integer"),
-        "last_error": _nullable("string"),
-        "worker_id": _nullable("string"),
-        "created_at": TIME,
-        "updated_at": TIME,
-        "started_at": NULLABLE_TIME,
-        "finished_at": NULLABLE_TIME,
-    }),
+    "Job": _object({item.name: _job_property(item) for item in PUBLIC_JOB_FIELDS}),
     "Attempt": _object({
         "number": {"type": "integer", "minimum": 1},
         "worker_id": _nullable("string"),

@@ -1,18 +1,55 @@
-"""Open the store a location names: a SQLite file path, or a ``postgresql://`` URL."""
+"""Open the store a location names: a file path, or a URL whose scheme names a backend.
+
+Every backend is registered here, in one line of `BACKENDS`, so that a location can be
+checked and a backend's capabilities asked for without importing it: its module, and any
+driver it needs (psycopg), is imported when a store of it is opened.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
+from typing import NamedTuple
 
 from queuectl.errors import StoreError, UserError
 from queuectl.store.base import Store
 
 DB_ENV = "QUEUECTL_DB"
-_PG_SCHEMES = ("postgresql://", "postgres://")
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _CONNINFO = re.compile(r"\s*(host|hostaddr|port|dbname|user|password|service|sslmode)\s*=",
                        re.IGNORECASE)
+
+
+class Backend(NamedTuple):
+    """A kind of store: how a location names it, where its code is, and what it can do
+    (its capabilities, as River's drivers declare theirs). Not a dataclass: making one costs
+    every command a millisecond."""
+
+    name: str  # what tests call it: test_claim[sqlite]
+    title: str  # as messages call it
+    store: str  # "module:class" of its `Store`, whose constructor takes (location,
+    # durable=..., only_reads=...) as `open_store` does
+    schemes: tuple[str, ...] = ()  # the URL schemes that name it; none: file paths do
+    driver: str = ""  # the module it needs beyond the standard library...
+    extra: str = ""  # ...and the extra that installs it: pip install 'queuectl[extra]'
+    # Capabilities:
+    local_disk: bool = False  # its file's locks hold only on a local disk, not on NFS or SMB
+
+
+BACKENDS = (
+    Backend("sqlite", "SQLite", "queuectl.store.sqlite:SqliteStore", local_disk=True),
+    Backend("postgres", "PostgreSQL", "queuectl.store.postgres:PostgresStore",
+            schemes=("postgresql", "postgres"), driver="psycopg", extra="postgres"),
+)
+_FILES = next(backend for backend in BACKENDS if not backend.schemes)
+
+
+def backend_of(location: str) -> Backend:
+    """The backend that `location` names: by its URL scheme, else the one of file paths."""
+    url = _URL.match(location)
+    scheme = url.group(1).lower() if url else None
+    return next((backend for backend in BACKENDS if scheme in backend.schemes), _FILES)
 
 
 def resolve_location(given: str | None = None) -> str:
@@ -22,25 +59,28 @@ def resolve_location(given: str | None = None) -> str:
         from queuectl.platform import data_dir
 
         return os.path.join(data_dir(), "queuectl.db")
-    if is_postgres(location):
+    if backend_of(location).schemes:
         return location
     if _URL.match(location):  # mysql://..., file://...: not a path to create a file at
-        raise UserError(f"unsupported store URL {display_location(location)!r}: give a file "
-                        "path (SQLite) or a postgresql:// URL")
+        raise UserError(f"unsupported store URL {display_location(location)!r}: give "
+                        f"{_ways_to_name_a_store()}")
     if _CONNINFO.match(location):  # not echoed: it may hold a password
         raise UserError("a key=value connection string is not supported: give a "
                         "postgresql:// URL (options after '?', such as ?sslmode=require)")
     return os.path.realpath(os.path.expanduser(location))
 
 
-def is_postgres(location: str) -> bool:
-    return location.lower().startswith(_PG_SCHEMES)
+def _ways_to_name_a_store() -> str:
+    """What names a store of each backend: "a file path (SQLite) or a postgresql:// URL"."""
+    *others, last = [f"a {backend.schemes[0]}:// URL" if backend.schemes
+                     else f"a file path ({backend.title})" for backend in BACKENDS]
+    return f"{', '.join(others)} or {last}" if others else last
 
 
 def display_location(location: str) -> str:
     """The location with any password masked (``user:PASSWORD@`` or ``?password=``)."""
     masked = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", location)
-    if is_postgres(location):
+    if backend_of(location).schemes:
         masked = re.sub(r"([?&]password=)[^&]*", r"\1***", masked, flags=re.IGNORECASE)
     return masked
 
@@ -54,15 +94,16 @@ def open_store(location: str, durable: bool = True, only_reads: bool = False) ->
     read-only file system, a file this user may not write) is then opened read-only
     instead of refused with `StoreReadOnly`, and its writes raise `StoreReadOnly`.
     """
-    if is_postgres(location):
-        try:
-            from queuectl.store.postgres import PostgresStore
-        except ImportError as exc:
-            if "psycopg" not in str(exc):
-                raise
-            raise StoreError("the PostgreSQL backend needs psycopg: "
-                             "pip install 'queuectl[postgres]'") from None
-        return PostgresStore(location, durable=durable)
-    from queuectl.store.sqlite import SqliteStore
+    store_class = _store_class(backend_of(location))
+    return store_class(location, durable=durable, only_reads=only_reads)
 
-    return SqliteStore(location, durable=durable, only_reads=only_reads)
+
+def _store_class(backend: Backend) -> type[Store]:
+    module, _, name = backend.store.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        if not backend.driver or backend.driver not in str(exc):
+            raise
+        raise StoreError(f"the {backend.title} backend needs {backend.driver}: "
+                         f"pip install 'queuectl[{backend.extra}]'") from None

@@ -87,7 +87,9 @@ class Waiter(abc.ABC):
 
 
 class Store(abc.ABC):
-    """A queue store. One instance is used by one thread; open one per process."""
+    """A queue store. One instance is used by one thread at a time, though not always the
+    same one (the dashboard hands its stores from one request's thread to the next:
+    dashboard/stores.py); every process opens its own."""
 
     location: str  # for display; a password in a URL is masked
 

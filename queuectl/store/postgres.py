@@ -12,7 +12,6 @@ psycopg is imported here only, so the default install needs nothing beyond the s
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import select
@@ -27,15 +26,12 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from queuectl.errors import DuplicateId, StoreError, StoreUnavailable
-from queuectl.model import NewJob
+from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.store import display_location, queries
 from queuectl.store.base import RunTimes, Waiter
-from queuectl.store.rows import ms, statements
+from queuectl.store.rows import ms
 from queuectl.store.sqlstore import SqlStore
 
-SCHEMA_VERSION = 3
-QUEUE_FILTER = "AND queue = ANY(%(queues)s::text[])"
 # pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(schema)): taken by the transaction that
 # creates or upgrades the schema, so hosts that start at once migrate one after the other.
 MIGRATION_LOCK = 0x71756575  # "queu"
@@ -45,19 +41,6 @@ NOTIFY_SLICE = 0.1  # seconds between checks of `interrupted` while waiting for 
 RELISTEN_INTERVAL = 1.0  # seconds between attempts to restore a lost LISTEN connection
 
 DatabaseErrors = (psycopg.OperationalError, psycopg.InterfaceError)
-# Single statements that may run twice with the same effect (reads, upserts, deletes by key):
-# sent again once on a new connection when the old one turns out to be broken.
-REPEATABLE = frozenset({
-    "existing_ids", "next_run_at", "job_flags", "stop_requested", "expired_jobs", "held_jobs",
-    "stray_attempts", "chunks", "get_job", "list_jobs", "attempts", "counts",
-    "finished_attempts", "throughput", "attempt_counts", "list_workers", "config_values",
-    "record_start", "forget_pgid", "register_worker", "deregister_worker", "config_set",
-    "config_unset",
-})
-# Statements run by `_rows` that store their parameters (validated upstream) rather than only
-# match rows by them. (finish_job and purge_jobs go through `_count`, untouched.)
-STORES_VALUES = frozenset({"insert_job", "record_start", "append_output", "upsert_attempt",
-                           "register_worker", "config_set"})
 _USERINFO_PASSWORD = re.compile(r"^[^:/]+://[^:/@]*:([^@]*)@")
 
 
@@ -81,6 +64,13 @@ def _one_line(exc: BaseException, url: str) -> str:
     for password in sorted(passwords - {""}, key=len, reverse=True):
         text = text.replace(password, "***").replace(unquote(password), "***")
     return text
+
+
+def _sendable(query: queries.Query, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The parameters `query` is sent: those of a :lookup as `_matchable` leaves them, or
+    None if it can match no row; any other's as given, so that a value the server cannot
+    store fails the statement instead of being left out of a write."""
+    return _matchable(params) if query.lookup else params
 
 
 def _matchable(params: dict[str, Any]) -> dict[str, Any] | None:
@@ -125,10 +115,14 @@ def _channel(schema: str) -> str:
 
 
 class PostgresStore(SqlStore):
-    def __init__(self, location: str, durable: bool = True) -> None:
-        # `durable` makes no difference here: every commit is flushed (see _open).
+    dialect = "postgres"
+    _queue_filter = "AND queue = ANY(%(queues)s::text[])"
+    _duplicate_key = psycopg.errors.UniqueViolation
+
+    def __init__(self, location: str, durable: bool = True, only_reads: bool = False) -> None:
+        # `durable` makes no difference here: every commit is flushed (see _open). Nor does
+        # `only_reads`, which is about files that cannot be written.
         self.location = location
-        self._q = queries.load("postgres")
         self._closed = False
         self._depth = 0  # open transactions: a broken connection is not replaced inside one
         self._clock_at = (0.0, -math.inf)  # (server epoch seconds, local monotonic)
@@ -172,23 +166,22 @@ class PostgresStore(SqlStore):
 
     def _migrate(self) -> None:
         version = self._schema_version()
-        if version == SCHEMA_VERSION:
+        if version == self._newest_schema:
             return
-        if version > SCHEMA_VERSION:
+        if version > self._newest_schema:
             raise self._too_new(version)
         with self._conn.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
                                [MIGRATION_LOCK])
             version = self._schema_version()  # another host may have migrated meanwhile
-            if version > SCHEMA_VERSION:
+            if version > self._newest_schema:
                 raise self._too_new(version)
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in statements(self._q[f"schema_v{step}"]):
-                    self._conn.execute(statement)
+            for statement in queries.upgrade(self.dialect, version):
+                self._conn.execute(statement)
             self._conn.execute(
                 "INSERT INTO queuectl_meta (key, value) VALUES ('schema_version', %(v)s) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                {"v": str(max(version, SCHEMA_VERSION))})
+                {"v": str(max(version, self._newest_schema))})
 
     def _schema_version(self) -> int:
         # A catalog query, not to_regclass(): the latter may answer from this session's
@@ -206,7 +199,7 @@ class PostgresStore(SqlStore):
 
     def _too_new(self, version: int) -> StoreError:
         return StoreError(f"the store {self._display()} has schema version {version}; this "
-                          f"queuectl knows {SCHEMA_VERSION}: upgrade queuectl")
+                          f"queuectl knows {self._newest_schema}: upgrade queuectl")
 
     @contextmanager
     def _guard(self) -> Iterator[psycopg.Connection]:
@@ -245,18 +238,14 @@ class PostgresStore(SqlStore):
             finally:
                 self._depth -= 1
 
-    def _sql(self, name: str, queues: Sequence[str] | None = None, where: str = "") -> str:
-        text = self._q[name].replace("/*queues*/", "" if queues is None else QUEUE_FILTER)
-        return text.replace("/*filters*/", where)
-
     def _rows(self, name: str, params: dict[str, Any] | None = None,
               queues: Sequence[str] | None = None, where: str = "") -> list[dict[str, Any]]:
-        if name not in STORES_VALUES and params:
-            params = _matchable(params)
+        query = self._q[name]
+        if params:
+            params = _sendable(query, params)
             if params is None:
                 return []
-        return self._fetch(self._sql(name, queues, where), params,
-                           repeatable=name in REPEATABLE)
+        return self._fetch(self._sql(name, queues, where), params, repeatable=query.repeatable)
 
     def _fetch(self, text: str, params: dict[str, Any] | None = None,
                repeatable: bool = False) -> list[dict[str, Any]]:
@@ -275,9 +264,17 @@ class PostgresStore(SqlStore):
             cursor = conn.execute(text, params)
             return cursor.fetchall() if cursor.description else []
 
-    def _count(self, name: str, params: dict[str, Any]) -> int:
+    def _many(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
         with self._guard() as conn:
-            return conn.execute(self._q[name], params).rowcount
+            conn.cursor().executemany(self._q[name].text, rows)
+
+    def _count(self, name: str, params: dict[str, Any]) -> int:
+        query = self._q[name]
+        sent = _sendable(query, params)
+        if sent is None:
+            return 0
+        with self._guard() as conn:
+            return conn.execute(query.text, sent).rowcount
 
     def _list(self, values: Sequence[str]) -> list[str]:
         return list(values)
@@ -323,42 +320,17 @@ class PostgresStore(SqlStore):
                             repeatable=True)
         return row["now"], (before + time.monotonic()) / 2
 
-    # --- producers ---------------------------------------------------------------------
-
-    def enqueue(self, jobs: Sequence[NewJob], now: float) -> None:
-        rows = [{
-            "id": job.id, "command": job.command, "queue": job.queue, "priority": job.priority,
-            "max_retries": job.max_retries, "run_at": ms(job.run_at), "timeout": job.timeout,
-            "cwd": job.cwd, "env": json.dumps(job.env) if job.env else None, "now": ms(now),
-        } for job in jobs]
-        try:
-            with self._transaction() as conn:
-                conn.cursor().executemany(self._q["insert_job"], rows)
-                self._announce("enqueue")
-        except psycopg.errors.UniqueViolation:
-            raise DuplicateId(self._duplicate_id(jobs)) from None
-
-    # --- claiming and running ----------------------------------------------------------
-
-    # --- recovery ----------------------------------------------------------------------
-
-    # --- admin -------------------------------------------------------------------------
-
     # --- reads -------------------------------------------------------------------------
 
     def run_times(self, bounds: Sequence[float]) -> RunTimes:
         columns = "".join(f", count(*) FILTER (WHERE finished_at - started_at <= %(b{i})s)"
                           f" AS b{i}" for i in range(len(bounds)))
-        text = self._q["run_times"].replace("/*buckets*/", columns)
+        text = self._q["run_times"].text.replace("/*buckets*/", columns)
         with self._guard() as conn:
             row = conn.execute(text, {f"b{i}": ms(bound) for i, bound in enumerate(bounds)},
                                ).fetchone()
         return RunTimes(row["n"], row["total_ms"] / 1000.0,
                         [row[f"b{i}"] for i in range(len(bounds))])
-
-    # --- workers -----------------------------------------------------------------------
-
-    # --- config ------------------------------------------------------------------------
 
     # --- wake-up -----------------------------------------------------------------------
 

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Callable
 
-from queuectl.model import Attempt, Job, Lease, WorkerInfo
+from queuectl.model import (
+    JOB_FIELDS,
+    NEW_JOB_FIELDS,
+    Attempt,
+    Job,
+    JobField,
+    Lease,
+    NewJob,
+    WorkerInfo,
+)
 
 FOREVER_MS = 2**62
 
@@ -20,18 +29,47 @@ def seconds(millis: int | None) -> float | None:
     return None if millis is None else millis / 1000.0
 
 
+# A job's columns have the names of its fields (model.JOB_FIELDS) and hold them as they are,
+# but for a moment (integer milliseconds), a mapping (JSON text, NULL if empty) and a flag
+# (0 or 1 on SQLite).
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _json_text(mapping: Mapping[str, Any]) -> str | None:
+    return json.dumps(mapping) if mapping else None
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    return json.loads(text) if text else {}
+
+
+_WRITERS: dict[str, Callable[[Any], Any]] = {"dict[str, str]": _json_text}
+_READERS: dict[str, Callable[[Any], Any]] = {"dict[str, str]": _json_object, "bool": bool}
+
+
+def _writer(item: JobField) -> Callable[[Any], Any]:
+    return ms if item.moment else _WRITERS.get(item.type, _as_is)
+
+
+def _reader(item: JobField) -> Callable[[Any], Any]:
+    return seconds if item.moment else _READERS.get(item.type, _as_is)
+
+
+_JOB_READERS = [(item.name, _reader(item)) for item in JOB_FIELDS.values()]
+_NEW_JOB_WRITERS = [(item.name, _writer(item)) for item in NEW_JOB_FIELDS]
+
+
 def job_from_row(row: Mapping[str, Any]) -> Job:
-    return Job(
-        id=row["id"], command=row["command"], state=row["state"], attempts=row["attempts"],
-        max_retries=row["max_retries"], queue=row["queue"], priority=row["priority"],
-        run_at=row["run_at"] / 1000.0, timeout=row["timeout"], cwd=row["cwd"],
-        env=json.loads(row["env"]) if row["env"] else {}, exit_code=row["exit_code"],
-        last_error=row["last_error"], worker_id=row["worker_id"],
-        created_at=row["created_at"] / 1000.0, updated_at=row["updated_at"] / 1000.0,
-        started_at=seconds(row["started_at"]), finished_at=seconds(row["finished_at"]),
-        run_no=row["run_no"], lease_until=seconds(row["lease_until"]),
-        cancel_requested=bool(row["cancel_requested"]), host=row["host"],
-    )
+    return Job(**{name: read(row[name]) for name, read in _JOB_READERS})
+
+
+def new_job_params(job: NewJob, now: float) -> dict[str, Any]:
+    """The parameters of insert_job: the job's fields as their columns hold them, and `now`
+    for its creation."""
+    params = {name: write(getattr(job, name)) for name, write in _NEW_JOB_WRITERS}
+    params["now"] = ms(now)
+    return params
 
 
 def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
@@ -56,10 +94,6 @@ def worker_from_row(row: Mapping[str, Any]) -> WorkerInfo:
 
 def lease_params(lease: Lease) -> dict[str, object]:
     return {"job_id": lease.job_id, "worker_id": lease.worker_id, "run_no": lease.run_no}
-
-
-def statements(script: str) -> list[str]:
-    return [part.strip() for part in script.split(";\n") if part.strip()]
 
 
 def tail_of_chunks(chunks: Sequence[tuple[int, bytes]], start: int) -> tuple[bytes, int]:

@@ -19,14 +19,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from queuectl import platform
-from queuectl.errors import DuplicateId, StoreError, StoreReadOnly, StoreUnavailable
-from queuectl.model import NewJob
+from queuectl.errors import StoreError, StoreReadOnly, StoreUnavailable
 from queuectl.store import queries
 from queuectl.store.base import RunTimes, Waiter
-from queuectl.store.rows import ms, statements
+from queuectl.store.rows import ms
 from queuectl.store.sqlstore import Row, SqlStore
 
-SCHEMA_VERSION = 3
 # PRAGMA application_id of every store queuectl creates ("qctl"): it tells a queuectl store
 # from another application's SQLite file. Stores made before it carry their tables instead.
 APPLICATION_ID = 0x7163746C
@@ -36,7 +34,6 @@ BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before "database is l
 WORKER_AUTOCHECKPOINT = 100_000  # pages (~400 MB of WAL)
 WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL a pool keeps once it has been checkpointed
 DATA_VERSION_INTERVAL = 0.1  # seconds between idle checks for other connections' commits
-QUEUE_FILTER = "AND queue IN (SELECT value FROM json_each(:queues))"
 SQLITE_HEADER = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 # Error texts of SQLite that describe the file or the disk rather than a query.
 _STORE_TROUBLE = ("disk", "I/O", "readonly", "read-only", "unable to open", "not a database",
@@ -48,12 +45,15 @@ _CANNOT_WRITE = ("readonly database", "unable to open database file")
 
 
 class SqliteStore(SqlStore):
+    dialect = "sqlite"
+    _queue_filter = "AND queue IN (SELECT value FROM json_each(:queues))"
+    _duplicate_key = sqlite3.IntegrityError
+
     def __init__(self, path: str, durable: bool = True, only_reads: bool = False) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: queuectl needs "
                              f"{'.'.join(map(str, MIN_SQLITE))} or newer")
         self.location = path
-        self._q = queries.load("sqlite")
         self._host: str | None = None
         self._wake_on_commit = False
         self._trouble_said = "cannot open the store"  # "the store" once it is open
@@ -123,10 +123,10 @@ class SqliteStore(SqlStore):
         version = self._schema_version()
         if version == 0:
             raise StoreError(f"the store {self.location} is empty and read-only: {reason}")
-        if version < SCHEMA_VERSION:
+        if version < self._newest_schema:
             raise StoreError(f"the store {self.location} has schema version {version} and is "
                              f"read-only ({reason}): open it once where it can be written, "
-                             f"to upgrade it to version {SCHEMA_VERSION}")
+                             f"to upgrade it to version {self._newest_schema}")
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -180,13 +180,13 @@ class SqliteStore(SqlStore):
 
     def _schema_version(self) -> int:
         version = self._execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
+        if version > self._newest_schema:
             raise StoreError(f"the store {self.location} has schema version {version}; this "
-                             f"queuectl knows {SCHEMA_VERSION}: upgrade queuectl")
+                             f"queuectl knows {self._newest_schema}: upgrade queuectl")
         return version
 
     def _migrate(self) -> None:
-        if self._schema_version() == SCHEMA_VERSION:
+        if self._schema_version() == self._newest_schema:
             return
         # WAL lets readers and the one writer work side by side; the mode is stored in the
         # file, so it is set once, when the schema is created or upgraded.
@@ -195,10 +195,9 @@ class SqliteStore(SqlStore):
             raise StoreError(f"cannot put {self.location} in WAL mode (got {mode})")
         with self._transaction():
             version = self._execute("PRAGMA user_version").fetchone()[0]
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in statements(self._q[f"schema_v{step}"]):
-                    self._execute(statement)
-            self._execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
+            for statement in queries.upgrade(self.dialect, version):
+                self._execute(statement)
+            self._execute(f"PRAGMA user_version = {max(version, self._newest_schema)}")
             self._execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     def _execute(self, sql: str, params=()) -> sqlite3.Cursor:
@@ -243,10 +242,10 @@ class SqliteStore(SqlStore):
             _read_only_reason(folder, f"its folder {folder}")
         return StoreReadOnly(self.location, reason) if reason else None
 
-    def _execute_many(self, sql: str, rows: Sequence[dict[str, Any]]) -> None:
-        """executemany, inside a transaction that already holds the write lock."""
+    def _many(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
+        # No waits for a busy lock: the transaction holds it already (BEGIN IMMEDIATE).
         try:
-            self._conn.executemany(sql, rows)
+            self._conn.executemany(self._q[name].text, rows)
         except sqlite3.OperationalError as exc:
             raise self._trouble(exc) from None
 
@@ -264,16 +263,12 @@ class SqliteStore(SqlStore):
             self._wake_on_commit = False
             self.wake_workers()
 
-    def _sql(self, name: str, queues: Sequence[str] | None = None, where: str = "") -> str:
-        sql = self._q[name].replace("/*queues*/", "" if queues is None else QUEUE_FILTER)
-        return sql.replace("/*filters*/", where)
-
     def _rows(self, name: str, params: dict[str, Any] | None = None,
               queues: Sequence[str] | None = None, where: str = "") -> list[Row]:
         return self._execute(self._sql(name, queues, where), params or {}).fetchall()
 
     def _count(self, name: str, params: dict[str, Any]) -> int:
-        return self._execute(self._q[name], params).rowcount
+        return self._execute(self._q[name].text, params).rowcount
 
     def _announce(self, reason: str) -> None:
         # The doorbell is not transactional: ring it once the transaction has committed.
@@ -322,30 +317,12 @@ class SqliteStore(SqlStore):
             # it gives up at once rather than wait for one, and tries again next time.
             self._execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
-    # --- producers ---------------------------------------------------------------------
-
-    def enqueue(self, jobs: Sequence[NewJob], now: float) -> None:
-        rows = [{
-            "id": job.id, "command": job.command, "queue": job.queue, "priority": job.priority,
-            "max_retries": job.max_retries, "run_at": ms(job.run_at), "timeout": job.timeout,
-            "cwd": job.cwd, "env": json.dumps(job.env) if job.env else None, "now": ms(now),
-        } for job in jobs]
-        try:
-            if len(rows) == 1:
-                self._execute(self._q["insert_job"], rows[0])
-            else:
-                with self._transaction():
-                    self._execute_many(self._q["insert_job"], rows)
-        except sqlite3.IntegrityError:
-            raise DuplicateId(self._duplicate_id(jobs)) from None
-        self._announce("enqueue")
-
     # --- reads -------------------------------------------------------------------------
 
     def run_times(self, bounds: Sequence[float]) -> RunTimes:
         columns = "".join(f", coalesce(sum(finished_at - started_at <= :b{i}), 0)"
                           for i in range(len(bounds)))
-        sql = self._q["run_times"].replace("/*buckets*/", columns)
+        sql = self._q["run_times"].text.replace("/*buckets*/", columns)
         row = self._execute(sql, {f"b{i}": ms(bound) for i, bound in enumerate(bounds)})
         count, total_ms, *buckets = row.fetchone()
         return RunTimes(count, total_ms / 1000.0, list(buckets))

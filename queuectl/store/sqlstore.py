@@ -4,12 +4,15 @@ milliseconds) through a few primitives it provides:
 
 * `_rows(name, params, queues, where)`: run a named statement, return its rows as mappings;
 * `_count(name, params)`: run one, return how many rows it changed;
+* `_many(name, rows)`: run one once per parameter set, inside a transaction;
 * `_transaction()`: a write transaction, committed on exit;
 * `_announce(reason)`: tell idle workers, once the transaction commits, that there may be work;
-* `_list(values)` and `_param(name)`: how a list and a named parameter are written.
+* `_list(values)`, `_param(name)` and `_queue_filter`: how a list, a named parameter and
+  "in one of these queues" are written;
+* `_duplicate_key`: the exception a statement raises when a row's key is taken.
 
-Everything that differs more than that (opening, migrating, enqueueing, the clock, wake-ups,
-the run-time histogram) stays in the backend.
+Everything that differs more than that (opening, migrating, the clock, wake-ups, the
+run-time histogram) stays in the backend.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from queuectl.errors import Conflict, NotFound, quote
+from queuectl.errors import Conflict, DuplicateId, NotFound, quote
 from queuectl.lifecycle import Transition
 from queuectl.model import TERMINAL, Attempt, Job, Lease, NewJob, WorkerInfo
+from queuectl.store import queries
 from queuectl.store.base import FinishedAttempt, Heartbeat, Store, StrayAttempt
 from queuectl.store.rows import (
     FOREVER_MS,
@@ -30,6 +34,7 @@ from queuectl.store.rows import (
     job_from_row,
     lease_params,
     ms,
+    new_job_params,
     seconds,
     tail_of_chunks,
     worker_from_row,
@@ -39,6 +44,19 @@ Row = Mapping[str, Any]
 
 
 class SqlStore(Store):
+    dialect: str  # its queries are sql/<dialect>.sql
+    _queue_filter: str  # what a statement's /*queues*/ becomes when queues are given
+    _duplicate_key: type[Exception]
+
+    @property
+    def _q(self) -> dict[str, queries.Query]:
+        return queries.load(self.dialect)
+
+    @property
+    def _newest_schema(self) -> int:
+        """The schema version this release builds and upgrades stores to."""
+        return queries.schema_version(self.dialect)
+
     # --- the primitives a backend provides ---------------------------------------------
 
     @abc.abstractmethod
@@ -50,6 +68,11 @@ class SqlStore(Store):
     @abc.abstractmethod
     def _count(self, name: str, params: dict[str, Any]) -> int:
         """Run the named statement and return the number of rows it changed."""
+
+    @abc.abstractmethod
+    def _many(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Run the named statement once for each parameter set in `rows`, inside the
+        current transaction."""
 
     @abc.abstractmethod
     def _transaction(self) -> Iterator[None]:
@@ -68,6 +91,12 @@ class SqlStore(Store):
     def _param(self, name: str) -> str:
         """How a query refers to the named parameter: `:name` or `%(name)s`."""
 
+    def _sql(self, name: str, queues: Sequence[str] | None = None, where: str = "") -> str:
+        """The named statement, its /*queues*/ and /*filters*/ marks filled in."""
+        text = self._q[name].text
+        text = text.replace("/*queues*/", "" if queues is None else self._queue_filter)
+        return text.replace("/*filters*/", where)
+
     def _row(self, name: str, params: dict[str, Any] | None = None,
              queues: Sequence[str] | None = None) -> Row | None:
         rows = self._rows(name, params, queues)
@@ -77,6 +106,15 @@ class SqlStore(Store):
         return None if queues is None else self._list(queues)
 
     # --- producers ---------------------------------------------------------------------
+
+    def enqueue(self, jobs: Sequence[NewJob], now: float) -> None:
+        rows = [new_job_params(job, now) for job in jobs]
+        try:
+            with self._transaction():
+                self._many("insert_job", rows)
+                self._announce("enqueue")
+        except self._duplicate_key:
+            raise DuplicateId(self._duplicate_id(jobs)) from None
 
     def _duplicate_id(self, jobs: Sequence[NewJob]) -> str:
         """Which id made an enqueue fail: one given twice, or one already stored."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from queuectl.store.sqlite import SCHEMA_VERSION
+from queuectl.store import queries
 from tests.conftest import Cli, Pool, wait_for
 
 READ_ONLY_FS = "it is on a read-only file system"
@@ -179,7 +179,7 @@ def test_a_read_only_store_that_needs_an_upgrade_is_one_line(seeded, mount):
     assert_one_line(seeded("status"),
                     f"the store {seeded.location} has schema version 1 and is read-only "
                     f"({READ_ONLY_FS}): open it once where it can be written, to upgrade it "
-                    f"to version {SCHEMA_VERSION}")
+                    f"to version {queries.schema_version('sqlite')}")
 
 
 def test_worker_start_with_a_read_only_data_folder_is_one_line(mount, tmp_path, home):

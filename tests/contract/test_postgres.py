@@ -19,7 +19,7 @@ import pytest
 
 from queuectl.errors import StoreError
 from queuectl.model import NewJob, WorkerInfo
-from queuectl.store import display_location, open_store
+from queuectl.store import display_location, open_store, queries
 from tests.conftest import PG_ENV, ROOT, Cli, Pool, _pg_location, wait_for
 
 T0 = 1_800_000_000.0
@@ -138,17 +138,14 @@ def test_hosts_starting_at_once_create_the_schema_once(pg_location):
     store = open_store(pg_location)
     try:
         assert store.counts() == {"default": {"pending": count}}
-        from queuectl.store import postgres
-
         rows = store._conn.execute("SELECT key, value FROM queuectl_meta").fetchall()
-        assert rows == [{"key": "schema_version", "value": str(postgres.SCHEMA_VERSION)}]
+        assert rows == [{"key": "schema_version",
+                         "value": str(queries.schema_version("postgres"))}]
     finally:
         store.close()
 
 
 def test_a_version_1_schema_is_upgraded_in_place(pg_location):
-    from queuectl.store import postgres
-
     store = open_store(pg_location)
     store.enqueue([NewJob(id="kept", command="true", max_retries=0, cwd="/")], store.clock())
     store._conn.execute("DROP INDEX queuectl_jobs_by_queue")
@@ -159,7 +156,7 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
     try:
         assert store.get_job("kept").state == "pending"
         version = store._conn.execute("SELECT value FROM queuectl_meta").fetchone()["value"]
-        assert version == str(postgres.SCHEMA_VERSION)
+        assert version == str(queries.schema_version("postgres"))
         assert store._conn.execute("SELECT to_regclass('queuectl_jobs_by_queue') AS i"
                                    ).fetchone()["i"] is not None
     finally:

@@ -8,7 +8,7 @@ import pytest
 from queuectl.model import NewJob
 from queuectl.store import queries
 from queuectl.store.rows import filters
-from queuectl.store.sqlite import SCHEMA_VERSION, SqliteStore
+from queuectl.store.sqlite import SqliteStore
 
 
 def _plan(store: SqliteStore, name: str, queues=None) -> str:
@@ -41,14 +41,15 @@ def test_listing_uses_an_index_for_every_filter(tmp_path):
 def test_a_version_1_store_is_upgraded_in_place(tmp_path):
     path = str(tmp_path / "q.db")
     with sqlite3.connect(path) as conn:  # as the first release left it
-        conn.executescript(queries.load("sqlite")["schema_v1"] + ";\nPRAGMA user_version = 1")
+        conn.executescript(queries.load("sqlite")["schema_v1"].text + ";\nPRAGMA user_version = 1")
         conn.execute("INSERT INTO jobs (id, command, state, queue, priority, max_retries, "
                      "run_at, cwd, created_at, updated_at) "
                      "VALUES ('kept', 'true', 'pending', 'default', 0, 0, 0, '/', 0, 0)")
     conn.close()
     store = SqliteStore(path)
     assert store.get_job("kept").state == "pending"
-    assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    version = store._conn.execute("PRAGMA user_version").fetchone()[0]
+    assert version == queries.schema_version("sqlite")
     assert store._conn.execute(
         "SELECT name FROM sqlite_master WHERE name = 'jobs_by_queue'").fetchone()
     assert store.get_job("kept").host is None  # schema_v3's column

@@ -5,6 +5,7 @@
 -- with an application's own "jobs" or "config" tables.
 -- /*queues*/ is replaced by a "queue = ANY(...)" filter, or by nothing.
 -- Parameters are psycopg's named placeholders, so no literal percent sign may appear here.
+-- Flags after a name are facts about that query (:repeatable, :lookup): see queries.py.
 
 -- name: schema_v1
 CREATE TABLE queuectl_meta (
@@ -101,7 +102,7 @@ INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run
 VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s, %(run_at)s,
         %(timeout)s, %(cwd)s, %(env)s, %(now)s, %(now)s)
 
--- name: existing_ids
+-- name: existing_ids :repeatable :lookup
 SELECT id FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
 
 -- name: claim
@@ -122,31 +123,31 @@ UPDATE queuectl_jobs j
  WHERE j.seq = next.seq
 RETURNING j.*
 
--- name: next_run_at
+-- name: next_run_at :repeatable :lookup
 SELECT min(run_at) AS run_at FROM queuectl_jobs
  WHERE state IN ('pending', 'failed') /*queues*/
 
--- name: record_start
+-- name: record_start :repeatable
 INSERT INTO queuectl_attempts (job_id, number, worker_id, host, pgid, started_at)
 VALUES (%(job_id)s, %(number)s, %(worker_id)s, %(host)s, %(pgid)s, %(started_at)s)
 ON CONFLICT (job_id, number) DO UPDATE SET host = excluded.host, pgid = excluded.pgid
 
--- name: touch_worker
+-- name: touch_worker :lookup
 UPDATE queuectl_workers SET heartbeat_at = %(now)s WHERE id = %(worker_id)s
 RETURNING stop_requested
 
--- name: extend_lease
+-- name: extend_lease :lookup
 UPDATE queuectl_jobs SET lease_until = %(lease_until)s
  WHERE id = %(job_id)s AND state = 'processing' AND worker_id = %(worker_id)s
    AND run_no = %(run_no)s
 RETURNING cancel_requested
 
--- name: job_flags
+-- name: job_flags :repeatable :lookup
 SELECT cancel_requested FROM queuectl_jobs
  WHERE id = %(job_id)s AND state = 'processing' AND worker_id = %(worker_id)s
    AND run_no = %(run_no)s
 
--- name: stop_requested
+-- name: stop_requested :repeatable :lookup
 SELECT stop_requested FROM queuectl_workers WHERE id = %(worker_id)s
 
 -- name: append_output
@@ -154,7 +155,7 @@ INSERT INTO queuectl_output_chunks (job_id, number, start, data)
 VALUES (%(job_id)s, %(number)s, %(start)s, %(data)s)
 ON CONFLICT (job_id, number, start) DO UPDATE SET data = excluded.data
 
--- name: trim_output
+-- name: trim_output :lookup
 DELETE FROM queuectl_output_chunks
  WHERE job_id = %(job_id)s AND number = %(number)s
    AND start + octet_length(data) <= %(keep_from)s
@@ -181,83 +182,83 @@ ON CONFLICT (job_id, number) DO UPDATE
        host = coalesce(queuectl_attempts.host, excluded.host),
        pgid = CASE WHEN %(keep_pgid)s THEN coalesce(queuectl_attempts.pgid, 0) END
 
--- name: drop_chunks
+-- name: drop_chunks :lookup
 DELETE FROM queuectl_output_chunks WHERE job_id = %(job_id)s AND number = %(number)s
 
--- name: expired_jobs
+-- name: expired_jobs :repeatable :lookup
 SELECT * FROM queuectl_jobs
  WHERE state = 'processing' AND lease_until < %(now)s
  ORDER BY lease_until
  LIMIT %(limit)s
 
--- name: held_jobs
+-- name: held_jobs :repeatable :lookup
 SELECT * FROM queuectl_jobs WHERE state = 'processing' AND worker_id = %(worker_id)s
 
--- name: stray_attempts
+-- name: stray_attempts :repeatable :lookup
 SELECT job_id, number, worker_id, pgid FROM queuectl_attempts
  WHERE host = %(host)s AND pgid IS NOT NULL
 
--- name: forget_pgid
+-- name: forget_pgid :repeatable :lookup
 UPDATE queuectl_attempts SET pgid = NULL WHERE job_id = %(job_id)s AND number = %(number)s
 
--- name: chunks
+-- name: chunks :repeatable :lookup
 SELECT start, data FROM queuectl_output_chunks
  WHERE job_id = %(job_id)s AND number = %(number)s AND start + octet_length(data) > %(start)s
  ORDER BY start
 
--- name: states_of
+-- name: states_of :lookup
 -- Locks the rows (in one order, so two such transactions cannot deadlock): the states read
 -- here stay true until the transaction that checked them commits.
 SELECT id, state FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[]) ORDER BY id FOR UPDATE
 
--- name: cancel_waiting
+-- name: cancel_waiting :lookup
 UPDATE queuectl_jobs SET state = 'canceled', finished_at = %(now)s, updated_at = %(now)s
  WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed')
 
--- name: cancel_running
+-- name: cancel_running :lookup
 UPDATE queuectl_jobs SET cancel_requested = true, updated_at = %(now)s
  WHERE id = ANY(%(ids)s::text[]) AND state = 'processing'
 
--- name: retry_dead
+-- name: retry_dead :lookup
 UPDATE queuectl_jobs
    SET state = 'pending', attempts = 0, run_at = %(now)s, finished_at = NULL,
        updated_at = %(now)s
  WHERE state = 'dead' AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))
 RETURNING id
 
--- name: purge_attempts
+-- name: purge_attempts :lookup
 DELETE FROM queuectl_attempts WHERE job_id IN (
     SELECT id FROM queuectl_jobs WHERE state = ANY(%(states)s::text[])
                                    AND finished_at < %(before)s)
 
--- name: purge_chunks
+-- name: purge_chunks :lookup
 DELETE FROM queuectl_output_chunks WHERE job_id IN (
     SELECT id FROM queuectl_jobs WHERE state = ANY(%(states)s::text[])
                                    AND finished_at < %(before)s)
 
--- name: purge_jobs
+-- name: purge_jobs :lookup
 DELETE FROM queuectl_jobs WHERE state = ANY(%(states)s::text[]) AND finished_at < %(before)s
 
--- name: get_job
+-- name: get_job :repeatable :lookup
 SELECT * FROM queuectl_jobs WHERE id = %(job_id)s
 
--- name: list_jobs
+-- name: list_jobs :repeatable :lookup
 SELECT * FROM queuectl_jobs /*filters*/
  ORDER BY seq DESC
  LIMIT %(limit)s OFFSET %(offset)s
 
--- name: attempts
+-- name: attempts :repeatable :lookup
 SELECT * FROM queuectl_attempts WHERE job_id = %(job_id)s ORDER BY number
 
--- name: counts
+-- name: counts :repeatable :lookup
 SELECT queue, state, count(*) AS n FROM queuectl_jobs GROUP BY queue, state
 
--- name: finished_attempts
+-- name: finished_attempts :repeatable :lookup
 SELECT j.queue, a.outcome, a.started_at, a.finished_at
   FROM queuectl_attempts a JOIN queuectl_jobs j ON j.id = a.job_id
  WHERE a.finished_at >= %(since)s AND a.outcome IS NOT NULL
 
--- name: throughput
+-- name: throughput :repeatable :lookup
 SELECT (finished_at / %(bucket_ms)s::bigint) * %(bucket_ms)s::bigint AS bucket, outcome,
        count(*) AS n
   FROM queuectl_attempts
@@ -265,16 +266,16 @@ SELECT (finished_at / %(bucket_ms)s::bigint) * %(bucket_ms)s::bigint AS bucket, 
  GROUP BY bucket, outcome
  ORDER BY bucket, outcome
 
--- name: attempt_counts
+-- name: attempt_counts :repeatable :lookup
 SELECT outcome, count(*) AS n FROM queuectl_attempts WHERE outcome IS NOT NULL GROUP BY outcome
 
--- name: run_times
+-- name: run_times :lookup
 SELECT count(*) AS n, coalesce(sum(finished_at - started_at), 0)::bigint AS total_ms
        /*buckets*/
   FROM queuectl_attempts
  WHERE outcome IS NOT NULL AND started_at IS NOT NULL
 
--- name: register_worker
+-- name: register_worker :repeatable
 INSERT INTO queuectl_workers (id, host, pid, pool, queues, started_at, heartbeat_at,
                               stop_requested, doorbell)
 VALUES (%(id)s, %(host)s, %(pid)s, %(pool)s, %(queues)s, %(started_at)s, %(heartbeat_at)s,
@@ -285,28 +286,28 @@ ON CONFLICT (id) DO UPDATE
        heartbeat_at = excluded.heartbeat_at, stop_requested = false,
        doorbell = excluded.doorbell
 
--- name: deregister_worker
+-- name: deregister_worker :repeatable :lookup
 DELETE FROM queuectl_workers WHERE id = %(worker_id)s
 
--- name: list_workers
+-- name: list_workers :repeatable :lookup
 SELECT w.*, (SELECT j.id FROM queuectl_jobs j
               WHERE j.state = 'processing' AND j.worker_id = w.id LIMIT 1) AS job_id
   FROM queuectl_workers w
  ORDER BY w.started_at, w.id
 
--- name: request_stop
+-- name: request_stop :lookup
 UPDATE queuectl_workers SET stop_requested = true WHERE id = ANY(%(ids)s::text[])
 
--- name: doorbells
+-- name: doorbells :lookup
 -- Kept for parity with SQLite; this backend wakes workers with NOTIFY, not UDP doorbells.
 SELECT doorbell FROM queuectl_workers WHERE host = %(host)s AND doorbell IS NOT NULL
 
--- name: config_values
+-- name: config_values :repeatable :lookup
 SELECT key, value FROM queuectl_config
 
--- name: config_set
+-- name: config_set :repeatable
 INSERT INTO queuectl_config (key, value) VALUES (%(key)s, %(value)s)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
 
--- name: config_unset
+-- name: config_unset :repeatable :lookup
 DELETE FROM queuectl_config WHERE key = %(key)s
