@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 from queuectl.errors import UserError, quote
 from queuectl.inputs import decimal, integer
@@ -100,7 +100,7 @@ class Config:
     @classmethod
     def from_stored(cls, stored: Mapping[str, object]) -> Config:
         """Build from raw stored values; a value that no longer validates falls back."""
-        values = defaults()
+        values: dict[str, Any] = defaults()  # Number each, as each field's type says
         for name, raw in stored.items():
             if name in SETTINGS:
                 try:

@@ -166,8 +166,9 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
             "description": description}
 
 
-_READ = [{}, {"bearerAuth": []}, {"cookieAuth": []}]
-_WRITE = [{"csrfToken": []}, {"bearerAuth": []}, {"cookieAuth": [], "csrfToken": []}]
+_READ: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}, {"cookieAuth": []}]
+_WRITE: list[dict[str, list[str]]] = [{"csrfToken": []}, {"bearerAuth": []},
+                                      {"cookieAuth": [], "csrfToken": []}]
 _JOB_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 

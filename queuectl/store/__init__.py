@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from queuectl.errors import StoreError, UserError
 from queuectl.store.base import Store
@@ -98,7 +98,7 @@ def open_store(location: str, durable: bool = True, only_reads: bool = False) ->
     return store_class(location, durable=durable, only_reads=only_reads)
 
 
-def _store_class(backend: Backend) -> type[Store]:
+def _store_class(backend: Backend) -> Callable[..., Store]:
     module, _, name = backend.store.partition(":")
     try:
         return getattr(importlib.import_module(module), name)

@@ -24,13 +24,13 @@ from urllib.parse import unquote
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.store import display_location, queries
 from queuectl.store.base import RunTimes, Waiter
 from queuectl.store.rows import ms
-from queuectl.store.sqlstore import SqlStore
+from queuectl.store.sqlstore import Row, SqlStore
 
 # pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(schema)): taken by the transaction that
 # creates or upgrades the schema, so hosts that start at once migrate one after the other.
@@ -44,7 +44,10 @@ DatabaseErrors = (psycopg.OperationalError, psycopg.InterfaceError)
 _USERINFO_PASSWORD = re.compile(r"^[^:/]+://[^:/@]*:([^@]*)@")
 
 
-def _connect(url: str) -> psycopg.Connection:
+Connection = psycopg.Connection[DictRow]  # rows as dicts: dict_row in _connect
+
+
+def _connect(url: str) -> Connection:
     settings = conninfo_to_dict(url)
     extra: dict[str, Any] = {}
     if "connect_timeout" not in settings:
@@ -97,7 +100,7 @@ def _unstorable(value: Any) -> bool:
     return "\0" in value
 
 
-def _readable(conn: psycopg.Connection) -> bool:
+def _readable(conn: Connection) -> bool:
     try:
         ready, _, _ = select.select([conn.fileno()], [], [], 0)
     except (OSError, ValueError, psycopg.Error):
@@ -135,7 +138,7 @@ class PostgresStore(SqlStore):
             raise kind(f"cannot open the store {self._display()}: "
                        f"{_one_line(exc, location)}") from None
         try:
-            schema = self._conn.execute("SELECT current_schema() AS schema").fetchone()["schema"]
+            schema = self._value("SELECT current_schema() AS value")
             if schema is None:
                 raise StoreError(f"cannot open the store {self._display()}: no schema of its "
                                  "search_path exists")
@@ -154,7 +157,7 @@ class PostgresStore(SqlStore):
     def _display(self) -> str:
         return display_location(self.location)
 
-    def _open(self) -> psycopg.Connection:
+    def _open(self) -> Connection:
         conn = _connect(self.location)
         # Workers too commit with their WAL flushed (about 0.15 ms here): with "off", a mere
         # restart of the server (-m immediate, a crashed backend), not only a power cut,
@@ -187,22 +190,28 @@ class PostgresStore(SqlStore):
         # A catalog query, not to_regclass(): the latter may answer from this session's
         # cache, which still says "no such table" after another host's migration committed
         # while this one waited for the lock.
-        found = self._conn.execute(
-            "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c"
-            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE c.relname = 'queuectl_meta' AND n.nspname = current_schema()) AS found")
-        if not found.fetchone()["found"]:
+        if not self._value(
+                "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relname = 'queuectl_meta' AND n.nspname = current_schema())"
+                " AS value"):
             return 0
         row = self._conn.execute(
             "SELECT value FROM queuectl_meta WHERE key = 'schema_version'").fetchone()
         return int(row["value"]) if row else 0
+
+    def _value(self, text: str) -> Any:
+        """The `value` column of the one row a statement of the opening gives."""
+        row = self._conn.execute(text).fetchone()
+        assert row is not None  # such a SELECT always gives one row
+        return row["value"]
 
     def _too_new(self, version: int) -> StoreError:
         return StoreError(f"the store {self._display()} has schema version {version}; this "
                           f"queuectl knows {self._newest_schema}: upgrade queuectl")
 
     @contextmanager
-    def _guard(self) -> Iterator[psycopg.Connection]:
+    def _guard(self) -> Iterator[Connection]:
         """The live connection; a lost server becomes a one-line `StoreError`.
 
         Between transactions, a connection that the server has closed (a restart, an
@@ -229,7 +238,7 @@ class PostgresStore(SqlStore):
                                 f"{_one_line(exc, self.location)}")
 
     @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Connection]:
+    def _transaction(self) -> Iterator[Connection]:
         with self._guard() as conn:
             self._depth += 1
             try:
@@ -239,13 +248,14 @@ class PostgresStore(SqlStore):
                 self._depth -= 1
 
     def _rows(self, name: str, params: dict[str, Any] | None = None,
-              queues: Sequence[str] | None = None, where: str = "") -> list[dict[str, Any]]:
+              queues: Sequence[str] | None = None, where: str = "") -> list[Row]:
         query = self._q[name]
         if params:
             params = _sendable(query, params)
             if params is None:
                 return []
-        return self._fetch(self._sql(name, queues, where), params, repeatable=query.repeatable)
+        return list(self._fetch(self._sql(name, queues, where), params,
+                                repeatable=query.repeatable))
 
     def _fetch(self, text: str, params: dict[str, Any] | None = None,
                repeatable: bool = False) -> list[dict[str, Any]]:
@@ -329,6 +339,7 @@ class PostgresStore(SqlStore):
         with self._guard() as conn:
             row = conn.execute(text, {f"b{i}": ms(bound) for i, bound in enumerate(bounds)},
                                ).fetchone()
+        assert row is not None  # an aggregate gives one row
         return RunTimes(row["n"], row["total_ms"] / 1000.0,
                         [row[f"b{i}"] for i in range(len(bounds))])
 
@@ -351,14 +362,14 @@ class _NotifyWaiter(Waiter):
     def __init__(self, location: str, channel: str) -> None:
         self._location = location
         self._channel = channel
-        self._conn: psycopg.Connection | None = None
+        self._conn: Connection | None = None
         self._retry_at = 0.0
         # A server that is away now is listened to once it is back (see _receive); until
         # then the caller's poll finds the work.
         with suppress(psycopg.Error):
             self._conn = self._listen()
 
-    def _listen(self) -> psycopg.Connection:
+    def _listen(self) -> Connection:
         conn = _connect(self._location)
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         return conn

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from queuectl.errors import Conflict, DuplicateId, NotFound, quote
@@ -75,9 +76,8 @@ class SqlStore(Store):
         current transaction."""
 
     @abc.abstractmethod
-    def _transaction(self) -> Iterator[None]:
-        """A context manager: one write transaction, committed on exit, rolled back on an
-        exception."""
+    def _transaction(self) -> AbstractContextManager[Any]:
+        """One write transaction, committed on exit, rolled back on an exception."""
 
     @abc.abstractmethod
     def _announce(self, reason: str) -> None:
