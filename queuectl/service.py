@@ -11,8 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
-from queuectl import config as settings
-from queuectl.config import Config
+from queuectl.config import SETTINGS, Config, setting
 from queuectl.durations import MAX_DURATION, iso_utc, parse_duration, parse_time
 from queuectl.errors import Conflict, DuplicateId, NotFound, UserError, quote
 from queuectl.model import (
@@ -29,6 +28,7 @@ from queuectl.model import (
     Job,
     NewJob,
 )
+from queuectl.store import display_location
 from queuectl.store.base import Store
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # used with fullmatch: no trailing \n
@@ -218,13 +218,7 @@ def status(store: Store) -> dict[str, Any]:
             counts[state] = counts.get(state, 0) + n
     return {"counts": counts, "queues": queues,
             "workers": [w for w in workers(store) if w["state"] != "lost"],
-            "store": _display(store)}
-
-
-def _display(store: Store) -> str:
-    from queuectl.store import display_location
-
-    return display_location(store.location)
+            "store": display_location(store.location)}
 
 
 def workers(store: Store) -> list[dict[str, Any]]:
@@ -415,26 +409,26 @@ def _percentile(ordered: Sequence[float], fraction: float) -> float:
 
 def config_show(store: Store) -> dict[str, Any]:
     effective = load_config(store)
-    return {name: getattr(effective, name) for name in settings.SETTINGS}
+    return {name: getattr(effective, name) for name in SETTINGS}
 
 
 def config_stored(store: Store) -> dict[str, Any]:
-    return {k: v for k, v in store.config_values().items() if k in settings.SETTINGS}
+    return {k: v for k, v in store.config_values().items() if k in SETTINGS}
 
 
 def config_get(store: Store, key: str) -> Any:
-    return config_show(store)[settings.setting(key).name]
+    return config_show(store)[setting(key).name]
 
 
 def config_set(store: Store, key: str, raw: object) -> Any:
-    item = settings.setting(key)
+    item = setting(key)
     value = item.parse(raw)
     store.config_set(item.name, value)
     return value
 
 
 def config_unset(store: Store, key: str) -> None:
-    store.config_unset(settings.setting(key).name)
+    store.config_unset(setting(key).name)
 
 
 # --- workers ----------------------------------------------------------------------------
