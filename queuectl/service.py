@@ -7,6 +7,7 @@ import contextlib
 import math
 import os
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
@@ -47,6 +48,10 @@ def load_config(store: Store) -> Config:
 # --- ids --------------------------------------------------------------------------------
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
+# Service functions may run on several threads at once (the dashboard serves each request
+# on its own): two calls that begin a millisecond together would each pick a counter start,
+# and their runs of ids could meet.
+_id_lock = threading.Lock()
 _last_ms = 0
 _prefix = ""
 _counter = 0
@@ -56,13 +61,14 @@ def new_job_id() -> str:
     """13 characters: milliseconds since the epoch then a counter that starts at a random
     point each millisecond, so ids sort roughly by time and do not collide in a batch."""
     global _last_ms, _prefix, _counter
-    ms = int(time.time() * 1000)
-    if ms <= _last_ms:
-        _counter += 1
-    else:
-        start = int.from_bytes(os.urandom(3), "big") % (32**4 // 2)
-        _last_ms, _prefix, _counter = ms, _base32(ms, 9), start
-    return _prefix + _base32(_counter, 4)
+    with _id_lock:
+        ms = int(time.time() * 1000)
+        if ms <= _last_ms:
+            _counter += 1
+        else:
+            start = int.from_bytes(os.urandom(3), "big") % (32**4 // 2)
+            _last_ms, _prefix, _counter = ms, _base32(ms, 9), start
+        return _prefix + _base32(_counter, 4)
 
 
 def _base32(value: int, width: int) -> str:
