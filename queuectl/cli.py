@@ -272,17 +272,17 @@ def _add_db(parser: argparse.ArgumentParser, default: Any) -> None:
 # --- plumbing ----------------------------------------------------------------------------
 
 def _location(args: argparse.Namespace) -> str:
-    from queuectl.store import resolve_location
+    from queuectl import service
 
-    return resolve_location(args.db)
+    return service.locate(args.db)
 
 
 def _open(args: argparse.Namespace, durable: bool = True, only_reads: bool = False):
     """The store; `only_reads` for a command that only reads it, which then works on a
     store this user may only read."""
-    from queuectl.store import open_store
+    from queuectl import service
 
-    return open_store(_location(args), durable=durable, only_reads=only_reads)
+    return service.open_location(_location(args), durable=durable, only_reads=only_reads)
 
 
 def _print_json(data: Any) -> None:

@@ -29,7 +29,7 @@ from queuectl.model import (
     Job,
     NewJob,
 )
-from queuectl.store import display_location
+from queuectl.store import display_location, open_store, resolve_location
 from queuectl.store.base import Store
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # used with fullmatch: no trailing \n
@@ -39,6 +39,24 @@ JOB_KEYS = ("command", "id", "max_retries", "queue", "priority", "run_at", "dela
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
 EXIT_TIMEOUT = 124  # like timeout(1): `wait` gave up before the jobs ended
+
+
+# --- the store ----------------------------------------------------------------------------
+
+def locate(given: str | None) -> str:
+    """The store's location: `given` (--db), else $QUEUECTL_DB, else the per-user file."""
+    return resolve_location(given)
+
+
+def open_location(location: str, durable: bool = True, only_reads: bool = False) -> Store:
+    """The store at `location`, created or upgraded if need be: the one way the CLI and the
+    dashboard open one (`durable` and `only_reads` as for `queuectl.store.open_store`)."""
+    return open_store(location, durable=durable, only_reads=only_reads)
+
+
+def shown_location(location: str) -> str:
+    """The location as it may be shown: a password in it masked."""
+    return display_location(location)
 
 
 def load_config(store: Store) -> Config:
@@ -224,7 +242,7 @@ def status(store: Store) -> dict[str, Any]:
             counts[state] = counts.get(state, 0) + n
     return {"counts": counts, "queues": queues,
             "workers": [w for w in workers(store) if w["state"] != "lost"],
-            "store": display_location(store.location)}
+            "store": shown_location(store.location)}
 
 
 def workers(store: Store) -> list[dict[str, Any]]:

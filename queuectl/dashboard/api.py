@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from queuectl import service
 from queuectl.durations import iso_utc, parse_duration
 from queuectl.errors import UserError, quote
 from queuectl.inputs import whole_number
 from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED
-from queuectl.store.base import Store
+
+if TYPE_CHECKING:
+    from queuectl.store.base import Store
 
 Query = Mapping[str, list]
 

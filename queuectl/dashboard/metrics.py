@@ -7,9 +7,13 @@ store: `purge` lowers them, which Prometheus reads as a counter reset.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from queuectl import service
 from queuectl.model import STATES
-from queuectl.store.base import Store
+
+if TYPE_CHECKING:
+    from queuectl.store.base import Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds: from quick shell one-liners to hour-long batch jobs. Every bound is one more
