@@ -579,7 +579,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([job.to_dict() for job in jobs])
     else:
-        _jobs_table(jobs, store.clock())
+        _jobs_table(jobs, service.now(store))
     return 0
 
 
@@ -630,17 +630,15 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     from queuectl import service
 
     store = _open(args, only_reads=True)
-    jobs = service.dlq_list(store, args.limit)
-    total = len(jobs)
-    if total == args.limit:  # there may be more: count them
-        total = sum(states.get("dead", 0) for states in store.counts().values())
+    jobs, total = service.dlq_list(store, args.limit)
     if total > len(jobs):
         _say(f"showing the newest {len(jobs)} of {total} dead jobs (see --limit)")
     if args.json:
         _print_json([job.to_dict() for job in jobs])
     else:
-        _table([(j.id, j.attempts, j.exit_code, j.last_error or "", _ago(j.finished_at,
-                 store.clock()), _shorten(j.command)) for j in jobs],
+        now = service.now(store)
+        _table([(j.id, j.attempts, j.exit_code, j.last_error or "", _ago(j.finished_at, now),
+                 _shorten(j.command)) for j in jobs],
                ("ID", "ATTEMPTS", "EXIT", "LAST ERROR", "DIED", "COMMAND"))
     return 0
 

@@ -245,6 +245,12 @@ def status(store: Store) -> dict[str, Any]:
             "store": shown_location(store.location)}
 
 
+def now(store: Store) -> float:
+    """The store's time, which the ages of jobs are measured from (for PostgreSQL, the
+    database server's clock)."""
+    return store.clock()
+
+
 def workers(store: Store) -> list[dict[str, Any]]:
     config = load_config(store)
     now = store.clock()
@@ -352,8 +358,13 @@ def exit_status(jobs: Sequence[Job]) -> int:
 
 # --- changing ---------------------------------------------------------------------------
 
-def dlq_list(store: Store, limit: int = 1000) -> list[Job]:
-    return store.list_jobs(DEAD, None, limit, 0)
+def dlq_list(store: Store, limit: int = 1000) -> tuple[list[Job], int]:
+    """The newest `limit` dead jobs, and how many dead jobs there are."""
+    jobs = store.list_jobs(DEAD, None, limit, 0)
+    total = len(jobs)
+    if total == limit:  # there may be more: count them
+        total = sum(states.get(DEAD, 0) for states in store.counts().values())
+    return jobs, total
 
 
 def dlq_retry(store: Store, job_ids: Sequence[str] | None) -> list[str]:
