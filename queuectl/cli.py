@@ -670,25 +670,16 @@ def cmd_dlq_purge(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    store = _open(args)
-    results = service.cancel(store, args.job_ids)
-    requested = [job_id for job_id, result in results.items() if result == "requested"]
-    if requested:
-        grace = service.load_config(store).kill_grace
-        ended = service.await_cancel(store, requested, grace + 5)
-        results.update({job_id: "requested" if state == "processing" else state
-                        for job_id, state in ended.items()})
-    missed = [job_id for job_id, result in results.items()
-              if result not in ("canceled", "requested")]
+    results = service.cancel(_open(args), args.job_ids)
     if args.json:
         _print_json(results)
     else:
         for job_id, result in results.items():
             print(f"{job_id} {result}" if result != "requested" else
                   f"{job_id} cancel requested (its worker has not stopped it yet)")
-    if missed:  # it ended on its own before its worker saw the cancel
-        _say(f"error: {', '.join(missed)}: finished ({results[missed[0]]}) before the "
-             "cancel reached {}".format("them" if len(missed) > 1 else "it"))
+    late = service.late_cancels(results)
+    if late:
+        _say(f"error: {late}")
         return 1
     return 0
 

@@ -375,12 +375,33 @@ def dlq_retry(store: Store, job_ids: Sequence[str] | None) -> list[str]:
 
 
 def cancel(store: Store, job_ids: Sequence[str]) -> dict[str, str]:
+    """Cancel jobs (SPEC §3): {id: outcome}. A waiting job is canceled at once. For a running
+    one the cancel is recorded and its worker stops the process tree; this waits up to
+    kill_grace + 5 s for that. Outcome: "canceled"; "requested" if its worker has not
+    stopped it yet; else the state the job reached on its own first (see `late_cancels`)."""
     if not job_ids:
         raise UserError("name the jobs to cancel")
-    return store.cancel(list(dict.fromkeys(job_ids)), store.clock())
+    results = store.cancel(list(dict.fromkeys(job_ids)), store.clock())
+    requested = [job_id for job_id, result in results.items() if result == "requested"]
+    if requested:
+        ended = _await_cancel(store, requested, load_config(store).kill_grace + 5)
+        results.update({job_id: "requested" if state == PROCESSING else state
+                        for job_id, state in ended.items()})
+    return results
 
 
-def await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> dict[str, str]:
+def late_cancels(results: Mapping[str, str]) -> str | None:
+    """The error to report for the jobs of a `cancel` result that ended on their own
+    before the cancel reached them, or None if none did."""
+    missed = [job_id for job_id, result in results.items()
+              if result not in (CANCELED, "requested")]
+    if not missed:
+        return None
+    return (f"{', '.join(missed)}: finished ({results[missed[0]]}) before the cancel reached "
+            f"{'them' if len(missed) > 1 else 'it'}")
+
+
+def _await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> dict[str, str]:
     """Wait for requested cancels to take effect: {id: state now}, "processing" for a job
     its worker has not stopped yet. A job handed back to the queue before its worker saw
     the cancel (a cold stop) is canceled here, as a waiting job is."""
@@ -489,4 +510,3 @@ def await_workers_gone(store: Store, worker_ids: Sequence[str],
             break
         time.sleep(0.1)
     return remaining
-

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from queuectl import service
 from queuectl.durations import iso_utc, parse_duration
-from queuectl.errors import UserError, quote
+from queuectl.errors import Conflict, UserError, quote
 from queuectl.inputs import whole_number
 from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED
 
@@ -123,6 +123,11 @@ def dlq_retry(store: Store, body: Any) -> dict[str, Any]:
 
 
 def cancel(store: Store, job_id: str) -> dict[str, str]:
-    """``canceled`` at once for a waiting job; ``requested`` for a running one, whose
-    worker stops its process tree (the page shows the outcome when it refreshes)."""
-    return {"id": job_id, "result": service.cancel(store, [job_id])[job_id]}
+    """As `queuectl cancel` does: ``canceled``, for a running job once its worker has
+    stopped the process tree (waited for up to kill_grace + 5 s); ``requested`` if it has
+    not yet. A job that ended on its own before the cancel reached it is a conflict."""
+    results = service.cancel(store, [job_id])
+    late = service.late_cancels(results)
+    if late:
+        raise Conflict(late)
+    return {"id": job_id, "result": results[job_id]}
