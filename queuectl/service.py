@@ -39,6 +39,7 @@ JOB_KEYS = ("command", "id", "max_retries", "queue", "priority", "run_at", "dela
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
 EXIT_TIMEOUT = 124  # like timeout(1): `wait` gave up before the jobs ended
+BUCKET_SECONDS = 60  # `throughput` counts attempts per minute
 
 
 # --- the store ----------------------------------------------------------------------------
@@ -459,6 +460,31 @@ def _percentile(ordered: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile of sorted values."""
     rank = max(math.ceil(fraction * len(ordered)), 1)
     return ordered[rank - 1]
+
+
+def throughput(store: Store, minutes: int = 60) -> dict[str, Any]:
+    """Attempts finished per minute, completed, failed and canceled, oldest minute first;
+    the last bucket is the current, partial minute. Failed counts every failed attempt,
+    including the one that made a job dead."""
+    now = store.clock()
+    first = (math.floor(now / BUCKET_SECONDS) - minutes + 1) * BUCKET_SECONDS
+    buckets = [{"start": first + i * BUCKET_SECONDS, COMPLETED: 0, FAILED: 0, CANCELED: 0}
+               for i in range(minutes)]
+    for start, outcome, count in store.throughput(first, BUCKET_SECONDS):
+        index = int(round((start - first) / BUCKET_SECONDS))
+        key = FAILED if outcome == DEAD else outcome
+        if 0 <= index < minutes and key in buckets[index]:
+            buckets[index][key] += count
+    for bucket in buckets:
+        bucket["start"] = iso_utc(bucket["start"])
+    return {"bucket_seconds": BUCKET_SECONDS, "until": iso_utc(now), "buckets": buckets}
+
+
+def metrics(store: Store, run_time_bounds: Sequence[float]) -> dict[str, Any]:
+    """What the Prometheus metrics report: "jobs" {queue: {state: n}}, finished "attempts"
+    {outcome: n}, their "run_times" counted against `run_time_bounds`, and "workers"."""
+    return {"jobs": store.counts(), "attempts": store.attempt_counts(),
+            "run_times": store.run_times(run_time_bounds), "workers": workers(store)}
 
 
 # --- config -----------------------------------------------------------------------------
