@@ -10,7 +10,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any, BinaryIO, Callable, NoReturn
+from typing import Any, Callable, NoReturn
 
 from queuectl import __version__
 from queuectl.errors import QueuectlError, UserError, quote
@@ -400,101 +400,38 @@ def _parse_jobs(text: str, batch: bool):
     return jobs, lambda index: f"line {numbers[index]}: "
 
 
-# How a background pool starts: from this very checkout or install (no PYTHONPATH, which
-# its jobs would inherit), reading its store location from stdin (not from argv, where
-# `ps` would show a password, nor from the environment its jobs inherit).
-_POOL_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-              "from queuectl.cli import main; sys.exit(main())")
-
-
 def cmd_worker_start(args: argparse.Namespace) -> int:
+    from queuectl.worker import launch
+
     if args.db_stdin:
         args.db = sys.stdin.readline().rstrip("\n")
-    _warn_if_networked(_location(args))
-    if args.foreground:
-        return _run_pool(args)
-    return _start_detached(args)
-
-
-def _warn_if_networked(location: str) -> None:
-    from queuectl import platform
-    from queuectl.store import is_postgres
-
-    kind = None if is_postgres(location) else platform.network_filesystem(location)
-    if kind:
-        _say(f"warning: the store {location} is on a network file system ({kind}); "
+    location = _location(args)
+    network = launch.network_filesystem(location)
+    if network:
+        _say(f"warning: the store {location} is on a network file system ({network}); "
              "SQLite's locking is not reliable there: keep it on a local disk, and use "
              "PostgreSQL for workers on several machines")
+    if args.foreground:
+        return _run_pool(args, location)
+    started, log_path = launch.start_detached(location, args.count, args.queue)
+    _print_workers_started(started, args.json)
+    _say(f"workers run in the background; log: {log_path}")
+    return 0
 
 
-def _run_pool(args: argparse.Namespace) -> int:
+def _run_pool(args: argparse.Namespace, location: str) -> int:
     import logging
-    import secrets
 
-    from queuectl.worker.pool import Pool
+    from queuectl.worker import launch
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s [%(process)d] %(message)s")
-    location = _location(args)
-    store = _open(args, durable=False)
 
     def announce(started) -> None:
         _print_workers_started(started, args.json)
         sys.stdout.flush()
 
-    pool = Pool(store, location, args.count, args.queue, args.pool_id or secrets.token_hex(4))
-    try:
-        return pool.run(announce)
-    finally:
-        store.close()
-
-
-def _start_detached(args: argparse.Namespace) -> int:
-    import secrets
-    import subprocess
-    import time
-    from pathlib import Path
-
-    from queuectl import platform
-
-    location = _location(args)
-    store = _open(args)  # create or upgrade the store here, so errors show here
-    pool_id = secrets.token_hex(4)
-    log_path = Path(platform.data_dir()) / "worker.log"
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    argv = [sys.executable, "-c", _POOL_BOOT, package_root, "worker", "start",
-            "--foreground", "--db-stdin", "--count", str(args.count), "--pool-id", pool_id]
-    if args.queue:
-        argv += ["--queue", ",".join(args.queue)]
-    with _open_log(str(log_path)) as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log,
-                                cwd=str(log_path.parent), text=True,
-                                **platform.detached_options())
-        proc.stdin.write(location + "\n")
-        proc.stdin.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        started = [w for w in store.list_workers() if w.pool == pool_id]
-        if len(started) >= args.count:
-            _print_workers_started(sorted(((w.id, w.pid) for w in started), key=lambda w: w[1]),
-                                   args.json)
-            _say(f"workers run in the background; log: {log_path}")
-            return 0
-        if proc.poll() is not None:
-            raise UserError(f"the worker pool exited with code {proc.returncode}: "
-                            f"{_last_line(log_path)} (log: {log_path})")
-        time.sleep(0.05)
-    raise UserError(f"workers did not start within 60 s; see {log_path}")
-
-
-def _open_log(path: str) -> BinaryIO:
-    from queuectl import platform
-
-    try:
-        platform.make_folder(os.path.dirname(path))
-        return open(path, "ab")
-    except OSError as exc:
-        raise UserError(f"cannot write the worker log {path}: {exc.strerror}") from None
+    return launch.run_attached(location, args.count, args.queue, args.pool_id, announce)
 
 
 def _print_workers_started(started, as_json: bool) -> None:
@@ -502,14 +439,6 @@ def _print_workers_started(started, as_json: bool) -> None:
         _print_json([{"id": worker_id, "pid": pid} for worker_id, pid in started])
     else:
         sys.stdout.write("".join(f"{worker_id} {pid}\n" for worker_id, pid in started))
-
-
-def _last_line(path) -> str:
-    try:
-        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return ""
-    return lines[-1].strip() if lines else ""
 
 
 def cmd_worker_stop(args: argparse.Namespace) -> int:
