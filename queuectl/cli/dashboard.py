@@ -1,0 +1,16 @@
+"""The dashboard command: serve the web dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from queuectl.cli.common import _location
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from queuectl.dashboard.server import serve
+
+    token = args.token if args.token is not None else \
+        os.environ.get("QUEUECTL_DASHBOARD_TOKEN") or None
+    return serve(_location(args), args.host, args.port, token)

@@ -1,0 +1,80 @@
+"""The worker commands: start, stop and list."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from queuectl.cli.common import _location, _open
+from queuectl.cli.output import _print_json, _print_workers, _say
+
+
+def cmd_worker_start(args: argparse.Namespace) -> int:
+    from queuectl.worker import launch
+
+    if args.db_stdin:
+        args.db = sys.stdin.readline().rstrip("\n")
+    location = _location(args)
+    network = launch.network_filesystem(location)
+    if network:
+        _say(f"warning: the store {location} is on a network file system ({network}); "
+             "SQLite's locking is not reliable there: keep it on a local disk, and use "
+             "PostgreSQL for workers on several machines")
+    if args.foreground:
+        return _run_pool(args, location)
+    started, log_path = launch.start_detached(location, args.count, args.queue)
+    _print_workers_started(started, args.json)
+    _say(f"workers run in the background; log: {log_path}")
+    return 0
+
+
+def _run_pool(args: argparse.Namespace, location: str) -> int:
+    import logging
+
+    from queuectl.worker import launch
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s [%(process)d] %(message)s")
+
+    def announce(started) -> None:
+        _print_workers_started(started, args.json)
+        sys.stdout.flush()
+
+    return launch.run_attached(location, args.count, args.queue, args.pool_id, announce)
+
+
+def _print_workers_started(started, as_json: bool) -> None:
+    if as_json:
+        _print_json([{"id": worker_id, "pid": pid} for worker_id, pid in started])
+    else:
+        sys.stdout.write("".join(f"{worker_id} {pid}\n" for worker_id, pid in started))
+
+
+def cmd_worker_stop(args: argparse.Namespace) -> int:
+    from queuectl import service
+
+    store = _open(args)
+    ids = service.stop_workers(store)
+    if not ids:
+        _say("no worker is running")
+        return 0
+    _say(f"asked {len(ids)} worker(s) to stop after their current job")
+    if not args.wait:
+        return 0
+    remaining = service.await_workers_gone(store, ids, args.timeout)
+    if remaining:
+        _say(f"{len(remaining)} worker(s) still running: {', '.join(remaining)}")
+        return 124
+    _say("all workers stopped")
+    return 0
+
+
+def cmd_worker_list(args: argparse.Namespace) -> int:
+    from queuectl import service
+
+    workers = service.workers(_open(args, only_reads=True))
+    if args.json:
+        _print_json(workers)
+        return 0
+    _print_workers(workers)
+    return 0
