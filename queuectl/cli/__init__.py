@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from queuectl.cli.output import _say
+from queuectl.cli.output import say
 from queuectl.cli.parser import build_parser
 from queuectl.errors import QueuectlError, UserError, quote
 
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_text(args)
         return args.handler(args) or 0
     except QueuectlError as exc:
-        _say(f"error: {exc}")
+        say(f"error: {exc}")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 
 
-def _location(args: argparse.Namespace) -> str:
+def store_location(args: argparse.Namespace) -> str:
     from queuectl import service
 
     return service.locate(args.db)
 
 
-def _open(args: argparse.Namespace, durable: bool = True, only_reads: bool = False):
+def open_store(args: argparse.Namespace, durable: bool = True, only_reads: bool = False):
     """The store; `only_reads` for a command that only reads it, which then works on a
     store this user may only read."""
     from queuectl import service
 
-    return service.open_location(_location(args), durable=durable, only_reads=only_reads)
+    return service.open_location(store_location(args), durable=durable, only_reads=only_reads)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from queuectl.cli.common import _open
-from queuectl.cli.output import _print_json
+from queuectl.cli.common import open_store
+from queuectl.cli.output import print_json
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    store = _open(args, only_reads=True)
+    store = open_store(args, only_reads=True)
     values = service.config_show(store)
     if args.json:
-        _print_json(values)
+        print_json(values)
         return 0
     stored = service.config_stored(store)
     for key, value in values.items():
@@ -25,9 +25,9 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 def cmd_config_get(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    value = service.config_get(_open(args, only_reads=True), args.key)
+    value = service.config_get(open_store(args, only_reads=True), args.key)
     if args.json:
-        _print_json(value)
+        print_json(value)
     else:
         print(value)
     return 0
@@ -36,7 +36,7 @@ def cmd_config_get(args: argparse.Namespace) -> int:
 def cmd_config_set(args: argparse.Namespace) -> int:
     from queuectl import config, service
 
-    value = service.config_set(_open(args), args.key, args.value)
+    value = service.config_set(open_store(args), args.key, args.value)
     print(f"{config.setting(args.key).name} = {value}")
     return 0
 
@@ -44,7 +44,7 @@ def cmd_config_set(args: argparse.Namespace) -> int:
 def cmd_config_unset(args: argparse.Namespace) -> int:
     from queuectl import config, service
 
-    store = _open(args)
+    store = open_store(args)
     service.config_unset(store, args.key)
     name = config.setting(args.key).name
     print(f"{name} = {service.config_get(store, name)}  (default)")

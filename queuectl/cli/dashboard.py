@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from queuectl.cli.common import _location
+from queuectl.cli.common import store_location
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -13,4 +13,4 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     token = args.token if args.token is not None else \
         os.environ.get("QUEUECTL_DASHBOARD_TOKEN") or None
-    return serve(_location(args), args.host, args.port, token)
+    return serve(store_location(args), args.host, args.port, token)

@@ -8,8 +8,8 @@ import os
 import sys
 from typing import Any
 
-from queuectl.cli.common import _open
-from queuectl.cli.output import _ago, _print_json, _print_workers, _say, _shorten, _table
+from queuectl.cli.common import open_store
+from queuectl.cli.output import ago, print_json, print_workers, say, shorten, table
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
 
@@ -23,10 +23,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             spec[key] = getattr(args, key)
     if args.env:
         spec["env"] = dict(args.env)
-    store = _open(args)
+    store = open_store(args)
     job_id = service.enqueue(store, [spec], os.getcwd())[0]
     if args.json:
-        _print_json({"id": job_id})
+        print_json({"id": job_id})
     else:
         print(job_id, flush=True)
     if not args.wait:
@@ -35,7 +35,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _no_worker_hint() -> None:
-    _say("no worker is running for this store; start one with: queuectl worker start")
+    say("no worker is running for this store; start one with: queuectl worker start")
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
@@ -52,10 +52,10 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         specs, label = _parse_jobs(_utf8(sys.stdin.buffer.read(), "stdin"), batch=True)
     else:
         specs, label = _parse_jobs(args.json_text, batch=False)
-    ids = service.enqueue(_open(args), specs, os.getcwd(), label)
+    ids = service.enqueue(open_store(args), specs, os.getcwd(), label)
     if args.json:
-        _print_json({"id": ids[0]} if len(ids) == 1 and not isinstance(specs, _Lines)
-                    else {"ids": ids})
+        print_json({"id": ids[0]} if len(ids) == 1 and not isinstance(specs, _Lines)
+                   else {"ids": ids})
     else:
         sys.stdout.write("".join(f"{job_id}\n" for job_id in ids))
     return 0
@@ -99,47 +99,47 @@ def cmd_status(args: argparse.Namespace) -> int:
     from queuectl import service
     from queuectl.model import STATES
 
-    status = service.status(_open(args, only_reads=True))
+    status = service.status(open_store(args, only_reads=True))
     if args.json:
-        _print_json(status)
+        print_json(status)
         return 0
     print(f"store: {status['store']}")
-    _table([["jobs", *status["counts"].values()]] +
-           [[f"  {queue}", *counts.values()] for queue, counts in status["queues"].items()],
-           ("", *STATES))
+    table([["jobs", *status["counts"].values()]] +
+          [[f"  {queue}", *counts.values()] for queue, counts in status["queues"].items()],
+          ("", *STATES))
     workers = status["workers"]
     print(f"workers: {len(workers)} running" if workers else
           "workers: none running (start them with: queuectl worker start)")
     if workers:
-        _print_workers(workers)
+        print_workers(workers)
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    store = _open(args, only_reads=True)
+    store = open_store(args, only_reads=True)
     jobs = service.list_jobs(store, args.state, args.queue, args.limit, args.offset)
     if args.json:
-        _print_json([job.to_dict() for job in jobs])
+        print_json([job.to_dict() for job in jobs])
     else:
         _jobs_table(jobs, service.now(store))
     return 0
 
 
 def _jobs_table(jobs, now: float) -> None:
-    _table([(j.id, j.state, j.queue, j.priority, f"{j.attempts}/{j.max_retries + 1}",
-             j.exit_code, _ago(j.updated_at, now), _shorten(j.command)) for j in jobs],
-           ("ID", "STATE", "QUEUE", "PRI", "TRIES", "EXIT", "UPDATED", "COMMAND"))
+    table([(j.id, j.state, j.queue, j.priority, f"{j.attempts}/{j.max_retries + 1}",
+            j.exit_code, ago(j.updated_at, now), shorten(j.command)) for j in jobs],
+          ("ID", "STATE", "QUEUE", "PRI", "TRIES", "EXIT", "UPDATED", "COMMAND"))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    store = _open(args, only_reads=True)
+    store = open_store(args, only_reads=True)
     job, attempts = service.show(store, args.job_id)
     if args.json:
-        _print_json({"job": job.to_dict(), "attempts": [a.to_dict() for a in attempts]})
+        print_json({"job": job.to_dict(), "attempts": [a.to_dict() for a in attempts]})
         return 0
     for key, value in job.to_dict().items():
         if key == "env":
@@ -147,9 +147,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"{key + ':':13} {'' if value is None else value}")
     if attempts:
         print()
-        _table([(a.number, a.outcome or "running", a.exit_code, a.error or "",
-                 a.worker_id or "", _run_time(a), a.output_total) for a in attempts],
-               ("ATTEMPT", "OUTCOME", "EXIT", "ERROR", "WORKER", "TIME", "OUTPUT BYTES"))
+        table([(a.number, a.outcome or "running", a.exit_code, a.error or "",
+                a.worker_id or "", _run_time(a), a.output_total) for a in attempts],
+              ("ATTEMPT", "OUTCOME", "EXIT", "ERROR", "WORKER", "TIME", "OUTPUT BYTES"))
     return 0
 
 
@@ -162,7 +162,7 @@ def _run_time(attempt) -> str:
 def cmd_logs(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    store = _open(args, only_reads=True)
+    store = open_store(args, only_reads=True)
     out = sys.stdout.buffer
     if args.follow:
         def write(data: bytes) -> None:
@@ -179,16 +179,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    results = service.cancel(_open(args), args.job_ids)
+    results = service.cancel(open_store(args), args.job_ids)
     if args.json:
-        _print_json(results)
+        print_json(results)
     else:
         for job_id, result in results.items():
             print(f"{job_id} {result}" if result != "requested" else
                   f"{job_id} cancel requested (its worker has not stopped it yet)")
     late = service.late_cancels(results)
     if late:
-        _say(f"error: {late}")
+        say(f"error: {late}")
         return 1
     return 0
 
@@ -196,16 +196,16 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_wait(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    return service.wait(_open(args, only_reads=True), args.job_ids, args.timeout,
+    return service.wait(open_store(args, only_reads=True), args.job_ids, args.timeout,
                         on_no_worker=_no_worker_hint)
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    count = service.purge(_open(args), args.state, args.older_than)
+    count = service.purge(open_store(args), args.state, args.older_than)
     if args.json:
-        _print_json({"purged": count})
+        print_json({"purged": count})
     else:
         print(f"purged {count} {args.state} job(s)")
     return 0
@@ -214,16 +214,16 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    stats = service.stats(_open(args, only_reads=True), args.since)
+    stats = service.stats(open_store(args, only_reads=True), args.since)
     if args.json:
-        _print_json(stats)
+        print_json(stats)
         return 0
     print(f"from {stats['since']} to {stats['until']}")
     rows = [("(all)", stats["total"])] + list(stats["queues"].items())
-    _table([(name, s["completed"], s["failed_attempts"], s["dead"], s["canceled"],
-             s["jobs_per_minute"], _secs(s["mean_seconds"]), _secs(s["p95_seconds"]))
-            for name, s in rows],
-           ("QUEUE", "COMPLETED", "FAILED", "DEAD", "CANCELED", "JOBS/MIN", "MEAN", "P95"))
+    table([(name, s["completed"], s["failed_attempts"], s["dead"], s["canceled"],
+            s["jobs_per_minute"], _secs(s["mean_seconds"]), _secs(s["p95_seconds"]))
+           for name, s in rows],
+          ("QUEUE", "COMPLETED", "FAILED", "DEAD", "CANCELED", "JOBS/MIN", "MEAN", "P95"))
     return 0
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from queuectl.cli.common import _location, _open
-from queuectl.cli.output import _print_json, _print_workers, _say
+from queuectl.cli.common import open_store, store_location
+from queuectl.cli.output import print_json, print_workers, say
 
 
 def cmd_worker_start(args: argparse.Namespace) -> int:
@@ -14,17 +14,17 @@ def cmd_worker_start(args: argparse.Namespace) -> int:
 
     if args.db_stdin:
         args.db = sys.stdin.readline().rstrip("\n")
-    location = _location(args)
+    location = store_location(args)
     network = launch.network_filesystem(location)
     if network:
-        _say(f"warning: the store {location} is on a network file system ({network}); "
-             "SQLite's locking is not reliable there: keep it on a local disk, and use "
-             "PostgreSQL for workers on several machines")
+        say(f"warning: the store {location} is on a network file system ({network}); "
+            "SQLite's locking is not reliable there: keep it on a local disk, and use "
+            "PostgreSQL for workers on several machines")
     if args.foreground:
         return _run_pool(args, location)
     started, log_path = launch.start_detached(location, args.count, args.queue)
     _print_workers_started(started, args.json)
-    _say(f"workers run in the background; log: {log_path}")
+    say(f"workers run in the background; log: {log_path}")
     return 0
 
 
@@ -45,7 +45,7 @@ def _run_pool(args: argparse.Namespace, location: str) -> int:
 
 def _print_workers_started(started, as_json: bool) -> None:
     if as_json:
-        _print_json([{"id": worker_id, "pid": pid} for worker_id, pid in started])
+        print_json([{"id": worker_id, "pid": pid} for worker_id, pid in started])
     else:
         sys.stdout.write("".join(f"{worker_id} {pid}\n" for worker_id, pid in started))
 
@@ -53,28 +53,28 @@ def _print_workers_started(started, as_json: bool) -> None:
 def cmd_worker_stop(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    store = _open(args)
+    store = open_store(args)
     ids = service.stop_workers(store)
     if not ids:
-        _say("no worker is running")
+        say("no worker is running")
         return 0
-    _say(f"asked {len(ids)} worker(s) to stop after their current job")
+    say(f"asked {len(ids)} worker(s) to stop after their current job")
     if not args.wait:
         return 0
     remaining = service.await_workers_gone(store, ids, args.timeout)
     if remaining:
-        _say(f"{len(remaining)} worker(s) still running: {', '.join(remaining)}")
+        say(f"{len(remaining)} worker(s) still running: {', '.join(remaining)}")
         return 124
-    _say("all workers stopped")
+    say("all workers stopped")
     return 0
 
 
 def cmd_worker_list(args: argparse.Namespace) -> int:
     from queuectl import service
 
-    workers = service.workers(_open(args, only_reads=True))
+    workers = service.workers(open_store(args, only_reads=True))
     if args.json:
-        _print_json(workers)
+        print_json(workers)
         return 0
-    _print_workers(workers)
+    print_workers(workers)
     return 0
