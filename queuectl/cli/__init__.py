@@ -1,10 +1,11 @@
 """The command line: parse the arguments, call a service function, print the result as
-text or (with --json) as JSON. Modules a command does not need are imported inside it, so
-that `queuectl run` starts quickly.
+text or (with --json) as JSON.
 
 ``parser`` builds the argument tree, ``common`` finds the store, ``output`` prints, and
 one module per command family (``jobs``, ``workers``, ``dlq``, ``config``, ``dashboard``)
-holds its commands."""
+holds its commands. So that `queuectl run` starts quickly, a family's module is imported
+only when one of its commands runs, and a module only some commands need is imported
+inside them."""
 
 from __future__ import annotations
 

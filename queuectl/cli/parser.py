@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 from typing import Any, Callable, NoReturn
 
 from queuectl import __version__
-from queuectl.cli.config import cmd_config_get, cmd_config_set, cmd_config_show, cmd_config_unset
-from queuectl.cli.dashboard import cmd_dashboard
-from queuectl.cli.dlq import cmd_dlq_list, cmd_dlq_purge, cmd_dlq_retry
-from queuectl.cli.jobs import (
-    cmd_cancel,
-    cmd_enqueue,
-    cmd_list,
-    cmd_logs,
-    cmd_purge,
-    cmd_run,
-    cmd_show,
-    cmd_stats,
-    cmd_status,
-    cmd_wait,
-)
-from queuectl.cli.workers import cmd_worker_list, cmd_worker_start, cmd_worker_stop
 from queuectl.errors import QueuectlError, UserError, quote
 from queuectl.inputs import integer, whole_number
 
@@ -135,15 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(parser, default=None)
     commands = _subcommands(parser, "command", "COMMAND")
 
-    def command(name: str, handler: Callable, help: str, parent=commands, json_out=False):
+    def command(name: str, handler: str | None, help: str, parent=commands, json_out=False):
         sub = parent.add_parser(name, help=help, description=help)
         _add_db(sub, default=argparse.SUPPRESS)
         if json_out:
             sub.add_argument("--json", action="store_true", help="print JSON on stdout")
-        sub.set_defaults(handler=handler)
+        if handler:
+            sub.set_defaults(handler=Command(handler))
         return sub
 
-    run = command("run", cmd_run, "enqueue a shell command", json_out=True)
+    run = command("run", "jobs.cmd_run", "enqueue a shell command", json_out=True)
     run.add_argument("cmd", metavar="CMD", help="the shell command line")
     run.add_argument("--id", help="job id (default: generated)")
     run.add_argument("--max-retries", type=_integer, metavar="N",
@@ -162,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", action="store_true",
                      help="wait for the job to end and exit with its exit code")
 
-    enqueue = command("enqueue", cmd_enqueue, "enqueue jobs from JSON", json_out=True)
+    enqueue = command("enqueue", "jobs.cmd_enqueue", "enqueue jobs from JSON", json_out=True)
     source = enqueue.add_mutually_exclusive_group(required=True)
     source.add_argument("json_text", nargs="?", metavar="JSON",
                         help="a job object, or - to read one object or JSON lines from stdin")
@@ -170,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = command("worker", None, "start, stop and list workers")
     worker_commands = _subcommands(worker, "worker_command", "ACTION")
-    start = command("start", cmd_worker_start, "start a pool of workers",
+    start = command("start", "workers.cmd_worker_start", "start a pool of workers",
                     parent=worker_commands, json_out=True)
     start.add_argument("--count", type=_positive_int, default=1, metavar="N",
                        help="worker processes (default 1)")
@@ -180,25 +166,26 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stay attached; Ctrl-C stops gracefully, twice stops at once")
     start.add_argument("--pool-id", help=argparse.SUPPRESS)
     start.add_argument("--db-stdin", action="store_true", help=argparse.SUPPRESS)
-    stop = command("stop", cmd_worker_stop, "stop every worker gracefully, on every host",
+    stop = command("stop", "workers.cmd_worker_stop", "stop every worker gracefully, on every host",
                    parent=worker_commands)
     stop.add_argument("--wait", action="store_true", help="wait until they have exited")
     stop.add_argument("--timeout", type=_duration, metavar="DUR",
                       help="with --wait: give up after this long (exit 124)")
-    command("list", cmd_worker_list, "list workers", parent=worker_commands, json_out=True)
+    command("list", "workers.cmd_worker_list", "list workers", parent=worker_commands,
+            json_out=True)
 
-    command("status", cmd_status, "job counts per state and queue, workers", json_out=True)
+    command("status", "jobs.cmd_status", "job counts per state and queue, workers", json_out=True)
 
-    listing = command("list", cmd_list, "list jobs, newest first", json_out=True)
+    listing = command("list", "jobs.cmd_list", "list jobs, newest first", json_out=True)
     listing.add_argument("--state", type=_state, help="only jobs in this state")
     listing.add_argument("--queue", metavar="Q", help="only jobs in this queue")
     listing.add_argument("--limit", type=_positive_int, default=50, metavar="N")
     listing.add_argument("--offset", type=_count, default=0, metavar="N", help=argparse.SUPPRESS)
 
-    show = command("show", cmd_show, "show a job and its attempts", json_out=True)
+    show = command("show", "jobs.cmd_show", "show a job and its attempts", json_out=True)
     show.add_argument("job_id", metavar="ID")
 
-    logs = command("logs", cmd_logs, "print the output of a job's attempt")
+    logs = command("logs", "jobs.cmd_logs", "print the output of a job's attempt")
     logs.add_argument("job_id", metavar="ID")
     logs.add_argument("--attempt", type=_positive_int, metavar="N",
                       help="attempt number (default: the latest)")
@@ -207,48 +194,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     dlq = command("dlq", None, "the dead letter queue")
     dlq_commands = _subcommands(dlq, "dlq_command", "ACTION")
-    dead = command("list", cmd_dlq_list, "list dead jobs, newest first", parent=dlq_commands,
+    dead = command("list", "dlq.cmd_dlq_list", "list dead jobs, newest first", parent=dlq_commands,
                    json_out=True)
     dead.add_argument("--limit", type=_positive_int, default=1000, metavar="N")
-    retry = command("retry", cmd_dlq_retry, "move dead jobs back to pending",
+    retry = command("retry", "dlq.cmd_dlq_retry", "move dead jobs back to pending",
                     parent=dlq_commands, json_out=True)
     retry.add_argument("job_ids", nargs="*", metavar="ID")
     retry.add_argument("--all", action="store_true", help="every dead job")
-    command("purge", cmd_dlq_purge, "delete every dead job", parent=dlq_commands,
+    command("purge", "dlq.cmd_dlq_purge", "delete every dead job", parent=dlq_commands,
             json_out=True)
 
-    cancel = command("cancel", cmd_cancel, "cancel jobs", json_out=True)
+    cancel = command("cancel", "jobs.cmd_cancel", "cancel jobs", json_out=True)
     cancel.add_argument("job_ids", nargs="+", metavar="ID")
 
-    wait = command("wait", cmd_wait, "wait for jobs to end; exit with their status")
+    wait = command("wait", "jobs.cmd_wait", "wait for jobs to end; exit with their status")
     wait.add_argument("job_ids", nargs="+", metavar="ID")
     wait.add_argument("--timeout", type=_duration, metavar="DUR",
                       help="give up after this long (exit 124)")
 
-    purge = command("purge", cmd_purge, "delete finished jobs", json_out=True)
+    purge = command("purge", "jobs.cmd_purge", "delete finished jobs", json_out=True)
     purge.add_argument("--state", required=True, choices=("completed", "dead", "canceled"))
     purge.add_argument("--older-than", type=_duration, metavar="DUR",
                        help="only jobs that finished longer ago than this")
 
-    stats = command("stats", cmd_stats, "throughput, failures and run times", json_out=True)
+    stats = command("stats", "jobs.cmd_stats", "throughput, failures and run times", json_out=True)
     stats.add_argument("--since", type=_window, default=3600.0, metavar="DUR",
                        help="the window to look at (default 1h)")
 
     config = command("config", None, "settings, stored in the store")
     config_commands = _subcommands(config, "config_command", "ACTION")
-    command("show", cmd_config_show, "show every setting", parent=config_commands,
+    command("show", "config.cmd_config_show", "show every setting", parent=config_commands,
             json_out=True)
-    get = command("get", cmd_config_get, "print one setting", parent=config_commands,
+    get = command("get", "config.cmd_config_get", "print one setting", parent=config_commands,
                   json_out=True)
     get.add_argument("key", metavar="KEY")
-    put = command("set", cmd_config_set, "change one setting", parent=config_commands)
+    put = command("set", "config.cmd_config_set", "change one setting", parent=config_commands)
     put.add_argument("key", metavar="KEY")
     put.add_argument("value", metavar="VALUE")
-    unset = command("unset", cmd_config_unset, "reset one setting to its default",
+    unset = command("unset", "config.cmd_config_unset", "reset one setting to its default",
                     parent=config_commands)
     unset.add_argument("key", metavar="KEY")
 
-    dashboard = command("dashboard", cmd_dashboard,
+    dashboard = command("dashboard", "dashboard.cmd_dashboard",
                         "serve the web dashboard, its JSON API and Prometheus metrics")
     dashboard.add_argument("--host", default="127.0.0.1",
                            help="address to listen on (default 127.0.0.1; any address that "
@@ -260,6 +247,21 @@ def build_parser() -> argparse.ArgumentParser:
                                            "$QUEUECTL_DASHBOARD_TOKEN)")
 
     return parser
+
+
+class Command:
+    """A command's function, named "module.function" in queuectl.cli and imported when the
+    command runs, not when the parser is built: `queuectl run` then loads the modules of
+    its own command family only."""
+
+    def __init__(self, name: str) -> None:
+        self.module, self.function = name.split(".")
+
+    def load(self) -> Callable[[argparse.Namespace], int]:
+        return getattr(importlib.import_module(f"queuectl.cli.{self.module}"), self.function)
+
+    def __call__(self, args: argparse.Namespace) -> int:
+        return self.load()(args)
 
 
 def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str):
