@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from queuectl import service
 from queuectl.cli.common import open_store
 from queuectl.cli.output import print_json
+from queuectl.config import setting
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     store = open_store(args, only_reads=True)
     values = service.config_show(store)
     if args.json:
@@ -23,8 +23,6 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def cmd_config_get(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     value = service.config_get(open_store(args, only_reads=True), args.key)
     if args.json:
         print_json(value)
@@ -34,18 +32,14 @@ def cmd_config_get(args: argparse.Namespace) -> int:
 
 
 def cmd_config_set(args: argparse.Namespace) -> int:
-    from queuectl import config, service
-
     value = service.config_set(open_store(args), args.key, args.value)
-    print(f"{config.setting(args.key).name} = {value}")
+    print(f"{setting(args.key).name} = {value}")
     return 0
 
 
 def cmd_config_unset(args: argparse.Namespace) -> int:
-    from queuectl import config, service
-
     store = open_store(args)
     service.config_unset(store, args.key)
-    name = config.setting(args.key).name
+    name = setting(args.key).name
     print(f"{name} = {service.config_get(store, name)}  (default)")
     return 0

@@ -6,11 +6,10 @@ import argparse
 import os
 
 from queuectl.cli.common import store_location
+from queuectl.dashboard.server import serve
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from queuectl.dashboard.server import serve
-
     token = args.token if args.token is not None else \
         os.environ.get("QUEUECTL_DASHBOARD_TOKEN") or None
     return serve(store_location(args), args.host, args.port, token)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from queuectl import service
 from queuectl.cli.common import open_store
 from queuectl.cli.output import ago, print_json, say, shorten, table
 from queuectl.errors import UserError
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     store = open_store(args, only_reads=True)
     jobs, total = service.dlq_list(store, args.limit)
     if total > len(jobs):
@@ -27,8 +26,6 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq_retry(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     if args.all and args.job_ids:
         raise UserError("give job ids or --all, not both")
     moved = service.dlq_retry(open_store(args), None if args.all else args.job_ids)
@@ -40,8 +37,6 @@ def cmd_dlq_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq_purge(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     count = service.purge(open_store(args), "dead")
     if args.json:
         print_json({"purged": count})

@@ -8,15 +8,15 @@ import os
 import sys
 from typing import Any
 
+from queuectl import service
 from queuectl.cli.common import open_store
 from queuectl.cli.output import ago, print_json, print_workers, say, shorten, table
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
+from queuectl.model import STATES
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     spec: dict[str, Any] = {"command": args.cmd, "queue": args.queue, "priority": args.priority}
     for key in ("id", "max_retries", "timeout", "cwd", "delay", "run_at"):
         if getattr(args, key) is not None:
@@ -39,8 +39,6 @@ def _no_worker_hint() -> None:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     if args.file is not None:
         try:
             with open(args.file, "rb") as handle:
@@ -96,9 +94,6 @@ def _parse_jobs(text: str, batch: bool):
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from queuectl import service
-    from queuectl.model import STATES
-
     status = service.status(open_store(args, only_reads=True))
     if args.json:
         print_json(status)
@@ -116,8 +111,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     store = open_store(args, only_reads=True)
     jobs = service.list_jobs(store, args.state, args.queue, args.limit, args.offset)
     if args.json:
@@ -134,8 +127,6 @@ def _jobs_table(jobs, now: float) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     store = open_store(args, only_reads=True)
     job, attempts = service.show(store, args.job_id)
     if args.json:
@@ -160,8 +151,6 @@ def _run_time(attempt) -> str:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     store = open_store(args, only_reads=True)
     out = sys.stdout.buffer
     if args.follow:
@@ -177,8 +166,6 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     results = service.cancel(open_store(args), args.job_ids)
     if args.json:
         print_json(results)
@@ -194,15 +181,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     return service.wait(open_store(args, only_reads=True), args.job_ids, args.timeout,
                         on_no_worker=_no_worker_hint)
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     count = service.purge(open_store(args), args.state, args.older_than)
     if args.json:
         print_json({"purged": count})
@@ -212,8 +195,6 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     stats = service.stats(open_store(args, only_reads=True), args.since)
     if args.json:
         print_json(stats)

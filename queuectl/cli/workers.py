@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from queuectl import service
 from queuectl.cli.common import open_store, store_location
 from queuectl.cli.output import print_json, print_workers, say
 
@@ -51,8 +52,6 @@ def _print_workers_started(started, as_json: bool) -> None:
 
 
 def cmd_worker_stop(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     store = open_store(args)
     ids = service.stop_workers(store)
     if not ids:
@@ -70,8 +69,6 @@ def cmd_worker_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_worker_list(args: argparse.Namespace) -> int:
-    from queuectl import service
-
     workers = service.workers(open_store(args, only_reads=True))
     if args.json:
         print_json(workers)
