@@ -246,7 +246,7 @@ def status(store: Store) -> dict[str, Any]:
             "store": shown_location(store.location)}
 
 
-def now(store: Store) -> float:
+def clock(store: Store) -> float:
     """The store's time, which the ages of jobs are measured from (for PostgreSQL, the
     database server's clock)."""
     return store.clock()

@@ -116,7 +116,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([job.to_dict() for job in jobs])
     else:
-        _jobs_table(jobs, service.now(store))
+        _jobs_table(jobs, service.clock(store))
     return 0
 
 
