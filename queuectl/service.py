@@ -7,12 +7,12 @@ import contextlib
 import math
 import os
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
-from queuectl import config as settings
-from queuectl.config import Config
+from queuectl.config import SETTINGS, Config, setting
 from queuectl.durations import MAX_DURATION, iso_utc, parse_duration, parse_time
 from queuectl.errors import Conflict, DuplicateId, NotFound, UserError, quote
 from queuectl.model import (
@@ -29,6 +29,7 @@ from queuectl.model import (
     Job,
     NewJob,
 )
+from queuectl.store import display_location, open_store, resolve_location
 from queuectl.store.base import Store
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # used with fullmatch: no trailing \n
@@ -38,6 +39,25 @@ JOB_KEYS = ("command", "id", "max_retries", "queue", "priority", "run_at", "dela
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
 EXIT_TIMEOUT = 124  # like timeout(1): `wait` gave up before the jobs ended
+BUCKET_SECONDS = 60  # `throughput` counts attempts per minute
+
+
+# --- the store ----------------------------------------------------------------------------
+
+def locate(given: str | None) -> str:
+    """The store's location: `given` (--db), else $QUEUECTL_DB, else the per-user file."""
+    return resolve_location(given)
+
+
+def open_location(location: str, durable: bool = True, only_reads: bool = False) -> Store:
+    """The store at `location`, created or upgraded if need be: the one way the CLI and the
+    dashboard open one (`durable` and `only_reads` as for `queuectl.store.open_store`)."""
+    return open_store(location, durable=durable, only_reads=only_reads)
+
+
+def shown_location(location: str) -> str:
+    """The location as it may be shown: a password in it masked."""
+    return display_location(location)
 
 
 def load_config(store: Store) -> Config:
@@ -47,6 +67,10 @@ def load_config(store: Store) -> Config:
 # --- ids --------------------------------------------------------------------------------
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
+# Service functions may run on several threads at once (the dashboard serves each request
+# on its own): two calls that begin a millisecond together would each pick a counter start,
+# and their runs of ids could meet.
+_id_lock = threading.Lock()
 _last_ms = 0
 _prefix = ""
 _counter = 0
@@ -56,13 +80,14 @@ def new_job_id() -> str:
     """13 characters: milliseconds since the epoch then a counter that starts at a random
     point each millisecond, so ids sort roughly by time and do not collide in a batch."""
     global _last_ms, _prefix, _counter
-    ms = int(time.time() * 1000)
-    if ms <= _last_ms:
-        _counter += 1
-    else:
-        start = int.from_bytes(os.urandom(3), "big") % (32**4 // 2)
-        _last_ms, _prefix, _counter = ms, _base32(ms, 9), start
-    return _prefix + _base32(_counter, 4)
+    with _id_lock:
+        ms = int(time.time() * 1000)
+        if ms <= _last_ms:
+            _counter += 1
+        else:
+            start = int.from_bytes(os.urandom(3), "big") % (32**4 // 2)
+            _last_ms, _prefix, _counter = ms, _base32(ms, 9), start
+        return _prefix + _base32(_counter, 4)
 
 
 def _base32(value: int, width: int) -> str:
@@ -218,13 +243,13 @@ def status(store: Store) -> dict[str, Any]:
             counts[state] = counts.get(state, 0) + n
     return {"counts": counts, "queues": queues,
             "workers": [w for w in workers(store) if w["state"] != "lost"],
-            "store": _display(store)}
+            "store": shown_location(store.location)}
 
 
-def _display(store: Store) -> str:
-    from queuectl.store import display_location
-
-    return display_location(store.location)
+def clock(store: Store) -> float:
+    """The store's time, which the ages of jobs are measured from (for PostgreSQL, the
+    database server's clock)."""
+    return store.clock()
 
 
 def workers(store: Store) -> list[dict[str, Any]]:
@@ -334,8 +359,13 @@ def exit_status(jobs: Sequence[Job]) -> int:
 
 # --- changing ---------------------------------------------------------------------------
 
-def dlq_list(store: Store, limit: int = 1000) -> list[Job]:
-    return store.list_jobs(DEAD, None, limit, 0)
+def dlq_list(store: Store, limit: int = 1000) -> tuple[list[Job], int]:
+    """The newest `limit` dead jobs, and how many dead jobs there are."""
+    jobs = store.list_jobs(DEAD, None, limit, 0)
+    total = len(jobs)
+    if total == limit:  # there may be more: count them
+        total = sum(states.get(DEAD, 0) for states in store.counts().values())
+    return jobs, total
 
 
 def dlq_retry(store: Store, job_ids: Sequence[str] | None) -> list[str]:
@@ -346,12 +376,33 @@ def dlq_retry(store: Store, job_ids: Sequence[str] | None) -> list[str]:
 
 
 def cancel(store: Store, job_ids: Sequence[str]) -> dict[str, str]:
+    """Cancel jobs (SPEC §3): {id: outcome}. A waiting job is canceled at once. For a running
+    one the cancel is recorded and its worker stops the process tree; this waits up to
+    kill_grace + 5 s for that. Outcome: "canceled"; "requested" if its worker has not
+    stopped it yet; else the state the job reached on its own first (see `late_cancels`)."""
     if not job_ids:
         raise UserError("name the jobs to cancel")
-    return store.cancel(list(dict.fromkeys(job_ids)), store.clock())
+    results = store.cancel(list(dict.fromkeys(job_ids)), store.clock())
+    requested = [job_id for job_id, result in results.items() if result == "requested"]
+    if requested:
+        ended = _await_cancel(store, requested, load_config(store).kill_grace + 5)
+        results.update({job_id: "requested" if state == PROCESSING else state
+                        for job_id, state in ended.items()})
+    return results
 
 
-def await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> dict[str, str]:
+def late_cancels(results: Mapping[str, str]) -> str | None:
+    """The error to report for the jobs of a `cancel` result that ended on their own
+    before the cancel reached them, or None if none did."""
+    missed = [job_id for job_id, result in results.items()
+              if result not in (CANCELED, "requested")]
+    if not missed:
+        return None
+    return (f"{', '.join(missed)}: finished ({results[missed[0]]}) before the cancel reached "
+            f"{'them' if len(missed) > 1 else 'it'}")
+
+
+def _await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> dict[str, str]:
     """Wait for requested cancels to take effect: {id: state now}, "processing" for a job
     its worker has not stopped yet. A job handed back to the queue before its worker saw
     the cancel (a cold stop) is canceled here, as a waiting job is."""
@@ -411,30 +462,55 @@ def _percentile(ordered: Sequence[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
+def throughput(store: Store, minutes: int = 60) -> dict[str, Any]:
+    """Attempts finished per minute, completed, failed and canceled, oldest minute first;
+    the last bucket is the current, partial minute. Failed counts every failed attempt,
+    including the one that made a job dead."""
+    now = store.clock()
+    first = (math.floor(now / BUCKET_SECONDS) - minutes + 1) * BUCKET_SECONDS
+    buckets = [{"start": first + i * BUCKET_SECONDS, COMPLETED: 0, FAILED: 0, CANCELED: 0}
+               for i in range(minutes)]
+    for start, outcome, count in store.throughput(first, BUCKET_SECONDS):
+        index = int(round((start - first) / BUCKET_SECONDS))
+        key = FAILED if outcome == DEAD else outcome
+        if 0 <= index < minutes and key in buckets[index]:
+            buckets[index][key] += count
+    for bucket in buckets:
+        bucket["start"] = iso_utc(bucket["start"])
+    return {"bucket_seconds": BUCKET_SECONDS, "until": iso_utc(now), "buckets": buckets}
+
+
+def metrics(store: Store, run_time_bounds: Sequence[float]) -> dict[str, Any]:
+    """What the Prometheus metrics report: "jobs" {queue: {state: n}}, finished "attempts"
+    {outcome: n}, their "run_times" counted against `run_time_bounds`, and "workers"."""
+    return {"jobs": store.counts(), "attempts": store.attempt_counts(),
+            "run_times": store.run_times(run_time_bounds), "workers": workers(store)}
+
+
 # --- config -----------------------------------------------------------------------------
 
 def config_show(store: Store) -> dict[str, Any]:
     effective = load_config(store)
-    return {name: getattr(effective, name) for name in settings.SETTINGS}
+    return {name: getattr(effective, name) for name in SETTINGS}
 
 
 def config_stored(store: Store) -> dict[str, Any]:
-    return {k: v for k, v in store.config_values().items() if k in settings.SETTINGS}
+    return {k: v for k, v in store.config_values().items() if k in SETTINGS}
 
 
 def config_get(store: Store, key: str) -> Any:
-    return config_show(store)[settings.setting(key).name]
+    return config_show(store)[setting(key).name]
 
 
 def config_set(store: Store, key: str, raw: object) -> Any:
-    item = settings.setting(key)
+    item = setting(key)
     value = item.parse(raw)
     store.config_set(item.name, value)
     return value
 
 
 def config_unset(store: Store, key: str) -> None:
-    store.config_unset(settings.setting(key).name)
+    store.config_unset(setting(key).name)
 
 
 # --- workers ----------------------------------------------------------------------------
@@ -460,4 +536,3 @@ def await_workers_gone(store: Store, worker_ids: Sequence[str],
             break
         time.sleep(0.1)
     return remaining
-

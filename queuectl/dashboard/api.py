@@ -7,22 +7,21 @@ pages (``limit``/``offset``), and a page's total comes from the counts the page 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from queuectl import service
-from queuectl.durations import iso_utc, parse_duration
-from queuectl.errors import UserError, quote
+from queuectl.durations import parse_duration
+from queuectl.errors import Conflict, UserError, quote
 from queuectl.inputs import whole_number
-from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED
-from queuectl.store.base import Store
+
+if TYPE_CHECKING:
+    from queuectl.store.base import Store
 
 Query = Mapping[str, list]
 
 MAX_PAGE = 500
 MAX_OFFSET = 2**31
-BUCKET_SECONDS = 60
 MAX_MINUTES = 24 * 60
 MAX_STATS_WINDOW = 7 * 86400.0
 
@@ -87,23 +86,8 @@ def stats(store: Store, query: Query) -> dict[str, Any]:
 
 
 def throughput(store: Store, query: Query) -> dict[str, Any]:
-    """Attempts finished per minute, completed and failed, oldest minute first; the last
-    bucket is the current, partial minute. Failed counts every failed attempt, including
-    the one that made a job dead."""
     params = _params(query, ("minutes",))
-    minutes = _int(params, "minutes", 60, 1, MAX_MINUTES)
-    now = store.clock()
-    first = (math.floor(now / BUCKET_SECONDS) - minutes + 1) * BUCKET_SECONDS
-    buckets = [{"start": first + i * BUCKET_SECONDS, COMPLETED: 0, FAILED: 0, CANCELED: 0}
-               for i in range(minutes)]
-    for start, outcome, count in store.throughput(first, BUCKET_SECONDS):
-        index = int(round((start - first) / BUCKET_SECONDS))
-        key = FAILED if outcome == DEAD else outcome
-        if 0 <= index < minutes and key in buckets[index]:
-            buckets[index][key] += count
-    for bucket in buckets:
-        bucket["start"] = iso_utc(bucket["start"])
-    return {"bucket_seconds": BUCKET_SECONDS, "until": iso_utc(now), "buckets": buckets}
+    return service.throughput(store, _int(params, "minutes", 60, 1, MAX_MINUTES))
 
 
 def dlq_retry(store: Store, body: Any) -> dict[str, Any]:
@@ -121,6 +105,11 @@ def dlq_retry(store: Store, body: Any) -> dict[str, Any]:
 
 
 def cancel(store: Store, job_id: str) -> dict[str, str]:
-    """``canceled`` at once for a waiting job; ``requested`` for a running one, whose
-    worker stops its process tree (the page shows the outcome when it refreshes)."""
-    return {"id": job_id, "result": service.cancel(store, [job_id])[job_id]}
+    """As `queuectl cancel` does: ``canceled``, for a running job once its worker has
+    stopped the process tree (waited for up to kill_grace + 5 s); ``requested`` if it has
+    not yet. A job that ended on its own before the cancel reached it is a conflict."""
+    results = service.cancel(store, [job_id])
+    late = service.late_cancels(results)
+    if late:
+        raise Conflict(late)
+    return {"id": job_id, "result": results[job_id]}

@@ -7,9 +7,13 @@ store: `purge` lowers them, which Prometheus reads as a counter reset.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from queuectl import service
 from queuectl.model import STATES
-from queuectl.store.base import Store
+
+if TYPE_CHECKING:
+    from queuectl.store.base import Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds: from quick shell one-liners to hour-long batch jobs. Every bound is one more
@@ -45,19 +49,20 @@ class _Writer:
 
 def render(store: Store) -> str:
     out = _Writer()
-    counts = store.counts()
+    snapshot = service.metrics(store, RUN_TIME_BOUNDS)
+    counts = snapshot["jobs"]
     out.family("queuectl_jobs", "gauge", "Jobs in the store, by queue and state.")
     for queue in sorted(counts):
         for state in STATES:
             out.sample("queuectl_jobs", counts[queue].get(state, 0), queue=queue, state=state)
 
-    attempts = store.attempt_counts()
+    attempts = snapshot["attempts"]
     out.family("queuectl_attempts_total", "counter",
                "Finished attempts kept in the store, by outcome.")
     for outcome in (*OUTCOMES, *sorted(set(attempts) - set(OUTCOMES))):
         out.sample("queuectl_attempts_total", attempts.get(outcome, 0), outcome=outcome)
 
-    times = store.run_times(RUN_TIME_BOUNDS)
+    times = snapshot["run_times"]
     name = "queuectl_attempt_duration_seconds"
     out.family(name, "histogram", "Run time of finished attempts, in seconds.")
     for bound, count in zip(RUN_TIME_BOUNDS, times.buckets):
@@ -66,7 +71,7 @@ def render(store: Store) -> str:
     out.sample(f"{name}_sum", round(times.total_seconds, 3))
     out.sample(f"{name}_count", times.count)
 
-    workers = service.workers(store)
+    workers = snapshot["workers"]
     out.family("queuectl_workers", "gauge", "Registered workers, by state.")
     for state in WORKER_STATES:
         out.sample("queuectl_workers", sum(w["state"] == state for w in workers), state=state)

@@ -132,7 +132,8 @@ SCHEMAS: dict[str, Any] = {
     "CancelResult": _object({
         "id": {"type": "string"},
         "result": {"type": "string", "enum": ["canceled", "requested"],
-                   "description": "requested: the job runs; its worker stops it"},
+                   "description": "requested: the job's worker had not stopped it after "
+                                  "kill_grace + 5 s of waiting, and will"},
     }),
     "Error": _object({"error": {"type": "string"}, "status": {"type": "integer"}}),
 }

@@ -34,13 +34,13 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from queuectl import service
 from queuectl.dashboard import api, auth, connections, metrics, openapi
 from queuectl.dashboard.connections import HttpError, response_head
 from queuectl.dashboard.openapi import CSRF_HEADER, SESSION_COOKIE
 from queuectl.dashboard.stores import StorePool
 from queuectl.errors import Conflict, NotFound, StoreError, UserError, quote
 from queuectl.inputs import load_json, whole_number
-from queuectl.store import display_location, open_store
 
 MAX_BODY = 64 * 1024
 STATIC_FILES = {
@@ -372,7 +372,7 @@ def serve(location: str, host: str, port: int, token: str | None) -> int:
     """Serve the dashboard until SIGINT (Ctrl-C) or SIGTERM; returns the exit status."""
     auth.check_token(token)
     # Create or upgrade it now, so errors show at start-up.
-    open_store(location, only_reads=True).close()
+    service.open_location(location, only_reads=True).close()
     server = DashboardServer(location, host, port, token)
     stop = threading.Event()
 
@@ -382,7 +382,7 @@ def serve(location: str, host: str, port: int, token: str | None) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     thread = threading.Thread(target=server.serve_forever, name="dashboard", daemon=True)
     thread.start()
-    print(f"queuectl: dashboard of {display_location(location)} at {server.url} "
+    print(f"queuectl: dashboard of {service.shown_location(location)} at {server.url} "
           "(Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         # A timed wait: on Windows an untimed one would keep the Ctrl-C handler from running.

@@ -12,10 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+from queuectl import service
 from queuectl.errors import UserError
-from queuectl.store import open_store
-from queuectl.store.base import Store
+
+if TYPE_CHECKING:
+    from queuectl.store.base import Store
 
 KEEP = 4  # idle stores kept; more requests at once open (and then close) their own
 
@@ -38,7 +41,7 @@ class StorePool:
         if store is None:
             # A store that cannot be written still serves the pages; a cancel or a retry
             # on it is refused with StoreReadOnly (503).
-            store = open_store(self.location, only_reads=True)
+            store = service.open_location(self.location, only_reads=True)
         try:
             yield store
         except UserError:

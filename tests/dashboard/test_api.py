@@ -5,17 +5,20 @@ JSON errors, a threaded server and a clean Ctrl-C."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from tests.conftest import wait_for
 from tests.dashboard.conftest import XSS_COMMAND, XSS_OUTPUT, Dashboard, Response
+from tests.worker.test_pool import process_running, read_pid
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -178,9 +181,10 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard,
 
     assert check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/later/cancel")) == \
         {"id": "later", "result": "canceled"}
+    # As `queuectl cancel` does, it waits for the worker to stop the running job.
     assert check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/running/cancel")) == \
-        {"id": "running", "result": "requested"}
-    wait_for(lambda: cli.state("running") == "canceled", message="the worker to cancel")
+        {"id": "running", "result": "canceled"}
+    assert cli.state("running") == "canceled"
 
     retried = check("post", "/api/dlq/retry", dash.post("/api/dlq/retry", {"ids": ["broken"]}))
     assert retried == {"ids": ["broken"]}
@@ -196,6 +200,31 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard,
     check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/done/cancel"), 409)
     check("post", "/api/dlq/retry", dash.get("/api/dlq/retry"), 405)
     assert check.seen == check.every_operation()
+
+
+def test_a_cancel_that_a_job_outruns_is_a_conflict_as_in_the_cli(fast_config, pool, dashboard,
+                                                                 tmp_path):
+    """The job ends on its own while its worker cannot see the cancel: the cancel did
+    nothing, which the CLI reports as an error, so the dashboard does too."""
+    cli = fast_config
+    dash = dashboard()
+    csrf = {"X-CSRF-Token": dash.csrf_token()}
+    pidfile = tmp_path / "pid"
+    started = pool(1)
+    [worker_pid] = started.workers.values()
+    job_id = cli.ok("run", f"echo $$ > {pidfile}; sleep 0.5").strip()
+    pid = read_pid(pidfile)
+    os.kill(worker_pid, signal.SIGSTOP)  # the command runs on; its worker cannot look
+    with ThreadPoolExecutor(1) as thread:
+        reply = thread.submit(dash.post, f"/api/jobs/{job_id}/cancel", headers=csrf,
+                              csrf=False)
+        wait_for(lambda: not process_running(pid))
+        time.sleep(0.2)  # the cancel request is recorded
+        os.kill(worker_pid, signal.SIGCONT)
+        refused = reply.result(timeout=30)
+    assert refused.status == 409, refused.body
+    assert refused.json()["error"] == f"{job_id}: finished (completed) before the cancel " \
+                                      "reached it"
 
 
 def test_the_page_and_its_files_are_served_with_security_headers(cli, dashboard):

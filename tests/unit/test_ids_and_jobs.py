@@ -1,3 +1,6 @@
+import threading
+import time
+
 import pytest
 
 from queuectl import service
@@ -12,6 +15,26 @@ def test_generated_ids_are_unique_short_and_time_ordered():
     assert len(set(ids)) == len(ids)
     assert all(len(i) == 13 and service.ID_PATTERN.match(i) for i in ids)
     assert ids == sorted(ids)
+
+
+def test_ids_made_on_several_threads_at_once_are_unique(monkeypatch):
+    def slow_random(size: int) -> bytes:
+        time.sleep(0.001)  # let another thread reach the same millisecond meanwhile
+        return bytes(size)
+
+    monkeypatch.setattr(service.os, "urandom", slow_random)
+    made: list[list[str]] = [[] for _ in range(4)]
+
+    def make(ids: list[str]) -> None:
+        ids.extend(service.new_job_id() for _ in range(200))
+
+    threads = [threading.Thread(target=make, args=(ids,)) for ids in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for ids in made for i in ids]
+    assert len(set(every)) == len(every)
 
 
 def test_build_job_applies_defaults():

@@ -1,0 +1,212 @@
+"""The commands about jobs: run, enqueue, status, list, show, logs, cancel, wait, purge,
+stats."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from queuectl import service
+from queuectl.cli.common import open_store
+from queuectl.cli.output import ago, print_json, print_workers, say, shorten, table
+from queuectl.errors import UserError, quote
+from queuectl.inputs import load_json
+from queuectl.model import STATES
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    spec: dict[str, Any] = {"command": args.cmd, "queue": args.queue, "priority": args.priority}
+    for key in ("id", "max_retries", "timeout", "cwd", "delay", "run_at"):
+        if getattr(args, key) is not None:
+            spec[key] = getattr(args, key)
+    if args.env:
+        spec["env"] = dict(args.env)
+    store = open_store(args)
+    job_id = service.enqueue(store, [spec], os.getcwd())[0]
+    if args.json:
+        print_json({"id": job_id})
+    else:
+        print(job_id, flush=True)
+    if not args.wait:
+        return 0
+    return service.wait(store, [job_id], on_no_worker=_no_worker_hint)
+
+
+def _no_worker_hint() -> None:
+    say("no worker is running for this store; start one with: queuectl worker start")
+
+
+def cmd_enqueue(args: argparse.Namespace) -> int:
+    if args.file is not None:
+        try:
+            with open(args.file, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise UserError(f"cannot read {quote(args.file)}: {exc.strerror}") from None
+        specs, label = _parse_jobs(_utf8(data, args.file), batch=True)
+    elif args.json_text == "-":
+        specs, label = _parse_jobs(_utf8(sys.stdin.buffer.read(), "stdin"), batch=True)
+    else:
+        specs, label = _parse_jobs(args.json_text, batch=False)
+    ids = service.enqueue(open_store(args), specs, os.getcwd(), label)
+    if args.json:
+        print_json({"id": ids[0]} if len(ids) == 1 and not isinstance(specs, _Lines)
+                   else {"ids": ids})
+    else:
+        sys.stdout.write("".join(f"{job_id}\n" for job_id in ids))
+    return 0
+
+
+def _utf8(data: bytes, source: str) -> str:
+    try:
+        # utf-8-sig: a leading byte-order mark (Windows PowerShell 5 writes one) is skipped.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{source} is not valid UTF-8 (byte {exc.start})") from None
+
+
+class _Lines(list):
+    """Jobs read as JSON lines: a batch even when there is one line."""
+
+
+def _parse_jobs(text: str, batch: bool):
+    """One JSON object, or (for files and stdin) JSON lines, one job per line."""
+    stripped = text.strip()
+    if not stripped:
+        raise UserError("no job given: expected a JSON object or JSON lines")
+    try:
+        return [load_json(stripped)], lambda index: ""
+    except ValueError as exc:
+        if not batch:
+            raise UserError(f"invalid JSON: {exc}") from None
+    jobs, numbers = _Lines(), []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            jobs.append(load_json(line))
+        except ValueError as exc:
+            raise UserError(f"line {number}: invalid JSON: {exc}") from None
+        numbers.append(number)
+    return jobs, lambda index: f"line {numbers[index]}: "
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = service.status(open_store(args, only_reads=True))
+    if args.json:
+        print_json(status)
+        return 0
+    print(f"store: {status['store']}")
+    table([["jobs", *status["counts"].values()]] +
+          [[f"  {queue}", *counts.values()] for queue, counts in status["queues"].items()],
+          ("", *STATES))
+    workers = status["workers"]
+    print(f"workers: {len(workers)} running" if workers else
+          "workers: none running (start them with: queuectl worker start)")
+    if workers:
+        print_workers(workers)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    store = open_store(args, only_reads=True)
+    jobs = service.list_jobs(store, args.state, args.queue, args.limit, args.offset)
+    if args.json:
+        print_json([job.to_dict() for job in jobs])
+    else:
+        _jobs_table(jobs, service.clock(store))
+    return 0
+
+
+def _jobs_table(jobs, now: float) -> None:
+    table([(j.id, j.state, j.queue, j.priority, f"{j.attempts}/{j.max_retries + 1}",
+            j.exit_code, ago(j.updated_at, now), shorten(j.command)) for j in jobs],
+          ("ID", "STATE", "QUEUE", "PRI", "TRIES", "EXIT", "UPDATED", "COMMAND"))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = open_store(args, only_reads=True)
+    job, attempts = service.show(store, args.job_id)
+    if args.json:
+        print_json({"job": job.to_dict(), "attempts": [a.to_dict() for a in attempts]})
+        return 0
+    for key, value in job.to_dict().items():
+        if key == "env":
+            value = " ".join(f"{k}={v}" for k, v in value.items())
+        print(f"{key + ':':13} {'' if value is None else value}")
+    if attempts:
+        print()
+        table([(a.number, a.outcome or "running", a.exit_code, a.error or "",
+                a.worker_id or "", _run_time(a), a.output_total) for a in attempts],
+              ("ATTEMPT", "OUTCOME", "EXIT", "ERROR", "WORKER", "TIME", "OUTPUT BYTES"))
+    return 0
+
+
+def _run_time(attempt) -> str:
+    if attempt.started_at is None or attempt.finished_at is None:
+        return ""
+    return f"{attempt.finished_at - attempt.started_at:.3f}s"
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    store = open_store(args, only_reads=True)
+    out = sys.stdout.buffer
+    if args.follow:
+        def write(data: bytes) -> None:
+            out.write(data)
+            out.flush()
+
+        service.follow(store, args.job_id, write)
+        return 0
+    out.write(service.attempt(store, args.job_id, args.attempt).text().encode("utf-8"))
+    out.flush()
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    results = service.cancel(open_store(args), args.job_ids)
+    if args.json:
+        print_json(results)
+    else:
+        for job_id, result in results.items():
+            print(f"{job_id} {result}" if result != "requested" else
+                  f"{job_id} cancel requested (its worker has not stopped it yet)")
+    late = service.late_cancels(results)
+    if late:
+        say(f"error: {late}")
+        return 1
+    return 0
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    return service.wait(open_store(args, only_reads=True), args.job_ids, args.timeout,
+                        on_no_worker=_no_worker_hint)
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    count = service.purge(open_store(args), args.state, args.older_than)
+    if args.json:
+        print_json({"purged": count})
+    else:
+        print(f"purged {count} {args.state} job(s)")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    stats = service.stats(open_store(args, only_reads=True), args.since)
+    if args.json:
+        print_json(stats)
+        return 0
+    print(f"from {stats['since']} to {stats['until']}")
+    rows = [("(all)", stats["total"])] + list(stats["queues"].items())
+    table([(name, s["completed"], s["failed_attempts"], s["dead"], s["canceled"],
+            s["jobs_per_minute"], _secs(s["mean_seconds"]), _secs(s["p95_seconds"]))
+           for name, s in rows],
+          ("QUEUE", "COMPLETED", "FAILED", "DEAD", "CANCELED", "JOBS/MIN", "MEAN", "P95"))
+    return 0
+
+
+def _secs(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}s"

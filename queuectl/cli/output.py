@@ -1,0 +1,43 @@
+"""How commands print: JSON, tables, ages, and messages on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
+    cells = [list(header)] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def shorten(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def ago(moment: float | None, now: float) -> str:
+    from queuectl.durations import format_age
+
+    return "" if moment is None else format_age(now - moment) + " ago"
+
+
+def say(message: str) -> None:
+    print(f"queuectl: {message}", file=sys.stderr)
+
+
+def print_workers(workers: list[dict[str, Any]]) -> None:
+    from queuectl.durations import format_age
+
+    table([(w["id"], w["host"], w["pid"], w["state"], w["job_id"] or "",
+            ",".join(w["queues"]) if w["queues"] else "*",
+            format_age(w["heartbeat_age"]) + " ago") for w in workers],
+          ("ID", "HOST", "PID", "STATE", "JOB", "QUEUES", "HEARTBEAT"))

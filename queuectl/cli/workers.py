@@ -1,0 +1,77 @@
+"""The worker commands: start, stop and list."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from queuectl import service
+from queuectl.cli.common import open_store, store_location
+from queuectl.cli.output import print_json, print_workers, say
+
+
+def cmd_worker_start(args: argparse.Namespace) -> int:
+    from queuectl.worker import launch
+
+    if args.db_stdin:
+        args.db = sys.stdin.readline().rstrip("\n")
+    location = store_location(args)
+    network = launch.network_filesystem(location)
+    if network:
+        say(f"warning: the store {location} is on a network file system ({network}); "
+            "SQLite's locking is not reliable there: keep it on a local disk, and use "
+            "PostgreSQL for workers on several machines")
+    if args.foreground:
+        return _run_pool(args, location)
+    started, log_path = launch.start_detached(location, args.count, args.queue)
+    _print_workers_started(started, args.json)
+    say(f"workers run in the background; log: {log_path}")
+    return 0
+
+
+def _run_pool(args: argparse.Namespace, location: str) -> int:
+    import logging
+
+    from queuectl.worker import launch
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s [%(process)d] %(message)s")
+
+    def announce(started) -> None:
+        _print_workers_started(started, args.json)
+        sys.stdout.flush()
+
+    return launch.run_attached(location, args.count, args.queue, args.pool_id, announce)
+
+
+def _print_workers_started(started, as_json: bool) -> None:
+    if as_json:
+        print_json([{"id": worker_id, "pid": pid} for worker_id, pid in started])
+    else:
+        sys.stdout.write("".join(f"{worker_id} {pid}\n" for worker_id, pid in started))
+
+
+def cmd_worker_stop(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    ids = service.stop_workers(store)
+    if not ids:
+        say("no worker is running")
+        return 0
+    say(f"asked {len(ids)} worker(s) to stop after their current job")
+    if not args.wait:
+        return 0
+    remaining = service.await_workers_gone(store, ids, args.timeout)
+    if remaining:
+        say(f"{len(remaining)} worker(s) still running: {', '.join(remaining)}")
+        return 124
+    say("all workers stopped")
+    return 0
+
+
+def cmd_worker_list(args: argparse.Namespace) -> int:
+    workers = service.workers(open_store(args, only_reads=True))
+    if args.json:
+        print_json(workers)
+        return 0
+    print_workers(workers)
+    return 0

@@ -1,0 +1,106 @@
+"""Starting a pool (SPEC §3 `worker start`): attached to this process, or detached in the
+background, logging to a file in the per-user data folder."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+import queuectl
+from queuectl import platform
+from queuectl.errors import UserError
+from queuectl.store import backend_of, open_store
+from queuectl.store.base import Store
+from queuectl.worker.pool import Pool
+
+START_TIMEOUT = 60  # seconds for a background pool's workers to register
+# How a background pool starts: `queuectl worker start --foreground` from this very
+# checkout or install (no PYTHONPATH, which its jobs would inherit), reading its store
+# location from stdin (not from argv, where `ps` would show a password, nor from the
+# environment its jobs inherit).
+POOL_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+             "from queuectl.cli import main; sys.exit(main())")
+
+Started = list[tuple[str, int]]  # (worker id, pid) of each worker, ordered by pid
+
+
+def network_filesystem(location: str) -> str | None:
+    """The network file system (nfs, cifs, ...) a SQLite store is on, or None."""
+    return platform.network_filesystem(location) if backend_of(location).local_disk else None
+
+
+def run_attached(location: str, count: int, queues: list[str] | None, pool_id: str | None,
+                 announce: Callable[[Started], None]) -> int:
+    """Run a pool in this process until it stops; returns its exit status. `announce` is
+    called once its workers are registered."""
+    store = open_store(location, durable=False)
+    try:
+        return Pool(store, location, count, queues, pool_id or _new_pool_id()).run(announce)
+    finally:
+        store.close()
+
+
+def start_detached(location: str, count: int, queues: list[str] | None) -> tuple[Started, Path]:
+    """Start a pool in the background and return once its `count` workers are registered:
+    those workers, and the log file the pool writes to. UserError if it does not start."""
+    store = open_store(location)  # create or upgrade the store here, so errors show here
+    try:
+        pool_id = _new_pool_id()
+        log_path = Path(platform.data_dir()) / "worker.log"
+        argv = [sys.executable, "-c", POOL_BOOT, _package_root(), "worker", "start",
+                "--foreground", "--db-stdin", "--count", str(count), "--pool-id", pool_id]
+        if queues:
+            argv += ["--queue", ",".join(queues)]
+        with _open_log(str(log_path)) as log:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log,
+                                    cwd=str(log_path.parent), text=True,
+                                    **platform.detached_options())
+            proc.stdin.write(location + "\n")
+            proc.stdin.close()
+        return _await_workers(store, proc, pool_id, count, log_path), log_path
+    finally:
+        store.close()
+
+
+def _new_pool_id() -> str:
+    return secrets.token_hex(4)
+
+
+def _package_root() -> str:
+    """The folder that holds the queuectl package being run."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(queuectl.__file__)))
+
+
+def _open_log(path: str) -> BinaryIO:
+    try:
+        platform.make_folder(os.path.dirname(path))
+        return open(path, "ab")
+    except OSError as exc:
+        raise UserError(f"cannot write the worker log {path}: {exc.strerror}") from None
+
+
+def _await_workers(store: Store, proc: subprocess.Popen, pool_id: str, count: int,
+                   log_path: Path) -> Started:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        started = [w for w in store.list_workers() if w.pool == pool_id]
+        if len(started) >= count:
+            return sorted(((w.id, w.pid) for w in started), key=lambda w: w[1])
+        if proc.poll() is not None:
+            raise UserError(f"the worker pool exited with code {proc.returncode}: "
+                            f"{_last_line(log_path)} (log: {log_path})")
+        time.sleep(0.05)
+    raise UserError(f"workers did not start within {START_TIMEOUT} s; see {log_path}")
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
