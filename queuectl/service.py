@@ -468,15 +468,14 @@ def throughput(store: Store, minutes: int = 60) -> dict[str, Any]:
     including the one that made a job dead."""
     now = store.clock()
     first = (math.floor(now / BUCKET_SECONDS) - minutes + 1) * BUCKET_SECONDS
-    buckets = [{"start": first + i * BUCKET_SECONDS, COMPLETED: 0, FAILED: 0, CANCELED: 0}
-               for i in range(minutes)]
+    counts = [{COMPLETED: 0, FAILED: 0, CANCELED: 0} for _ in range(minutes)]
     for start, outcome, count in store.throughput(first, BUCKET_SECONDS):
         index = int(round((start - first) / BUCKET_SECONDS))
         key = FAILED if outcome == DEAD else outcome
-        if 0 <= index < minutes and key in buckets[index]:
-            buckets[index][key] += count
-    for bucket in buckets:
-        bucket["start"] = iso_utc(bucket["start"])
+        if 0 <= index < minutes and key in counts[index]:
+            counts[index][key] += count
+    buckets = [{"start": iso_utc(first + i * BUCKET_SECONDS), **bucket}
+               for i, bucket in enumerate(counts)]
     return {"bucket_seconds": BUCKET_SECONDS, "until": iso_utc(now), "buckets": buckets}
 
 

@@ -60,6 +60,7 @@ def start_detached(location: str, count: int, queues: list[str] | None) -> tuple
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log,
                                     cwd=str(log_path.parent), text=True,
                                     **platform.detached_options())
+            assert proc.stdin is not None  # stdin=PIPE
             proc.stdin.write(location + "\n")
             proc.stdin.close()
         return _await_workers(store, proc, pool_id, count, log_path), log_path
