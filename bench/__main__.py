@@ -27,20 +27,35 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="queuectl's benchmark suite (issue 6): runs the workloads, prints each "
-                    "table as it goes and writes the Markdown report with --output.")
-    parser.add_argument("--quick", action="store_true",
-                        help="small N, one run, no peers, no PostgreSQL, no 1M store "
-                             "(the test suite's rot check; under 30 s)")
-    parser.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME",
-                        help=f"run only these workloads: {', '.join(NAMES)}")
-    parser.add_argument("--runs", type=int, default=None,
-                        help="runs of every measurement (default 3; 1 with --quick)")
+        "table as it goes and writes the Markdown report with --output.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small N, one run, no peers, no PostgreSQL, no 1M store "
+        "(the test suite's rot check; under 30 s)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=NAMES,
+        metavar="NAME",
+        help=f"run only these workloads: {', '.join(NAMES)}",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        help="runs of every measurement (default 3; 1 with --quick)",
+    )
     parser.add_argument("--output", metavar="FILE", help="write the Markdown report here")
-    parser.add_argument("--pg", metavar="URL",
-                        default=os.environ.get("QUEUECTL_BENCH_PG")
-                        or os.environ.get("QUEUECTL_TEST_PG"),
-                        help="PostgreSQL server URL for workload 8 (default: "
-                             "$QUEUECTL_BENCH_PG, else $QUEUECTL_TEST_PG)")
+    parser.add_argument(
+        "--pg",
+        metavar="URL",
+        default=os.environ.get("QUEUECTL_BENCH_PG") or os.environ.get("QUEUECTL_TEST_PG"),
+        help="PostgreSQL server URL for workload 8 (default: "
+        "$QUEUECTL_BENCH_PG, else $QUEUECTL_TEST_PG)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args(argv)
     if args.runs is None:
@@ -56,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     prepare_process_environment()
     tmp = Path(tempfile.mkdtemp(prefix="queuectl-bench-"))
-    settings = Settings(quick=args.quick, runs=args.runs, tmp=tmp, pg_url=args.pg,
-                        explicit=args.only or ())
+    settings = Settings(
+        quick=args.quick, runs=args.runs, tmp=tmp, pg_url=args.pg, explicit=args.only or ()
+    )
     selected = [m for m in WORKLOADS if not args.only or m.KEY in args.only]
     info = machine(args.pg if pg in selected and not pg.unavailable(settings) else None)
     command = "python -m bench" + ("" if not argv else " " + shlex.join(argv))
@@ -82,10 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - started
     missed = [t for s in sections for t in s.targets if t.met is False]
-    settings.log(f"\n{len(sections)} workload(s) in {seconds:.1f} s; "
-                 f"{sum(t.met is True for s in sections for t in s.targets)} target(s) met, "
-                 f"{len(missed)} not met" + (": " + "; ".join(t.what for t in missed)
-                                            if missed else ""))
+    settings.log(
+        f"\n{len(sections)} workload(s) in {seconds:.1f} s; "
+        f"{sum(t.met is True for s in sections for t in s.targets)} target(s) met, "
+        f"{len(missed)} not met" + (": " + "; ".join(t.what for t in missed) if missed else "")
+    )
     if args.output:
         path = Path(args.output)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +116,8 @@ def _failed(module, exc: Exception):
 
     section = Section(module.NUMBER, module.KEY, module.TITLE)
     section.error = f"{type(exc).__name__}: {exc}\n" + "".join(
-        traceback.format_exception(type(exc), exc, exc.__traceback__)[-4:])
+        traceback.format_exception(type(exc), exc, exc.__traceback__)[-4:]
+    )
     return section
 
 

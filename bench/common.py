@@ -31,6 +31,7 @@ class BenchError(RuntimeError):
 
 # --- settings ---------------------------------------------------------------------------
 
+
 @dataclass
 class Settings:
     quick: bool
@@ -48,11 +49,15 @@ class Settings:
 
 # --- processes ---------------------------------------------------------------------------
 
+
 def prepare_process_environment() -> None:
     """Compile queuectl (and the bench helpers) to bytecode, as a normal `pip install` does,
     and drop PYTHONDONTWRITEBYTECODE, so no timed process recompiles its sources."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "queuectl"),
-                    str(ROOT / "bench")], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "queuectl"), str(ROOT / "bench")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # inherited by spawned children too
     paths = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
@@ -74,16 +79,26 @@ def queuectl(*args: str) -> list[str]:
     return [sys.executable, "-m", "queuectl", *args]
 
 
-def timed(argv: Sequence[str], env: dict[str, str], cwd: Path | str | None = None,
-          timeout: float = 600) -> float:
+def timed(
+    argv: Sequence[str], env: dict[str, str], cwd: Path | str | None = None, timeout: float = 600
+) -> float:
     """Wall time of one command, from spawn to exit; its output is discarded."""
     start = time.perf_counter()
-    result = subprocess.run(list(argv), env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
+    result = subprocess.run(
+        list(argv),
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+    )
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
-        raise BenchError(f"{' '.join(argv[:6])} ... exited {result.returncode}: "
-                         f"{result.stderr.decode(errors='replace').strip()[-500:]}")
+        raise BenchError(
+            f"{' '.join(argv[:6])} ... exited {result.returncode}: "
+            f"{result.stderr.decode(errors='replace').strip()[-500:]}"
+        )
     return elapsed
 
 
@@ -173,6 +188,7 @@ def process_name(pid: int) -> str:
 
 # --- stores -----------------------------------------------------------------------------
 
+
 class Backend:
     """Where a fresh store lives: a SQLite file, or a PostgreSQL schema."""
 
@@ -217,8 +233,10 @@ def new_jobs(count: int, cwd: str, prefix: str = "j", start: int = 0) -> list:
     """`count` jobs of `true`, built as the CLI would build them (ids given)."""
     from queuectl.model import NewJob
 
-    return [NewJob(id=f"{prefix}{i:08d}", command="true", max_retries=3, cwd=cwd)
-            for i in range(start, start + count)]
+    return [
+        NewJob(id=f"{prefix}{i:08d}", command="true", max_retries=3, cwd=cwd)
+        for i in range(start, start + count)
+    ]
 
 
 def bulk_enqueue(store, count: int, cwd: str, prefix: str = "j", batch: int = 50_000) -> None:
@@ -234,8 +252,9 @@ def bulk_enqueue(store, count: int, cwd: str, prefix: str = "j", batch: int = 50
 def completed(counts: dict[str, dict[str, int]]) -> tuple[int, int]:
     """(completed, failed + dead + canceled) summed over queues."""
     done = sum(states.get("completed", 0) for states in counts.values())
-    bad = sum(states.get(s, 0) for states in counts.values()
-              for s in ("failed", "dead", "canceled"))
+    bad = sum(
+        states.get(s, 0) for states in counts.values() for s in ("failed", "dead", "canceled")
+    )
     return done, bad
 
 
@@ -249,8 +268,14 @@ class QueuectlPool:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             queuectl("--db", location, "worker", "start", "--foreground", "--count", str(count)),
-            env=clean_env(XDG_DATA_HOME=str(home)), cwd=home, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=self._log, text=True, start_new_session=True)
+            env=clean_env(XDG_DATA_HOME=str(home)),
+            cwd=home,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            start_new_session=True,
+        )
         self._workers: dict[str, int] | None = None
 
     @property
@@ -264,8 +289,9 @@ class QueuectlPool:
             for _ in range(self.count):
                 line = self.proc.stdout.readline()
                 if not line:
-                    raise BenchError(f"the pool exited before its workers registered: "
-                                     f"{self.log_tail()}")
+                    raise BenchError(
+                        f"the pool exited before its workers registered: {self.log_tail()}"
+                    )
                 worker_id, pid = line.split()
                 workers[worker_id] = int(pid)
             self._workers = workers
@@ -305,6 +331,7 @@ def wait_completed(store, count: int, pool: QueuectlPool, timeout: float) -> flo
 
 # --- statistics -------------------------------------------------------------------------
 
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
@@ -320,11 +347,12 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def alternate(run: int, first: Callable[[], None], second: Callable[[], None]) -> None:
     """Call both, swapping their order every other run, so drift hits both alike."""
-    for step in ((first, second) if run % 2 == 0 else (second, first)):
+    for step in (first, second) if run % 2 == 0 else (second, first):
         step()
 
 
 # --- formatting -------------------------------------------------------------------------
+
 
 def fmt_rate(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f}"
@@ -354,6 +382,7 @@ def fmt_mib(kib: float | None) -> str:
 
 # --- results ----------------------------------------------------------------------------
 
+
 @dataclass
 class Table:
     title: str
@@ -377,8 +406,9 @@ class Target:
         if self.measured is None:
             return None
         value, limit = self.measured, self.limit
-        return {">=": value >= limit, "<=": value <= limit, ">": value > limit,
-                "<": value < limit}[self.op]
+        return {">=": value >= limit, "<=": value <= limit, ">": value > limit, "<": value < limit}[
+            self.op
+        ]
 
     def verdict(self) -> str:
         if self.met is None:
@@ -403,8 +433,9 @@ class Section:
     seconds: float = 0.0
 
 
-def runs_table(title: str, rows: Sequence[tuple[str, Sequence[float], Callable]],
-               summary: str = "median") -> Table:
+def runs_table(
+    title: str, rows: Sequence[tuple[str, Sequence[float], Callable]], summary: str = "median"
+) -> Table:
     """One row per measured quantity: its value in every run, then the median."""
     runs = max(len(values) for _, values, _ in rows)
     header = ["", *[f"run {i + 1}" for i in range(runs)], summary]

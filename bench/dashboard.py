@@ -44,10 +44,15 @@ TARGET_KEPT_RATIO = 1.0  # kept-alive p50 / fresh p50: keeping a connection must
 @contextlib.contextmanager
 def dashboard(location: str) -> Iterator[tuple[str, int]]:
     """`queuectl dashboard --port 0` on `location`: (host, port) while it runs."""
-    proc = subprocess.Popen(queuectl("--db", location, "dashboard", "--port", "0"),
-                            env=clean_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        queuectl("--db", location, "dashboard", "--port", "0"),
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         ready, _, _ = select.select([proc.stderr], [], [], 30)
         line = proc.stderr.readline() if ready else ""
@@ -97,9 +102,11 @@ def kept_times(host: str, port: int, path: str, count: int) -> list[float]:
 def p50s(run_no: int, host: str, port: int, path: str, count: int) -> tuple[float, float]:
     """p50 of `path` (fresh, kept alive), the two measured in alternating order."""
     found = {}
-    alternate(run_no,
-              lambda: found.update(fresh=percentile(fresh_times(host, port, path, count), 50)),
-              lambda: found.update(kept=percentile(kept_times(host, port, path, count), 50)))
+    alternate(
+        run_no,
+        lambda: found.update(fresh=percentile(fresh_times(host, port, path, count), 50)),
+        lambda: found.update(kept=percentile(kept_times(host, port, path, count), 50)),
+    )
     return found["fresh"], found["kept"]
 
 
@@ -135,11 +142,15 @@ def run(settings: Settings) -> Section:
         f"server, which does not slow the connect); a connect over {SLOW_CONNECT} s waited "
         "for its SYN to be sent again because the listen backlog was full.",
     ]
-    rows: dict[str, list[float]] = {_row(path, kind): [] for path in PATHS
-                                    for kind in ("fresh", "kept alive")}
+    rows: dict[str, list[float]] = {
+        _row(path, kind): [] for path in PATHS for kind in ("fresh", "kept alive")
+    }
     slow, slowest = [], []
-    with folder(settings, "dashboard") as where, SQLITE.location(where) as location, \
-            dashboard(location) as (host, port):
+    with (
+        folder(settings, "dashboard") as where,
+        SQLITE.location(where) as location,
+        dashboard(location) as (host, port),
+    ):
         for run_no in range(settings.runs):
             for path in PATHS:
                 fresh, kept = p50s(run_no, host, port, path, count)
@@ -148,18 +159,35 @@ def run(settings: Settings) -> Section:
             connects = held_connects(host, port)
             slow.append(sum(seconds > SLOW_CONNECT for seconds in connects))
             slowest.append(max(connects))
-            settings.log(f"  run {run_no + 1}/{settings.runs}: " + ", ".join(
-                f"{label} {fmt_ms(values[-1])}" for label, values in rows.items()) +
-                f"; slowest of {HELD} connects {fmt_ms(slowest[-1])}")
-    section.tables.append(runs_table("p50 time to answer a GET", [
-        (label, values, fmt_ms) for label, values in rows.items()]))
-    section.tables.append(runs_table(f"{HELD} connects held open", [
-        (f"connects over {SLOW_CONNECT} s", slow, lambda v: f"{v:.0f}"),
-        ("slowest connect", slowest, fmt_ms)]))
+            settings.log(
+                f"  run {run_no + 1}/{settings.runs}: "
+                + ", ".join(f"{label} {fmt_ms(values[-1])}" for label, values in rows.items())
+                + f"; slowest of {HELD} connects {fmt_ms(slowest[-1])}"
+            )
+    section.tables.append(
+        runs_table(
+            "p50 time to answer a GET", [(label, values, fmt_ms) for label, values in rows.items()]
+        )
+    )
+    section.tables.append(
+        runs_table(
+            f"{HELD} connects held open",
+            [
+                (f"connects over {SLOW_CONNECT} s", slow, lambda v: f"{v:.0f}"),
+                ("slowest connect", slowest, fmt_ms),
+            ],
+        )
+    )
     for path in PATHS:
         ratio = median(rows[_row(path, "kept alive")]) / median(rows[_row(path, "fresh")])
-        section.targets.append(Target(f"`{path}`: p50 kept alive / p50 fresh", ratio, "<=",
-                                      TARGET_KEPT_RATIO, fmt_ratio))
-    section.targets.append(Target(f"connects of {HELD} over {SLOW_CONNECT} s", median(slow),
-                                  "<=", 0, lambda v: f"{v:.0f}"))
+        section.targets.append(
+            Target(
+                f"`{path}`: p50 kept alive / p50 fresh", ratio, "<=", TARGET_KEPT_RATIO, fmt_ratio
+            )
+        )
+    section.targets.append(
+        Target(
+            f"connects of {HELD} over {SLOW_CONNECT} s", median(slow), "<=", 0, lambda v: f"{v:.0f}"
+        )
+    )
     return section

@@ -96,14 +96,18 @@ def idle_cpu(settings: Settings, backend: Backend, seconds: float) -> dict[str, 
             pool.check()
         finally:
             pool.stop()
-    return {"worker": (worker_after - worker_before) / wall * 100,
-            "supervisor": (pool_after - pool_before) / wall * 100,
-            "worker_ns": None if ns_before is None or ns_after is None
-            else (ns_after - ns_before) / 1e9 / wall * 100}
+    return {
+        "worker": (worker_after - worker_before) / wall * 100,
+        "supervisor": (pool_after - pool_before) / wall * 100,
+        "worker_ns": None
+        if ns_before is None or ns_after is None
+        else (ns_after - ns_before) / 1e9 / wall * 100,
+    }
 
 
-def fill(section: Section, settings: Settings, backend: Backend, p50: float | None,
-         p95: float | None) -> dict[str, float]:
+def fill(
+    section: Section, settings: Settings, backend: Backend, p50: float | None, p95: float | None
+) -> dict[str, float]:
     count = settings.pick(30, 200)
     idle_seconds = settings.pick(5, 30)
     p50s, p95s, maxes, means = [], [], [], []
@@ -113,12 +117,22 @@ def fill(section: Section, settings: Settings, backend: Backend, p50: float | No
         p95s.append(percentile(latencies, 95))
         maxes.append(max(latencies))
         means.append(sum(latencies) / len(latencies))
-        settings.log(f"  {backend.name} latency run {run + 1}/{settings.runs}: p50 "
-                     f"{fmt_ms(p50s[-1])}, p95 {fmt_ms(p95s[-1])}, max {fmt_ms(maxes[-1])}")
-    section.tables.append(runs_table(
-        f"{backend.name}: pickup latency of {count} jobs enqueued one at a time, 2 idle "
-        "workers", [("p50", p50s, fmt_ms), ("p95", p95s, fmt_ms), ("max", maxes, fmt_ms),
-                    ("mean", means, fmt_ms)]))
+        settings.log(
+            f"  {backend.name} latency run {run + 1}/{settings.runs}: p50 "
+            f"{fmt_ms(p50s[-1])}, p95 {fmt_ms(p95s[-1])}, max {fmt_ms(maxes[-1])}"
+        )
+    section.tables.append(
+        runs_table(
+            f"{backend.name}: pickup latency of {count} jobs enqueued one at a time, 2 idle "
+            "workers",
+            [
+                ("p50", p50s, fmt_ms),
+                ("p95", p95s, fmt_ms),
+                ("max", maxes, fmt_ms),
+                ("mean", means, fmt_ms),
+            ],
+        )
+    )
     worker_pct, pool_pct, exact = [], [], []
     for run in range(settings.runs):
         cpu = idle_cpu(settings, backend, idle_seconds)
@@ -126,24 +140,42 @@ def fill(section: Section, settings: Settings, backend: Backend, p50: float | No
         pool_pct.append(cpu["supervisor"])
         if cpu["worker_ns"] is not None:
             exact.append(cpu["worker_ns"])
-        settings.log(f"  {backend.name} idle run {run + 1}/{settings.runs}: worker "
-                     f"{cpu['worker']:.2f} %, supervisor {cpu['supervisor']:.2f} % of one core")
-    rows = [("one idle worker (utime + stime)", worker_pct, fmt_pct),
-            ("its pool supervisor (utime + stime)", pool_pct, fmt_pct)]
+        settings.log(
+            f"  {backend.name} idle run {run + 1}/{settings.runs}: worker "
+            f"{cpu['worker']:.2f} %, supervisor {cpu['supervisor']:.2f} % of one core"
+        )
+    rows = [
+        ("one idle worker (utime + stime)", worker_pct, fmt_pct),
+        ("its pool supervisor (utime + stime)", pool_pct, fmt_pct),
+    ]
     if exact:
         rows.append(("one idle worker (schedstat, cross-check)", exact, fmt_pct))
-    section.tables.append(runs_table(
-        f"{backend.name}: CPU over {idle_seconds} s idle, % of one core", rows))
-    result = {"p50": median(p50s), "p95": median(p95s), "max": median(maxes),
-              "idle": median(worker_pct)}
+    section.tables.append(
+        runs_table(f"{backend.name}: CPU over {idle_seconds} s idle, % of one core", rows)
+    )
+    result = {
+        "p50": median(p50s),
+        "p95": median(p95s),
+        "max": median(maxes),
+        "idle": median(worker_pct),
+    }
     if p50 is not None:
-        section.targets.append(Target(f"pickup latency p50, {backend.name}", result["p50"],
-                                      "<=", p50, fmt_ms))
+        section.targets.append(
+            Target(f"pickup latency p50, {backend.name}", result["p50"], "<=", p50, fmt_ms)
+        )
     if p95 is not None:
-        section.targets.append(Target(f"pickup latency p95, {backend.name}", result["p95"],
-                                      "<=", p95, fmt_ms))
-    section.targets.append(Target(f"idle worker CPU, {backend.name} (% of one core)",
-                                  result["idle"], "<=", TARGET_IDLE_PCT, fmt_pct))
+        section.targets.append(
+            Target(f"pickup latency p95, {backend.name}", result["p95"], "<=", p95, fmt_ms)
+        )
+    section.targets.append(
+        Target(
+            f"idle worker CPU, {backend.name} (% of one core)",
+            result["idle"],
+            "<=",
+            TARGET_IDLE_PCT,
+            fmt_pct,
+        )
+    )
     return result
 
 

@@ -52,18 +52,33 @@ def run(settings: Settings) -> Section:
 
     for run_no in range(settings.runs):
         queuectl_run(settings, SQLITE, count, 2, on_done=read)
-        settings.log(f"  run {run_no + 1}/{settings.runs}: worker peak "
-                     f"{fmt_mib(worker_peak[-1])}, supervisor peak {fmt_mib(pool_peak[-1])}")
-    section.tables.append(runs_table("resident memory after the run", [
-        ("one worker: peak (VmHWM)", worker_peak, fmt_mib),
-        ("one worker: at the end (VmRSS)", worker_now, fmt_mib),
-        ("supervisor: peak (VmHWM)", pool_peak, fmt_mib),
-        ("supervisor: at the end (VmRSS)", pool_now, fmt_mib),
-        ("other children of the supervisor: peaks, summed", others, fmt_mib),
-    ]))
+        settings.log(
+            f"  run {run_no + 1}/{settings.runs}: worker peak "
+            f"{fmt_mib(worker_peak[-1])}, supervisor peak {fmt_mib(pool_peak[-1])}"
+        )
+    section.tables.append(
+        runs_table(
+            "resident memory after the run",
+            [
+                ("one worker: peak (VmHWM)", worker_peak, fmt_mib),
+                ("one worker: at the end (VmRSS)", worker_now, fmt_mib),
+                ("supervisor: peak (VmHWM)", pool_peak, fmt_mib),
+                ("supervisor: at the end (VmRSS)", pool_now, fmt_mib),
+                ("other children of the supervisor: peaks, summed", others, fmt_mib),
+            ],
+        )
+    )
     for name, values in names.items():
-        section.notes.append(f"Other child of the supervisor: `{name}` (peak "
-                             f"{fmt_mib(median(values))}).")
-    section.targets.append(Target("worker peak RSS", median(worker_peak) / 1024, "<=",
-                                  TARGET_WORKER_MIB, lambda v: f"{v:.1f} MiB"))
+        section.notes.append(
+            f"Other child of the supervisor: `{name}` (peak {fmt_mib(median(values))})."
+        )
+    section.targets.append(
+        Target(
+            "worker peak RSS",
+            median(worker_peak) / 1024,
+            "<=",
+            TARGET_WORKER_MIB,
+            lambda v: f"{v:.1f} MiB",
+        )
+    )
     return section

@@ -66,24 +66,39 @@ class Peer:
         raise NotImplementedError
 
     def command_line(self) -> str:
-        return "; ".join("`" + " ".join(["python", *argv[1:]]) + "`"
-                         for argv in self.workers(Path("DIR"), {}))
+        return "; ".join(
+            "`" + " ".join(["python", *argv[1:]]) + "`" for argv in self.workers(Path("DIR"), {})
+        )
 
     # --- the two measurements ----------------------------------------------------------
 
     def _start(self, where: Path, env: dict[str, str]) -> list[subprocess.Popen]:
         log = open(where / "workers.log", "ab")  # noqa: SIM115 - inherited, closed here
         try:
-            return [subprocess.Popen(argv, env=env, cwd=where, stdin=subprocess.DEVNULL,
-                                     stdout=log, stderr=log, start_new_session=True)
-                    for argv in self.workers(where, env)]
+            return [
+                subprocess.Popen(
+                    argv,
+                    env=env,
+                    cwd=where,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+                for argv in self.workers(where, env)
+            ]
         finally:
             log.close()
 
     def _driver(self, env: dict[str, str], *args: str, timeout: float = DRIVER_TIMEOUT) -> str:
-        result = subprocess.run([sys.executable, "-m", "bench.peer_driver", self.module,
-                                 *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                                timeout=timeout)
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.peer_driver", self.module, *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if result.returncode != 0:
             raise BenchError(f"{self.name} driver failed: {result.stderr.strip()[-500:]}")
         return result.stdout
@@ -114,8 +129,9 @@ class Peer:
             done = str(where / "done")
             procs = self._start(where, env)
             try:
-                out = self._driver(env, "latency", str(count), done, str(GAP),
-                                   str(settings.pick(0.3, 1.0)))
+                out = self._driver(
+                    env, "latency", str(count), done, str(GAP), str(settings.pick(0.3, 1.0))
+                )
             finally:
                 for proc in procs:
                     stop_process(proc, timeout=15)
@@ -123,8 +139,9 @@ class Peer:
         return json.loads(out)
 
 
-def wait_done(done: str, count: int, procs: list[subprocess.Popen], where: Path,
-              timeout: float) -> float:
+def wait_done(
+    done: str, count: int, procs: list[subprocess.Popen], where: Path, timeout: float
+) -> float:
     deadline = time.perf_counter() + timeout
     while True:
         now = time.perf_counter()
@@ -132,8 +149,9 @@ def wait_done(done: str, count: int, procs: list[subprocess.Popen], where: Path,
             return now
         for proc in procs:
             if proc.poll() is not None:
-                raise BenchError(f"a worker exited with {proc.returncode}: "
-                                 f"{_tail(where / 'workers.log')}")
+                raise BenchError(
+                    f"a worker exited with {proc.returncode}: {_tail(where / 'workers.log')}"
+                )
         if now > deadline:
             raise BenchError(f"only {done_count(done)} of {count} jobs done in {timeout:.0f} s")
         time.sleep(POLL)
@@ -176,8 +194,18 @@ class Huey(Peer):
         return clean_env(BENCH_HUEY_DB=str(where / "huey.db"))
 
     def workers(self, where: Path, env: dict[str, str]) -> list[list[str]]:
-        return [[sys.executable, "-m", "huey.bin.huey_consumer", "bench.peer_huey.huey",
-                 "--workers", "2", "--worker-type", "process"]]
+        return [
+            [
+                sys.executable,
+                "-m",
+                "huey.bin.huey_consumer",
+                "bench.peer_huey.huey",
+                "--workers",
+                "2",
+                "--worker-type",
+                "process",
+            ]
+        ]
 
 
 class _RedisPeer(Peer):
@@ -198,9 +226,20 @@ class Rq(_RedisPeer):
         return _importable("redis", "rq") or _redis_down()
 
     def workers(self, where: Path, env: dict[str, str]) -> list[list[str]]:
-        return [[sys.executable, "-m", "rq.cli", "worker", "--url", REDIS_URL,
-                 "--name", f"bench-{i}-{os.getpid()}-{time.time_ns()}", "bench"]
-                for i in range(2)]
+        return [
+            [
+                sys.executable,
+                "-m",
+                "rq.cli",
+                "worker",
+                "--url",
+                REDIS_URL,
+                "--name",
+                f"bench-{i}-{os.getpid()}-{time.time_ns()}",
+                "bench",
+            ]
+            for i in range(2)
+        ]
 
     def command_line(self) -> str:
         return f"2 x `rq worker --url {REDIS_URL} bench` (default worker: a fork per job)"
@@ -214,9 +253,23 @@ class Celery(_RedisPeer):
         return _importable("redis", "celery") or _redis_down()
 
     def workers(self, where: Path, env: dict[str, str]) -> list[list[str]]:
-        return [[sys.executable, "-m", "celery", "-A", "bench.peer_celery", "worker",
-                 "--concurrency", "2", "--pool", "prefork", "--without-gossip",
-                 "--without-mingle", "--without-heartbeat"]]
+        return [
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "bench.peer_celery",
+                "worker",
+                "--concurrency",
+                "2",
+                "--pool",
+                "prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ]
+        ]
 
 
 TSP_MAX_QUEUED = 900  # task-spooler's server fails with ~1,000 jobs waiting at once
@@ -234,19 +287,20 @@ class TaskSpooler(Peer):
         self.tsp = shutil.which("tsp") or shutil.which("ts")
 
     def missing(self) -> str | None:
-        return None if self.tsp else "task-spooler is not installed (apt-get install " \
-                                     "task-spooler)"
+        return None if self.tsp else "task-spooler is not installed (apt-get install task-spooler)"
 
     def command_line(self) -> str:
         return "`tsp -S 2`; each job `tsp sh -c true` (output stored in a file, its default)"
 
     def env(self, where: Path) -> dict[str, str]:
-        return clean_env(TS_SOCKET=str(where / "tsp.socket"), TMPDIR=str(where),
-                         TS_MAXFINISHED="100000")
+        return clean_env(
+            TS_SOCKET=str(where / "tsp.socket"), TMPDIR=str(where), TS_MAXFINISHED="100000"
+        )
 
     def _tsp(self, env: dict[str, str], *args: str) -> str:
-        result = subprocess.run([self.tsp, *args], env=env, capture_output=True, text=True,
-                                timeout=120)
+        result = subprocess.run(
+            [self.tsp, *args], env=env, capture_output=True, text=True, timeout=120
+        )
         if result.returncode != 0 and args[:1] != ("-w",):
             raise BenchError(f"tsp {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout.strip()
@@ -270,13 +324,20 @@ class TaskSpooler(Peer):
                 for gate in gates:
                     os.mkfifo(gate)
                     self._tsp(env, "sh", "-c", f"cat {gate} > /dev/null")
-                subprocess.run(["bash", "-c",
-                                f'for i in $(seq {count}); do "$0" sh -c true; done',
-                                self.tsp], env=env, check=True, stdout=subprocess.DEVNULL,
-                               timeout=600)
+                subprocess.run(
+                    ["bash", "-c", f'for i in $(seq {count}); do "$0" sh -c true; done', self.tsp],
+                    env=env,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    timeout=600,
+                )
                 last = self._tsp(env, "-N", "2", "sh", "-c", "true")
-                waiter = subprocess.Popen([self.tsp, "-w", last], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                waiter = subprocess.Popen(
+                    [self.tsp, "-w", last],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 time.sleep(0.2)  # the waiter is connected
                 start = time.perf_counter()
                 _open_gates(gates)
@@ -363,8 +424,11 @@ PEERS = [Huey(), Rq(), Celery(), TaskSpooler()]
 def _not_measured(section: Section, skipped: list[Peer], why: str) -> None:
     for peer in skipped:
         for workload in (1, 4):
-            section.targets.append(Target(f"faster than {peer.name}, workload {workload}",
-                                          None, ">", 1.0, why_missing=why))
+            section.targets.append(
+                Target(
+                    f"faster than {peer.name}, workload {workload}", None, ">", 1.0, why_missing=why
+                )
+            )
 
 
 def run(settings: Settings) -> Section:
@@ -382,7 +446,7 @@ def run(settings: Settings) -> Section:
         f"{GAP * 1000:.0f} ms apart, after a warm-up job). queuectl is measured exactly as in "
         "workloads 1 and 4.",
         "Every peer's job body is the same function, `bench.peer_jobs.body`: "
-        "`subprocess.run(\"true\", shell=True)`, then it appends one line with the moment "
+        '`subprocess.run("true", shell=True)`, then it appends one line with the moment '
         "the body started to a file; the benchmark polls that file's size every 5 ms to see "
         "the last job done. Peers are enqueued from a process of their own "
         "(`python -m bench.peer_driver`), with their default settings unless listed below; "
@@ -391,7 +455,7 @@ def run(settings: Settings) -> Section:
         "before the enqueue call. task-spooler has no library: its latency is the moment its "
         "job's `sh` opens a FIFO the benchmark is blocked reading - the moment before the "
         "`tsp` client is spawned, so it includes spawning the client and `sh`; the row "
-        "\"spawn floor\" is the same measurement with Python spawning `sh` itself. "
+        '"spawn floor" is the same measurement with Python spawning `sh` itself. '
         "queuectl's latency is `started_at - created_at` from its store, which keeps whole "
         "milliseconds (so about 1 ms of resolution); the peers' are to the microsecond.",
         f"Redis: {REDIS_URL}, flushed before and after every measurement.",
@@ -409,17 +473,17 @@ def run(settings: Settings) -> Section:
                 section.notes.append(
                     f"task-spooler runs workload 1 with {TSP_MAX_QUEUED:,} jobs, not "
                     f"{count:,}: each queued job waits as a client process connected to its "
-                    "server, which fails with about a thousand of them (\"Error getting the "
-                    "newjob_ok\"), so no more can be enqueued beforehand. Its figure is "
-                    "jobs/s over those jobs.")
+                    'server, which fails with about a thousand of them ("Error getting the '
+                    'newjob_ok"), so no more can be enqueued beforehand. Its figure is '
+                    "jobs/s over those jobs."
+                )
     rates: dict[str, list[float]] = {"queuectl": []}
     lat: dict[str, list[list[float]]] = {"queuectl": []}
     for peer in available:
         rates[peer.name], lat[peer.name] = [], []
     floor: list[list[float]] = []
     for run_no in range(settings.runs):
-        rates["queuectl"].append(
-            count / throughput.queuectl_run(settings, SQLITE, count, 2))
+        rates["queuectl"].append(count / throughput.queuectl_run(settings, SQLITE, count, 2))
         lat["queuectl"].append(latency.series(settings, SQLITE, picks))
         for peer in available:
             rates[peer.name].append(peer.throughput(settings, count))
@@ -427,20 +491,35 @@ def run(settings: Settings) -> Section:
         if any(isinstance(peer, TaskSpooler) for peer in available):
             with folder(settings, "spawn-floor") as where:
                 floor.append(spawn_floor(settings, where, picks))
-        settings.log(f"  run {run_no + 1}/{settings.runs}: " + "; ".join(
-            f"{name} {rates[name][-1]:,.0f} jobs/s, p50 "
-            f"{fmt_ms(percentile(lat[name][-1], 50))}" for name in rates))
+        settings.log(
+            f"  run {run_no + 1}/{settings.runs}: "
+            + "; ".join(
+                f"{name} {rates[name][-1]:,.0f} jobs/s, p50 {fmt_ms(percentile(lat[name][-1], 50))}"
+                for name in rates
+            )
+        )
     names = list(rates)
-    section.tables.append(runs_table(f"workload 1: {count:,} jobs, 2 workers, jobs/s",
-                                     [(name, rates[name], fmt_rate) for name in names]))
+    section.tables.append(
+        runs_table(
+            f"workload 1: {count:,} jobs, 2 workers, jobs/s",
+            [(name, rates[name], fmt_rate) for name in names],
+        )
+    )
     rows = []
     for name in names:
-        rows += [(f"{name}: p50", [percentile(v, 50) for v in lat[name]], fmt_ms),
-                 (f"{name}: p95", [percentile(v, 95) for v in lat[name]], fmt_ms),
-                 (f"{name}: max", [max(v) for v in lat[name]], fmt_ms)]
+        rows += [
+            (f"{name}: p50", [percentile(v, 50) for v in lat[name]], fmt_ms),
+            (f"{name}: p95", [percentile(v, 95) for v in lat[name]], fmt_ms),
+            (f"{name}: max", [max(v) for v in lat[name]], fmt_ms),
+        ]
     if floor:
-        rows.append(("spawn floor (sh opens the FIFO, no queue): p50",
-                     [percentile(v, 50) for v in floor], fmt_ms))
+        rows.append(
+            (
+                "spawn floor (sh opens the FIFO, no queue): p50",
+                [percentile(v, 50) for v in floor],
+                fmt_ms,
+            )
+        )
     section.tables.append(runs_table(f"workload 4: pickup latency of {picks} jobs", rows))
     ours_rate = median(rates["queuectl"])
     ours_p50 = median([percentile(v, 50) for v in lat["queuectl"]])
@@ -449,12 +528,28 @@ def run(settings: Settings) -> Section:
         rate_ratio = ours_rate / median(rates[peer.name])
         peer_p50 = median([percentile(v, 50) for v in lat[peer.name]])
         ratio_rows.append([peer.name, fmt_ratio(rate_ratio), fmt_ratio(peer_p50 / ours_p50)])
-        section.targets.append(Target(f"faster than {peer.name}, workload 1 (queuectl jobs/s "
-                                      "/ peer jobs/s)", rate_ratio, ">", 1.0))
-        section.targets.append(Target(f"faster than {peer.name}, workload 4 (peer p50 / "
-                                      "queuectl p50)", peer_p50 / ours_p50, ">", 1.0))
+        section.targets.append(
+            Target(
+                f"faster than {peer.name}, workload 1 (queuectl jobs/s / peer jobs/s)",
+                rate_ratio,
+                ">",
+                1.0,
+            )
+        )
+        section.targets.append(
+            Target(
+                f"faster than {peer.name}, workload 4 (peer p50 / queuectl p50)",
+                peer_p50 / ours_p50,
+                ">",
+                1.0,
+            )
+        )
     _not_measured(section, [peer for peer in PEERS if peer not in available], "peer skipped")
-    section.tables.append(Table("ratios of the medians (> 1: queuectl is faster)",
-                                ["peer", "throughput: queuectl / peer",
-                                 "latency p50: peer / queuectl"], ratio_rows))
+    section.tables.append(
+        Table(
+            "ratios of the medians (> 1: queuectl is faster)",
+            ["peer", "throughput: queuectl / peer", "latency p50: peer / queuectl"],
+            ratio_rows,
+        )
+    )
     return section

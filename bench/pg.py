@@ -16,8 +16,10 @@ def unavailable(settings: Settings) -> str | None:
     if settings.quick and KEY not in settings.explicit:
         return "skipped in quick mode (name it with --only postgres to run it)"
     if not settings.pg_url:
-        return ("skipped: set QUEUECTL_BENCH_PG (or QUEUECTL_TEST_PG) to a server URL, e.g. "
-                "postgresql://postgres@127.0.0.1:5432/test")
+        return (
+            "skipped: set QUEUECTL_BENCH_PG (or QUEUECTL_TEST_PG) to a server URL, e.g. "
+            "postgresql://postgres@127.0.0.1:5432/test"
+        )
     try:
         import queuectl.store.postgres  # noqa: F401
     except ImportError as exc:
@@ -29,8 +31,16 @@ def run(settings: Settings) -> Section:
     section = Section(NUMBER, KEY, TITLE)
     section.skipped = unavailable(settings)
     if section.skipped:
-        section.targets.append(Target("pickup latency p50, PostgreSQL", None, "<=",
-                                      latency.TARGET_PG_P50, fmt_ms, why_missing="skipped"))
+        section.targets.append(
+            Target(
+                "pickup latency p50, PostgreSQL",
+                None,
+                "<=",
+                latency.TARGET_PG_P50,
+                fmt_ms,
+                why_missing="skipped",
+            )
+        )
         return section
     backend = PostgresBackend(settings.pg_url)
     count = settings.pick(200, 2000)

@@ -56,28 +56,43 @@ def postgres_store(url: str) -> Iterator[str]:
 
 def one_run(location: str, jobs: int, workers: int, where: Path) -> tuple[float, float]:
     """(wall seconds, busy seconds) to run `jobs` jobs of `true` with `workers` workers."""
-    env = {**os.environ, "QUEUECTL_DB": location, "XDG_DATA_HOME": str(where / "data"),
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "QUEUECTL_DB": location,
+        "XDG_DATA_HOME": str(where / "data"),
+        "PYTHONPATH": str(ROOT),
+    }
     queuectl = [sys.executable, "-m", "queuectl"]
     batch = where / "jobs.jsonl"
-    batch.write_text("".join(json.dumps({"id": f"j{i:05d}", "command": "true"}) + "\n"
-                             for i in range(jobs)))
-    subprocess.run(queuectl + ["enqueue", "--file", str(batch)], env=env, check=True,
-                   stdout=subprocess.DEVNULL, cwd=where)
+    batch.write_text(
+        "".join(json.dumps({"id": f"j{i:05d}", "command": "true"}) + "\n" for i in range(jobs))
+    )
+    subprocess.run(
+        queuectl + ["enqueue", "--file", str(batch)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        cwd=where,
+    )
     store = open_store(location)
     # A pool logs a line per job: into a file, never an unread pipe.
     with open(where / "pool.log", "wb") as log:
         try:
             started = time.monotonic()
-            pool = subprocess.Popen(queuectl + ["worker", "start", "--foreground", "--count",
-                                                str(workers)],
-                                    env=env, cwd=where, stdout=subprocess.DEVNULL,
-                                    stderr=log, start_new_session=True)
+            pool = subprocess.Popen(
+                queuectl + ["worker", "start", "--foreground", "--count", str(workers)],
+                env=env,
+                cwd=where,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
             try:
                 while store.counts().get("default", {}).get("completed", 0) < jobs:
                     if pool.poll() is not None:
-                        raise RuntimeError(f"the pool exited with {pool.returncode}; "
-                                           f"see {log.name}")
+                        raise RuntimeError(
+                            f"the pool exited with {pool.returncode}; see {log.name}"
+                        )
                     time.sleep(0.02)
                 wall = time.monotonic() - started
             finally:
@@ -91,13 +106,17 @@ def one_run(location: str, jobs: int, workers: int, where: Path) -> tuple[float,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.pg_vs_sqlite",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.pg_vs_sqlite", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--pg", default=os.environ.get("QUEUECTL_TEST_PG"),
-                        help="PostgreSQL server URL (default: $QUEUECTL_TEST_PG)")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("QUEUECTL_TEST_PG"),
+        help="PostgreSQL server URL (default: $QUEUECTL_TEST_PG)",
+    )
     args = parser.parse_args(argv)
     if not args.pg:
         parser.error("give --pg URL or set QUEUECTL_TEST_PG")
@@ -110,16 +129,23 @@ def main(argv: list[str] | None = None) -> int:
                 with store as location:
                     wall, busy = one_run(location, args.jobs, args.workers, where)
             results[name].append((wall, busy))
-            print(f"run {run + 1} {name}: wall {wall:.2f} s ({args.jobs / wall:.0f} jobs/s), "
-                  f"busy {busy:.2f} s ({args.jobs / busy:.0f} jobs/s)", file=sys.stderr)
-    print(f"| backend | {args.jobs:,} `true` jobs, {args.workers} workers: wall (median of "
-          f"{args.runs}) | jobs/s | first claim to last completion | jobs/s |")
+            print(
+                f"run {run + 1} {name}: wall {wall:.2f} s ({args.jobs / wall:.0f} jobs/s), "
+                f"busy {busy:.2f} s ({args.jobs / busy:.0f} jobs/s)",
+                file=sys.stderr,
+            )
+    print(
+        f"| backend | {args.jobs:,} `true` jobs, {args.workers} workers: wall (median of "
+        f"{args.runs}) | jobs/s | first claim to last completion | jobs/s |"
+    )
     print("| --- | --- | --- | --- | --- |")
     for name, runs in results.items():
         wall = statistics.median(r[0] for r in runs)
         busy = statistics.median(r[1] for r in runs)
-        print(f"| {name} | {wall:.2f} s | {args.jobs / wall:.0f} | {busy:.2f} s | "
-              f"{args.jobs / busy:.0f} |")
+        print(
+            f"| {name} | {wall:.2f} s | {args.jobs / wall:.0f} | {busy:.2f} s | "
+            f"{args.jobs / busy:.0f} |"
+        )
     return 0
 
 

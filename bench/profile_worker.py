@@ -47,6 +47,7 @@ def children_cpu(pid: int) -> float:
 
 def floor_cpu(runs: int) -> tuple[float, float]:
     """(parent, child) CPU seconds per `subprocess.run("true", shell=True)`."""
+
     def both() -> tuple[float, float]:
         own = resource.getrusage(resource.RUSAGE_SELF)
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -85,9 +86,12 @@ def main(argv: list[str]) -> int:
         where = Path(folder)
         location, jobs = str(where / "q.db"), where / "jobs.jsonl"
         jobs.write_text(TRUE_JOB * args.jobs)
-        subprocess.run(queuectl("--db", location, "enqueue", "--file", str(jobs)),
-                       env=clean_env(XDG_DATA_HOME=folder), check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            queuectl("--db", location, "enqueue", "--file", str(jobs)),
+            env=clean_env(XDG_DATA_HOME=folder),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         store = open_store(location)
         pool = QueuectlPool(location, where, 2)
         try:
@@ -98,9 +102,26 @@ def main(argv: list[str]) -> int:
             raw = args.spy or where / "spy.txt"
             spy = shutil.which("py-spy")
             if spy:
-                subprocess.run([spy, "record", "-p", str(worker), "-d", str(args.seconds),
-                                "-r", "250", "--idle", "--nonblocking", "-f", "raw",
-                                "-o", str(raw)], capture_output=True, check=True)
+                subprocess.run(
+                    [
+                        spy,
+                        "record",
+                        "-p",
+                        str(worker),
+                        "-d",
+                        str(args.seconds),
+                        "-r",
+                        "250",
+                        "--idle",
+                        "--nonblocking",
+                        "-f",
+                        "raw",
+                        "-o",
+                        str(raw),
+                    ],
+                    capture_output=True,
+                    check=True,
+                )
             else:
                 time.sleep(args.seconds)
             cpu1, kids1 = cpu_seconds(worker), children_cpu(worker)
@@ -109,10 +130,12 @@ def main(argv: list[str]) -> int:
             pool.stop()
             store.close()
         per_worker = (done1 - done0) / 2
-        print(f"2 workers: {(done1 - done0) / (t1 - t0):,.0f} jobs/s; one worker: "
-              f"{(cpu1 - cpu0) / (t1 - t0) * 100:.0f}% of a core, "
-              f"{(cpu1 - cpu0) / per_worker * 1000:.3f} ms CPU per job, its commands "
-              f"{(kids1 - kids0) / per_worker * 1000:.3f} ms")
+        print(
+            f"2 workers: {(done1 - done0) / (t1 - t0):,.0f} jobs/s; one worker: "
+            f"{(cpu1 - cpu0) / (t1 - t0) * 100:.0f}% of a core, "
+            f"{(cpu1 - cpu0) / per_worker * 1000:.3f} ms CPU per job, its commands "
+            f"{(kids1 - kids0) / per_worker * 1000:.3f} ms"
+        )
         if spy:
             total, shares = phases(raw)
             print(f"py-spy --idle, {total} samples of that worker's job loop:")

@@ -22,10 +22,11 @@ def machine(pg_url: str | None) -> dict[str, str]:
         "cpu": _cpu_model(),
         "os": f"{platform.system()} {platform.release()}",
         "python": f"{platform.python_implementation()} {platform.python_version()} "
-                  f"({sys.executable})",
+        f"({sys.executable})",
         "sqlite": sqlite3.sqlite_version,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "load": ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg")
+        "load": ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        if hasattr(os, "getloadavg")
         else "?",
         "commit": _commit(),
     }
@@ -47,8 +48,9 @@ def _cpu_model() -> str:
 
 def _commit() -> str:
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
 
     try:
         commit = git("rev-parse", "--short", "HEAD")
@@ -69,8 +71,12 @@ def _pg_version(url: str) -> str:
 
 
 def machine_line(info: dict[str, str]) -> str:
-    parts = [f"{info['cpus']} CPUs ({info['cpu']})", info["os"], info["python"],
-             f"SQLite {info['sqlite']}"]
+    parts = [
+        f"{info['cpus']} CPUs ({info['cpu']})",
+        info["os"],
+        info["python"],
+        f"SQLite {info['sqlite']}",
+    ]
     if "postgresql" in info:
         parts.append(f"PostgreSQL {info['postgresql']}")
     parts.append(info["date"])
@@ -78,6 +84,7 @@ def machine_line(info: dict[str, str]) -> str:
 
 
 # --- text --------------------------------------------------------------------------------
+
 
 def text_table(table: Table) -> str:
     cells = [table.header] + table.rows
@@ -97,8 +104,10 @@ def text_section(section: Section) -> str:
         out.append(f"  ERROR: {section.error}")
     out += [text_table(table) for table in section.tables]
     for target in section.targets:
-        out.append(f"  target: {_plain(target.what)}: {_measured(target)} (goal "
-                   f"{target.goal()}): {_plain(target.verdict())}")
+        out.append(
+            f"  target: {_plain(target.what)}: {_measured(target)} (goal "
+            f"{target.goal()}): {_plain(target.verdict())}"
+        )
     return "\n".join(out)
 
 
@@ -112,23 +121,35 @@ def _measured(target: Target) -> str:
 
 # --- Markdown ----------------------------------------------------------------------------
 
+
 def md_table(table: Table) -> str:
-    lines = [f"**{table.title}**", "",
-             "| " + " | ".join(table.header) + " |",
-             "| " + " | ".join("---" if i == 0 else "---:" for i in range(len(table.header)))
-             + " |"]
+    lines = [
+        f"**{table.title}**",
+        "",
+        "| " + " | ".join(table.header) + " |",
+        "| " + " | ".join("---" if i == 0 else "---:" for i in range(len(table.header))) + " |",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in table.rows]
     return "\n".join(lines)
 
 
-def markdown(sections: Sequence[Section], info: dict[str, str], command: str, quick: bool,
-             runs: int, seconds: float) -> str:
+def markdown(
+    sections: Sequence[Section],
+    info: dict[str, str],
+    command: str,
+    quick: bool,
+    runs: int,
+    seconds: float,
+) -> str:
     targets = [t for s in sections for t in s.targets]
     out = ["# queuectl benchmarks", ""]
     if quick:
-        out += ["> **Quick mode** (`--quick`): small N, one run, no peers, no PostgreSQL, no "
-                "1,000,000-job store. This is the rot check the test suite runs; its figures "
-                "are not the benchmark and its verdicts do not count.", ""]
+        out += [
+            "> **Quick mode** (`--quick`): small N, one run, no peers, no PostgreSQL, no "
+            "1,000,000-job store. This is the rot check the test suite runs; its figures "
+            "are not the benchmark and its verdicts do not count.",
+            "",
+        ]
     out += [
         f"- **Machine:** {machine_line(info)}",
         f"- **Load average when the run started:** {info['load']} (a shared, noisy machine: "
@@ -154,13 +175,17 @@ def markdown(sections: Sequence[Section], info: dict[str, str], command: str, qu
     ]
     for section in sections:
         for target in section.targets:
-            out.append(f"| {section.number} | {target.what} | {target.goal()} | "
-                       f"{_measured(target)} | {target.verdict()} |")
+            out.append(
+                f"| {section.number} | {target.what} | {target.goal()} | "
+                f"{_measured(target)} | {target.verdict()} |"
+            )
         if section.skipped and not section.targets:
             out.append(f"| {section.number} | {section.title} | | – | {section.skipped} |")
         if section.error:
-            out.append(f"| {section.number} | {section.title} | | – | **ERROR**: "
-                       f"{section.error.splitlines()[0]} |")
+            out.append(
+                f"| {section.number} | {section.title} | | – | **ERROR**: "
+                f"{section.error.splitlines()[0]} |"
+            )
     missed = [t for t in targets if t.met is False]
     out += ["", "## Targets not met: where the time goes", ""]
     if quick:
@@ -169,11 +194,16 @@ def markdown(sections: Sequence[Section], info: dict[str, str], command: str, qu
     elif not missed:
         out.append("Every measured target is met." if targets else "No target was measured.")
     for target in missed:
-        out += [f"### {target.what}", "",
-                f"Measured {_measured(target)}; the goal is {target.goal()}. "
-                "**Not met.**", "", PROFILE_MARK,
-                "_Profile: not written yet (the maintainer adds a py-spy or cProfile profile "
-                "of where the time goes here)._", ""]
+        out += [
+            f"### {target.what}",
+            "",
+            f"Measured {_measured(target)}; the goal is {target.goal()}. **Not met.**",
+            "",
+            PROFILE_MARK,
+            "_Profile: not written yet (the maintainer adds a py-spy or cProfile profile "
+            "of where the time goes here)._",
+            "",
+        ]
     for section in sections:
         out += ["", f"## {section.number}. {section.title}", ""]
         if section.skipped:
@@ -186,8 +216,10 @@ def markdown(sections: Sequence[Section], info: dict[str, str], command: str, qu
         for table in section.tables:
             out += [md_table(table), ""]
         if section.targets:
-            out += [f"- Target: {t.what}: goal {t.goal()}, measured {_measured(t)}: "
-                    f"{t.verdict()}" for t in section.targets]
+            out += [
+                f"- Target: {t.what}: goal {t.goal()}, measured {_measured(t)}: {t.verdict()}"
+                for t in section.targets
+            ]
             out.append("")
         out += [f"- {note}" for note in section.notes]
         if section.notes:

@@ -113,10 +113,17 @@ def measure(path: str, home: Path, cycle_count: int, repeats: int, into: Measure
         store.close()
     into.rate.append(done / elapsed)
     env = clean_env(XDG_DATA_HOME=str(home))
-    into.status.append(median([timed(queuectl("--db", path, "status"), env, cwd=home)
-                               for _ in range(repeats)]))
-    into.listing.append(median([timed(queuectl("--db", path, "list", "--limit", "50"), env,
-                                      cwd=home) for _ in range(repeats)]))
+    into.status.append(
+        median([timed(queuectl("--db", path, "status"), env, cwd=home) for _ in range(repeats)])
+    )
+    into.listing.append(
+        median(
+            [
+                timed(queuectl("--db", path, "list", "--limit", "50"), env, cwd=home)
+                for _ in range(repeats)
+            ]
+        )
+    )
     counts, listing = in_process(path)
     into.counts.append(counts)
     into.list_jobs.append(listing)
@@ -154,40 +161,54 @@ def run(settings: Settings) -> Section:
             path = str(where / f"store-{size}" / "queuectl.db")
             seconds = build(path, size, pending, str(where))
             megabytes = os.path.getsize(path) / 1e6
-            settings.log(f"  built the {size:,}-job store in {seconds:.1f} s "
-                         f"({megabytes:,.0f} MB)")
-            section.notes.append(f"The {size:,}-job store was built in {seconds:.1f} s; its "
-                                 f"file is {megabytes:,.1f} MB.")
-            timed(queuectl("--db", path, "status"), clean_env(XDG_DATA_HOME=str(home)),
-                  cwd=home)
+            settings.log(f"  built the {size:,}-job store in {seconds:.1f} s ({megabytes:,.0f} MB)")
+            section.notes.append(
+                f"The {size:,}-job store was built in {seconds:.1f} s; its "
+                f"file is {megabytes:,.1f} MB."
+            )
+            timed(queuectl("--db", path, "status"), clean_env(XDG_DATA_HOME=str(home)), cwd=home)
             stores[size] = path
         results = {small: Measured(), large: Measured()}
         for run_no in range(settings.runs):
             order = (small, large) if run_no % 2 == 0 else (large, small)
             for size in order:
                 measure(stores[size], home, cycle_count, repeats, results[size])
-            settings.log(f"  run {run_no + 1}/{settings.runs}: " + "; ".join(
-                f"{size:,} jobs: {results[size].rate[-1]:,.0f} cycles/s, status "
-                f"{fmt_ms(results[size].status[-1])}, list {fmt_ms(results[size].listing[-1])}"
-                for size in (small, large)))
+            settings.log(
+                f"  run {run_no + 1}/{settings.runs}: "
+                + "; ".join(
+                    f"{size:,} jobs: {results[size].rate[-1]:,.0f} cycles/s, status "
+                    f"{fmt_ms(results[size].status[-1])}, list {fmt_ms(results[size].listing[-1])}"
+                    for size in (small, large)
+                )
+            )
     rows = []
     for size in (small, large):
         m = results[size]
-        rows += [(f"{size:,} jobs: claim + finish cycles/s", m.rate, fmt_rate),
-                 (f"{size:,} jobs: `queuectl status`", m.status, fmt_s),
-                 (f"{size:,} jobs: `queuectl list --limit 50`", m.listing, fmt_s),
-                 (f"{size:,} jobs: `Store.counts()` in-process", m.counts, fmt_ms),
-                 (f"{size:,} jobs: `Store.list_jobs(limit=50)` in-process", m.list_jobs,
-                  fmt_ms)]
+        rows += [
+            (f"{size:,} jobs: claim + finish cycles/s", m.rate, fmt_rate),
+            (f"{size:,} jobs: `queuectl status`", m.status, fmt_s),
+            (f"{size:,} jobs: `queuectl list --limit 50`", m.listing, fmt_s),
+            (f"{size:,} jobs: `Store.counts()` in-process", m.counts, fmt_ms),
+            (f"{size:,} jobs: `Store.list_jobs(limit=50)` in-process", m.list_jobs, fmt_ms),
+        ]
     ratios = [b / a for a, b in zip(results[small].rate, results[large].rate)]
     rows.append((f"claim rate at {large:,} / at {small:,}", ratios, fmt_ratio))
     table = runs_table("side by side", rows)
     ratio = median(results[large].rate) / median(results[small].rate)
-    table.rows.append(["**claim rate ratio of the medians**", *[""] * settings.runs,
-                       f"**{fmt_ratio(ratio)}**"])
+    table.rows.append(
+        ["**claim rate ratio of the medians**", *[""] * settings.runs, f"**{fmt_ratio(ratio)}**"]
+    )
     section.tables.append(table)
-    section.targets.append(Target(f"claim rate at {large:,} jobs vs {small:,}", ratio, ">=",
-                                  TARGET_CLAIM_RATIO))
-    section.targets.append(Target(f"`status` at {large:,} jobs", median(results[large].status),
-                                  "<=", TARGET_STATUS, fmt_ms))
+    section.targets.append(
+        Target(f"claim rate at {large:,} jobs vs {small:,}", ratio, ">=", TARGET_CLAIM_RATIO)
+    )
+    section.targets.append(
+        Target(
+            f"`status` at {large:,} jobs",
+            median(results[large].status),
+            "<=",
+            TARGET_STATUS,
+            fmt_ms,
+        )
+    )
     return section

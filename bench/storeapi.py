@@ -29,8 +29,9 @@ TARGET_RATE = 3000
 LEASE = 30.0
 
 
-def cycles(store, worker_id: str, config, deadline: float | None = None,
-           limit: int | None = None) -> tuple[int, float, bool]:
+def cycles(
+    store, worker_id: str, config, deadline: float | None = None, limit: int | None = None
+) -> tuple[int, float, bool]:
     """Claim, then loop finish_and_claim (one transaction: the finish of a job and the claim
     of the next, as a worker does) until `deadline` (perf_counter) or `limit` cycles.
     Returns (cycles, seconds, whether the jobs ran out); the job left claimed at the end is
@@ -39,10 +40,18 @@ def cycles(store, worker_id: str, config, deadline: float | None = None,
     from queuectl.model import Attempt, Lease
 
     def outcome(job, now):
-        return (Lease(job.id, worker_id, job.run_no),
-                lifecycle.after_attempt(job, 0, None, now, config),
-                Attempt(job_id=job.id, number=job.run_no, worker_id=worker_id,
-                        started_at=job.started_at, finished_at=now, exit_code=0))
+        return (
+            Lease(job.id, worker_id, job.run_no),
+            lifecycle.after_attempt(job, 0, None, now, config),
+            Attempt(
+                job_id=job.id,
+                number=job.run_no,
+                worker_id=worker_id,
+                started_at=job.started_at,
+                finished_at=now,
+                exit_code=0,
+            ),
+        )
 
     count = 0
     start = time.perf_counter()
@@ -65,8 +74,7 @@ def cycles(store, worker_id: str, config, deadline: float | None = None,
     return count, elapsed, job is None
 
 
-def cycle(location: str, durable: bool, duration: float, worker_id: str, barrier,
-          results) -> None:
+def cycle(location: str, durable: bool, duration: float, worker_id: str, barrier, results) -> None:
     """One process of a measurement: open the store, meet the others, cycle for
     `duration` seconds, report (worker id, cycles, seconds, ran out, error)."""
     from queuectl.config import Config
@@ -76,16 +84,18 @@ def cycle(location: str, durable: bool, duration: float, worker_id: str, barrier
         store = _open(location, durable=durable)
         config = Config.from_stored(store.config_values())
         barrier.wait(60)
-        count, elapsed, ran_out = cycles(store, worker_id, config,
-                                         deadline=time.perf_counter() + duration)
+        count, elapsed, ran_out = cycles(
+            store, worker_id, config, deadline=time.perf_counter() + duration
+        )
         store.close()
         results.put((worker_id, count, elapsed, ran_out, None))
     except BaseException as exc:  # report it: the parent waits on the queue
         results.put((worker_id, 0, 0.0, False, repr(exc)))
 
 
-def measure_once(settings: Settings, backend: Backend, processes: int, durable: bool,
-                 duration: float, jobs: int) -> tuple[float, bool]:
+def measure_once(
+    settings: Settings, backend: Backend, processes: int, durable: bool, duration: float, jobs: int
+) -> tuple[float, bool]:
     """(cycles per second over all processes, whether the jobs ran out)."""
     ctx = multiprocessing.get_context("spawn")
     with folder(settings, "store") as where, backend.location(where) as location:
@@ -96,9 +106,12 @@ def measure_once(settings: Settings, backend: Backend, processes: int, durable: 
             store.close()
         barrier = ctx.Barrier(processes)
         results = ctx.Queue()
-        procs = [ctx.Process(target=cycle, args=(location, durable, duration, f"bench-{i}",
-                                                  barrier, results))
-                 for i in range(processes)]
+        procs = [
+            ctx.Process(
+                target=cycle, args=(location, durable, duration, f"bench-{i}", barrier, results)
+            )
+            for i in range(processes)
+        ]
         for proc in procs:
             proc.start()
         try:
@@ -120,8 +133,9 @@ def measure_once(settings: Settings, backend: Backend, processes: int, durable: 
 CONFIGS = [(1, False), (4, False), (1, True), (4, True)]
 
 
-def fill(section: Section, settings: Settings, backend: Backend,
-         target: float | None) -> dict[tuple[int, bool], float]:
+def fill(
+    section: Section, settings: Settings, backend: Backend, target: float | None
+) -> dict[tuple[int, bool], float]:
     duration = settings.pick(0.3, 2.0)
     jobs = settings.pick(4_000, 40_000)
     rates: dict[tuple[int, bool], list[float]] = {config: [] for config in CONFIGS}
@@ -132,23 +146,45 @@ def fill(section: Section, settings: Settings, backend: Backend,
             rate, out = measure_once(settings, backend, processes, durable, duration, jobs)
             ran_out = ran_out or out
             rates[(processes, durable)].append(rate)
-        settings.log(f"  {backend.name} run {run + 1}/{settings.runs}: " + ", ".join(
-            f"{p} proc{'s' if p > 1 else ''} {'synced' if d else 'default'} "
-            f"{rates[(p, d)][-1]:,.0f}/s" for p, d in CONFIGS))
-    rows = [(f"{processes} process{'es' if processes > 1 else ''}, "
-             f"{'fully synced (durable=True)' if durable else 'default (durable=False)'}",
-             rates[(processes, durable)], fmt_rate) for processes, durable in CONFIGS]
-    section.tables.append(runs_table(f"{backend.name}: claim + finish cycles per second "
-                                     f"(all processes together)", rows))
+        settings.log(
+            f"  {backend.name} run {run + 1}/{settings.runs}: "
+            + ", ".join(
+                f"{p} proc{'s' if p > 1 else ''} {'synced' if d else 'default'} "
+                f"{rates[(p, d)][-1]:,.0f}/s"
+                for p, d in CONFIGS
+            )
+        )
+    rows = [
+        (
+            f"{processes} process{'es' if processes > 1 else ''}, "
+            f"{'fully synced (durable=True)' if durable else 'default (durable=False)'}",
+            rates[(processes, durable)],
+            fmt_rate,
+        )
+        for processes, durable in CONFIGS
+    ]
+    section.tables.append(
+        runs_table(
+            f"{backend.name}: claim + finish cycles per second (all processes together)", rows
+        )
+    )
     if ran_out:
-        section.notes.append(f"{backend.name}: some process ran out of the {jobs:,} "
-                             "pre-enqueued jobs before its time was up; those rates are "
-                             "lower bounds.")
+        section.notes.append(
+            f"{backend.name}: some process ran out of the {jobs:,} "
+            "pre-enqueued jobs before its time was up; those rates are "
+            "lower bounds."
+        )
     medians = {config: median(values) for config, values in rates.items()}
     if target is not None:
-        section.targets.append(Target(
-            f"store claim+finish cycles/s, {backend.name}, 1 process, default durability",
-            medians[(1, False)], ">=", target, fmt_rate))
+        section.targets.append(
+            Target(
+                f"store claim+finish cycles/s, {backend.name}, 1 process, default durability",
+                medians[(1, False)],
+                ">=",
+                target,
+                fmt_rate,
+            )
+        )
     return medians
 
 
@@ -166,8 +202,7 @@ def run(settings: Settings) -> Section:
         "Default durability = `open_store(path, durable=False)` as workers open it (SQLite "
         "`synchronous=NORMAL`); fully synced = `durable=True` (`synchronous=FULL`: the WAL "
         "is fsynced at every commit).",
-        "The four configurations run in turn within each run (order reversed every other "
-        "run).",
+        "The four configurations run in turn within each run (order reversed every other run).",
     ]
     fill(section, settings, SQLITE, TARGET_RATE)
     return section

@@ -45,15 +45,23 @@ def jobs_file(where: Path, count: int) -> Path:
     return path
 
 
-def queuectl_run(settings: Settings, backend: Backend, count: int, workers: int,
-                 on_done: Callable[[QueuectlPool], None] | None = None) -> float:
+def queuectl_run(
+    settings: Settings,
+    backend: Backend,
+    count: int,
+    workers: int,
+    on_done: Callable[[QueuectlPool], None] | None = None,
+) -> float:
     """Seconds from starting the pool to `count` jobs completed (enqueued beforehand)."""
     with folder(settings, "throughput") as where, backend.location(where) as location:
         home = where / "home"
         home.mkdir()
         jobs = jobs_file(where, count)
-        timed(queuectl("--db", location, "enqueue", "--file", str(jobs)),
-              clean_env(XDG_DATA_HOME=str(home)), cwd=home)
+        timed(
+            queuectl("--db", location, "enqueue", "--file", str(jobs)),
+            clean_env(XDG_DATA_HOME=str(home)),
+            cwd=home,
+        )
         store = open_store(location)
         try:
             start = time.perf_counter()
@@ -72,26 +80,40 @@ def queuectl_run(settings: Settings, backend: Backend, count: int, workers: int,
 def floor_run(count: int, processes: int) -> float:
     """Seconds a plain pool of `processes` takes for `count` runs of `true`, start-up
     included."""
-    return timed([sys.executable, "-m", "bench.rawfloor", str(count), str(processes)],
-                 clean_env(), cwd=ROOT)
+    return timed(
+        [sys.executable, "-m", "bench.rawfloor", str(count), str(processes)], clean_env(), cwd=ROOT
+    )
 
 
-def measure(settings: Settings, backend: Backend, count: int, workers: int,
-            label: str) -> tuple[list[float], list[float]]:
+def measure(
+    settings: Settings, backend: Backend, count: int, workers: int, label: str
+) -> tuple[list[float], list[float]]:
     """(queuectl seconds, floor seconds), one of each per run, alternating."""
     ours: list[float] = []
     floor: list[float] = []
     for run in range(settings.runs):
-        alternate(run, lambda: ours.append(queuectl_run(settings, backend, count, workers)),
-                  lambda: floor.append(floor_run(count, workers)))
-        settings.log(f"  {label} run {run + 1}/{settings.runs}: queuectl {ours[-1]:.3f} s "
-                     f"({count / ours[-1]:,.0f} jobs/s), raw floor {floor[-1]:.3f} s "
-                     f"({count / floor[-1]:,.0f} jobs/s)")
+        alternate(
+            run,
+            lambda: ours.append(queuectl_run(settings, backend, count, workers)),
+            lambda: floor.append(floor_run(count, workers)),
+        )
+        settings.log(
+            f"  {label} run {run + 1}/{settings.runs}: queuectl {ours[-1]:.3f} s "
+            f"({count / ours[-1]:,.0f} jobs/s), raw floor {floor[-1]:.3f} s "
+            f"({count / floor[-1]:,.0f} jobs/s)"
+        )
     return ours, floor
 
 
-def fill(section: Section, settings: Settings, backend: Backend, count: int, workers: int,
-         target: float | None, what: str) -> float:
+def fill(
+    section: Section,
+    settings: Settings,
+    backend: Backend,
+    count: int,
+    workers: int,
+    target: float | None,
+    what: str,
+) -> float:
     """Measure, then add the table (and the target) to `section`; returns the ratio."""
     label = f"{backend.name}, {workers} workers"
     ours, floor = measure(settings, backend, count, workers, label)
@@ -104,8 +126,9 @@ def fill(section: Section, settings: Settings, backend: Backend, count: int, wor
         ("ratio (floor time / queuectl time)", [f / o for f, o in zip(floor, ours)], fmt_ratio),
     ]
     table = runs_table(f"{count:,} jobs, {label}", rows)
-    table.rows.append(["**ratio of the medians**", *[""] * settings.runs,
-                       f"**{fmt_ratio(ratio)}**"])
+    table.rows.append(
+        ["**ratio of the medians**", *[""] * settings.runs, f"**{fmt_ratio(ratio)}**"]
+    )
     section.tables.append(table)
     if target is not None:
         section.targets.append(Target(what, ratio, ">=", target))
@@ -116,19 +139,26 @@ def run(settings: Settings) -> Section:
     count = settings.pick(200, 2000)
     section = Section(NUMBER, KEY, TITLE)
     section.method = [
-        f"{count:,} jobs `{{\"command\":\"true\"}}` enqueued beforehand with one "
+        f'{count:,} jobs `{{"command":"true"}}` enqueued beforehand with one '
         "`queuectl enqueue --file` (not timed), into a fresh store per run.",
         "queuectl: the clock starts right before `queuectl worker start --foreground "
         "--count 2` is spawned (so it includes interpreter and worker start-up) and stops "
         f"when `Store.counts()`, polled every 5 ms by the benchmark, shows {count:,} jobs "
         "completed. The pool logs to a file, as a background pool does.",
         "Raw floor: `python -m bench.rawfloor N 2`, a `multiprocessing.Pool(2)` (the default "
-        "start method, fork) mapping `subprocess.run(\"true\", shell=True)` over N items "
+        'start method, fork) mapping `subprocess.run("true", shell=True)` over N items '
         "(`Pool.map`, its default chunk size); "
         "timed from spawn to exit, start-up included.",
         "The two alternate (order swapped every other run); the ratio is the floor's median "
         "time over queuectl's median time (= queuectl jobs/s over floor jobs/s).",
     ]
-    fill(section, settings, SQLITE, count, 2, TARGET_RATIO,
-         "throughput vs raw floor, SQLite, 2 workers (workload 1)")
+    fill(
+        section,
+        settings,
+        SQLITE,
+        count,
+        2,
+        TARGET_RATIO,
+        "throughput vs raw floor, SQLite, 2 workers (workload 1)",
+    )
     return section

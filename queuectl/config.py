@@ -31,8 +31,10 @@ class Setting:
         value = _as_number(raw, self.kind)
         if value is None or not (self.low <= value <= self.high):
             kind = "an integer" if self.kind is int else "a number"
-            raise UserError(f"invalid value {quote(raw)} for {self.name}: must be {kind} from "
-                            f"{_show(self.low)} to {_show(self.high)}")
+            raise UserError(
+                f"invalid value {quote(raw)} for {self.name}: must be {kind} from "
+                f"{_show(self.low)} to {_show(self.high)}"
+            )
         return value
 
 
@@ -54,22 +56,56 @@ def _show(value: Number) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-SETTINGS: dict[str, Setting] = {s.name: s for s in (
-    Setting("max_retries", int, 0, 1000, 3,
-            "retries after the first run, for jobs enqueued without their own"),
-    Setting("backoff_base", float, 1, 3600, 2.0,
-            "seconds, raised to the attempt number: delay = base ** attempts"),
-    Setting("backoff_max", float, 0, 604800, 3600.0, "cap on one backoff delay, seconds"),
-    Setting("job_timeout", float, 0, 604800, 0.0,
-            "default per-attempt timeout in seconds, 0 = none"),
-    Setting("lease_seconds", float, 1, 3600, 30.0,
-            "how long a claimed job survives without a heartbeat from its worker"),
-    Setting("poll_interval", float, 0.01, 60, 1.0,
-            "seconds between idle checks of the store (a fallback to the wake-up)"),
-    Setting("output_limit", int, 0, 104857600, 1048576, "bytes of output kept per attempt"),
-    Setting("kill_grace", float, 0, 3600, 5.0,
-            "seconds between SIGTERM and SIGKILL when a command is stopped"),
-)}
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting(
+            "max_retries",
+            int,
+            0,
+            1000,
+            3,
+            "retries after the first run, for jobs enqueued without their own",
+        ),
+        Setting(
+            "backoff_base",
+            float,
+            1,
+            3600,
+            2.0,
+            "seconds, raised to the attempt number: delay = base ** attempts",
+        ),
+        Setting("backoff_max", float, 0, 604800, 3600.0, "cap on one backoff delay, seconds"),
+        Setting(
+            "job_timeout", float, 0, 604800, 0.0, "default per-attempt timeout in seconds, 0 = none"
+        ),
+        Setting(
+            "lease_seconds",
+            float,
+            1,
+            3600,
+            30.0,
+            "how long a claimed job survives without a heartbeat from its worker",
+        ),
+        Setting(
+            "poll_interval",
+            float,
+            0.01,
+            60,
+            1.0,
+            "seconds between idle checks of the store (a fallback to the wake-up)",
+        ),
+        Setting("output_limit", int, 0, 104857600, 1048576, "bytes of output kept per attempt"),
+        Setting(
+            "kill_grace",
+            float,
+            0,
+            3600,
+            5.0,
+            "seconds between SIGTERM and SIGKILL when a command is stopped",
+        ),
+    )
+}
 
 
 def setting(key: str) -> Setting:

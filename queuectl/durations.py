@@ -15,8 +15,7 @@ _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 MAX_DURATION = 100 * 365 * 86400.0  # a century: anything longer is a typo
 LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z, the last moment ISO-8601 can write
 # re.ASCII: without it \d takes other scripts' digits ("٥") and IGNORECASE takes "ſ" for "s".
-_DURATION = re.compile(r"^\s*(-?)(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$",
-                       re.IGNORECASE | re.ASCII)
+_DURATION = re.compile(r"^\s*(-?)(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$", re.IGNORECASE | re.ASCII)
 # datetime.fromisoformat only learned "Z" and most ISO-8601 forms in 3.11; we support 3.9.
 _TIME = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})"
@@ -30,8 +29,10 @@ def parse_duration(text: str) -> float:
     """Seconds from "30", "30s", "5m", "2h", "1d" or "0.5s"; UserError if malformed."""
     match = _DURATION.match(str(text))
     if not match:
-        raise UserError(f"invalid duration {quote(text)}: use a number with an optional unit "
-                        "s, m, h or d (30, 30s, 5m, 2h, 1d, 0.5s)")
+        raise UserError(
+            f"invalid duration {quote(text)}: use a number with an optional unit "
+            "s, m, h or d (30, 30s, 5m, 2h, 1d, 0.5s)"
+        )
     sign, number, unit = match.groups()
     seconds = float(number) * _UNITS[unit.lower()]
     if sign and seconds:
@@ -45,15 +46,24 @@ def parse_time(text: str) -> float:
     """Epoch seconds from ISO-8601; without an offset the time is local."""
     match = _TIME.match(str(text))
     if not match:
-        raise UserError(f"invalid time {quote(text)}: use ISO-8601, e.g. 2026-12-01T09:00 or "
-                        "2026-12-01T09:00:00Z")
+        raise UserError(
+            f"invalid time {quote(text)}: use ISO-8601, e.g. 2026-12-01T09:00 or "
+            "2026-12-01T09:00:00Z"
+        )
     from datetime import datetime
 
     year, month, day, hour, minute, second, frac, offset = match.groups()
     micro = int((frac or "0").ljust(6, "0"))
     try:
-        moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                          int(second or 0), micro)
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            micro,
+        )
         if offset is None:
             seconds = time.mktime(moment.timetuple()) + micro / 1e6
         else:

@@ -67,5 +67,8 @@ def _depth(value: Any) -> int:
         if not containers:
             return depth
         depth += 1
-        level = [child for item in containers
-                 for child in (item.values() if isinstance(item, dict) else item)]
+        level = [
+            child
+            for item in containers
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]

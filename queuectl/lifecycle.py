@@ -35,7 +35,7 @@ def backoff_delay(failures: int, base: float, cap: float) -> float:
     # Compare logarithms first: base ** n overflows a float long before the cap matters.
     if failures * math.log(base) >= math.log(cap):
         return float(cap)
-    return float(base ** failures)
+    return float(base**failures)
 
 
 def exit_status(returncode: int) -> tuple[int, str | None]:
@@ -55,15 +55,22 @@ def timed_out_error(timeout: float) -> str:
     return f"timed out after {format_seconds(timeout)} s"
 
 
-def after_attempt(job: Job, exit_code: int | None, error: str | None, now: float,
-                  config: Config, cancel_requested: bool = False) -> Transition:
+def after_attempt(
+    job: Job,
+    exit_code: int | None,
+    error: str | None,
+    now: float,
+    config: Config,
+    cancel_requested: bool = False,
+) -> Transition:
     """Where a processing job goes once its current attempt has ended.
 
     `error` is None for success; `job.attempts` already counts the attempt that ended.
     """
     if cancel_requested:
-        return Transition(CANCELED, job.attempts, job.run_at, exit_code,
-                          error or CANCELED_ERROR, now)
+        return Transition(
+            CANCELED, job.attempts, job.run_at, exit_code, error or CANCELED_ERROR, now
+        )
     if error is None:
         return Transition(COMPLETED, job.attempts, job.run_at, exit_code, None, now)
     if job.attempts <= job.max_retries:
@@ -79,5 +86,4 @@ def after_worker_lost(job: Job, now: float, config: Config) -> Transition:
 
 def after_release(job: Job, now: float) -> Transition:
     """A cold stop interrupted the attempt: back to pending, the attempt given back."""
-    return Transition(PENDING, max(job.attempts - 1, 0), now, job.exit_code, job.last_error,
-                      None)
+    return Transition(PENDING, max(job.attempts - 1, 0), now, job.exit_code, job.last_error, None)

@@ -46,40 +46,59 @@ class NewJob:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def job_field(description: str, *, moment: bool = False, public: bool = True,
-              minimum: int | None = None, choices: tuple[str, ...] | None = None,
-              default: Any = MISSING) -> Any:
+def job_field(
+    description: str,
+    *,
+    moment: bool = False,
+    public: bool = True,
+    minimum: int | None = None,
+    choices: tuple[str, ...] | None = None,
+    default: Any = MISSING,
+) -> Any:
     """A field of `Job`, declared with what is derived from it: its place in the job object
     (`public`), the column that holds it (store/rows.py), its enqueue parameter (if `NewJob`
     has it too) and its OpenAPI schema (dashboard/openapi.py). Its type and whether it may
     be None come from its annotation; a `moment` is a point in time, in epoch seconds: ISO
     8601 in the job object, integer milliseconds in its column."""
-    return field(default=default, metadata={
-        "description": description, "moment": moment, "public": public,
-        "minimum": minimum, "choices": choices})
+    return field(
+        default=default,
+        metadata={
+            "description": description,
+            "moment": moment,
+            "public": public,
+            "minimum": minimum,
+            "choices": choices,
+        },
+    )
 
 
 @dataclass
 class Job:
-    id: str = job_field("unique: given at enqueue (A-Z a-z 0-9 . _ : -, up to 128) or "
-                        "generated (then sorting by creation time)")
+    id: str = job_field(
+        "unique: given at enqueue (A-Z a-z 0-9 . _ : -, up to 128) or "
+        "generated (then sorting by creation time)"
+    )
     command: str = job_field("a shell command line, run by /bin/sh -c (cmd /c on Windows)")
-    state: str = job_field("failed: a retry is due at run_at; dead: out of retries (the DLQ)",
-                           choices=STATES)
-    attempts: int = job_field("attempts used from the retry budget: +1 at every claim, reset "
-                              "to 0 by dlq retry", minimum=0)
-    max_retries: int = job_field("retries after the first run: at most 1 + max_retries "
-                                 "attempts", minimum=0)
+    state: str = job_field(
+        "failed: a retry is due at run_at; dead: out of retries (the DLQ)", choices=STATES
+    )
+    attempts: int = job_field(
+        "attempts used from the retry budget: +1 at every claim, reset to 0 by dlq retry", minimum=0
+    )
+    max_retries: int = job_field(
+        "retries after the first run: at most 1 + max_retries attempts", minimum=0
+    )
     queue: str = job_field("the named queue")
     priority: int = job_field("higher runs first")
-    run_at: float = job_field("not claimed before this moment (a delay, or a retry's backoff)",
-                              moment=True)
-    timeout: float | None = job_field("seconds an attempt may run; null: config job_timeout "
-                                      "as it is when the job is claimed")
+    run_at: float = job_field(
+        "not claimed before this moment (a delay, or a retry's backoff)", moment=True
+    )
+    timeout: float | None = job_field(
+        "seconds an attempt may run; null: config job_timeout as it is when the job is claimed"
+    )
     cwd: str = job_field("the absolute working directory of the command")
     env: dict[str, str] = job_field("variables added to the worker's environment")
-    exit_code: int | None = job_field("of the last finished attempt; killed by signal N: "
-                                      "128 + N")
+    exit_code: int | None = job_field("of the last finished attempt; killed by signal N: 128 + N")
     last_error: str | None = job_field("why the last attempt failed")
     worker_id: str | None = job_field("the worker holding it while processing")
     created_at: float = job_field("when it was enqueued", moment=True)
@@ -87,14 +106,20 @@ class Job:
     started_at: float | None = job_field("the start of the latest attempt", moment=True)
     finished_at: float | None = job_field("when it reached a final state", moment=True)
     # Bookkeeping that is not part of the public job object:
-    run_no: int = job_field("the number of the latest attempt (attempt numbers are never "
-                            "reused)", public=False, default=0)
-    lease_until: float | None = job_field("when the worker's lease on it ends",
-                                          moment=True, public=False, default=None)
-    cancel_requested: bool = job_field("a cancel that its worker is to act on", public=False,
-                                       default=False)
-    host: str | None = job_field("of the worker that claimed the latest attempt",
-                                 public=False, default=None)
+    run_no: int = job_field(
+        "the number of the latest attempt (attempt numbers are never reused)",
+        public=False,
+        default=0,
+    )
+    lease_until: float | None = job_field(
+        "when the worker's lease on it ends", moment=True, public=False, default=None
+    )
+    cancel_requested: bool = job_field(
+        "a cancel that its worker is to act on", public=False, default=False
+    )
+    host: str | None = job_field(
+        "of the worker that claimed the latest attempt", public=False, default=None
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The public job object: exactly the fields of SPEC §2."""
@@ -166,9 +191,13 @@ class Attempt:
 
     def to_dict(self, with_output: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "number": self.number, "worker_id": self.worker_id,
-            "started_at": iso_utc(self.started_at), "finished_at": iso_utc(self.finished_at),
-            "exit_code": self.exit_code, "error": self.error, "outcome": self.outcome,
+            "number": self.number,
+            "worker_id": self.worker_id,
+            "started_at": iso_utc(self.started_at),
+            "finished_at": iso_utc(self.finished_at),
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "outcome": self.outcome,
             "output_bytes": self.output_total,
         }
         if with_output:
@@ -199,9 +228,13 @@ class WorkerInfo:
 
     def to_dict(self, now: float, lease_seconds: float) -> dict[str, Any]:
         return {
-            "id": self.id, "host": self.host, "pid": self.pid,
-            "state": self.state(now, lease_seconds), "job_id": self.job_id,
-            "queues": self.queues, "started_at": iso_utc(self.started_at),
+            "id": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "state": self.state(now, lease_seconds),
+            "job_id": self.job_id,
+            "queues": self.queues,
+            "started_at": iso_utc(self.started_at),
             "last_heartbeat": iso_utc(self.heartbeat_at),
             "heartbeat_age": round(max(now - self.heartbeat_at, 0.0), 3),
         }

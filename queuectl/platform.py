@@ -58,8 +58,14 @@ def make_folder(folder: str) -> None:
         os.makedirs(folder, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         path = PurePath(folder)
-        blocking = next((part for part in (*reversed(path.parents), path)
-                         if os.path.lexists(part) and not os.path.isdir(part)), path)
+        blocking = next(
+            (
+                part
+                for part in (*reversed(path.parents), path)
+                if os.path.lexists(part) and not os.path.isdir(part)
+            ),
+            path,
+        )
         raise NotADirectoryError(errno.ENOTDIR, f"{blocking} is not a folder") from None
 
 
@@ -74,8 +80,21 @@ def read_only_filesystem(path: str) -> bool:
         return False
 
 
-NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph",
-                       "glusterfs", "fuse.sshfs", "virtiofs", "vboxsf", "fuse.gcsfuse")
+NETWORK_FILESYSTEMS = (
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "9p",
+    "afs",
+    "ceph",
+    "glusterfs",
+    "fuse.sshfs",
+    "virtiofs",
+    "vboxsf",
+    "fuse.gcsfuse",
+)
 
 
 def network_filesystem(path: str) -> str | None:
@@ -123,8 +142,16 @@ def spawn(command: str, cwd: str, env: dict[str, str]) -> subprocess.Popen:
         options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         options["start_new_session"] = True
-    return subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **options)
+    return subprocess.Popen(
+        command,
+        shell=True,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **options,
+    )
 
 
 def detached_options() -> dict[str, Any]:
@@ -180,8 +207,11 @@ def _signal_tree(pgid: int, hard: bool) -> None:
         elif hard:
             import subprocess
 
-            subprocess.run(["taskkill", "/T", "/F", "/PID", str(pgid)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                ["taskkill", "/T", "/F", "/PID", str(pgid)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         else:
             os.kill(pgid, signal.CTRL_BREAK_EVENT)
     except ProcessLookupError:
@@ -190,11 +220,11 @@ def _signal_tree(pgid: int, hard: bool) -> None:
         import logging  # only here: a rare path, and `queuectl run` starts without it
 
         logging.getLogger("queuectl.platform").warning(
-            "cannot stop the process group %d: %s", pgid, exc.strerror or exc)
+            "cannot stop the process group %d: %s", pgid, exc.strerror or exc
+        )
 
 
-def stop_tree(pgid: int, grace: float,
-              while_waiting: Callable[[], object] | None = None) -> None:
+def stop_tree(pgid: int, grace: float, while_waiting: Callable[[], object] | None = None) -> None:
     """SIGTERM the process group, wait up to `grace` seconds for it to go, then SIGKILL.
 
     `while_waiting` is called as it waits: to reap our own child (a zombie still counts as
@@ -342,8 +372,7 @@ def attempt_processes(tags: Mapping[str, str], adopted: bool = False) -> list[in
     parents = {pid: parent for pid, parent, _ in _process_table()}
     mine = _descendants(me, parents) if adopted and _adopting else set()
     markers = _markers(tags)
-    return [pid for pid in parents
-            if pid != me and (pid in mine or _carries(pid, markers))]
+    return [pid for pid in parents if pid != me and (pid in mine or _carries(pid, markers))]
 
 
 def _descendants(root: int, parents: Mapping[int, int]) -> set[int]:
@@ -359,9 +388,12 @@ def _descendants(root: int, parents: Mapping[int, int]) -> set[int]:
     return found
 
 
-def stop_attempt(tags: Mapping[str, str], grace: float,
-                 while_waiting: Callable[[], object] | None = None,
-                 adopted: bool = False) -> list[int]:
+def stop_attempt(
+    tags: Mapping[str, str],
+    grace: float,
+    while_waiting: Callable[[], object] | None = None,
+    adopted: bool = False,
+) -> list[int]:
     """Stop the processes `attempt_processes` finds: SIGTERM, up to `grace` seconds to go,
     then SIGKILL for what is left, including what they started meanwhile. Returns the
     processes found at first (none: nothing was done, at the cost of one /proc scan)."""
@@ -385,8 +417,7 @@ def _signal_each(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
-def _wait_gone(pids: list[int], timeout: float,
-               while_waiting: Callable[[], object] | None) -> None:
+def _wait_gone(pids: list[int], timeout: float, while_waiting: Callable[[], object] | None) -> None:
     deadline = time.monotonic() + timeout
     delay = 0.002
     while True:

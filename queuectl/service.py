@@ -34,8 +34,18 @@ from queuectl.store.base import Store
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # used with fullmatch: no trailing \n
 QUEUE_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-JOB_KEYS = ("command", "id", "max_retries", "queue", "priority", "run_at", "delay", "timeout",
-            "cwd", "env")
+JOB_KEYS = (
+    "command",
+    "id",
+    "max_retries",
+    "queue",
+    "priority",
+    "run_at",
+    "delay",
+    "timeout",
+    "cwd",
+    "env",
+)
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
 EXIT_TIMEOUT = 124  # like timeout(1): `wait` gave up before the jobs ended
@@ -43,6 +53,7 @@ BUCKET_SECONDS = 60  # `throughput` counts attempts per minute
 
 
 # --- the store ----------------------------------------------------------------------------
+
 
 def locate(given: str | None) -> str:
     """The store's location: `given` (--db), else $QUEUECTL_DB, else the per-user file."""
@@ -100,11 +111,14 @@ def _base32(value: int, width: int) -> str:
 
 # --- enqueue ----------------------------------------------------------------------------
 
-def build_job(spec: Mapping[str, Any], config: Config, now: float, base_cwd: str,
-              where: str = "") -> NewJob:
+
+def build_job(
+    spec: Mapping[str, Any], config: Config, now: float, base_cwd: str, where: str = ""
+) -> NewJob:
     """Validate one job object (the JSON of `enqueue`, or the options of `run`). A key left
     out, or null, takes its default (for `timeout`: config `job_timeout`, as a job object
     says with null)."""
+
     def fail(message: str) -> UserError:
         return UserError(f"{where}{message}")
 
@@ -130,16 +144,26 @@ def build_job(spec: Mapping[str, Any], config: Config, now: float, base_cwd: str
         check_queue(queue)
     except UserError as exc:
         raise fail(str(exc)) from None
-    max_retries = _int(spec["max_retries"], "max_retries", 0, 1000, fail) \
-        if "max_retries" in spec else config.max_retries
+    max_retries = (
+        _int(spec["max_retries"], "max_retries", 0, 1000, fail)
+        if "max_retries" in spec
+        else config.max_retries
+    )
     priority = _int(spec.get("priority", 0), "priority", *PRIORITY_RANGE, fail=fail)
     timeout = spec.get("timeout")
     if timeout is not None:
         timeout = _seconds(timeout, "timeout", fail, positive=True, most=MAX_TIMEOUT)
-    return NewJob(id=job_id, command=command, max_retries=max_retries, queue=queue,
-                  priority=priority, run_at=_run_at(spec, now, fail), timeout=timeout,
-                  cwd=_cwd(spec["cwd"], base_cwd, fail) if "cwd" in spec else base_cwd,
-                  env=_env(spec["env"], fail) if "env" in spec else {})
+    return NewJob(
+        id=job_id,
+        command=command,
+        max_retries=max_retries,
+        queue=queue,
+        priority=priority,
+        run_at=_run_at(spec, now, fail),
+        timeout=timeout,
+        cwd=_cwd(spec["cwd"], base_cwd, fail) if "cwd" in spec else base_cwd,
+        env=_env(spec["env"], fail) if "env" in spec else {},
+    )
 
 
 def _int(value: Any, name: str, low: int, high: int, fail) -> int:
@@ -148,8 +172,13 @@ def _int(value: Any, name: str, low: int, high: int, fail) -> int:
     return value
 
 
-def _seconds(value: Any, name: str, fail, positive: bool = False,
-             most: tuple[float, str] = (MAX_DURATION, "100 years")) -> float:
+def _seconds(
+    value: Any,
+    name: str,
+    fail,
+    positive: bool = False,
+    most: tuple[float, str] = (MAX_DURATION, "100 years"),
+) -> float:
     """A duration in seconds from a number or a string such as "5m", within
     [0 (or more than 0 if `positive`), most]; `most` is (seconds, how to say it)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -162,8 +191,11 @@ def _seconds(value: Any, name: str, fail, positive: bool = False,
     else:
         seconds = float(value)
     if not math.isfinite(seconds) or not 0 <= seconds <= most[0] or (positive and not seconds):
-        span = f"of more than 0 seconds and at most {most[1]}" if positive else \
-            f"from 0 seconds to {most[1]}"
+        span = (
+            f"of more than 0 seconds and at most {most[1]}"
+            if positive
+            else f"from 0 seconds to {most[1]}"
+        )
         raise fail(f"'{name}' must be a duration {span}")
     return seconds
 
@@ -204,22 +236,32 @@ def _env(env: Any, fail) -> dict[str, str]:
     if not isinstance(env, Mapping):
         raise fail("'env' must be an object of NAME: value strings")
     for key, value in env.items():
-        if not key or "=" in key or not _plain_text(key) or not isinstance(value, str) \
-                or not _plain_text(value):
+        if (
+            not key
+            or "=" in key
+            or not _plain_text(key)
+            or not isinstance(value, str)
+            or not _plain_text(value)
+        ):
             raise fail(f"'env' entry {quote(key)} must be a NAME (no '=') with a string value")
     return dict(env)
 
 
-def enqueue(store: Store, specs: Sequence[Mapping[str, Any]], base_cwd: str,
-            label: Callable[[int], str] = lambda index: "") -> list[str]:
+def enqueue(
+    store: Store,
+    specs: Sequence[Mapping[str, Any]],
+    base_cwd: str,
+    label: Callable[[int], str] = lambda index: "",
+) -> list[str]:
     """Validate every job, then insert them all in one transaction (all or nothing).
     `label(i)` prefixes the error message of the i-th job (e.g. "line 3: ")."""
     if not specs:
         raise UserError("no jobs given")
     config = load_config(store)
     now = store.clock()
-    jobs = [build_job(spec, config, now, base_cwd, label(index))
-            for index, spec in enumerate(specs)]
+    jobs = [
+        build_job(spec, config, now, base_cwd, label(index)) for index, spec in enumerate(specs)
+    ]
     first_use: dict[str, int] = {}
     for index, job in enumerate(jobs):
         if first_use.setdefault(job.id, index) != index:
@@ -233,6 +275,7 @@ def enqueue(store: Store, specs: Sequence[Mapping[str, Any]], base_cwd: str,
 
 # --- reading ----------------------------------------------------------------------------
 
+
 def status(store: Store) -> dict[str, Any]:
     raw = store.counts()
     counts = {state: 0 for state in STATES}
@@ -241,9 +284,12 @@ def status(store: Store) -> dict[str, Any]:
         queues[queue] = {state: raw[queue].get(state, 0) for state in STATES}
         for state, n in raw[queue].items():
             counts[state] = counts.get(state, 0) + n
-    return {"counts": counts, "queues": queues,
-            "workers": [w for w in workers(store) if w["state"] != "lost"],
-            "store": shown_location(store.location)}
+    return {
+        "counts": counts,
+        "queues": queues,
+        "workers": [w for w in workers(store) if w["state"] != "lost"],
+        "store": shown_location(store.location),
+    }
 
 
 def clock(store: Store) -> float:
@@ -269,8 +315,13 @@ def check_state(state: str | None) -> str | None:
     return state
 
 
-def list_jobs(store: Store, state: str | None = None, queue: str | None = None,
-              limit: int = 50, offset: int = 0) -> list[Job]:
+def list_jobs(
+    store: Store,
+    state: str | None = None,
+    queue: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Job]:
     if limit < 1 or offset < 0:
         raise UserError("limit must be at least 1 and offset at least 0")
     return store.list_jobs(check_state(state), queue, limit, offset)
@@ -281,8 +332,11 @@ def attempts_of(store: Store, job: Job) -> list[Attempt]:
     from the job row."""
     attempts = store.attempts(job.id)
     if job.state == PROCESSING and all(a.number != job.run_no for a in attempts):
-        attempts.append(Attempt(job_id=job.id, number=job.run_no, worker_id=job.worker_id,
-                                started_at=job.started_at))
+        attempts.append(
+            Attempt(
+                job_id=job.id, number=job.run_no, worker_id=job.worker_id, started_at=job.started_at
+            )
+        )
     return attempts
 
 
@@ -301,12 +355,13 @@ def attempt(store: Store, job_id: str, number: int | None = None) -> Attempt:
     for item in attempts:
         if item.number == number:
             return item
-    raise NotFound(f"job {quote(job_id)} has no attempt {number} "
-                   f"(attempts: {', '.join(str(a.number) for a in attempts)})")
+    raise NotFound(
+        f"job {quote(job_id)} has no attempt {number} "
+        f"(attempts: {', '.join(str(a.number) for a in attempts)})"
+    )
 
 
-def follow(store: Store, job_id: str, write: Callable[[bytes], None],
-           poll: float = 0.2) -> Attempt:
+def follow(store: Store, job_id: str, write: Callable[[bytes], None], poll: float = 0.2) -> Attempt:
     """Write a job's output as it arrives: the latest attempt, or the next one if the job
     has not started yet, until that attempt ends. Returns the finished attempt."""
     job = store.get_job(job_id)
@@ -319,17 +374,22 @@ def follow(store: Store, job_id: str, write: Callable[[bytes], None],
         current = attempt(store, job_id, current.number)
         if current.finished_at is not None:
             start = current.output_total - len(current.output)
-            write(current.output[max(position - start, 0):])
+            write(current.output[max(position - start, 0) :])
             return current
         for start, data in store.output_chunks(job_id, current.number, position):
             if start + len(data) > position:
-                write(data[max(position - start, 0):])
+                write(data[max(position - start, 0) :])
                 position = start + len(data)
         time.sleep(poll)
 
 
-def wait(store: Store, job_ids: Sequence[str], timeout: float | None = None,
-         on_no_worker: Callable[[], None] = lambda: None, poll: float = 0.05) -> int:
+def wait(
+    store: Store,
+    job_ids: Sequence[str],
+    timeout: float | None = None,
+    on_no_worker: Callable[[], None] = lambda: None,
+    poll: float = 0.05,
+) -> int:
     """Block until every job is terminal. Returns the exit status of SPEC §3: 0 if all
     completed, else that of the first listed job that did not, 124 on timeout."""
     for job_id in job_ids:
@@ -359,6 +419,7 @@ def exit_status(jobs: Sequence[Job]) -> int:
 
 # --- changing ---------------------------------------------------------------------------
 
+
 def dlq_list(store: Store, limit: int = 1000) -> tuple[list[Job], int]:
     """The newest `limit` dead jobs, and how many dead jobs there are."""
     jobs = store.list_jobs(DEAD, None, limit, 0)
@@ -386,20 +447,25 @@ def cancel(store: Store, job_ids: Sequence[str]) -> dict[str, str]:
     requested = [job_id for job_id, result in results.items() if result == "requested"]
     if requested:
         ended = _await_cancel(store, requested, load_config(store).kill_grace + 5)
-        results.update({job_id: "requested" if state == PROCESSING else state
-                        for job_id, state in ended.items()})
+        results.update(
+            {
+                job_id: "requested" if state == PROCESSING else state
+                for job_id, state in ended.items()
+            }
+        )
     return results
 
 
 def late_cancels(results: Mapping[str, str]) -> str | None:
     """The error to report for the jobs of a `cancel` result that ended on their own
     before the cancel reached them, or None if none did."""
-    missed = [job_id for job_id, result in results.items()
-              if result not in (CANCELED, "requested")]
+    missed = [job_id for job_id, result in results.items() if result not in (CANCELED, "requested")]
     if not missed:
         return None
-    return (f"{', '.join(missed)}: finished ({results[missed[0]]}) before the cancel reached "
-            f"{'them' if len(missed) > 1 else 'it'}")
+    return (
+        f"{', '.join(missed)}: finished ({results[missed[0]]}) before the cancel reached "
+        f"{'them' if len(missed) > 1 else 'it'}"
+    )
 
 
 def _await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> dict[str, str]:
@@ -421,8 +487,9 @@ def _await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> dict[
 
 def purge(store: Store, state: str, older_than: float | None = None) -> int:
     if state not in TERMINAL:
-        raise UserError(f"can only purge terminal states ({', '.join(TERMINAL)}), "
-                        f"not {quote(state)}")
+        raise UserError(
+            f"can only purge terminal states ({', '.join(TERMINAL)}), not {quote(state)}"
+        )
     before = None if older_than is None else store.clock() - older_than
     return store.purge([state], before)
 
@@ -435,15 +502,22 @@ def stats(store: Store, since: float = 3600.0) -> dict[str, Any]:
     for item in store.finished_attempts(start):
         groups.setdefault(item.queue, []).append(item)
     everything = [item for items in groups.values() for item in items]
-    return {"since": iso_utc(start), "until": iso_utc(now), "window_seconds": since,
-            "total": _summary(everything, since),
-            "queues": {queue: _summary(groups[queue], since) for queue in sorted(groups)}}
+    return {
+        "since": iso_utc(start),
+        "until": iso_utc(now),
+        "window_seconds": since,
+        "total": _summary(everything, since),
+        "queues": {queue: _summary(groups[queue], since) for queue in sorted(groups)},
+    }
 
 
 def _summary(items: Sequence[Any], window: float) -> dict[str, Any]:
     outcomes = [item.outcome for item in items]
-    durations = sorted(item.finished_at - item.started_at for item in items
-                       if item.started_at is not None and item.outcome != "pending")
+    durations = sorted(
+        item.finished_at - item.started_at
+        for item in items
+        if item.started_at is not None and item.outcome != "pending"
+    )
     finished = sum(outcomes.count(s) for s in (COMPLETED, DEAD, CANCELED))
     return {
         "completed": outcomes.count(COMPLETED),
@@ -474,19 +548,25 @@ def throughput(store: Store, minutes: int = 60) -> dict[str, Any]:
         key = FAILED if outcome == DEAD else outcome
         if 0 <= index < minutes and key in counts[index]:
             counts[index][key] += count
-    buckets = [{"start": iso_utc(first + i * BUCKET_SECONDS), **bucket}
-               for i, bucket in enumerate(counts)]
+    buckets = [
+        {"start": iso_utc(first + i * BUCKET_SECONDS), **bucket} for i, bucket in enumerate(counts)
+    ]
     return {"bucket_seconds": BUCKET_SECONDS, "until": iso_utc(now), "buckets": buckets}
 
 
 def metrics(store: Store, run_time_bounds: Sequence[float]) -> dict[str, Any]:
     """What the Prometheus metrics report: "jobs" {queue: {state: n}}, finished "attempts"
     {outcome: n}, their "run_times" counted against `run_time_bounds`, and "workers"."""
-    return {"jobs": store.counts(), "attempts": store.attempt_counts(),
-            "run_times": store.run_times(run_time_bounds), "workers": workers(store)}
+    return {
+        "jobs": store.counts(),
+        "attempts": store.attempt_counts(),
+        "run_times": store.run_times(run_time_bounds),
+        "workers": workers(store),
+    }
 
 
 # --- config -----------------------------------------------------------------------------
+
 
 def config_show(store: Store) -> dict[str, Any]:
     effective = load_config(store)
@@ -514,6 +594,7 @@ def config_unset(store: Store, key: str) -> None:
 
 # --- workers ----------------------------------------------------------------------------
 
+
 def stop_workers(store: Store) -> list[str]:
     """Ask every worker of this store, on every host, to stop after its job (those shown
     `lost` too: a heartbeat may only be late)."""
@@ -523,8 +604,7 @@ def stop_workers(store: Store) -> list[str]:
     return ids
 
 
-def await_workers_gone(store: Store, worker_ids: Sequence[str],
-                       timeout: float | None) -> list[str]:
+def await_workers_gone(store: Store, worker_ids: Sequence[str], timeout: float | None) -> list[str]:
     """Wait until those workers have exited; returns the ones still running."""
     deadline = None if timeout is None else time.monotonic() + timeout
     remaining = list(worker_ids)

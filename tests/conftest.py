@@ -61,8 +61,11 @@ SERVERS: dict[str, tuple[str, Callable[[str], Iterator[str]]]] = {
 
 
 def backends() -> list[Backend]:
-    return [backend for backend in BACKENDS
-            if not backend.schemes or os.environ.get(SERVERS[backend.name][0])]
+    return [
+        backend
+        for backend in BACKENDS
+        if not backend.schemes or os.environ.get(SERVERS[backend.name][0])
+    ]
 
 
 @pytest.fixture(params=backends(), ids=lambda backend: backend.name)
@@ -94,8 +97,12 @@ def store(location: str):
     opened.close()  # an open file cannot be deleted on Windows
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.02,
-             message: str = "condition"):
+def wait_for(
+    predicate: Callable[[], object],
+    timeout: float = 20.0,
+    interval: float = 0.02,
+    message: str = "condition",
+):
     """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -113,16 +120,29 @@ class Cli:
     def __init__(self, location: str, home: Path) -> None:
         self.location = location
         self.home = home
-        self.env = {**os.environ, "QUEUECTL_DB": location, "XDG_DATA_HOME": str(home),
-                    "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        self.env = {
+            **os.environ,
+            "QUEUECTL_DB": location,
+            "XDG_DATA_HOME": str(home),
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
 
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "queuectl", *args]
 
-    def __call__(self, *args: str, input: str | None = None, timeout: float = 60,
-                 cwd: Path | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv(*args), input=input, capture_output=True, text=True,
-                              env=self.env, timeout=timeout, cwd=cwd or self.home)
+    def __call__(
+        self, *args: str, input: str | None = None, timeout: float = 60, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.argv(*args),
+            input=input,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            cwd=cwd or self.home,
+        )
 
     def ok(self, *args: str, **kwargs) -> str:
         result = self(*args, **kwargs)
@@ -139,8 +159,15 @@ class Cli:
         return self.job(job_id)["state"]
 
     def popen(self, *args: str, stderr=subprocess.PIPE, **kwargs) -> subprocess.Popen:
-        return subprocess.Popen(self.argv(*args), env=self.env, cwd=self.home, text=True,
-                                stdout=subprocess.PIPE, stderr=stderr, **kwargs)
+        return subprocess.Popen(
+            self.argv(*args),
+            env=self.env,
+            cwd=self.home,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            **kwargs,
+        )
 
 
 @pytest.fixture
@@ -157,8 +184,16 @@ class Pool:
     def __init__(self, cli: Cli, count: int, *extra: str) -> None:
         # The pool's log goes to a file: a pipe nobody reads would fill up and block it.
         self.log = (cli.home / f"pool-{time.monotonic_ns()}.log").open("w")
-        self.proc = cli.popen("worker", "start", "--foreground", "--count", str(count), *extra,
-                              stderr=self.log, start_new_session=True)
+        self.proc = cli.popen(
+            "worker",
+            "start",
+            "--foreground",
+            "--count",
+            str(count),
+            *extra,
+            stderr=self.log,
+            start_new_session=True,
+        )
         self.workers: dict[str, int] = {}
         for _ in range(count):
             line = self.proc.stdout.readline()

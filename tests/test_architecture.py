@@ -10,8 +10,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "queuectl"
 
 # Lowest first. A module belongs to the first layer whose prefix it has.
 LAYERS = {
-    "core": ("queuectl.errors", "queuectl.inputs", "queuectl.durations", "queuectl.model",
-             "queuectl.config", "queuectl.lifecycle"),
+    "core": (
+        "queuectl.errors",
+        "queuectl.inputs",
+        "queuectl.durations",
+        "queuectl.model",
+        "queuectl.config",
+        "queuectl.lifecycle",
+    ),
     "platform": ("queuectl.platform",),
     "store": ("queuectl.store",),
     "worker": ("queuectl.worker",),
@@ -49,8 +55,11 @@ def layer_of(module: str) -> str | None:
 def _run_time_nodes(tree: ast.AST):
     """Every node but those under `if TYPE_CHECKING:` (imports for annotations only)."""
     for node in ast.iter_child_nodes(tree):
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) \
-                and node.test.id == "TYPE_CHECKING":
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING"
+        ):
             continue
         yield node
         yield from _run_time_nodes(node)
@@ -63,8 +72,12 @@ def imported(path: Path) -> set[str]:
     for node in _run_time_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.startswith("queuectl")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
-                and node.module.startswith("queuectl"):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.startswith("queuectl")
+        ):
             if node.module == "queuectl":
                 found |= {f"queuectl.{alias.name}" for alias in node.names}
             else:
@@ -83,22 +96,28 @@ def test_every_import_goes_down_the_layers():
                 continue
             if target_layer not in ALLOWED[layer]:
                 wrong.append(f"{module} ({layer}) imports {target} ({target_layer})")
-            elif layer == "worker" and target_layer == "store" \
-                    and target not in WORKER_MAY_USE:
+            elif layer == "worker" and target_layer == "store" and target not in WORKER_MAY_USE:
                 wrong.append(f"{module} (worker) imports the store's innards: {target}")
     assert not wrong, "\n".join(wrong)
 
 
 def test_every_module_has_a_layer():
-    assert [module_name(path) for path in PACKAGE.rglob("*.py")
-            if layer_of(module_name(path)) is None] == ["queuectl"]
+    assert [
+        module_name(path) for path in PACKAGE.rglob("*.py") if layer_of(module_name(path)) is None
+    ] == ["queuectl"]
 
 
 def test_the_check_sees_every_way_of_importing(tmp_path):
     module = tmp_path / "ui.py"
-    module.write_text("from typing import TYPE_CHECKING\nimport queuectl.store.sqlite\n"
-                      "from queuectl import store\nfrom queuectl.store.base import Store\n"
-                      "def f():\n    from queuectl.service import open_location\n"
-                      "if TYPE_CHECKING:\n    from queuectl.store.postgres import PostgresStore\n")
-    assert imported(module) == {"queuectl.store.sqlite", "queuectl.store", "queuectl.store.base",
-                                "queuectl.service"}
+    module.write_text(
+        "from typing import TYPE_CHECKING\nimport queuectl.store.sqlite\n"
+        "from queuectl import store\nfrom queuectl.store.base import Store\n"
+        "def f():\n    from queuectl.service import open_location\n"
+        "if TYPE_CHECKING:\n    from queuectl.store.postgres import PostgresStore\n"
+    )
+    assert imported(module) == {
+        "queuectl.store.sqlite",
+        "queuectl.store",
+        "queuectl.store.base",
+        "queuectl.service",
+    }

@@ -17,7 +17,11 @@ def test_quick_mode_reports_every_workload(tmp_path: Path):
     report_path = tmp_path / "b.md"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--output", str(report_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 0, (result.stdout[-4000:], result.stderr[-4000:])
     report = report_path.read_text()
     assert report.startswith("# queuectl benchmarks")

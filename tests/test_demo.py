@@ -22,8 +22,9 @@ def queuectl_calls(path) -> list:
     for line in path.read_text().splitlines():
         if line.lstrip().startswith("#"):
             continue
-        calls += [" ".join(part for part in match.groups() if part)
-                  for match in _CALL.finditer(line)]
+        calls += [
+            " ".join(part for part in match.groups() if part) for match in _CALL.finditer(line)
+        ]
     return calls
 
 
@@ -36,10 +37,20 @@ def test_the_two_demos_run_the_same_commands_in_the_same_order():
 
 @pytest.mark.skipif(sys.platform == "win32" or not shutil.which("bash"), reason="POSIX demo")
 def test_posix_demo_passes(tmp_path):
-    env = {**os.environ, "QUEUECTL": f"{sys.executable} -m queuectl", "TMPDIR": str(tmp_path),
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "QUEUECTL": f"{sys.executable} -m queuectl",
+        "TMPDIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("QUEUECTL_DB", None)
-    result = subprocess.run(["bash", str(ROOT / "demo_test.sh")], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        ["bash", str(ROOT / "demo_test.sh")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "DEMO PASSED" in result.stdout

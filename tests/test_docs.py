@@ -26,8 +26,9 @@ CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 
 def code_of(markdown: str) -> list[str]:
     """Where a README shows commands: its fenced blocks and its inline code spans."""
-    return FENCED.findall(markdown) + [span for _, span in
-                                       CODE_SPAN.findall(FENCED.sub("", markdown))]
+    return FENCED.findall(markdown) + [
+        span for _, span in CODE_SPAN.findall(FENCED.sub("", markdown))
+    ]
 
 
 def shows(code: str, command: str) -> bool:

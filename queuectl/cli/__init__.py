@@ -29,8 +29,9 @@ def _check_text(args: argparse.Namespace) -> None:
                 try:
                     text.encode("utf-8")
                 except UnicodeEncodeError:
-                    raise UserError(f"{name.replace('_', ' ')}: {quote(text)} is not valid "
-                                    "UTF-8") from None
+                    raise UserError(
+                        f"{name.replace('_', ' ')}: {quote(text)} is not valid UTF-8"
+                    ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from queuectl.dashboard.server import serve
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    token = args.token if args.token is not None else \
-        os.environ.get("QUEUECTL_DASHBOARD_TOKEN") or None
+    token = (
+        args.token if args.token is not None else os.environ.get("QUEUECTL_DASHBOARD_TOKEN") or None
+    )
     return serve(store_location(args), args.host, args.port, token)

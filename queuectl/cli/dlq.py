@@ -19,9 +19,20 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
         print_json([job.to_dict() for job in jobs])
     else:
         now = service.clock(store)
-        table([(j.id, j.attempts, j.exit_code, j.last_error or "", ago(j.finished_at, now),
-                shorten(j.command)) for j in jobs],
-              ("ID", "ATTEMPTS", "EXIT", "LAST ERROR", "DIED", "COMMAND"))
+        table(
+            [
+                (
+                    j.id,
+                    j.attempts,
+                    j.exit_code,
+                    j.last_error or "",
+                    ago(j.finished_at, now),
+                    shorten(j.command),
+                )
+                for j in jobs
+            ],
+            ("ID", "ATTEMPTS", "EXIT", "LAST ERROR", "DIED", "COMMAND"),
+        )
     return 0
 
 

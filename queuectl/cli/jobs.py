@@ -52,8 +52,9 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         specs, label = _parse_jobs(args.json_text, batch=False)
     ids = service.enqueue(open_store(args), specs, os.getcwd(), label)
     if args.json:
-        print_json({"id": ids[0]} if len(ids) == 1 and not isinstance(specs, _Lines)
-                   else {"ids": ids})
+        print_json(
+            {"id": ids[0]} if len(ids) == 1 and not isinstance(specs, _Lines) else {"ids": ids}
+        )
     else:
         sys.stdout.write("".join(f"{job_id}\n" for job_id in ids))
     return 0
@@ -99,12 +100,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_json(status)
         return 0
     print(f"store: {status['store']}")
-    table([["jobs", *status["counts"].values()]] +
-          [[f"  {queue}", *counts.values()] for queue, counts in status["queues"].items()],
-          ("", *STATES))
+    table(
+        [["jobs", *status["counts"].values()]]
+        + [[f"  {queue}", *counts.values()] for queue, counts in status["queues"].items()],
+        ("", *STATES),
+    )
     workers = status["workers"]
-    print(f"workers: {len(workers)} running" if workers else
-          "workers: none running (start them with: queuectl worker start)")
+    print(
+        f"workers: {len(workers)} running"
+        if workers
+        else "workers: none running (start them with: queuectl worker start)"
+    )
     if workers:
         print_workers(workers)
     return 0
@@ -121,9 +127,22 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _jobs_table(jobs, now: float) -> None:
-    table([(j.id, j.state, j.queue, j.priority, f"{j.attempts}/{j.max_retries + 1}",
-            j.exit_code, ago(j.updated_at, now), shorten(j.command)) for j in jobs],
-          ("ID", "STATE", "QUEUE", "PRI", "TRIES", "EXIT", "UPDATED", "COMMAND"))
+    table(
+        [
+            (
+                j.id,
+                j.state,
+                j.queue,
+                j.priority,
+                f"{j.attempts}/{j.max_retries + 1}",
+                j.exit_code,
+                ago(j.updated_at, now),
+                shorten(j.command),
+            )
+            for j in jobs
+        ],
+        ("ID", "STATE", "QUEUE", "PRI", "TRIES", "EXIT", "UPDATED", "COMMAND"),
+    )
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -138,9 +157,21 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"{key + ':':13} {'' if value is None else value}")
     if attempts:
         print()
-        table([(a.number, a.outcome or "running", a.exit_code, a.error or "",
-                a.worker_id or "", _run_time(a), a.output_total) for a in attempts],
-              ("ATTEMPT", "OUTCOME", "EXIT", "ERROR", "WORKER", "TIME", "OUTPUT BYTES"))
+        table(
+            [
+                (
+                    a.number,
+                    a.outcome or "running",
+                    a.exit_code,
+                    a.error or "",
+                    a.worker_id or "",
+                    _run_time(a),
+                    a.output_total,
+                )
+                for a in attempts
+            ],
+            ("ATTEMPT", "OUTCOME", "EXIT", "ERROR", "WORKER", "TIME", "OUTPUT BYTES"),
+        )
     return 0
 
 
@@ -154,6 +185,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     store = open_store(args, only_reads=True)
     out = sys.stdout.buffer
     if args.follow:
+
         def write(data: bytes) -> None:
             out.write(data)
             out.flush()
@@ -171,8 +203,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         print_json(results)
     else:
         for job_id, result in results.items():
-            print(f"{job_id} {result}" if result != "requested" else
-                  f"{job_id} cancel requested (its worker has not stopped it yet)")
+            print(
+                f"{job_id} {result}"
+                if result != "requested"
+                else f"{job_id} cancel requested (its worker has not stopped it yet)"
+            )
     late = service.late_cancels(results)
     if late:
         say(f"error: {late}")
@@ -181,8 +216,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    return service.wait(open_store(args, only_reads=True), args.job_ids, args.timeout,
-                        on_no_worker=_no_worker_hint)
+    return service.wait(
+        open_store(args, only_reads=True), args.job_ids, args.timeout, on_no_worker=_no_worker_hint
+    )
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
@@ -201,10 +237,22 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 0
     print(f"from {stats['since']} to {stats['until']}")
     rows = [("(all)", stats["total"])] + list(stats["queues"].items())
-    table([(name, s["completed"], s["failed_attempts"], s["dead"], s["canceled"],
-            s["jobs_per_minute"], _secs(s["mean_seconds"]), _secs(s["p95_seconds"]))
-           for name, s in rows],
-          ("QUEUE", "COMPLETED", "FAILED", "DEAD", "CANCELED", "JOBS/MIN", "MEAN", "P95"))
+    table(
+        [
+            (
+                name,
+                s["completed"],
+                s["failed_attempts"],
+                s["dead"],
+                s["canceled"],
+                s["jobs_per_minute"],
+                _secs(s["mean_seconds"]),
+                _secs(s["p95_seconds"]),
+            )
+            for name, s in rows
+        ],
+        ("QUEUE", "COMPLETED", "FAILED", "DEAD", "CANCELED", "JOBS/MIN", "MEAN", "P95"),
+    )
     return 0
 
 

@@ -37,7 +37,18 @@ def say(message: str) -> None:
 def print_workers(workers: list[dict[str, Any]]) -> None:
     from queuectl.durations import format_age
 
-    table([(w["id"], w["host"], w["pid"], w["state"], w["job_id"] or "",
-            ",".join(w["queues"]) if w["queues"] else "*",
-            format_age(w["heartbeat_age"]) + " ago") for w in workers],
-          ("ID", "HOST", "PID", "STATE", "JOB", "QUEUES", "HEARTBEAT"))
+    table(
+        [
+            (
+                w["id"],
+                w["host"],
+                w["pid"],
+                w["state"],
+                w["job_id"] or "",
+                ",".join(w["queues"]) if w["queues"] else "*",
+                format_age(w["heartbeat_age"]) + " ago",
+            )
+            for w in workers
+        ],
+        ("ID", "HOST", "PID", "STATE", "JOB", "QUEUES", "HEARTBEAT"),
+    )

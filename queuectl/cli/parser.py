@@ -16,6 +16,7 @@ DUR_HELP = "a duration: 30, 30s, 5m, 2h, 1d, 0.5s"
 
 # --- argument types (a bad value is a usage error: exit 2) -------------------------------
 
+
 def _duration(text: str) -> float:
     from queuectl.durations import parse_duration
 
@@ -53,8 +54,9 @@ def _whole_number(low: int, high: int = 2**31 - 1) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = whole_number(text)
         if value is None or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to "
-                                             f"{high}, not {quote(text)}")
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {low} to {high}, not {quote(text)}"
+            )
         return value
 
     return parse
@@ -114,8 +116,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="queuectl", description="Run shell commands in the background, reliably.")
+    parser = _Parser(prog="queuectl", description="Run shell commands in the background, reliably.")
     parser.add_argument("--version", action="version", version=f"queuectl {__version__}")
     _add_db(parser, default=None)
     commands = _subcommands(parser, "command", "COMMAND")
@@ -132,47 +133,89 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", "jobs.cmd_run", "enqueue a shell command", json_out=True)
     run.add_argument("cmd", metavar="CMD", help="the shell command line")
     run.add_argument("--id", help="job id (default: generated)")
-    run.add_argument("--max-retries", type=_integer, metavar="N",
-                     help="retries after the first run (default: config max_retries)")
-    run.add_argument("--timeout", type=_duration, metavar="DUR",
-                     help=f"per-attempt time limit, {DUR_HELP}")
+    run.add_argument(
+        "--max-retries",
+        type=_integer,
+        metavar="N",
+        help="retries after the first run (default: config max_retries)",
+    )
+    run.add_argument(
+        "--timeout", type=_duration, metavar="DUR", help=f"per-attempt time limit, {DUR_HELP}"
+    )
     run.add_argument("--priority", type=_integer, default=0, metavar="P", help="higher runs first")
     run.add_argument("--queue", default="default", metavar="Q", help="named queue")
     when = run.add_mutually_exclusive_group()
     when.add_argument("--delay", type=_duration, metavar="DUR", help=f"run after {DUR_HELP}")
-    when.add_argument("--run-at", type=_time, metavar="TIME",
-                      help="run at an ISO-8601 time (local time without an offset)")
+    when.add_argument(
+        "--run-at",
+        type=_time,
+        metavar="TIME",
+        help="run at an ISO-8601 time (local time without an offset)",
+    )
     run.add_argument("--cwd", metavar="DIR", help="working directory (default: this one)")
-    run.add_argument("--env", type=_env_pair, action="append", default=[], metavar="K=V",
-                     help="add a variable to the command's environment (repeatable)")
-    run.add_argument("--wait", action="store_true",
-                     help="wait for the job to end and exit with its exit code")
+    run.add_argument(
+        "--env",
+        type=_env_pair,
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="add a variable to the command's environment (repeatable)",
+    )
+    run.add_argument(
+        "--wait", action="store_true", help="wait for the job to end and exit with its exit code"
+    )
 
     enqueue = command("enqueue", "jobs.cmd_enqueue", "enqueue jobs from JSON", json_out=True)
     source = enqueue.add_mutually_exclusive_group(required=True)
-    source.add_argument("json_text", nargs="?", metavar="JSON",
-                        help="a job object, or - to read one object or JSON lines from stdin")
+    source.add_argument(
+        "json_text",
+        nargs="?",
+        metavar="JSON",
+        help="a job object, or - to read one object or JSON lines from stdin",
+    )
     source.add_argument("--file", metavar="F", help="read one object or JSON lines from F")
 
     worker = command("worker", None, "start, stop and list workers")
     worker_commands = _subcommands(worker, "worker_command", "ACTION")
-    start = command("start", "workers.cmd_worker_start", "start a pool of workers",
-                    parent=worker_commands, json_out=True)
-    start.add_argument("--count", type=_positive_int, default=1, metavar="N",
-                       help="worker processes (default 1)")
-    start.add_argument("--queue", type=_queue_list, metavar="Q[,Q...]",
-                       help="serve only these queues (default: all)")
-    start.add_argument("--foreground", action="store_true",
-                       help="stay attached; Ctrl-C stops gracefully, twice stops at once")
+    start = command(
+        "start",
+        "workers.cmd_worker_start",
+        "start a pool of workers",
+        parent=worker_commands,
+        json_out=True,
+    )
+    start.add_argument(
+        "--count", type=_positive_int, default=1, metavar="N", help="worker processes (default 1)"
+    )
+    start.add_argument(
+        "--queue",
+        type=_queue_list,
+        metavar="Q[,Q...]",
+        help="serve only these queues (default: all)",
+    )
+    start.add_argument(
+        "--foreground",
+        action="store_true",
+        help="stay attached; Ctrl-C stops gracefully, twice stops at once",
+    )
     start.add_argument("--pool-id", help=argparse.SUPPRESS)
     start.add_argument("--db-stdin", action="store_true", help=argparse.SUPPRESS)
-    stop = command("stop", "workers.cmd_worker_stop", "stop every worker gracefully, on every host",
-                   parent=worker_commands)
+    stop = command(
+        "stop",
+        "workers.cmd_worker_stop",
+        "stop every worker gracefully, on every host",
+        parent=worker_commands,
+    )
     stop.add_argument("--wait", action="store_true", help="wait until they have exited")
-    stop.add_argument("--timeout", type=_duration, metavar="DUR",
-                      help="with --wait: give up after this long (exit 124)")
-    command("list", "workers.cmd_worker_list", "list workers", parent=worker_commands,
-            json_out=True)
+    stop.add_argument(
+        "--timeout",
+        type=_duration,
+        metavar="DUR",
+        help="with --wait: give up after this long (exit 124)",
+    )
+    command(
+        "list", "workers.cmd_worker_list", "list workers", parent=worker_commands, json_out=True
+    )
 
     command("status", "jobs.cmd_status", "job counts per state and queue, workers", json_out=True)
 
@@ -187,64 +230,113 @@ def build_parser() -> argparse.ArgumentParser:
 
     logs = command("logs", "jobs.cmd_logs", "print the output of a job's attempt")
     logs.add_argument("job_id", metavar="ID")
-    logs.add_argument("--attempt", type=_positive_int, metavar="N",
-                      help="attempt number (default: the latest)")
-    logs.add_argument("--follow", "-f", action="store_true",
-                      help="stream a running attempt's output until it ends")
+    logs.add_argument(
+        "--attempt", type=_positive_int, metavar="N", help="attempt number (default: the latest)"
+    )
+    logs.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="stream a running attempt's output until it ends",
+    )
 
     dlq = command("dlq", None, "the dead letter queue")
     dlq_commands = _subcommands(dlq, "dlq_command", "ACTION")
-    dead = command("list", "dlq.cmd_dlq_list", "list dead jobs, newest first", parent=dlq_commands,
-                   json_out=True)
+    dead = command(
+        "list",
+        "dlq.cmd_dlq_list",
+        "list dead jobs, newest first",
+        parent=dlq_commands,
+        json_out=True,
+    )
     dead.add_argument("--limit", type=_positive_int, default=1000, metavar="N")
-    retry = command("retry", "dlq.cmd_dlq_retry", "move dead jobs back to pending",
-                    parent=dlq_commands, json_out=True)
+    retry = command(
+        "retry",
+        "dlq.cmd_dlq_retry",
+        "move dead jobs back to pending",
+        parent=dlq_commands,
+        json_out=True,
+    )
     retry.add_argument("job_ids", nargs="*", metavar="ID")
     retry.add_argument("--all", action="store_true", help="every dead job")
-    command("purge", "dlq.cmd_dlq_purge", "delete every dead job", parent=dlq_commands,
-            json_out=True)
+    command(
+        "purge", "dlq.cmd_dlq_purge", "delete every dead job", parent=dlq_commands, json_out=True
+    )
 
     cancel = command("cancel", "jobs.cmd_cancel", "cancel jobs", json_out=True)
     cancel.add_argument("job_ids", nargs="+", metavar="ID")
 
     wait = command("wait", "jobs.cmd_wait", "wait for jobs to end; exit with their status")
     wait.add_argument("job_ids", nargs="+", metavar="ID")
-    wait.add_argument("--timeout", type=_duration, metavar="DUR",
-                      help="give up after this long (exit 124)")
+    wait.add_argument(
+        "--timeout", type=_duration, metavar="DUR", help="give up after this long (exit 124)"
+    )
 
     purge = command("purge", "jobs.cmd_purge", "delete finished jobs", json_out=True)
     purge.add_argument("--state", required=True, choices=("completed", "dead", "canceled"))
-    purge.add_argument("--older-than", type=_duration, metavar="DUR",
-                       help="only jobs that finished longer ago than this")
+    purge.add_argument(
+        "--older-than",
+        type=_duration,
+        metavar="DUR",
+        help="only jobs that finished longer ago than this",
+    )
 
     stats = command("stats", "jobs.cmd_stats", "throughput, failures and run times", json_out=True)
-    stats.add_argument("--since", type=_window, default=3600.0, metavar="DUR",
-                       help="the window to look at (default 1h)")
+    stats.add_argument(
+        "--since",
+        type=_window,
+        default=3600.0,
+        metavar="DUR",
+        help="the window to look at (default 1h)",
+    )
 
     config = command("config", None, "settings, stored in the store")
     config_commands = _subcommands(config, "config_command", "ACTION")
-    command("show", "config.cmd_config_show", "show every setting", parent=config_commands,
-            json_out=True)
-    get = command("get", "config.cmd_config_get", "print one setting", parent=config_commands,
-                  json_out=True)
+    command(
+        "show",
+        "config.cmd_config_show",
+        "show every setting",
+        parent=config_commands,
+        json_out=True,
+    )
+    get = command(
+        "get", "config.cmd_config_get", "print one setting", parent=config_commands, json_out=True
+    )
     get.add_argument("key", metavar="KEY")
     put = command("set", "config.cmd_config_set", "change one setting", parent=config_commands)
     put.add_argument("key", metavar="KEY")
     put.add_argument("value", metavar="VALUE")
-    unset = command("unset", "config.cmd_config_unset", "reset one setting to its default",
-                    parent=config_commands)
+    unset = command(
+        "unset",
+        "config.cmd_config_unset",
+        "reset one setting to its default",
+        parent=config_commands,
+    )
     unset.add_argument("key", metavar="KEY")
 
-    dashboard = command("dashboard", "dashboard.cmd_dashboard",
-                        "serve the web dashboard, its JSON API and Prometheus metrics")
-    dashboard.add_argument("--host", default="127.0.0.1",
-                           help="address to listen on (default 127.0.0.1; any address that "
-                                "is not loopback needs --token)")
-    dashboard.add_argument("--port", type=_port, default=8000,
-                           help="port to listen on (default 8000; 0 picks a free one)")
-    dashboard.add_argument("--token", help="require this secret, sent as 'Authorization: "
-                                           "Bearer TOKEN' or at the login form (default: "
-                                           "$QUEUECTL_DASHBOARD_TOKEN)")
+    dashboard = command(
+        "dashboard",
+        "dashboard.cmd_dashboard",
+        "serve the web dashboard, its JSON API and Prometheus metrics",
+    )
+    dashboard.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; any address that "
+        "is not loopback needs --token)",
+    )
+    dashboard.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        help="port to listen on (default 8000; 0 picks a free one)",
+    )
+    dashboard.add_argument(
+        "--token",
+        help="require this secret, sent as 'Authorization: "
+        "Bearer TOKEN' or at the login form (default: "
+        "$QUEUECTL_DASHBOARD_TOKEN)",
+    )
 
     return parser
 
@@ -268,6 +360,7 @@ def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str):
     """The sub-commands of `parser`. Not `required=True`: argparse would then report a
     missing COMMAND ahead of an unknown option (`queuectl --bogus` said "required:
     COMMAND"); a missing one is reported when the command runs, after those."""
+
     def missing(args: argparse.Namespace) -> NoReturn:
         parser.error(f"the following arguments are required: {metavar}")
 
@@ -276,6 +369,10 @@ def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str):
 
 
 def _add_db(parser: argparse.ArgumentParser, default: Any) -> None:
-    parser.add_argument("--db", default=default, metavar="PATH_OR_URL",
-                        help="the store: a SQLite file or a postgresql:// URL "
-                             "(default: $QUEUECTL_DB, else a per-user file)")
+    parser.add_argument(
+        "--db",
+        default=default,
+        metavar="PATH_OR_URL",
+        help="the store: a SQLite file or a postgresql:// URL "
+        "(default: $QUEUECTL_DB, else a per-user file)",
+    )

@@ -18,9 +18,11 @@ def cmd_worker_start(args: argparse.Namespace) -> int:
     location = store_location(args)
     network = launch.network_filesystem(location)
     if network:
-        say(f"warning: the store {location} is on a network file system ({network}); "
+        say(
+            f"warning: the store {location} is on a network file system ({network}); "
             "SQLite's locking is not reliable there: keep it on a local disk, and use "
-            "PostgreSQL for workers on several machines")
+            "PostgreSQL for workers on several machines"
+        )
     if args.foreground:
         return _run_pool(args, location)
     started, log_path = launch.start_detached(location, args.count, args.queue)
@@ -34,8 +36,11 @@ def _run_pool(args: argparse.Namespace, location: str) -> int:
 
     from queuectl.worker import launch
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s [%(process)d] %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s [%(process)d] %(message)s",
+    )
 
     def announce(started) -> None:
         _print_workers_started(started, args.json)

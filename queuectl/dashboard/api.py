@@ -45,8 +45,7 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
         return default
     value = whole_number(text)
     if value is None or not low <= value <= high:
-        raise UserError(f"{name!r} must be a whole number from {low} to {high}, "
-                        f"not {quote(text)}")
+        raise UserError(f"{name!r} must be a whole number from {low} to {high}, not {quote(text)}")
     return value
 
 
@@ -60,10 +59,15 @@ def jobs(store: Store, query: Query) -> dict[str, Any]:
     params = _params(query, ("state", "queue", "limit", "offset"))
     limit = _int(params, "limit", 50, 1, MAX_PAGE)
     offset = _int(params, "offset", 0, 0, MAX_OFFSET)
-    found = service.list_jobs(store, params.get("state") or None, params.get("queue") or None,
-                              limit + 1, offset)
-    return {"jobs": [job.to_dict() for job in found[:limit]], "limit": limit,
-            "offset": offset, "has_more": len(found) > limit}
+    found = service.list_jobs(
+        store, params.get("state") or None, params.get("queue") or None, limit + 1, offset
+    )
+    return {
+        "jobs": [job.to_dict() for job in found[:limit]],
+        "limit": limit,
+        "offset": offset,
+        "has_more": len(found) > limit,
+    }
 
 
 def job(store: Store, job_id: str, query: Query) -> dict[str, Any]:
@@ -98,8 +102,12 @@ def dlq_retry(store: Store, body: Any) -> dict[str, Any]:
     if set(body) == {"all"} and body["all"] is True:
         return {"ids": service.dlq_retry(store, None)}
     ids = body.get("ids")
-    if set(body) != {"ids"} or not isinstance(ids, list) or not ids or \
-            not all(isinstance(item, str) for item in ids):
+    if (
+        set(body) != {"ids"}
+        or not isinstance(ids, list)
+        or not ids
+        or not all(isinstance(item, str) for item in ids)
+    ):
         raise UserError(usage)
     return {"ids": service.dlq_retry(store, ids)}
 

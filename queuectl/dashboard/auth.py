@@ -28,9 +28,11 @@ Headers = Message  # a request's headers, as http.server parses them
 def check_token(token: str | None) -> None:
     """Refuse a token an Authorization header cannot carry intact (spaces are trimmed)."""
     if token is not None and not TOKEN_PATTERN.fullmatch(token):
-        raise UserError(f"--token must be at least {MIN_TOKEN_LENGTH} characters of visible "
-                        "ASCII, without spaces; make one with: "
-                        "python -c 'import secrets; print(secrets.token_urlsafe())'")
+        raise UserError(
+            f"--token must be at least {MIN_TOKEN_LENGTH} characters of visible "
+            "ASCII, without spaces; make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe())'"
+        )
 
 
 def is_loopback(name: str) -> bool:
@@ -124,8 +126,10 @@ class Access:
         if origin is None:
             return
         parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or \
-                parts.netloc.lower() != (headers.get("Host") or "").lower():
+        if (
+            parts.scheme not in ("http", "https")
+            or parts.netloc.lower() != (headers.get("Host") or "").lower()
+        ):
             raise HttpError(403, "cross-origin request refused")
 
     def authorize(self, headers: Headers, mutating: bool = False) -> None:
@@ -134,18 +138,25 @@ class Access:
         if mutating:
             self.check_origin(headers)
         if not self.authenticated(headers):
-            raise HttpError(401, "authentication required: send 'Authorization: Bearer "
-                                 "TOKEN', or log in at /login",
-                            {"WWW-Authenticate": 'Bearer realm="queuectl"'})
+            raise HttpError(
+                401,
+                "authentication required: send 'Authorization: Bearer TOKEN', or log in at /login",
+                {"WWW-Authenticate": 'Bearer realm="queuectl"'},
+            )
         if not mutating:
             return
         # A script with the bearer token and no cookie needs no CSRF token: a browser
         # cannot send that header cross-site.
-        browser = self.token is None or headers.get("Origin") is not None or \
-            self.session_cookie(headers) is not None
+        browser = (
+            self.token is None
+            or headers.get("Origin") is not None
+            or self.session_cookie(headers) is not None
+        )
         if browser and not _same_secret(headers.get(CSRF_HEADER) or "", self.csrf_token):
-            raise HttpError(403, f"missing or wrong CSRF token: send the page's token in "
-                                 f"the {CSRF_HEADER} header")
+            raise HttpError(
+                403,
+                f"missing or wrong CSRF token: send the page's token in the {CSRF_HEADER} header",
+            )
 
     def log_in(self, given: str) -> str | None:
         """A new session's cookie value if `given` is the token, else None."""

@@ -92,8 +92,12 @@ def connection_cap(files: int | None) -> int:
 
 def response_head(status: int, headers: dict[str, str]) -> bytes:
     """The status line and headers of an HTTP/1.1 answer, ending in the blank line."""
-    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
-             *(f"{name}: {value}" for name, value in headers.items()), "", ""]
+    lines = [
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        "",
+        "",
+    ]
     return "\r\n".join(lines).encode("latin-1")
 
 
@@ -146,8 +150,7 @@ class LimitedServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address: tuple[str, int], handler: type, cap: int,
-                 refusal: bytes) -> None:
+    def __init__(self, address: tuple[str, int], handler: type, cap: int, refusal: bytes) -> None:
         self.cap = cap
         self._refusal = refusal
         self._slots = threading.BoundedSemaphore(cap)
@@ -166,8 +169,9 @@ class LimitedServer(ThreadingHTTPServer):
     def _pause_accepting(self, exc: OSError) -> None:
         # The listening socket stays readable while the connection waits to be accepted:
         # retrying at once would spin a core until a descriptor frees up.
-        self._accept_failures.say(f"cannot accept connections: {exc.strerror}; trying "
-                                  f"again every {ACCEPT_PAUSE} s")
+        self._accept_failures.say(
+            f"cannot accept connections: {exc.strerror}; trying again every {ACCEPT_PAUSE} s"
+        )
         time.sleep(ACCEPT_PAUSE)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -187,8 +191,10 @@ class LimitedServer(ThreadingHTTPServer):
             self._slots.release()
 
     def _refuse(self, request: socket.socket) -> None:
-        self._refusals.say(f"{self.cap} connections are open, the most this dashboard "
-                           "takes: answering 503 to new ones")
+        self._refusals.say(
+            f"{self.cap} connections are open, the most this dashboard "
+            "takes: answering 503 to new ones"
+        )
         request.setblocking(False)  # the accepting thread must not wait on this client
         # What the client has sent already is read first: closing a socket with unread data
         # resets the connection, and the client might lose the answer.
@@ -228,8 +234,12 @@ class ConnectionHandler(BaseHTTPRequestHandler):
         """Send a whole answer, in one write: headers sent apart from the body would wait
         for the client's delayed ACK under Nagle's algorithm, 40 ms per kept-alive request.
         `headers` gets Server, Date, Content-Length and, when closing, Connection."""
-        fields = {"Server": self.version_string(), "Date": self.date_time_string(),
-                  **headers, "Content-Length": str(len(body))}
+        fields = {
+            "Server": self.version_string(),
+            "Date": self.date_time_string(),
+            **headers,
+            "Content-Length": str(len(body)),
+        }
         if self.close_connection:
             fields["Connection"] = "close"
         answer = response_head(status, fields) + (body if self.command != "HEAD" else b"")

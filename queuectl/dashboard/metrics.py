@@ -40,8 +40,9 @@ class _Writer:
 
     def sample(self, name: str, value: float, **labels: str) -> None:
         inner = ",".join(f'{key}="{_label(text)}"' for key, text in labels.items())
-        self.lines.append(f"{name}{{{inner}}} {_number(value)}" if inner
-                          else f"{name} {_number(value)}")
+        self.lines.append(
+            f"{name}{{{inner}}} {_number(value)}" if inner else f"{name} {_number(value)}"
+        )
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
@@ -57,8 +58,9 @@ def render(store: Store) -> str:
             out.sample("queuectl_jobs", counts[queue].get(state, 0), queue=queue, state=state)
 
     attempts = snapshot["attempts"]
-    out.family("queuectl_attempts_total", "counter",
-               "Finished attempts kept in the store, by outcome.")
+    out.family(
+        "queuectl_attempts_total", "counter", "Finished attempts kept in the store, by outcome."
+    )
     for outcome in (*OUTCOMES, *sorted(set(attempts) - set(OUTCOMES))):
         out.sample("queuectl_attempts_total", attempts.get(outcome, 0), outcome=outcome)
 

@@ -17,8 +17,12 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(properties),
-            "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
 
 
 def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
@@ -53,88 +57,139 @@ def _job_property(item: JobField) -> dict[str, Any]:
 
 SCHEMAS: dict[str, Any] = {
     "Job": _object({item.name: _job_property(item) for item in PUBLIC_JOB_FIELDS}),
-    "Attempt": _object({
-        "number": {"type": "integer", "minimum": 1},
-        "worker_id": _nullable("string"),
-        "started_at": NULLABLE_TIME,
-        "finished_at": NULLABLE_TIME,
-        "exit_code": _nullable("integer"),
-        "error": _nullable("string"),
-        "outcome": {**_nullable("string"),
-                    "description": "the state this attempt led to; null while it runs"},
-        "output_bytes": {"type": "integer", "minimum": 0,
-                         "description": "bytes the command wrote in all"},
-        "output": {"type": "string",
-                   "description": "the last output_limit bytes of stdout+stderr, as UTF-8"},
-    }),
-    "Worker": _object({
-        "id": {"type": "string"},
-        "host": {"type": "string"},
-        "pid": {"type": "integer"},
-        "state": {"type": "string", "enum": ["idle", "busy", "stopping", "lost"]},
-        "job_id": _nullable("string"),
-        "queues": {"type": ["array", "null"], "items": {"type": "string"},
-                   "description": "the queues it serves; null = all"},
-        "started_at": TIME,
-        "last_heartbeat": TIME,
-        "heartbeat_age": {"type": "number", "minimum": 0, "description": "seconds"},
-    }),
+    "Attempt": _object(
+        {
+            "number": {"type": "integer", "minimum": 1},
+            "worker_id": _nullable("string"),
+            "started_at": NULLABLE_TIME,
+            "finished_at": NULLABLE_TIME,
+            "exit_code": _nullable("integer"),
+            "error": _nullable("string"),
+            "outcome": {
+                **_nullable("string"),
+                "description": "the state this attempt led to; null while it runs",
+            },
+            "output_bytes": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "bytes the command wrote in all",
+            },
+            "output": {
+                "type": "string",
+                "description": "the last output_limit bytes of stdout+stderr, as UTF-8",
+            },
+        }
+    ),
+    "Worker": _object(
+        {
+            "id": {"type": "string"},
+            "host": {"type": "string"},
+            "pid": {"type": "integer"},
+            "state": {"type": "string", "enum": ["idle", "busy", "stopping", "lost"]},
+            "job_id": _nullable("string"),
+            "queues": {
+                "type": ["array", "null"],
+                "items": {"type": "string"},
+                "description": "the queues it serves; null = all",
+            },
+            "started_at": TIME,
+            "last_heartbeat": TIME,
+            "heartbeat_age": {"type": "number", "minimum": 0, "description": "seconds"},
+        }
+    ),
     "StateCounts": STATE_COUNTS,
-    "Status": _object({
-        "counts": _ref("StateCounts"),
-        "queues": {"type": "object", "additionalProperties": _ref("StateCounts")},
-        "workers": {"type": "array", "items": _ref("Worker"),
-                    "description": "workers that are not lost"},
-        "store": {"type": "string", "description": "the store location, password masked"},
-    }),
-    "JobPage": _object({
-        "jobs": {"type": "array", "items": _ref("Job")},
-        "limit": {"type": "integer"},
-        "offset": {"type": "integer"},
-        "has_more": {"type": "boolean", "description": "whether another page follows"},
-    }),
-    "JobDetail": _object({
-        "job": _ref("Job"),
-        "attempts": {"type": "array", "items": _ref("Attempt")},
-    }),
-    "StatsSummary": _object({
-        "completed": {"type": "integer"},
-        "failed_attempts": {"type": "integer"},
-        "dead": {"type": "integer"},
-        "canceled": {"type": "integer"},
-        "jobs_per_minute": _nullable("number"),
-        "mean_seconds": _nullable("number"),
-        "p95_seconds": _nullable("number"),
-    }),
-    "Stats": _object({
-        "since": TIME,
-        "until": TIME,
-        "window_seconds": {"type": "number"},
-        "total": _ref("StatsSummary"),
-        "queues": {"type": "object", "additionalProperties": _ref("StatsSummary")},
-    }),
-    "Throughput": _object({
-        "bucket_seconds": {"type": "integer"},
-        "until": TIME,
-        "buckets": {"type": "array", "items": _object({
-            "start": TIME,
+    "Status": _object(
+        {
+            "counts": _ref("StateCounts"),
+            "queues": {"type": "object", "additionalProperties": _ref("StateCounts")},
+            "workers": {
+                "type": "array",
+                "items": _ref("Worker"),
+                "description": "workers that are not lost",
+            },
+            "store": {"type": "string", "description": "the store location, password masked"},
+        }
+    ),
+    "JobPage": _object(
+        {
+            "jobs": {"type": "array", "items": _ref("Job")},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+            "has_more": {"type": "boolean", "description": "whether another page follows"},
+        }
+    ),
+    "JobDetail": _object(
+        {
+            "job": _ref("Job"),
+            "attempts": {"type": "array", "items": _ref("Attempt")},
+        }
+    ),
+    "StatsSummary": _object(
+        {
             "completed": {"type": "integer"},
-            "failed": {"type": "integer", "description": "failed attempts, dead included"},
+            "failed_attempts": {"type": "integer"},
+            "dead": {"type": "integer"},
             "canceled": {"type": "integer"},
-        })},
-    }),
-    "RetryRequest": {"oneOf": [
-        _object({"ids": {"type": "array", "items": {"type": "string"}, "minItems": 1}}),
-        _object({"all": {"const": True}}),
-    ]},
-    "RetryResult": _object({"ids": {"type": "array", "items": {"type": "string"},
-                                    "description": "the jobs moved back to pending"}}),
-    "CancelResult": _object({
-        "id": {"type": "string"},
-        "result": {"type": "string", "enum": ["canceled", "requested"],
-                   "description": "requested: the job's worker had not stopped it after "
-                                  "kill_grace + 5 s of waiting, and will"},
-    }),
+            "jobs_per_minute": _nullable("number"),
+            "mean_seconds": _nullable("number"),
+            "p95_seconds": _nullable("number"),
+        }
+    ),
+    "Stats": _object(
+        {
+            "since": TIME,
+            "until": TIME,
+            "window_seconds": {"type": "number"},
+            "total": _ref("StatsSummary"),
+            "queues": {"type": "object", "additionalProperties": _ref("StatsSummary")},
+        }
+    ),
+    "Throughput": _object(
+        {
+            "bucket_seconds": {"type": "integer"},
+            "until": TIME,
+            "buckets": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "start": TIME,
+                        "completed": {"type": "integer"},
+                        "failed": {
+                            "type": "integer",
+                            "description": "failed attempts, dead included",
+                        },
+                        "canceled": {"type": "integer"},
+                    }
+                ),
+            },
+        }
+    ),
+    "RetryRequest": {
+        "oneOf": [
+            _object({"ids": {"type": "array", "items": {"type": "string"}, "minItems": 1}}),
+            _object({"all": {"const": True}}),
+        ]
+    },
+    "RetryResult": _object(
+        {
+            "ids": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the jobs moved back to pending",
+            }
+        }
+    ),
+    "CancelResult": _object(
+        {
+            "id": {"type": "string"},
+            "result": {
+                "type": "string",
+                "enum": ["canceled", "requested"],
+                "description": "requested: the job's worker had not stopped it after "
+                "kill_grace + 5 s of waiting, and will",
+            },
+        }
+    ),
     "Error": _object({"error": {"type": "string"}, "status": {"type": "integer"}}),
 }
 
@@ -142,7 +197,7 @@ _ERRORS = {
     "400": "bad request: an invalid parameter or body",
     "401": "a --token is set and the request has no valid bearer token or session cookie",
     "403": "a cross-origin request, a browser request without the CSRF token, or (on "
-           "loopback) a Host header that names another host",
+    "loopback) a Host header that names another host",
     "404": "no such job",
     "405": "wrong method: state-changing endpoints take POST only, reads GET or HEAD",
     "409": "the job is in the wrong state",
@@ -163,30 +218,50 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
 
 
 _READ: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}, {"cookieAuth": []}]
-_WRITE: list[dict[str, list[str]]] = [{"csrfToken": []}, {"bearerAuth": []},
-                                      {"cookieAuth": [], "csrfToken": []}]
+_WRITE: list[dict[str, list[str]]] = [
+    {"csrfToken": []},
+    {"bearerAuth": []},
+    {"cookieAuth": [], "csrfToken": []},
+]
 _JOB_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _get(summary: str, schema: dict[str, Any], *, params=(), errors=_READ_ERRORS) -> dict:
-    return {"get": {"summary": summary, "security": _READ, "parameters": list(params),
-                    "responses": {"200": _json(schema, summary), **_errors(*errors)}}}
+    return {
+        "get": {
+            "summary": summary,
+            "security": _READ,
+            "parameters": list(params),
+            "responses": {"200": _json(schema, summary), **_errors(*errors)},
+        }
+    }
 
 
 def _post(summary: str, schema: dict[str, Any], *, body=None, params=()) -> dict:
     operation: dict[str, Any] = {
-        "summary": summary, "security": _WRITE, "parameters": list(params),
-        "responses": {"200": _json(schema, summary),
-                      **_errors("400", "401", "403", "404", "405", "409", "411", "413",
-                                "503")}}
+        "summary": summary,
+        "security": _WRITE,
+        "parameters": list(params),
+        "responses": {
+            "200": _json(schema, summary),
+            **_errors("400", "401", "403", "404", "405", "409", "411", "413", "503"),
+        },
+    }
     if body is not None:
-        operation["requestBody"] = {"required": True,
-                                    "content": {"application/json": {"schema": body}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
         operation["responses"].update(_errors("415"))
     return {"post": operation}
 
@@ -212,59 +287,107 @@ def document(cookie: str) -> dict[str, Any]:
     state_param = _query("state", {"type": "string", "enum": list(STATES)}, "only this state")
     return {
         "openapi": "3.1.0",
-        "info": {"title": "queuectl dashboard API", "version": __version__,
-                 "description": DESCRIPTION.format(cookie=cookie, csrf=CSRF_HEADER)},
+        "info": {
+            "title": "queuectl dashboard API",
+            "version": __version__,
+            "description": DESCRIPTION.format(cookie=cookie, csrf=CSRF_HEADER),
+        },
         "servers": [{"url": "/"}],
         "paths": {
-            "/api/status": _get("Job counts per state and per queue, live workers",
-                                _ref("Status")),
-            "/api/jobs": _get("A page of jobs, newest first", _ref("JobPage"), params=[
-                state_param,
-                _query("queue", {"type": "string"}, "only this queue"),
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500,
-                                 "default": 50}, "page size"),
-                _query("offset", {"type": "integer", "minimum": 0, "default": 0},
-                       "jobs to skip"),
-            ]),
-            "/api/jobs/{id}": _get("One job with its attempts and their output",
-                                   _ref("JobDetail"), params=[_JOB_ID],
-                                   errors=(*_READ_ERRORS, "404")),
+            "/api/status": _get("Job counts per state and per queue, live workers", _ref("Status")),
+            "/api/jobs": _get(
+                "A page of jobs, newest first",
+                _ref("JobPage"),
+                params=[
+                    state_param,
+                    _query("queue", {"type": "string"}, "only this queue"),
+                    _query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                        "page size",
+                    ),
+                    _query(
+                        "offset", {"type": "integer", "minimum": 0, "default": 0}, "jobs to skip"
+                    ),
+                ],
+            ),
+            "/api/jobs/{id}": _get(
+                "One job with its attempts and their output",
+                _ref("JobDetail"),
+                params=[_JOB_ID],
+                errors=(*_READ_ERRORS, "404"),
+            ),
             "/api/jobs/{id}/cancel": _post(
-                "Cancel a pending, failed or processing job", _ref("CancelResult"),
-                params=[_JOB_ID]),
-            "/api/dlq/retry": _post("Move dead jobs back to pending (attempts reset to 0)",
-                                    _ref("RetryResult"), body=_ref("RetryRequest")),
-            "/api/workers": _get("Every registered worker, lost ones included",
-                                 {"type": "array", "items": _ref("Worker")}),
-            "/api/stats": _get("Completed, failed and dead counts, jobs per minute, mean "
-                               "and p95 run time, overall and per queue", _ref("Stats"),
-                               params=[_query("since", {"type": "string", "default": "1h"},
-                                              "the window: 30s, 5m, 2h, 1d (at most 7d)")]),
+                "Cancel a pending, failed or processing job", _ref("CancelResult"), params=[_JOB_ID]
+            ),
+            "/api/dlq/retry": _post(
+                "Move dead jobs back to pending (attempts reset to 0)",
+                _ref("RetryResult"),
+                body=_ref("RetryRequest"),
+            ),
+            "/api/workers": _get(
+                "Every registered worker, lost ones included",
+                {"type": "array", "items": _ref("Worker")},
+            ),
+            "/api/stats": _get(
+                "Completed, failed and dead counts, jobs per minute, mean "
+                "and p95 run time, overall and per queue",
+                _ref("Stats"),
+                params=[
+                    _query(
+                        "since",
+                        {"type": "string", "default": "1h"},
+                        "the window: 30s, 5m, 2h, 1d (at most 7d)",
+                    )
+                ],
+            ),
             "/api/throughput": _get(
-                "Attempts completed and failed per minute", _ref("Throughput"),
-                params=[_query("minutes", {"type": "integer", "minimum": 1,
-                                           "maximum": 1440, "default": 60},
-                               "how many minutes, the current one last")]),
-            "/metrics": {"get": {
-                "summary": "Prometheus metrics: jobs by queue and state, attempts by "
-                           "outcome, a run-time histogram, workers by state",
-                "security": _READ,
-                "responses": {"200": {"description": "Prometheus text format 0.0.4",
-                                      "content": {"text/plain": {
-                                          "schema": {"type": "string"}}}},
-                              **_errors("401", "403", "405", "503")}}},
+                "Attempts completed and failed per minute",
+                _ref("Throughput"),
+                params=[
+                    _query(
+                        "minutes",
+                        {"type": "integer", "minimum": 1, "maximum": 1440, "default": 60},
+                        "how many minutes, the current one last",
+                    )
+                ],
+            ),
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics: jobs by queue and state, attempts by "
+                    "outcome, a run-time histogram, workers by state",
+                    "security": _READ,
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format 0.0.4",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **_errors("401", "403", "405", "503"),
+                    },
+                }
+            },
         },
         "components": {
             "schemas": SCHEMAS,
-            "responses": {f"E{code}": _json(_ref("Error"), text)
-                          for code, text in _ERRORS.items()},
+            "responses": {f"E{code}": _json(_ref("Error"), text) for code, text in _ERRORS.items()},
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer",
-                               "description": "the dashboard's --token"},
-                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": cookie,
-                               "description": "set by POST /login"},
-                "csrfToken": {"type": "apiKey", "in": "header", "name": CSRF_HEADER,
-                              "description": "the page's CSRF token"},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the dashboard's --token",
+                },
+                "cookieAuth": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": cookie,
+                    "description": "set by POST /login",
+                },
+                "csrfToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": CSRF_HEADER,
+                    "description": "the page's CSRF token",
+                },
             },
         },
     }

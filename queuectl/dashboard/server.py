@@ -50,8 +50,8 @@ STATIC_FILES = {
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self'; connect-src 'self'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "img-src 'self'; connect-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",  # no-referrer would make forms send Origin: null
@@ -59,22 +59,28 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 READS = {
-    "status": api.status, "jobs": api.jobs, "workers": api.workers, "stats": api.stats,
+    "status": api.status,
+    "jobs": api.jobs,
+    "workers": api.workers,
+    "stats": api.stats,
     "throughput": api.throughput,
 }
 # Path pattern -> {method: name of the Handler method that serves it}.
-ROUTES = [(re.compile(pattern), methods) for pattern, methods in (
-    (r"/", {"GET": "page"}),
-    (r"/login", {"GET": "login_form", "POST": "login"}),
-    (r"/logout", {"POST": "logout"}),
-    (r"/static/(?P<name>[A-Za-z0-9_.-]+)", {"GET": "static"}),
-    (r"/api/openapi\.json", {"GET": "openapi"}),
-    (r"/api/(?P<name>status|jobs|workers|stats|throughput)", {"GET": "read"}),
-    (r"/api/jobs/(?P<job_id>[^/]+)", {"GET": "read_job"}),
-    (r"/api/jobs/(?P<job_id>[^/]+)/cancel", {"POST": "cancel"}),
-    (r"/api/dlq/retry", {"POST": "dlq_retry"}),
-    (r"/metrics", {"GET": "metrics"}),
-)]
+ROUTES = [
+    (re.compile(pattern), methods)
+    for pattern, methods in (
+        (r"/", {"GET": "page"}),
+        (r"/login", {"GET": "login_form", "POST": "login"}),
+        (r"/logout", {"POST": "logout"}),
+        (r"/static/(?P<name>[A-Za-z0-9_.-]+)", {"GET": "static"}),
+        (r"/api/openapi\.json", {"GET": "openapi"}),
+        (r"/api/(?P<name>status|jobs|workers|stats|throughput)", {"GET": "read"}),
+        (r"/api/jobs/(?P<job_id>[^/]+)", {"GET": "read_job"}),
+        (r"/api/jobs/(?P<job_id>[^/]+)/cancel", {"POST": "cancel"}),
+        (r"/api/dlq/retry", {"POST": "dlq_retry"}),
+        (r"/metrics", {"GET": "metrics"}),
+    )
+]
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -88,8 +94,9 @@ def _json_bytes(data: Any) -> bytes:
 def _resolve(host: str) -> tuple[int, bool]:
     """(address family, whether every address `host` names is loopback)."""
     try:
-        infos = socket.getaddrinfo(host or None, None, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(
+            host or None, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
     except socket.gaierror as exc:
         raise UserError(f"cannot listen on {quote(host)}: {exc.strerror}") from None
     return infos[0][0], all(auth.is_loopback(str(info[4][0])) for info in infos)
@@ -101,13 +108,27 @@ def _read_static(name: str) -> str:
 
 def _refusal(cap: int) -> bytes:
     """The answer to a connection past the cap."""
-    body = _json_bytes({"error": f"the dashboard has {cap} connections open, the most it "
-                                 "takes; try again shortly", "status": 503})
-    return response_head(503, {**SECURITY_HEADERS, "Cache-Control": "no-store",
-                               "Retry-After": "1",
-                               "Content-Type": "application/json; charset=utf-8",
-                               "Content-Length": str(len(body)),
-                               "Connection": "close"}) + body
+    body = _json_bytes(
+        {
+            "error": f"the dashboard has {cap} connections open, the most it "
+            "takes; try again shortly",
+            "status": 503,
+        }
+    )
+    return (
+        response_head(
+            503,
+            {
+                **SECURITY_HEADERS,
+                "Cache-Control": "no-store",
+                "Retry-After": "1",
+                "Content-Type": "application/json; charset=utf-8",
+                "Content-Length": str(len(body)),
+                "Connection": "close",
+            },
+        )
+        + body
+    )
 
 
 class DashboardServer(connections.LimitedServer):
@@ -116,9 +137,11 @@ class DashboardServer(connections.LimitedServer):
     def __init__(self, location: str, host: str, port: int, token: str | None) -> None:
         family, self.loopback = _resolve(host)
         if not self.loopback and token is None:
-            raise UserError(f"refusing to listen on {host or 'every address'} without "
-                            "--token: anyone who can reach it could cancel and retry jobs "
-                            "(use --token SECRET, or the default --host 127.0.0.1)")
+            raise UserError(
+                f"refusing to listen on {host or 'every address'} without "
+                "--token: anyone who can reach it could cancel and retry jobs "
+                "(use --token SECRET, or the default --host 127.0.0.1)"
+            )
         self.address_family = family
         self.location = location
         self.stores = StorePool(location)
@@ -130,8 +153,7 @@ class DashboardServer(connections.LimitedServer):
         try:
             super().__init__((host, port), Handler, cap, _refusal(cap))
         except OSError as exc:
-            raise UserError(f"cannot listen on {host}:{port}: "
-                            f"{exc.strerror or exc}") from None
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         # Cookies ignore the port: dashboards of two stores on one host keep apart.
         self.access.cookie_name = f"{SESSION_COOKIE}_{self.server_address[1]}"
         self.openapi = _json_bytes(openapi.document(self.access.cookie_name))
@@ -214,10 +236,10 @@ class Handler(connections.ConnectionHandler):
             if match is None:
                 continue
             if method not in methods:
-                allowed = ", ".join(sorted({*methods, "HEAD"} if "GET" in methods
-                                           else methods))
-                raise HttpError(405, f"{method} is not allowed here; use {allowed}",
-                                {"Allow": allowed})
+                allowed = ", ".join(sorted({*methods, "HEAD"} if "GET" in methods else methods))
+                raise HttpError(
+                    405, f"{method} is not allowed here; use {allowed}", {"Allow": allowed}
+                )
             return methods[method], {k: unquote(v) for k, v in match.groupdict().items()}
         raise HttpError(404, f"no such page: {quote(path)}")
 
@@ -241,10 +263,19 @@ class Handler(connections.ConnectionHandler):
 
     # --- responses ---------------------------------------------------------------------
 
-    def _send(self, status: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
-        self.send_answer(status, {**SECURITY_HEADERS, "Cache-Control": "no-store",
-                                  **(headers or {}), "Content-Type": content_type}, body)
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_answer(
+            status,
+            {
+                **SECURITY_HEADERS,
+                "Cache-Control": "no-store",
+                **(headers or {}),
+                "Content-Type": content_type,
+            },
+            body,
+        )
 
     def _authorize(self, mutating: bool = False) -> None:
         self.server.access.authorize(self.headers, mutating)
@@ -255,18 +286,20 @@ class Handler(connections.ConnectionHandler):
         self._send(status, _json_bytes(data), "application/json; charset=utf-8", headers)
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None):
-        self._send(status, _json_bytes({"error": message, "status": status}),
-                   "application/json; charset=utf-8", headers)
+        self._send(
+            status,
+            _json_bytes({"error": message, "status": status}),
+            "application/json; charset=utf-8",
+            headers,
+        )
 
     def _html(self, text: str, status: int = 200, headers: dict[str, str] | None = None):
         self._send(status, text.encode("utf-8"), "text/html; charset=utf-8", headers)
 
     def _redirect(self, location: str, headers: dict[str, str] | None = None) -> None:
-        self._send(303, b"", "text/plain; charset=utf-8", {"Location": location,
-                                                          **(headers or {})})
+        self._send(303, b"", "text/plain; charset=utf-8", {"Location": location, **(headers or {})})
 
-    def send_error(self, code: int, message: str | None = None,
-                   explain: str | None = None) -> None:
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The base class's errors (a malformed request line, an unknown method) as JSON,
         and as 4xx: the client sent something this server will not take."""
         if code == HTTPStatus.NOT_IMPLEMENTED:
@@ -292,9 +325,11 @@ class Handler(connections.ConnectionHandler):
         if not access.authenticated(self.headers):
             self._login_form()
             return
-        self._html(self.server.index
-                   .replace("{{csrf_token}}", html.escape(access.csrf_token))
-                   .replace("{{auth}}", "token" if access.token else "none"))
+        self._html(
+            self.server.index.replace("{{csrf_token}}", html.escape(access.csrf_token)).replace(
+                "{{auth}}", "token" if access.token else "none"
+            )
+        )
 
     def _on_login_form(self, query: api.Query) -> None:
         access = self.server.access
@@ -304,8 +339,7 @@ class Handler(connections.ConnectionHandler):
             self._login_form()
 
     def _login_form(self, message: str = "", status: int = 200) -> None:
-        self._html(self.server.login_page.replace("{{message}}", html.escape(message)),
-                   status)
+        self._html(self.server.login_page.replace("{{message}}", html.escape(message)), status)
 
     def _on_login(self, query: api.Query) -> None:
         access = self.server.access
@@ -323,14 +357,17 @@ class Handler(connections.ConnectionHandler):
     def _on_logout(self, query: api.Query) -> None:
         self._authorize(mutating=True)
         self.server.access.log_out(self.headers)
-        self._send(200, _json_bytes({"logged_out": True}), "application/json; charset=utf-8",
-                   {"Set-Cookie": self.server.access.cookie("", max_age=0)})
+        self._send(
+            200,
+            _json_bytes({"logged_out": True}),
+            "application/json; charset=utf-8",
+            {"Set-Cookie": self.server.access.cookie("", max_age=0)},
+        )
 
     def _on_static(self, query: api.Query, name: str) -> None:
         if name not in STATIC_FILES:
             raise HttpError(404, f"no such file: {quote(name)}")
-        self._send(200, self.server.files[name], STATIC_FILES[name],
-                   {"Cache-Control": "no-cache"})
+        self._send(200, self.server.files[name], STATIC_FILES[name], {"Cache-Control": "no-cache"})
 
     def _on_openapi(self, query: api.Query) -> None:
         self._send(200, self.server.openapi, "application/json; charset=utf-8")
@@ -382,8 +419,12 @@ def serve(location: str, host: str, port: int, token: str | None) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     thread = threading.Thread(target=server.serve_forever, name="dashboard", daemon=True)
     thread.start()
-    print(f"queuectl: dashboard of {service.shown_location(location)} at {server.url} "
-          "(Ctrl-C to stop)", file=sys.stderr, flush=True)
+    print(
+        f"queuectl: dashboard of {service.shown_location(location)} at {server.url} "
+        "(Ctrl-C to stop)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         # A timed wait: on Windows an untimed one would keep the Ctrl-C handler from running.
         while not stop.wait(0.5):

@@ -17,8 +17,9 @@ from queuectl.store.base import Store
 
 DB_ENV = "QUEUECTL_DB"
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-_CONNINFO = re.compile(r"\s*(host|hostaddr|port|dbname|user|password|service|sslmode)\s*=",
-                       re.IGNORECASE)
+_CONNINFO = re.compile(
+    r"\s*(host|hostaddr|port|dbname|user|password|service|sslmode)\s*=", re.IGNORECASE
+)
 
 
 class Backend(NamedTuple):
@@ -39,8 +40,14 @@ class Backend(NamedTuple):
 
 BACKENDS = (
     Backend("sqlite", "SQLite", "queuectl.store.sqlite:SqliteStore", local_disk=True),
-    Backend("postgres", "PostgreSQL", "queuectl.store.postgres:PostgresStore",
-            schemes=("postgresql", "postgres"), driver="psycopg", extra="postgres"),
+    Backend(
+        "postgres",
+        "PostgreSQL",
+        "queuectl.store.postgres:PostgresStore",
+        schemes=("postgresql", "postgres"),
+        driver="psycopg",
+        extra="postgres",
+    ),
 )
 _FILES = next(backend for backend in BACKENDS if not backend.schemes)
 
@@ -62,18 +69,23 @@ def resolve_location(given: str | None = None) -> str:
     if backend_of(location).schemes:
         return location
     if _URL.match(location):  # mysql://..., file://...: not a path to create a file at
-        raise UserError(f"unsupported store URL {display_location(location)!r}: give "
-                        f"{_ways_to_name_a_store()}")
+        raise UserError(
+            f"unsupported store URL {display_location(location)!r}: give {_ways_to_name_a_store()}"
+        )
     if _CONNINFO.match(location):  # not echoed: it may hold a password
-        raise UserError("a key=value connection string is not supported: give a "
-                        "postgresql:// URL (options after '?', such as ?sslmode=require)")
+        raise UserError(
+            "a key=value connection string is not supported: give a "
+            "postgresql:// URL (options after '?', such as ?sslmode=require)"
+        )
     return os.path.realpath(os.path.expanduser(location))
 
 
 def _ways_to_name_a_store() -> str:
     """What names a store of each backend: "a file path (SQLite) or a postgresql:// URL"."""
-    *others, last = [f"a {backend.schemes[0]}:// URL" if backend.schemes
-                     else f"a file path ({backend.title})" for backend in BACKENDS]
+    *others, last = [
+        f"a {backend.schemes[0]}:// URL" if backend.schemes else f"a file path ({backend.title})"
+        for backend in BACKENDS
+    ]
     return f"{', '.join(others)} or {last}" if others else last
 
 
@@ -105,5 +117,7 @@ def _store_class(backend: Backend) -> Callable[..., Store]:
     except ImportError as exc:
         if not backend.driver or backend.driver not in str(exc):
             raise
-        raise StoreError(f"the {backend.title} backend needs {backend.driver}: "
-                         f"pip install 'queuectl[{backend.extra}]'") from None
+        raise StoreError(
+            f"the {backend.title} backend needs {backend.driver}: "
+            f"pip install 'queuectl[{backend.extra}]'"
+        ) from None

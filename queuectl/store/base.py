@@ -126,8 +126,9 @@ class Store(abc.ABC):
     # --- claiming and running ----------------------------------------------------------
 
     @abc.abstractmethod
-    def claim(self, worker_id: str, queues: Sequence[str] | None, now: float,
-              lease_seconds: float) -> Job | None:
+    def claim(
+        self, worker_id: str, queues: Sequence[str] | None, now: float, lease_seconds: float
+    ) -> Job | None:
         """Atomically take the first claimable job (``pending`` or ``failed``, ``run_at``
         <= now, in one of `queues` or any queue if None) and return it as ``processing``:
         ``attempts`` and the attempt number ``run_no`` incremented, ``started_at`` = now,
@@ -146,8 +147,9 @@ class Store(abc.ABC):
         command, so that a later pool can stop the tree if this worker dies."""
 
     @abc.abstractmethod
-    def heartbeat(self, worker_id: str, lease: Lease | None, now: float,
-                  lease_seconds: float) -> Heartbeat:
+    def heartbeat(
+        self, worker_id: str, lease: Lease | None, now: float, lease_seconds: float
+    ) -> Heartbeat:
         """Refresh the worker's heartbeat and, if it holds a job, extend that job's lease
         to now + lease_seconds (fenced)."""
 
@@ -165,8 +167,14 @@ class Store(abc.ABC):
         its stream, and drop chunks that end before `keep_from` (the output limit)."""
 
     @abc.abstractmethod
-    def finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
-               keep_pgid: bool = False) -> bool:
+    def finish(
+        self,
+        lease: Lease,
+        transition: Transition,
+        attempt: Attempt,
+        now: float,
+        keep_pgid: bool = False,
+    ) -> bool:
         """Apply `transition` to the job and write its attempt record, in one
         transaction, only if the lease still holds. Live output chunks of the attempt are
         replaced by ``attempt.output``. The attempt's process group is forgotten unless
@@ -174,9 +182,15 @@ class Store(abc.ABC):
         stray attempt of its host, ``attempt.host`` if none was recorded, with pgid 0 if
         none was recorded. Returns whether it applied."""
 
-    def finish_and_claim(self, lease: Lease, transition: Transition, attempt: Attempt,
-                         now: float, queues: Sequence[str] | None,
-                         lease_seconds: float) -> tuple[bool, Job | None]:
+    def finish_and_claim(
+        self,
+        lease: Lease,
+        transition: Transition,
+        attempt: Attempt,
+        now: float,
+        queues: Sequence[str] | None,
+        lease_seconds: float,
+    ) -> tuple[bool, Job | None]:
         """`finish`, then `claim` the worker's next job: (finish applied, next job or None).
         A backend may do both in one transaction, saving a commit per job."""
         applied = self.finish(lease, transition, attempt, now)
@@ -231,8 +245,9 @@ class Store(abc.ABC):
         """The job, or `NotFound`."""
 
     @abc.abstractmethod
-    def list_jobs(self, state: str | None = None, queue: str | None = None,
-                  limit: int = 50, offset: int = 0) -> list[Job]:
+    def list_jobs(
+        self, state: str | None = None, queue: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Job]:
         """Jobs, newest first."""
 
     @abc.abstractmethod

@@ -59,8 +59,9 @@ def _connect(url: str) -> Connection:
 
 def _one_line(exc: BaseException, url: str) -> str:
     """The first line of a psycopg error, with the URL's password (if any) masked."""
-    text = next((line.strip() for line in str(exc).splitlines() if line.strip()),
-                type(exc).__name__)
+    text = next(
+        (line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__
+    )
     passwords = set(_USERINFO_PASSWORD.findall(url))
     with suppress(psycopg.Error):
         passwords.add(conninfo_to_dict(url).get("password") or "")
@@ -135,21 +136,24 @@ class PostgresStore(SqlStore):
         except psycopg.Error as exc:
             # A server that cannot be reached now may be reached later: workers wait for it.
             kind = StoreUnavailable if isinstance(exc, DatabaseErrors) else StoreError
-            raise kind(f"cannot open the store {self._display()}: "
-                       f"{_one_line(exc, location)}") from None
+            raise kind(
+                f"cannot open the store {self._display()}: {_one_line(exc, location)}"
+            ) from None
         try:
             schema = self._value("SELECT current_schema() AS value")
             if schema is None:
-                raise StoreError(f"cannot open the store {self._display()}: no schema of its "
-                                 "search_path exists")
+                raise StoreError(
+                    f"cannot open the store {self._display()}: no schema of its search_path exists"
+                )
             self._channel = _channel(schema)
             self._migrate()
         except BaseException as exc:
             self._conn.close()
             if isinstance(exc, psycopg.Error):
                 kind = StoreUnavailable if isinstance(exc, DatabaseErrors) else StoreError
-                raise kind(f"cannot open the store {self._display()}: "
-                           f"{_one_line(exc, location)}") from None
+                raise kind(
+                    f"cannot open the store {self._display()}: {_one_line(exc, location)}"
+                ) from None
             raise
 
     # --- plumbing ----------------------------------------------------------------------
@@ -174,8 +178,9 @@ class PostgresStore(SqlStore):
         if version > self._newest_schema:
             raise self._too_new(version)
         with self._conn.transaction():
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
-                               [MIGRATION_LOCK])
+            self._conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", [MIGRATION_LOCK]
+            )
             version = self._schema_version()  # another host may have migrated meanwhile
             if version > self._newest_schema:
                 raise self._too_new(version)
@@ -184,20 +189,23 @@ class PostgresStore(SqlStore):
             self._conn.execute(
                 "INSERT INTO queuectl_meta (key, value) VALUES ('schema_version', %(v)s) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                {"v": str(max(version, self._newest_schema))})
+                {"v": str(max(version, self._newest_schema))},
+            )
 
     def _schema_version(self) -> int:
         # A catalog query, not to_regclass(): the latter may answer from this session's
         # cache, which still says "no such table" after another host's migration committed
         # while this one waited for the lock.
         if not self._value(
-                "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c"
-                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE c.relname = 'queuectl_meta' AND n.nspname = current_schema())"
-                " AS value"):
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relname = 'queuectl_meta' AND n.nspname = current_schema())"
+            " AS value"
+        ):
             return 0
         row = self._conn.execute(
-            "SELECT value FROM queuectl_meta WHERE key = 'schema_version'").fetchone()
+            "SELECT value FROM queuectl_meta WHERE key = 'schema_version'"
+        ).fetchone()
         return int(row["value"]) if row else 0
 
     def _value(self, text: str) -> Any:
@@ -207,8 +215,10 @@ class PostgresStore(SqlStore):
         return row["value"]
 
     def _too_new(self, version: int) -> StoreError:
-        return StoreError(f"the store {self._display()} has schema version {version}; this "
-                          f"queuectl knows {self._newest_schema}: upgrade queuectl")
+        return StoreError(
+            f"the store {self._display()} has schema version {version}; this "
+            f"queuectl knows {self._newest_schema}: upgrade queuectl"
+        )
 
     @contextmanager
     def _guard(self) -> Iterator[Connection]:
@@ -234,8 +244,9 @@ class PostgresStore(SqlStore):
             raise self._lost(exc) from None
 
     def _lost(self, exc: BaseException) -> StoreUnavailable:
-        return StoreUnavailable(f"cannot use the store {self._display()}: "
-                                f"{_one_line(exc, self.location)}")
+        return StoreUnavailable(
+            f"cannot use the store {self._display()}: {_one_line(exc, self.location)}"
+        )
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -247,18 +258,25 @@ class PostgresStore(SqlStore):
             finally:
                 self._depth -= 1
 
-    def _rows(self, name: str, params: dict[str, Any] | None = None,
-              queues: Sequence[str] | None = None, where: str = "") -> list[Row]:
+    def _rows(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        queues: Sequence[str] | None = None,
+        where: str = "",
+    ) -> list[Row]:
         query = self._q[name]
         if params:
             params = _sendable(query, params)
             if params is None:
                 return []
-        return list(self._fetch(self._sql(name, queues, where), params,
-                                repeatable=query.repeatable))
+        return list(
+            self._fetch(self._sql(name, queues, where), params, repeatable=query.repeatable)
+        )
 
-    def _fetch(self, text: str, params: dict[str, Any] | None = None,
-               repeatable: bool = False) -> list[dict[str, Any]]:
+    def _fetch(
+        self, text: str, params: dict[str, Any] | None = None, repeatable: bool = False
+    ) -> list[dict[str, Any]]:
         try:
             return self._fetch_once(text, params)
         except StoreError:
@@ -296,8 +314,10 @@ class PostgresStore(SqlStore):
         """One small NOTIFY, delivered when the enclosing transaction commits. (A commit that
         notifies takes a server-wide lock, so state changes of running jobs never do.)"""
         with self._guard() as conn:
-            conn.execute("SELECT pg_notify(%(channel)s, %(reason)s)",
-                         {"channel": self._channel, "reason": reason})
+            conn.execute(
+                "SELECT pg_notify(%(channel)s, %(reason)s)",
+                {"channel": self._channel, "reason": reason},
+            )
 
     def close(self) -> None:
         self._closed = True
@@ -326,22 +346,28 @@ class PostgresStore(SqlStore):
 
     def _read_clock(self) -> tuple[float, float]:
         before = time.monotonic()
-        [row] = self._fetch("SELECT extract(epoch FROM clock_timestamp())::float8 AS now",
-                            repeatable=True)
+        [row] = self._fetch(
+            "SELECT extract(epoch FROM clock_timestamp())::float8 AS now", repeatable=True
+        )
         return row["now"], (before + time.monotonic()) / 2
 
     # --- reads -------------------------------------------------------------------------
 
     def run_times(self, bounds: Sequence[float]) -> RunTimes:
-        columns = "".join(f", count(*) FILTER (WHERE finished_at - started_at <= %(b{i})s)"
-                          f" AS b{i}" for i in range(len(bounds)))
+        columns = "".join(
+            f", count(*) FILTER (WHERE finished_at - started_at <= %(b{i})s) AS b{i}"
+            for i in range(len(bounds))
+        )
         text = self._q["run_times"].text.replace("/*buckets*/", columns)
         with self._guard() as conn:
-            row = conn.execute(text, {f"b{i}": ms(bound) for i, bound in enumerate(bounds)},
-                               ).fetchone()
+            row = conn.execute(
+                text,
+                {f"b{i}": ms(bound) for i, bound in enumerate(bounds)},
+            ).fetchone()
         assert row is not None  # an aggregate gives one row
-        return RunTimes(row["n"], row["total_ms"] / 1000.0,
-                        [row[f"b{i}"] for i in range(len(bounds))])
+        return RunTimes(
+            row["n"], row["total_ms"] / 1000.0, [row[f"b{i}"] for i in range(len(bounds))]
+        )
 
     # --- wake-up -----------------------------------------------------------------------
 

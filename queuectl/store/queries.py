@@ -53,8 +53,10 @@ def parse(text: str, path: str) -> dict[str, Query]:
     twice = [name for index, name in enumerate(names) if name in names[:index]]
     if twice:
         raise ValueError(f"{path}: query {twice[0]} is defined twice")
-    loaded = {name: Query(body.strip().rstrip(";"), **_flags(path, name, flags))
-              for name, flags, body in zip(names, parts[2::3], parts[3::3])}
+    loaded = {
+        name: Query(body.strip().rstrip(";"), **_flags(path, name, flags))
+        for name, flags, body in zip(names, parts[2::3], parts[3::3])
+    }
     _check_migrations(path, loaded)
     return loaded
 
@@ -63,17 +65,20 @@ def _flags(path: str, name: str, given: str) -> dict[str, bool]:
     words = given.split()
     unknown = [word for word in words if word[:1] != ":" or word[1:] not in _FLAGS]
     if unknown:  # a flag mistyped would be a fact lost
-        raise ValueError(f"{path}: query {name}: unknown flag {unknown[0]!r}; flags: "
-                         + ", ".join(f":{flag}" for flag in _FLAGS))
+        raise ValueError(
+            f"{path}: query {name}: unknown flag {unknown[0]!r}; flags: "
+            + ", ".join(f":{flag}" for flag in _FLAGS)
+        )
     return {word[1:]: True for word in words}
 
 
 def _check_migrations(path: str, loaded: dict[str, Query]) -> None:
-    versions = sorted(int(found.group(1)) for found in map(_MIGRATION.fullmatch, loaded)
-                      if found)
+    versions = sorted(int(found.group(1)) for found in map(_MIGRATION.fullmatch, loaded) if found)
     if versions != list(range(1, len(versions) + 1)):
-        raise ValueError(f"{path}: the migrations must be schema_v1 to schema_vN with no "
-                         f"gap; found versions {versions}")
+        raise ValueError(
+            f"{path}: the migrations must be schema_v1 to schema_vN with no "
+            f"gap; found versions {versions}"
+        )
 
 
 def schema_version(dialect: str) -> int:
@@ -85,9 +90,11 @@ def upgrade(dialect: str, version: int) -> list[str]:
     """The statements that take a store of schema `version` to `schema_version(dialect)`,
     in order."""
     loaded = load(dialect)
-    return [statement
-            for step in range(version + 1, schema_version(dialect) + 1)
-            for statement in _statements(loaded[f"schema_v{step}"].text)]
+    return [
+        statement
+        for step in range(version + 1, schema_version(dialect) + 1)
+        for statement in _statements(loaded[f"schema_v{step}"].text)
+    ]
 
 
 def _statements(script: str) -> list[str]:

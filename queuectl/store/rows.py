@@ -74,20 +74,32 @@ def new_job_params(job: NewJob, now: float) -> dict[str, Any]:
 
 def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
     return Attempt(
-        job_id=row["job_id"], number=row["number"], worker_id=row["worker_id"],
-        started_at=seconds(row["started_at"]), finished_at=seconds(row["finished_at"]),
-        exit_code=row["exit_code"], error=row["error"], outcome=row["outcome"],
-        output=bytes(row["output"] or b""), output_total=row["output_total"],
-        host=row["host"], pgid=row["pgid"],
+        job_id=row["job_id"],
+        number=row["number"],
+        worker_id=row["worker_id"],
+        started_at=seconds(row["started_at"]),
+        finished_at=seconds(row["finished_at"]),
+        exit_code=row["exit_code"],
+        error=row["error"],
+        outcome=row["outcome"],
+        output=bytes(row["output"] or b""),
+        output_total=row["output_total"],
+        host=row["host"],
+        pgid=row["pgid"],
     )
 
 
 def worker_from_row(row: Mapping[str, Any]) -> WorkerInfo:
     return WorkerInfo(
-        id=row["id"], host=row["host"], pid=row["pid"], pool=row["pool"],
+        id=row["id"],
+        host=row["host"],
+        pid=row["pid"],
+        pool=row["pool"],
         queues=json.loads(row["queues"]) if row["queues"] else None,
-        started_at=row["started_at"] / 1000.0, heartbeat_at=row["heartbeat_at"] / 1000.0,
-        stop_requested=bool(row["stop_requested"]), doorbell=row["doorbell"],
+        started_at=row["started_at"] / 1000.0,
+        heartbeat_at=row["heartbeat_at"] / 1000.0,
+        stop_requested=bool(row["stop_requested"]),
+        doorbell=row["doorbell"],
         job_id=row["job_id"],
     )
 
@@ -103,7 +115,7 @@ def tail_of_chunks(chunks: Sequence[tuple[int, bytes]], start: int) -> tuple[byt
     for offset, data in chunks:
         if offset + len(data) <= end:
             continue
-        out += data[max(end - offset, 0):]
+        out += data[max(end - offset, 0) :]
         end = offset + len(data)
     return bytes(out), end
 

@@ -36,8 +36,17 @@ WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL a pool keeps once it has been check
 DATA_VERSION_INTERVAL = 0.1  # seconds between idle checks for other connections' commits
 SQLITE_HEADER = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 # Error texts of SQLite that describe the file or the disk rather than a query.
-_STORE_TROUBLE = ("disk", "I/O", "readonly", "read-only", "unable to open", "not a database",
-                  "malformed", "no such table", "full")
+_STORE_TROUBLE = (
+    "disk",
+    "I/O",
+    "readonly",
+    "read-only",
+    "unable to open",
+    "not a database",
+    "malformed",
+    "no such table",
+    "full",
+)
 # Of those, the ones that pass: space freed, a device that answers again.
 _PASSING_TROUBLE = ("full", "disk I/O")
 # ... and those of a file it may not write, or a -wal or -shm file it cannot make.
@@ -51,8 +60,10 @@ class SqliteStore(SqlStore):
 
     def __init__(self, path: str, durable: bool = True, only_reads: bool = False) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE:
-            raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: queuectl needs "
-                             f"{'.'.join(map(str, MIN_SQLITE))} or newer")
+            raise StoreError(
+                f"SQLite {sqlite3.sqlite_version} is too old: queuectl needs "
+                f"{'.'.join(map(str, MIN_SQLITE))} or newer"
+            )
         self.location = path
         self._host: str | None = None
         self._wake_on_commit = False
@@ -77,8 +88,7 @@ class SqliteStore(SqlStore):
         try:
             platform.make_folder(os.path.dirname(self.location) or ".")
         except OSError as exc:
-            raise StoreError(f"cannot create the store {self.location}: "
-                             f"{exc.strerror}") from None
+            raise StoreError(f"cannot create the store {self.location}: {exc.strerror}") from None
         with self._opening(self.location):
             self._refuse_foreign_file()
             # FULL syncs the WAL on every commit (an acknowledged job survives a power cut);
@@ -108,13 +118,16 @@ class SqliteStore(SqlStore):
             with self._opening(f"{uri}?mode=ro", uri=True):
                 self._check_readable(reason)
         except StoreReadOnly as refused:
-            if not platform.read_only_filesystem(self.location) or \
-                    _size(self.location + "-wal") > 0:
+            if (
+                not platform.read_only_filesystem(self.location)
+                or _size(self.location + "-wal") > 0
+            ):
                 folder = os.path.dirname(self.location) or "."
                 why = _read_only_reason(folder, f"its folder {folder}") or refused.reason
-                raise StoreError(f"cannot read the store {self.location}: SQLite needs "
-                                 f"{self.location}-shm for it and cannot make it: {why}"
-                                 ) from None
+                raise StoreError(
+                    f"cannot read the store {self.location}: SQLite needs "
+                    f"{self.location}-shm for it and cannot make it: {why}"
+                ) from None
             with self._opening(f"{uri}?immutable=1", uri=True):
                 self._check_readable(reason)
 
@@ -124,9 +137,11 @@ class SqliteStore(SqlStore):
         if version == 0:
             raise StoreError(f"the store {self.location} is empty and read-only: {reason}")
         if version < self._newest_schema:
-            raise StoreError(f"the store {self.location} has schema version {version} and is "
-                             f"read-only ({reason}): open it once where it can be written, "
-                             f"to upgrade it to version {self._newest_schema}")
+            raise StoreError(
+                f"the store {self.location} has schema version {version} and is "
+                f"read-only ({reason}): open it once where it can be written, "
+                f"to upgrade it to version {self._newest_schema}"
+            )
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -140,11 +155,13 @@ class SqliteStore(SqlStore):
             # holds the write lock for a tenth of that: waits are done in _execute instead.
             # One thread uses a store at a time, but the dashboard hands its stores on from
             # one request's thread to the next (dashboard/stores.py).
-            self._conn = sqlite3.connect(target, timeout=0, isolation_level=None,
-                                         check_same_thread=False, uri=uri)
+            self._conn = sqlite3.connect(
+                target, timeout=0, isolation_level=None, check_same_thread=False, uri=uri
+            )
         except sqlite3.DatabaseError as exc:
-            raise self._read_only(exc) or \
-                StoreError(f"cannot open the store {self.location}: {exc}") from None
+            raise self._read_only(exc) or StoreError(
+                f"cannot open the store {self.location}: {exc}"
+            ) from None
         self._conn.row_factory = sqlite3.Row
         self._identity = _file_identity(self.location)
         try:
@@ -173,16 +190,22 @@ class SqliteStore(SqlStore):
             shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
             held = f"it holds another application's tables ({shown})"
         else:
-            held = (f"another application marked it (application_id {application_id}, "
-                    f"user_version {version})")
-        raise StoreError(f"{self.location} is not a queuectl store: {held}; queuectl "
-                         "creates a store only in a new or empty file")
+            held = (
+                f"another application marked it (application_id {application_id}, "
+                f"user_version {version})"
+            )
+        raise StoreError(
+            f"{self.location} is not a queuectl store: {held}; queuectl "
+            "creates a store only in a new or empty file"
+        )
 
     def _schema_version(self) -> int:
         version = self._execute("PRAGMA user_version").fetchone()[0]
         if version > self._newest_schema:
-            raise StoreError(f"the store {self.location} has schema version {version}; this "
-                             f"queuectl knows {self._newest_schema}: upgrade queuectl")
+            raise StoreError(
+                f"the store {self.location} has schema version {version}; this "
+                f"queuectl knows {self._newest_schema}: upgrade queuectl"
+            )
         return version
 
     def _migrate(self) -> None:
@@ -216,8 +239,10 @@ class SqliteStore(SqlStore):
                 now = time.monotonic()
                 deadline = deadline or now + BUSY_TIMEOUT
                 if now >= deadline:
-                    raise StoreUnavailable(f"the store {self.location} stayed locked by another "
-                                     f"process for {BUSY_TIMEOUT:g} s") from None
+                    raise StoreUnavailable(
+                        f"the store {self.location} stayed locked by another "
+                        f"process for {BUSY_TIMEOUT:g} s"
+                    ) from None
             time.sleep(delay)
             delay = min(delay * 1.5, 0.01)
 
@@ -228,8 +253,9 @@ class SqliteStore(SqlStore):
         if any(sign in text for sign in _PASSING_TROUBLE):
             return StoreUnavailable(f"{self._trouble_said} {self.location}: {text}")
         if any(sign in text for sign in _STORE_TROUBLE):
-            return self._read_only(exc) or \
-                StoreError(f"{self._trouble_said} {self.location}: {text}")
+            return self._read_only(exc) or StoreError(
+                f"{self._trouble_said} {self.location}: {text}"
+            )
         return exc
 
     def _read_only(self, exc: sqlite3.DatabaseError) -> StoreReadOnly | None:
@@ -238,8 +264,9 @@ class SqliteStore(SqlStore):
         if not any(sign in str(exc) for sign in _CANNOT_WRITE):
             return None
         folder = os.path.dirname(self.location) or "."
-        reason = _read_only_reason(self.location, "it") or \
-            _read_only_reason(folder, f"its folder {folder}")
+        reason = _read_only_reason(self.location, "it") or _read_only_reason(
+            folder, f"its folder {folder}"
+        )
         return StoreReadOnly(self.location, reason) if reason else None
 
     def _many(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -263,8 +290,13 @@ class SqliteStore(SqlStore):
             self._wake_on_commit = False
             self.wake_workers()
 
-    def _rows(self, name: str, params: dict[str, Any] | None = None,
-              queues: Sequence[str] | None = None, where: str = "") -> list[Row]:
+    def _rows(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        queues: Sequence[str] | None = None,
+        where: str = "",
+    ) -> list[Row]:
         return self._execute(self._sql(name, queues, where), params or {}).fetchall()
 
     def _count(self, name: str, params: dict[str, Any]) -> int:
@@ -320,8 +352,9 @@ class SqliteStore(SqlStore):
     # --- reads -------------------------------------------------------------------------
 
     def run_times(self, bounds: Sequence[float]) -> RunTimes:
-        columns = "".join(f", coalesce(sum(finished_at - started_at <= :b{i}), 0)"
-                          for i in range(len(bounds)))
+        columns = "".join(
+            f", coalesce(sum(finished_at - started_at <= :b{i}), 0)" for i in range(len(bounds))
+        )
         sql = self._q["run_times"].text.replace("/*buckets*/", columns)
         row = self._execute(sql, {f"b{i}": ms(bound) for i, bound in enumerate(bounds)})
         count, total_ms, *buckets = row.fetchone()
@@ -365,7 +398,6 @@ def _read_only_reason(place: str, name: str) -> str | None:
     if platform.read_only_filesystem(place):
         return "it is on a read-only file system"
     return f"this user may not write to {name}"
-
 
 
 class _DoorbellWaiter(Waiter):

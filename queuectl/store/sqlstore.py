@@ -61,8 +61,13 @@ class SqlStore(Store):
     # --- the primitives a backend provides ---------------------------------------------
 
     @abc.abstractmethod
-    def _rows(self, name: str, params: dict[str, Any] | None = None,
-              queues: Sequence[str] | None = None, where: str = "") -> list[Row]:
+    def _rows(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        queues: Sequence[str] | None = None,
+        where: str = "",
+    ) -> list[Row]:
         """Run the named statement (`queues` and `where` fill its /*queues*/ and
         /*filters*/ marks) and return every row it gives."""
 
@@ -97,8 +102,9 @@ class SqlStore(Store):
         text = text.replace("/*queues*/", "" if queues is None else self._queue_filter)
         return text.replace("/*filters*/", where)
 
-    def _row(self, name: str, params: dict[str, Any] | None = None,
-             queues: Sequence[str] | None = None) -> Row | None:
+    def _row(
+        self, name: str, params: dict[str, Any] | None = None, queues: Sequence[str] | None = None
+    ) -> Row | None:
         rows = self._rows(name, params, queues)
         return rows[0] if rows else None
 
@@ -128,11 +134,19 @@ class SqlStore(Store):
 
     # --- claiming and running ----------------------------------------------------------
 
-    def claim(self, worker_id: str, queues: Sequence[str] | None, now: float,
-              lease_seconds: float) -> Job | None:
-        row = self._row("claim", {
-            "worker_id": worker_id, "now": ms(now), "lease_until": ms(now + lease_seconds),
-            "queues": self._queues(queues)}, queues)
+    def claim(
+        self, worker_id: str, queues: Sequence[str] | None, now: float, lease_seconds: float
+    ) -> Job | None:
+        row = self._row(
+            "claim",
+            {
+                "worker_id": worker_id,
+                "now": ms(now),
+                "lease_until": ms(now + lease_seconds),
+                "queues": self._queues(queues),
+            },
+            queues,
+        )
         return job_from_row(row) if row else None
 
     def next_run_at(self, queues: Sequence[str] | None) -> float | None:
@@ -140,22 +154,34 @@ class SqlStore(Store):
         return seconds(row["run_at"]) if row else None
 
     def record_start(self, lease: Lease, host: str, pgid: int, started_at: float) -> None:
-        self._rows("record_start", {
-            "job_id": lease.job_id, "number": lease.run_no, "worker_id": lease.worker_id,
-            "host": host, "pgid": pgid, "started_at": ms(started_at)})
+        self._rows(
+            "record_start",
+            {
+                "job_id": lease.job_id,
+                "number": lease.run_no,
+                "worker_id": lease.worker_id,
+                "host": host,
+                "pgid": pgid,
+                "started_at": ms(started_at),
+            },
+        )
 
-    def heartbeat(self, worker_id: str, lease: Lease | None, now: float,
-                  lease_seconds: float) -> Heartbeat:
+    def heartbeat(
+        self, worker_id: str, lease: Lease | None, now: float, lease_seconds: float
+    ) -> Heartbeat:
         with self._transaction():
             worker = self._row("touch_worker", {"worker_id": worker_id, "now": ms(now)})
             job = None
             if lease is not None:
-                job = self._row("extend_lease", {
-                    **lease_params(lease), "lease_until": ms(now + lease_seconds)})
-        return Heartbeat(registered=worker is not None,
-                         stop_requested=bool(worker and worker["stop_requested"]),
-                         lease_held=job is not None,
-                         cancel_requested=bool(job and job["cancel_requested"]))
+                job = self._row(
+                    "extend_lease", {**lease_params(lease), "lease_until": ms(now + lease_seconds)}
+                )
+        return Heartbeat(
+            registered=worker is not None,
+            stop_requested=bool(worker and worker["stop_requested"]),
+            lease_held=job is not None,
+            cancel_requested=bool(job and job["cancel_requested"]),
+        )
 
     def job_flags(self, lease: Lease) -> tuple[bool, bool]:
         row = self._row("job_flags", lease_params(lease))
@@ -171,36 +197,65 @@ class SqlStore(Store):
             self._rows("append_output", {**key, "start": offset, "data": data})
             self._rows("trim_output", {**key, "keep_from": keep_from})
 
-    def finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
-               keep_pgid: bool = False) -> bool:
+    def finish(
+        self,
+        lease: Lease,
+        transition: Transition,
+        attempt: Attempt,
+        now: float,
+        keep_pgid: bool = False,
+    ) -> bool:
         with self._transaction():
             return self._finish(lease, transition, attempt, now, keep_pgid)
 
-    def finish_and_claim(self, lease: Lease, transition: Transition, attempt: Attempt,
-                         now: float, queues: Sequence[str] | None,
-                         lease_seconds: float) -> tuple[bool, Job | None]:
+    def finish_and_claim(
+        self,
+        lease: Lease,
+        transition: Transition,
+        attempt: Attempt,
+        now: float,
+        queues: Sequence[str] | None,
+        lease_seconds: float,
+    ) -> tuple[bool, Job | None]:
         with self._transaction():
             applied = self._finish(lease, transition, attempt, now, keep_pgid=False)
             return applied, self.claim(lease.worker_id, queues, now, lease_seconds)
 
-    def _finish(self, lease: Lease, transition: Transition, attempt: Attempt, now: float,
-                keep_pgid: bool) -> bool:
-        changed = self._count("finish_job", {
-            **lease_params(lease), "state": transition.state,
-            "attempts": transition.attempts, "run_at": ms(transition.run_at),
-            "exit_code": transition.exit_code, "last_error": transition.last_error,
-            "finished_at": ms(transition.finished_at), "now": ms(now),
-        })
+    def _finish(
+        self, lease: Lease, transition: Transition, attempt: Attempt, now: float, keep_pgid: bool
+    ) -> bool:
+        changed = self._count(
+            "finish_job",
+            {
+                **lease_params(lease),
+                "state": transition.state,
+                "attempts": transition.attempts,
+                "run_at": ms(transition.run_at),
+                "exit_code": transition.exit_code,
+                "last_error": transition.last_error,
+                "finished_at": ms(transition.finished_at),
+                "now": ms(now),
+            },
+        )
         if changed != 1:
             return False
-        self._rows("upsert_attempt", {
-            "job_id": lease.job_id, "number": lease.run_no, "worker_id": lease.worker_id,
-            "host": attempt.host,
-            "started_at": ms(attempt.started_at), "finished_at": ms(attempt.finished_at),
-            "exit_code": attempt.exit_code, "error": attempt.error,
-            "outcome": transition.state, "output": attempt.output,
-            "output_total": attempt.output_total, "keep_pgid": keep_pgid,
-        })
+        self._rows(
+            "upsert_attempt",
+            {
+                "job_id": lease.job_id,
+                "number": lease.run_no,
+                "worker_id": lease.worker_id,
+                "host": attempt.host,
+                "started_at": ms(attempt.started_at),
+                "finished_at": ms(attempt.finished_at),
+                "exit_code": attempt.exit_code,
+                "error": attempt.error,
+                "outcome": transition.state,
+                "output": attempt.output,
+                "output_total": attempt.output_total,
+                "keep_pgid": keep_pgid,
+            },
+        )
         self._rows("drop_chunks", {"job_id": lease.job_id, "number": lease.run_no})
         return True
 
@@ -214,8 +269,10 @@ class SqlStore(Store):
         return [job_from_row(row) for row in self._rows("held_jobs", {"worker_id": worker_id})]
 
     def stray_attempts(self, host: str) -> list[StrayAttempt]:
-        return [StrayAttempt(row["job_id"], row["number"], row["worker_id"], row["pgid"])
-                for row in self._rows("stray_attempts", {"host": host})]
+        return [
+            StrayAttempt(row["job_id"], row["number"], row["worker_id"], row["pgid"])
+            for row in self._rows("stray_attempts", {"host": host})
+        ]
 
     def forget_pgid(self, job_id: str, number: int) -> None:
         self._rows("forget_pgid", {"job_id": job_id, "number": number})
@@ -229,8 +286,9 @@ class SqlStore(Store):
     # --- admin -------------------------------------------------------------------------
 
     def _states_of(self, job_ids: Sequence[str]) -> dict[str, str]:
-        states = {row["id"]: row["state"]
-                  for row in self._rows("states_of", {"ids": self._list(job_ids)})}
+        states = {
+            row["id"]: row["state"] for row in self._rows("states_of", {"ids": self._list(job_ids)})
+        }
         for job_id in job_ids:
             if job_id not in states:
                 raise NotFound(f"no job with id {quote(job_id)}")
@@ -242,12 +300,16 @@ class SqlStore(Store):
             states = self._states_of(job_ids)
             for job_id in job_ids:
                 if states[job_id] in TERMINAL:
-                    raise Conflict(f"job {quote(job_id)} is {states[job_id]}: only pending, failed "
-                                   "or processing jobs can be canceled")
+                    raise Conflict(
+                        f"job {quote(job_id)} is {states[job_id]}: only pending, failed "
+                        "or processing jobs can be canceled"
+                    )
             self._rows("cancel_waiting", params)
             self._rows("cancel_running", params)
-        return {job_id: "requested" if states[job_id] == "processing" else "canceled"
-                for job_id in job_ids}
+        return {
+            job_id: "requested" if states[job_id] == "processing" else "canceled"
+            for job_id in job_ids
+        }
 
     def retry_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
         with self._transaction():
@@ -255,18 +317,21 @@ class SqlStore(Store):
                 states = self._states_of(job_ids)
                 for job_id in job_ids:
                     if states[job_id] != "dead":
-                        raise Conflict(f"job {quote(job_id)} is {states[job_id]}, not dead: only "
-                                       "dead jobs can be retried")
+                        raise Conflict(
+                            f"job {quote(job_id)} is {states[job_id]}, not dead: only "
+                            "dead jobs can be retried"
+                        )
             ids = None if job_ids is None else self._list(job_ids)
-            moved = [row["id"] for row in self._rows("retry_dead", {"ids": ids,
-                                                                    "now": ms(now)})]
+            moved = [row["id"] for row in self._rows("retry_dead", {"ids": ids, "now": ms(now)})]
             if moved:
                 self._announce("retry")
         return moved
 
     def purge(self, states: Sequence[str], finished_before: float | None) -> int:
-        params = {"states": self._list(states),
-                  "before": FOREVER_MS if finished_before is None else ms(finished_before)}
+        params = {
+            "states": self._list(states),
+            "before": FOREVER_MS if finished_before is None else ms(finished_before),
+        }
         with self._transaction():
             self._rows("purge_attempts", params)
             self._rows("purge_chunks", params)
@@ -280,14 +345,19 @@ class SqlStore(Store):
             raise NotFound(f"no job with id {quote(job_id)}")
         return job_from_row(row)
 
-    def list_jobs(self, state: str | None = None, queue: str | None = None,
-                  limit: int = 50, offset: int = 0) -> list[Job]:
+    def list_jobs(
+        self, state: str | None = None, queue: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Job]:
         # One WHERE per combination: "(state IS NULL OR state = ...)" would keep the
         # planner from the index that serves each filter.
-        where = filters((f"state = {self._param('state')}", state),
-                        (f"queue = {self._param('queue')}", queue))
-        rows = self._rows("list_jobs", {"state": state, "queue": queue, "limit": limit,
-                                        "offset": offset}, where=where)
+        where = filters(
+            (f"state = {self._param('state')}", state), (f"queue = {self._param('queue')}", queue)
+        )
+        rows = self._rows(
+            "list_jobs",
+            {"state": state, "queue": queue, "limit": limit, "offset": offset},
+            where=where,
+        )
         return [job_from_row(row) for row in rows]
 
     def attempts(self, job_id: str) -> list[Attempt]:
@@ -308,13 +378,20 @@ class SqlStore(Store):
         return result
 
     def finished_attempts(self, since: float) -> list[FinishedAttempt]:
-        return [FinishedAttempt(row["queue"], row["outcome"], seconds(row["started_at"]),
-                                row["finished_at"] / 1000.0)
-                for row in self._rows("finished_attempts", {"since": ms(since)})]
+        return [
+            FinishedAttempt(
+                row["queue"],
+                row["outcome"],
+                seconds(row["started_at"]),
+                row["finished_at"] / 1000.0,
+            )
+            for row in self._rows("finished_attempts", {"since": ms(since)})
+        ]
 
     def throughput(self, since: float, bucket_seconds: int) -> list[tuple[float, str, int]]:
-        rows = self._rows("throughput", {"since": ms(since),
-                                         "bucket_ms": int(bucket_seconds * 1000)})
+        rows = self._rows(
+            "throughput", {"since": ms(since), "bucket_ms": int(bucket_seconds * 1000)}
+        )
         return [(row["bucket"] / 1000.0, row["outcome"], row["n"]) for row in rows]
 
     def attempt_counts(self) -> dict[str, int]:
@@ -323,11 +400,19 @@ class SqlStore(Store):
     # --- workers -----------------------------------------------------------------------
 
     def register_worker(self, worker: WorkerInfo) -> None:
-        self._rows("register_worker", {
-            "id": worker.id, "host": worker.host, "pid": worker.pid, "pool": worker.pool,
-            "queues": json.dumps(worker.queues) if worker.queues else None,
-            "started_at": ms(worker.started_at), "heartbeat_at": ms(worker.heartbeat_at),
-            "doorbell": worker.doorbell})
+        self._rows(
+            "register_worker",
+            {
+                "id": worker.id,
+                "host": worker.host,
+                "pid": worker.pid,
+                "pool": worker.pool,
+                "queues": json.dumps(worker.queues) if worker.queues else None,
+                "started_at": ms(worker.started_at),
+                "heartbeat_at": ms(worker.heartbeat_at),
+                "doorbell": worker.doorbell,
+            },
+        )
 
     def deregister_worker(self, worker_id: str) -> None:
         self._rows("deregister_worker", {"worker_id": worker_id})

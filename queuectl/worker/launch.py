@@ -23,8 +23,10 @@ START_TIMEOUT = 60  # seconds for a background pool's workers to register
 # checkout or install (no PYTHONPATH, which its jobs would inherit), reading its store
 # location from stdin (not from argv, where `ps` would show a password, nor from the
 # environment its jobs inherit).
-POOL_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-             "from queuectl.cli import main; sys.exit(main())")
+POOL_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from queuectl.cli import main; sys.exit(main())"
+)
 
 Started = list[tuple[str, int]]  # (worker id, pid) of each worker, ordered by pid
 
@@ -34,8 +36,13 @@ def network_filesystem(location: str) -> str | None:
     return platform.network_filesystem(location) if backend_of(location).local_disk else None
 
 
-def run_attached(location: str, count: int, queues: list[str] | None, pool_id: str | None,
-                 announce: Callable[[Started], None]) -> int:
+def run_attached(
+    location: str,
+    count: int,
+    queues: list[str] | None,
+    pool_id: str | None,
+    announce: Callable[[Started], None],
+) -> int:
     """Run a pool in this process until it stops; returns its exit status. `announce` is
     called once its workers are registered."""
     store = open_store(location, durable=False)
@@ -52,14 +59,32 @@ def start_detached(location: str, count: int, queues: list[str] | None) -> tuple
     try:
         pool_id = _new_pool_id()
         log_path = Path(platform.data_dir()) / "worker.log"
-        argv = [sys.executable, "-c", POOL_BOOT, _package_root(), "worker", "start",
-                "--foreground", "--db-stdin", "--count", str(count), "--pool-id", pool_id]
+        argv = [
+            sys.executable,
+            "-c",
+            POOL_BOOT,
+            _package_root(),
+            "worker",
+            "start",
+            "--foreground",
+            "--db-stdin",
+            "--count",
+            str(count),
+            "--pool-id",
+            pool_id,
+        ]
         if queues:
             argv += ["--queue", ",".join(queues)]
         with _open_log(str(log_path)) as log:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log,
-                                    cwd=str(log_path.parent), text=True,
-                                    **platform.detached_options())
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=log,
+                cwd=str(log_path.parent),
+                text=True,
+                **platform.detached_options(),
+            )
             assert proc.stdin is not None  # stdin=PIPE
             proc.stdin.write(location + "\n")
             proc.stdin.close()
@@ -85,16 +110,19 @@ def _open_log(path: str) -> BinaryIO:
         raise UserError(f"cannot write the worker log {path}: {exc.strerror}") from None
 
 
-def _await_workers(store: Store, proc: subprocess.Popen, pool_id: str, count: int,
-                   log_path: Path) -> Started:
+def _await_workers(
+    store: Store, proc: subprocess.Popen, pool_id: str, count: int, log_path: Path
+) -> Started:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         started = [w for w in store.list_workers() if w.pool == pool_id]
         if len(started) >= count:
             return sorted(((w.id, w.pid) for w in started), key=lambda w: w[1])
         if proc.poll() is not None:
-            raise UserError(f"the worker pool exited with code {proc.returncode}: "
-                            f"{_last_line(log_path)} (log: {log_path})")
+            raise UserError(
+                f"the worker pool exited with code {proc.returncode}: "
+                f"{_last_line(log_path)} (log: {log_path})"
+            )
         time.sleep(0.05)
     raise UserError(f"workers did not start within {START_TIMEOUT} s; see {log_path}")
 

@@ -46,8 +46,9 @@ class Controls:
     worker publishes the process group of its running command. Anything with
     ``is_set()`` works as a flag (multiprocessing or threading events)."""
 
-    def __init__(self, stop, cold, pgid_slot=None,
-                 parent_alive: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self, stop, cold, pgid_slot=None, parent_alive: Callable[[], bool] | None = None
+    ) -> None:
         self.stop = stop
         self.cold = cold
         self.pgid_slot = pgid_slot
@@ -79,8 +80,12 @@ class Worker:
     def run(self) -> None:
         if not self._patiently(self._start, unless_stopping=True):
             return
-        log.info("worker %s started (pid %d, queues %s)", self.spec.worker_id, os.getpid(),
-                 ",".join(self.spec.queues) if self.spec.queues else "all")
+        log.info(
+            "worker %s started (pid %d, queues %s)",
+            self.spec.worker_id,
+            os.getpid(),
+            ",".join(self.spec.queues) if self.spec.queues else "all",
+        )
         job = None
         try:
             while True:
@@ -105,8 +110,9 @@ class Worker:
         next (claimed together with the last one's outcome)."""
         self._maintain()
         if job is None:
-            job = self.store.claim(self.spec.worker_id, self.spec.queues, self.store.clock(),
-                                   self.config.lease_seconds)
+            job = self.store.claim(
+                self.spec.worker_id, self.spec.queues, self.store.clock(), self.config.lease_seconds
+            )
         if job is not None:
             return self._execute(job)
         if self._waiter.wait(self._idle_timeout(), self._interrupted):
@@ -132,8 +138,11 @@ class Worker:
     def _hurried(self) -> bool:
         """A cold stop, a SIGTERM to this worker alone, or a dead supervisor: no time to
         wait for the store."""
-        return self.controls.cold.is_set() or self.controls.terminated \
+        return (
+            self.controls.cold.is_set()
+            or self.controls.terminated
             or not self.controls.parent_alive()
+        )
 
     def _pause(self, seconds: float) -> None:
         """Sleep through an outage. Only a hurried stop cuts it short: a warm stop is seen
@@ -149,14 +158,23 @@ class Worker:
 
     def _register(self) -> None:
         now = self.store.clock()
-        self.store.register_worker(WorkerInfo(
-            id=self.spec.worker_id, host=self.host, pid=os.getpid(), pool=self.spec.pool,
-            queues=self.spec.queues, started_at=now, heartbeat_at=now,
-            doorbell=self._waiter.port))
+        self.store.register_worker(
+            WorkerInfo(
+                id=self.spec.worker_id,
+                host=self.host,
+                pid=os.getpid(),
+                pool=self.spec.pool,
+                queues=self.spec.queues,
+                started_at=now,
+                heartbeat_at=now,
+                doorbell=self._waiter.port,
+            )
+        )
 
     def _interrupted(self) -> bool:
-        return self.controls.stop.is_set() or self.controls.cold.is_set() \
-            or self.controls.terminated
+        return (
+            self.controls.stop.is_set() or self.controls.cold.is_set() or self.controls.terminated
+        )
 
     def _stopping(self) -> bool:
         if self._interrupted() or self._stop_requested:
@@ -193,8 +211,9 @@ class Worker:
         now = time.monotonic()
         reason = None
         if now >= self._next_heartbeat:
-            beat = self.store.heartbeat(self.spec.worker_id, lease, self.store.clock(),
-                                        self.config.lease_seconds)
+            beat = self.store.heartbeat(
+                self.spec.worker_id, lease, self.store.clock(), self.config.lease_seconds
+            )
             self._next_heartbeat = now + self.config.lease_seconds / 3  # after an outage: soon
             if not beat.registered:
                 self._register()
@@ -214,9 +233,18 @@ class Worker:
         running = _RunningAttempt(self, lease, job.started_at, config)
         tags = platform.attempt_tags(job.id, job.run_no, self.spec.worker_id)
         timeout = job.timeout if job.timeout is not None else (config.job_timeout or None)
-        result = runner.run_command(job.command, job.cwd, {**self._env, **job.env}, tags,
-                                    timeout, config.output_limit, config.kill_grace,
-                                    running.spawned, running.tick, running.keep_alive)
+        result = runner.run_command(
+            job.command,
+            job.cwd,
+            {**self._env, **job.env},
+            tags,
+            timeout,
+            config.output_limit,
+            config.kill_grace,
+            running.spawned,
+            running.tick,
+            running.keep_alive,
+        )
         self.controls.publish_pgid(0)
         now = self.store.clock()
         if result.stopped == runner.LEASE_LOST:
@@ -226,40 +254,57 @@ class Worker:
             return None
         transition = self._transition(job, lease, result, now)
         attempt = Attempt(
-            job_id=job.id, number=job.run_no, worker_id=self.spec.worker_id,
-            started_at=job.started_at, finished_at=now, exit_code=result.exit_code,
-            error=result.error, output=result.output, output_total=result.output_total,
-            host=self.host)
+            job_id=job.id,
+            number=job.run_no,
+            worker_id=self.spec.worker_id,
+            started_at=job.started_at,
+            finished_at=now,
+            exit_code=result.exit_code,
+            error=result.error,
+            output=result.output,
+            output_total=result.output_total,
+            host=self.host,
+        )
         applied, next_job = self._record(lease, transition, attempt, now)
         if not applied:
-            log.warning("job %s: attempt %d was taken over; its result is dropped", job.id,
-                        job.run_no)
+            log.warning(
+                "job %s: attempt %d was taken over; its result is dropped", job.id, job.run_no
+            )
         elif transition.state != PENDING:
             # One line per failure; successes only at debug level, to keep a busy log small.
-            log.log(logging.DEBUG if result.error is None else logging.INFO,
-                    "job %s attempt %d: %s%s", job.id, job.run_no, transition.state,
-                    f" ({result.error})" if result.error else "")
+            log.log(
+                logging.DEBUG if result.error is None else logging.INFO,
+                "job %s attempt %d: %s%s",
+                job.id,
+                job.run_no,
+                transition.state,
+                f" ({result.error})" if result.error else "",
+            )
         return next_job
 
-    def _transition(self, job: Job, lease: Lease, result: runner.RunResult,
-                    now: float) -> lifecycle.Transition:
+    def _transition(
+        self, job: Job, lease: Lease, result: runner.RunResult, now: float
+    ) -> lifecycle.Transition:
         config = self.config
         if result.stopped != runner.COLD_STOP:
-            return lifecycle.after_attempt(job, result.exit_code, result.error, now, config,
-                                           result.stopped == runner.CANCEL)
+            return lifecycle.after_attempt(
+                job, result.exit_code, result.error, now, config, result.stopped == runner.CANCEL
+            )
         try:
             canceled = self.store.job_flags(lease)[1]
         except StoreUnavailable:
             canceled = False  # no time to wait at a cold stop: the job goes back
         if canceled:  # a cancel came first: honour it
             result.error = lifecycle.CANCELED_ERROR
-            return lifecycle.after_attempt(job, result.exit_code, None, now, config,
-                                           cancel_requested=True)
+            return lifecycle.after_attempt(
+                job, result.exit_code, None, now, config, cancel_requested=True
+            )
         result.error = COLD_STOP_ERROR
         return lifecycle.after_release(job, now)
 
-    def _record(self, lease: Lease, transition: lifecycle.Transition, attempt: Attempt,
-                now: float) -> tuple[bool, Job | None]:
+    def _record(
+        self, lease: Lease, transition: lifecycle.Transition, attempt: Attempt, now: float
+    ) -> tuple[bool, Job | None]:
         """Write the attempt's outcome and, unless stopping, claim the next job: (written,
         next job). Through an outage the result waits here and is written once the store
         is back, while heartbeats keep the lease; only a cold stop gives up on it (the
@@ -271,19 +316,23 @@ class Worker:
                     applied, next_job = self.store.finish(lease, transition, attempt, now), None
                 else:
                     applied, next_job = self.store.finish_and_claim(
-                        lease, transition, attempt, now, self.spec.queues,
-                        self.config.lease_seconds)
+                        lease, transition, attempt, now, self.spec.queues, self.config.lease_seconds
+                    )
                 break
             except StoreUnavailable as exc:
                 pause = self.outage.failed(exc)
             except StoreError as exc:
-                log.error("job %s: attempt %d could not be recorded: %s", lease.job_id,
-                          lease.run_no, exc)
+                log.error(
+                    "job %s: attempt %d could not be recorded: %s", lease.job_id, lease.run_no, exc
+                )
                 raise
             through_outage = True
             if self._hurried():
-                log.warning("job %s: attempt %d not recorded before the cold stop",
-                            lease.job_id, lease.run_no)
+                log.warning(
+                    "job %s: attempt %d not recorded before the cold stop",
+                    lease.job_id,
+                    lease.run_no,
+                )
                 return False, None
             self._pause(pause)
             with contextlib.suppress(StoreUnavailable):
@@ -298,9 +347,12 @@ class Worker:
 
     def _written_before(self, attempt: Attempt) -> bool:
         for stored in self.store.attempts(attempt.job_id):
-            if stored.number == attempt.number and stored.error == attempt.error \
-                    and stored.finished_at is not None \
-                    and abs(stored.finished_at - (attempt.finished_at or 0)) < 0.001:
+            if (
+                stored.number == attempt.number
+                and stored.error == attempt.error
+                and stored.finished_at is not None
+                and abs(stored.finished_at - (attempt.finished_at or 0)) < 0.001
+            ):
                 return True
         return False
 
@@ -312,11 +364,20 @@ class Worker:
 
     def _release(self, job: Job) -> None:
         now = self.store.clock()
-        attempt = Attempt(job_id=job.id, number=job.run_no, worker_id=self.spec.worker_id,
-                          started_at=job.started_at, finished_at=now,
-                          error="not started: the worker was stopping")
-        self.store.finish(Lease(job.id, self.spec.worker_id, job.run_no),
-                          lifecycle.after_release(job, now), attempt, now)
+        attempt = Attempt(
+            job_id=job.id,
+            number=job.run_no,
+            worker_id=self.spec.worker_id,
+            started_at=job.started_at,
+            finished_at=now,
+            error="not started: the worker was stopping",
+        )
+        self.store.finish(
+            Lease(job.id, self.spec.worker_id, job.run_no),
+            lifecycle.after_release(job, now),
+            attempt,
+            now,
+        )
 
 
 def _reason(lease_held: bool, cancel_requested: bool) -> str | None:
@@ -394,12 +455,14 @@ def worker_main(spec: WorkerSpec, stop, cold, pgid_slot) -> None:
     """Entry point of a worker process (started with multiprocessing's spawn method)."""
     import multiprocessing
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s [%(process)d] %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s [%(process)d] %(message)s"
+    )
     platform.ignore_interrupts()
     parent = multiprocessing.parent_process()
-    controls = Controls(stop, cold, pgid_slot,
-                        parent_alive=parent.is_alive if parent is not None else None)
+    controls = Controls(
+        stop, cold, pgid_slot, parent_alive=parent.is_alive if parent is not None else None
+    )
 
     def on_term(signum, frame) -> None:  # only set a flag: the loop does the rest
         controls.terminated = True
@@ -435,8 +498,11 @@ def _open_when_reachable(spec: WorkerSpec, controls: Controls) -> Store | None:
         except StoreUnavailable as exc:
             deadline = time.monotonic() + outage.failed(exc)
         while time.monotonic() < deadline:
-            if controls.stop.is_set() or controls.cold.is_set() or controls.terminated \
-                    or not controls.parent_alive():
+            if (
+                controls.stop.is_set()
+                or controls.cold.is_set()
+                or controls.terminated
+                or not controls.parent_alive()
+            ):
                 return None
             time.sleep(0.05)
-

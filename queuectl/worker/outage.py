@@ -48,8 +48,9 @@ class Outage:
         """Note that the store worked; True if that ended an episode."""
         if self.since is None:
             return False
-        log.warning("%s: the store works again (after %.1f s)", self.who,
-                    time.monotonic() - self.since)
+        log.warning(
+            "%s: the store works again (after %.1f s)", self.who, time.monotonic() - self.since
+        )
         self.since = None
         self._next_try = 0.0
         return True

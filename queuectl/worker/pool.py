@@ -48,8 +48,9 @@ class _Slot:
 
 
 class Pool:
-    def __init__(self, store: Store, location: str, count: int,
-                 queues: list[str] | None, pool_id: str) -> None:
+    def __init__(
+        self, store: Store, location: str, count: int, queues: list[str] | None, pool_id: str
+    ) -> None:
         self.store = store
         self.location = location
         self.count = count
@@ -123,8 +124,9 @@ class Pool:
                 self._recover(slot)
                 self._unrecovered.remove(slot)
             self.store.housekeeping()
-            recovery.recover_lost_work(self.store, config, self.host, self.store.clock(),
-                                       self._running_pgids())
+            recovery.recover_lost_work(
+                self.store, config, self.host, self.store.clock(), self._running_pgids()
+            )
             self._outage.over()
         except StoreUnavailable as exc:
             self._outage.failed(exc)
@@ -156,8 +158,10 @@ class Pool:
 
     def _apply_signals(self) -> None:
         if self._signals >= 1 and not self._stop.is_set():
-            log.info("warm stop: workers finish their current job, then exit "
-                     "(signal again for a cold stop)")
+            log.info(
+                "warm stop: workers finish their current job, then exit "
+                "(signal again for a cold stop)"
+            )
             self._stop.set()
             self._restarts.clear()
             with contextlib.suppress(StoreError):  # the event stops them; the store shows it
@@ -171,8 +175,11 @@ class Pool:
     def _start_worker(self) -> None:
         spec = WorkerSpec(self.location, new_worker_id(), self.pool_id, self.queues)
         pgid_slot = self._ctx.RawValue("q", 0)
-        process = self._ctx.Process(target=worker_main, name=f"queuectl-{spec.worker_id}",
-                                    args=(spec, self._stop, self._cold, pgid_slot))
+        process = self._ctx.Process(
+            target=worker_main,
+            name=f"queuectl-{spec.worker_id}",
+            args=(spec, self._stop, self._cold, pgid_slot),
+        )
         process.start()
         self._slots[spec.worker_id] = _Slot(process, spec, pgid_slot)
 
@@ -206,8 +213,12 @@ class Pool:
             if slot.process.exitcode == STORE_UNUSABLE_EXIT:
                 self._give_up(f"worker {worker_id} found the store unusable (see above)")
             else:
-                log.error("worker %s (pid %s) died with exit code %s", worker_id,
-                          slot.process.pid, slot.process.exitcode)
+                log.error(
+                    "worker %s (pid %s) died with exit code %s",
+                    worker_id,
+                    slot.process.pid,
+                    slot.process.exitcode,
+                )
             try:
                 self._recover(slot)
             except StoreError:  # StoreUnavailable: upkeep tries again; else it says why
@@ -223,14 +234,23 @@ class Pool:
 
     def _recover(self, slot: _Slot) -> None:
         """Stop the dead worker's command tree, then put its job back in play at once."""
-        recovery.recover_dead_worker(self.store, slot.spec.worker_id, self._config(),
-                                     self.host, self.store.clock(), slot.pgid_slot.value)
+        recovery.recover_dead_worker(
+            self.store,
+            slot.spec.worker_id,
+            self._config(),
+            self.host,
+            self.store.clock(),
+            slot.pgid_slot.value,
+        )
 
     def _running_pgids(self) -> dict[str, int]:
         """The process group each worker's command runs in, published before the worker
         records it in the store: a worker that dies between the two is still cleaned up."""
-        return {worker_id: slot.pgid_slot.value for worker_id, slot in self._slots.items()
-                if slot.pgid_slot.value}
+        return {
+            worker_id: slot.pgid_slot.value
+            for worker_id, slot in self._slots.items()
+            if slot.pgid_slot.value
+        }
 
     def _replace(self, slot: _Slot) -> None:
         """Start a successor: at once, or, for a worker that died young, after a delay that
@@ -239,7 +259,7 @@ class Pool:
         delay = 0.0
         if time.monotonic() - slot.started < QUICK_DEATH:
             self._quick_deaths += 1
-            delay = min(2.0 ** self._quick_deaths, LONGEST_RESTART_DELAY)
+            delay = min(2.0**self._quick_deaths, LONGEST_RESTART_DELAY)
         else:
             self._quick_deaths = 0
         self._restarts.append(time.monotonic() + delay)

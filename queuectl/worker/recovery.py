@@ -19,8 +19,9 @@ from queuectl.store.base import Store
 log = logging.getLogger("queuectl.recovery")
 
 
-def recover_job(store: Store, job: Job, config: Config, host: str, now: float,
-                local_pgid: int = 0) -> bool:
+def recover_job(
+    store: Store, job: Job, config: Config, host: str, now: float, local_pgid: int = 0
+) -> bool:
     """Stop what is left of the job's attempt on this host, then record it as lost.
 
     The attempt ran on the host its claim recorded, even if its worker died before it
@@ -35,16 +36,28 @@ def recover_job(store: Store, job: Job, config: Config, host: str, now: float,
         tags = platform.attempt_tags(job.id, job.run_no, job.worker_id or "")
         stop_stray_attempt(pgid, tags, config)
     record = Attempt(
-        job_id=job.id, number=job.run_no, worker_id=job.worker_id, started_at=job.started_at,
-        finished_at=now, error=lifecycle.WORKER_LOST,
+        job_id=job.id,
+        number=job.run_no,
+        worker_id=job.worker_id,
+        started_at=job.started_at,
+        finished_at=now,
+        error=lifecycle.WORKER_LOST,
         output=attempt.output if attempt else b"",
-        output_total=attempt.output_total if attempt else 0, host=ran_on)
+        output_total=attempt.output_total if attempt else 0,
+        host=ran_on,
+    )
     lease = Lease(job.id, job.worker_id or "", job.run_no)
-    applied = store.finish(lease, lifecycle.after_worker_lost(job, now, config), record, now,
-                           keep_pgid=ran_on is not None and not here)
+    applied = store.finish(
+        lease,
+        lifecycle.after_worker_lost(job, now, config),
+        record,
+        now,
+        keep_pgid=ran_on is not None and not here,
+    )
     if applied:
-        log.warning("recovered job %s (attempt %d) from lost worker %s", job.id, job.run_no,
-                    job.worker_id)
+        log.warning(
+            "recovered job %s (attempt %d) from lost worker %s", job.id, job.run_no, job.worker_id
+        )
     return applied
 
 
@@ -62,15 +75,23 @@ def stop_stray_attempt(pgid: int, tags: Mapping[str, str], config: Config) -> bo
     was found."""
     found = False
     if pgid and platform.tree_belongs_to(pgid, tags):
-        log.warning("stopping the process tree %d left by job %s (attempt %s)", pgid,
-                    tags[platform.JOB_ID_VAR], tags[platform.ATTEMPT_VAR])
+        log.warning(
+            "stopping the process tree %d left by job %s (attempt %s)",
+            pgid,
+            tags[platform.JOB_ID_VAR],
+            tags[platform.ATTEMPT_VAR],
+        )
         platform.stop_tree(pgid, config.kill_grace)
         found = True
     escaped = platform.stop_attempt(tags, config.kill_grace)
     if escaped:
-        log.warning("stopped %d process(es) of job %s (attempt %s) found by their tags: %s",
-                    len(escaped), tags[platform.JOB_ID_VAR], tags[platform.ATTEMPT_VAR],
-                    " ".join(map(str, escaped)))
+        log.warning(
+            "stopped %d process(es) of job %s (attempt %s) found by their tags: %s",
+            len(escaped),
+            tags[platform.JOB_ID_VAR],
+            tags[platform.ATTEMPT_VAR],
+            " ".join(map(str, escaped)),
+        )
     return found or bool(escaped)
 
 
@@ -80,31 +101,43 @@ def process_gone(worker: WorkerInfo, host: str) -> bool:
     return worker.host == host and not platform.pid_alive(worker.pid)
 
 
-def recover_dead_worker(store: Store, worker_id: str, config: Config, host: str, now: float,
-                        local_pgid: int = 0) -> int:
+def recover_dead_worker(
+    store: Store, worker_id: str, config: Config, host: str, now: float, local_pgid: int = 0
+) -> int:
     """Recover the jobs of a worker of this host whose process is gone, then forget it."""
-    recovered = sum(recover_job(store, job, config, host, now, local_pgid)
-                    for job in store.held_jobs(worker_id))
+    recovered = sum(
+        recover_job(store, job, config, host, now, local_pgid) for job in store.held_jobs(worker_id)
+    )
     store.deregister_worker(worker_id)
     return recovered
 
 
-def recover_lost_work(store: Store, config: Config, host: str, now: float,
-                      local_pgids: Mapping[str, int] | None = None) -> int:
+def recover_lost_work(
+    store: Store,
+    config: Config,
+    host: str,
+    now: float,
+    local_pgids: Mapping[str, int] | None = None,
+) -> int:
     """Recover jobs whose lease expired, and at once the jobs of this host's workers whose
     process is gone; forget the rows of workers that are gone for good. `local_pgids` maps
     the local pool's worker ids to the process group of the command each one runs."""
     local_pgids = local_pgids or {}
     recovered = 0
     for job in store.expired_jobs(now):
-        recovered += recover_job(store, job, config, host, now,
-                                 local_pgids.get(job.worker_id or "", 0))
+        recovered += recover_job(
+            store, job, config, host, now, local_pgids.get(job.worker_id or "", 0)
+        )
     for worker in store.list_workers():
         if process_gone(worker, host):
-            recovered += recover_dead_worker(store, worker.id, config, host, now,
-                                             local_pgids.get(worker.id, 0))
-        elif worker.host != host and now - worker.heartbeat_at > 2 * config.lease_seconds \
-                and not store.held_jobs(worker.id):
+            recovered += recover_dead_worker(
+                store, worker.id, config, host, now, local_pgids.get(worker.id, 0)
+            )
+        elif (
+            worker.host != host
+            and now - worker.heartbeat_at > 2 * config.lease_seconds
+            and not store.held_jobs(worker.id)
+        ):
             store.deregister_worker(worker.id)  # its jobs' leases expired long ago
     return recovered
 

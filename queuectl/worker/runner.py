@@ -51,27 +51,35 @@ class OutputTail:
                 self._buffer += data
                 # Trim in large steps so that a chatty command costs O(1) per byte.
                 if len(self._buffer) > 2 * self.limit + 65536:
-                    del self._buffer[:-self.limit]
+                    del self._buffer[: -self.limit]
 
     def since(self, offset: int) -> tuple[int, bytes]:
         """(start, bytes) of what arrived after byte `offset`, within the kept tail."""
         with self._lock:
             kept = min(len(self._buffer), self.limit)
             start = max(offset, self.total - kept)
-            return start, bytes(self._buffer[len(self._buffer) - (self.total - start):])
+            return start, bytes(self._buffer[len(self._buffer) - (self.total - start) :])
 
     def tail(self) -> bytes:
         with self._lock:
-            return bytes(self._buffer[-self.limit:]) if self.limit else b""
+            return bytes(self._buffer[-self.limit :]) if self.limit else b""
 
 
 Tick = Callable[[OutputTail], Optional[str]]
 
 
-def run_command(command: str, cwd: str, env: dict[str, str], tags: Mapping[str, str],
-                timeout: float | None, output_limit: int, kill_grace: float,
-                on_spawn: Callable[[int], None], on_tick: Tick,
-                keep_alive: Callable[[], object] = lambda: None) -> RunResult:
+def run_command(
+    command: str,
+    cwd: str,
+    env: dict[str, str],
+    tags: Mapping[str, str],
+    timeout: float | None,
+    output_limit: int,
+    kill_grace: float,
+    on_spawn: Callable[[int], None],
+    on_tick: Tick,
+    keep_alive: Callable[[], object] = lambda: None,
+) -> RunResult:
     """Run `command` to its end, or until `timeout` or until `on_tick` (called every
     TICK seconds with the output so far) returns a reason to stop it. While a stop waits
     out the grace period, `keep_alive` is called instead of `on_tick`. `tags` (see
@@ -83,8 +91,7 @@ def run_command(command: str, cwd: str, env: dict[str, str], tags: Mapping[str, 
         proc = platform.spawn(command, cwd, {**env, **tags})
     except (OSError, ValueError) as exc:  # ValueError: text the OS cannot take (NUL, ...)
         reason = getattr(exc, "strerror", None) or exc
-        return RunResult(started, time.time(), None, f"cannot start the command: {reason}",
-                         b"", 0)
+        return RunResult(started, time.time(), None, f"cannot start the command: {reason}", b"", 0)
     on_spawn(proc.pid)  # the leader of its own new session / process group
     output = OutputTail(output_limit)
     watcher = _ThreadWatcher(proc, output) if platform.IS_WINDOWS else _PipeWatcher(proc, output)
@@ -103,23 +110,30 @@ def run_command(command: str, cwd: str, env: dict[str, str], tags: Mapping[str, 
     return RunResult(started, time.time(), exit_code, error, output.tail(), output.total, stopped)
 
 
-def _stop_escaped(leader: int, tags: Mapping[str, str], kill_grace: float,
-                  keep_alive: Callable[[], object]) -> None:
+def _stop_escaped(
+    leader: int, tags: Mapping[str, str], kill_grace: float, keep_alive: Callable[[], object]
+) -> None:
     """Stop what left the command's group (setsid, a double fork). A worker that is a
     subreaper (Linux) adopted those processes when their parents exited, so a child left
     once the command has been reaped says there is something to look for: the /proc scan
     is not paid for the jobs (nearly all) that leave nothing behind. Stopped before the
     output is drained, as such a process may hold the pipe open."""
     if platform.reap_adopted(leader):
-        platform.stop_attempt(tags, kill_grace,
-                              lambda: (platform.reap_adopted(leader), keep_alive()),
-                              adopted=True)
+        platform.stop_attempt(
+            tags, kill_grace, lambda: (platform.reap_adopted(leader), keep_alive()), adopted=True
+        )
         platform.reap_adopted(leader)
 
 
-def _supervise(proc: subprocess.Popen, watcher, timeout: float | None, kill_grace: float,
-               output: OutputTail, on_tick: Tick,
-               keep_alive: Callable[[], object]) -> str | None:
+def _supervise(
+    proc: subprocess.Popen,
+    watcher,
+    timeout: float | None,
+    kill_grace: float,
+    output: OutputTail,
+    on_tick: Tick,
+    keep_alive: Callable[[], object],
+) -> str | None:
     """Wait for the leader to exit, ticking; returns why it was stopped, if it was."""
     deadline = None if not timeout else time.monotonic() + timeout
     next_tick = time.monotonic() + TICK
@@ -170,8 +184,7 @@ class _PipeWatcher:
                 except subprocess.TimeoutExpired:
                     return False
             else:
-                ready, _, _ = select.select(watched, [], [],
-                                            max(deadline - time.monotonic(), 0))
+                ready, _, _ = select.select(watched, [], [], max(deadline - time.monotonic(), 0))
                 if self.fd in ready:
                     self._read_available()
             if self.proc.poll() is not None:

@@ -9,17 +9,35 @@ import sys
 from tests.conftest import ROOT
 
 STATES = ["pending", "processing", "completed", "failed", "dead", "canceled"]
-JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "queue", "priority",
-              "run_at", "timeout", "cwd", "env", "exit_code", "last_error", "worker_id",
-              "created_at", "updated_at", "started_at", "finished_at"}
+JOB_FIELDS = {
+    "id",
+    "command",
+    "state",
+    "attempts",
+    "max_retries",
+    "queue",
+    "priority",
+    "run_at",
+    "timeout",
+    "cwd",
+    "env",
+    "exit_code",
+    "last_error",
+    "worker_id",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+}
 
 
 def test_version_from_every_entry_point(cli):
     from queuectl import __version__
 
     for argv in ([sys.executable, "-m", "queuectl"], [sys.executable, str(ROOT / "queuectl.py")]):
-        out = subprocess.run(argv + ["--version"], capture_output=True, text=True,
-                             env=cli.env, cwd=cli.home)
+        out = subprocess.run(
+            argv + ["--version"], capture_output=True, text=True, env=cli.env, cwd=cli.home
+        )
         assert out.returncode == 0 and out.stdout.strip() == f"queuectl {__version__}"
 
 
@@ -34,8 +52,9 @@ def test_db_option_before_or_after_the_command_beats_the_environment(cli, tmp_pa
 
 def test_default_store_is_in_the_per_user_data_folder(cli):
     env = {k: v for k, v in cli.env.items() if k != "QUEUECTL_DB"}
-    out = subprocess.run(cli.argv("status", "--json"), capture_output=True, text=True,
-                         env=env, cwd=cli.home)
+    out = subprocess.run(
+        cli.argv("status", "--json"), capture_output=True, text=True, env=env, cwd=cli.home
+    )
     assert json.loads(out.stdout)["store"] == str(cli.home / "queuectl" / "queuectl.db")
     assert (cli.home / "queuectl" / "queuectl.db").exists()
 
@@ -43,8 +62,9 @@ def test_default_store_is_in_the_per_user_data_folder(cli):
 def test_json_shapes(cli):
     assert cli.json("run", "true", "--id", "one") == {"id": "one"}
     assert cli.json("enqueue", '{"command":"true","id":"two"}') == {"id": "two"}
-    assert cli.json("enqueue", "-", input='{"command":"true","id":"three"}\n'
-                    '{"command":"true","id":"four"}\n') == {"ids": ["three", "four"]}
+    assert cli.json(
+        "enqueue", "-", input='{"command":"true","id":"three"}\n{"command":"true","id":"four"}\n'
+    ) == {"ids": ["three", "four"]}
     status = cli.json("status")
     assert set(status) == {"counts", "queues", "workers", "store"}
     assert list(status["counts"]) == STATES and status["counts"]["pending"] == 4
@@ -57,17 +77,47 @@ def test_json_shapes(cli):
     assert shown["job"]["created_at"].endswith("Z") and "." in shown["job"]["created_at"]
     assert cli.json("dlq", "list") == [] and cli.json("worker", "list") == []
     assert set(cli.json("config", "show")) == {
-        "max_retries", "backoff_base", "backoff_max", "job_timeout", "lease_seconds",
-        "poll_interval", "output_limit", "kill_grace"}
+        "max_retries",
+        "backoff_base",
+        "backoff_max",
+        "job_timeout",
+        "lease_seconds",
+        "poll_interval",
+        "output_limit",
+        "kill_grace",
+    }
 
 
 def test_run_options_land_in_the_job(cli, tmp_path):
-    cli.ok("run", "make", "--id", "j", "--max-retries", "7", "--timeout", "90s", "--priority",
-           "4", "--queue", "builds", "--delay", "1h", "--cwd", "sub", "--env", "A=1",
-           "--env", "B=x=y")
+    cli.ok(
+        "run",
+        "make",
+        "--id",
+        "j",
+        "--max-retries",
+        "7",
+        "--timeout",
+        "90s",
+        "--priority",
+        "4",
+        "--queue",
+        "builds",
+        "--delay",
+        "1h",
+        "--cwd",
+        "sub",
+        "--env",
+        "A=1",
+        "--env",
+        "B=x=y",
+    )
     job = cli.job("j")
-    assert (job["max_retries"], job["timeout"], job["priority"], job["queue"]) == \
-        (7, 90.0, 4, "builds")
+    assert (job["max_retries"], job["timeout"], job["priority"], job["queue"]) == (
+        7,
+        90.0,
+        4,
+        "builds",
+    )
     assert job["cwd"] == str(cli.home / "sub") and job["env"] == {"A": "1", "B": "x=y"}
     assert job["run_at"] > job["created_at"]
 

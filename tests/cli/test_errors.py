@@ -24,8 +24,11 @@ def snapshot(cli):
     store = open_store(cli.location)
     try:
         jobs = store.list_jobs(limit=1000)
-        return ([(job, store.attempts(job.id)) for job in jobs], store.config_values(),
-                store.list_workers())
+        return (
+            [(job, store.attempts(job.id)) for job in jobs],
+            store.config_values(),
+            store.list_workers(),
+        )
     finally:
         store.close()
 
@@ -73,8 +76,9 @@ USER_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("args, message", USER_ERRORS, ids=lambda v: " ".join(v)
-                         if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    "args, message", USER_ERRORS, ids=lambda v: " ".join(v) if isinstance(v, list) else None
+)
 def test_user_errors(seeded, args, message):
     before = snapshot(seeded)
     result = seeded(*args)
@@ -130,8 +134,13 @@ def test_a_file_that_is_not_utf8_is_refused(seeded, tmp_path):
     before = snapshot(seeded)
     result = seeded("enqueue", "--file", str(batch))
     assert result.returncode == 1 and "is not valid UTF-8" in result.stderr
-    piped = subprocess.run(seeded.argv("enqueue", "-"), input=batch.read_bytes(),
-                           capture_output=True, env=seeded.env, cwd=seeded.home)
+    piped = subprocess.run(
+        seeded.argv("enqueue", "-"),
+        input=batch.read_bytes(),
+        capture_output=True,
+        env=seeded.env,
+        cwd=seeded.home,
+    )
     assert piped.returncode == 1 and b"stdin is not valid UTF-8" in piped.stderr
     assert snapshot(seeded) == before
 
@@ -140,14 +149,20 @@ def test_duplicate_ids_in_a_batch_name_their_line(seeded, tmp_path):
     batch = tmp_path / "jobs.jsonl"
     before = snapshot(seeded)
     for lines, message in (
-            (['{"id":"b1","command":"true"}', '{"id":"b1","command":"true"}'],
-             "line 2: job id 'b1' is used twice in this batch"),
-            (['{"id":"b2","command":"true"}', '{"id":"waiting","command":"true"}'],
-             "line 2: job id 'waiting' already exists")):
+        (
+            ['{"id":"b1","command":"true"}', '{"id":"b1","command":"true"}'],
+            "line 2: job id 'b1' is used twice in this batch",
+        ),
+        (
+            ['{"id":"b2","command":"true"}', '{"id":"waiting","command":"true"}'],
+            "line 2: job id 'waiting' already exists",
+        ),
+    ):
         batch.write_text("\n".join(lines) + "\n")
         result = seeded("enqueue", "--file", str(batch))
         assert result.returncode == 1 and result.stderr.splitlines() == [
-            f"queuectl: error: {message}"]
+            f"queuectl: error: {message}"
+        ]
     assert snapshot(seeded) == before
 
 
@@ -159,7 +174,8 @@ def test_a_url_of_another_database_is_refused_and_creates_nothing(tmp_path):
     result = Cli("mysql://user:secret@db/jobs", home)("status")
     assert result.returncode == 1 and result.stderr.splitlines() == [
         "queuectl: error: unsupported store URL 'mysql://user:***@db/jobs': give a file "
-        "path (SQLite) or a postgresql:// URL"]
+        "path (SQLite) or a postgresql:// URL"
+    ]
     assert list(home.iterdir()) == []
     conninfo = Cli("host=db dbname=jobs password=secret", home)("status")
     assert conninfo.returncode == 1 and "key=value connection string" in conninfo.stderr
@@ -181,8 +197,7 @@ def test_a_store_that_is_not_a_database_is_one_line(tmp_path):
 
 def test_a_batch_with_one_bad_line_inserts_nothing(seeded, tmp_path):
     batch = tmp_path / "jobs.jsonl"
-    batch.write_text('{"command":"echo 1"}\n{"command":"echo 2"}\n{"command":"echo 3",'
-                     '"bogus":1}\n')
+    batch.write_text('{"command":"echo 1"}\n{"command":"echo 2"}\n{"command":"echo 3","bogus":1}\n')
     before = snapshot(seeded)
     result = seeded("enqueue", "--file", str(batch))
     assert result.returncode == 1 and "line 3: unknown key 'bogus'" in result.stderr

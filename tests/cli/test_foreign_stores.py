@@ -43,8 +43,10 @@ def cli_for(tmp_path: Path) -> Callable[[Path], Cli]:
 
 FOREIGN = {
     "users table": ("CREATE TABLE users (name TEXT)", "INSERT INTO users VALUES ('ann')"),
-    "jobs table": ("CREATE TABLE jobs (id INTEGER PRIMARY KEY, what TEXT)",
-                   "INSERT INTO jobs (what) VALUES ('backup')"),
+    "jobs table": (
+        "CREATE TABLE jobs (id INTEGER PRIMARY KEY, what TEXT)",
+        "INSERT INTO jobs (what) VALUES ('backup')",
+    ),
     "in WAL mode": ("PRAGMA journal_mode = WAL", "CREATE TABLE notes (body TEXT)"),
     "header only": ("PRAGMA user_version = 7",),
     "application id": ("PRAGMA application_id = 1234",),
@@ -52,10 +54,8 @@ FOREIGN = {
 
 
 @pytest.mark.parametrize("statements", FOREIGN.values(), ids=FOREIGN.keys())
-@pytest.mark.parametrize("command", [["run", "true"], ["status"], ["config", "show"]],
-                         ids=" ".join)
-def test_another_applications_database_is_refused_untouched(folder, cli_for, statements,
-                                                             command):
+@pytest.mark.parametrize("command", [["run", "true"], ["status"], ["config", "show"]], ids=" ".join)
+def test_another_applications_database_is_refused_untouched(folder, cli_for, statements, command):
     path = sqlite_file(folder / "other-app.db", *statements)
     before = folder_bytes(folder)
     result = cli_for(path)(*command)
@@ -73,17 +73,20 @@ def test_the_refusal_names_the_tables(folder, cli_for):
     assert "it holds another application's tables (t0, t1, t2, ...)" in result.stderr
 
 
-@pytest.mark.parametrize("content", [b"hello", b"not a database at all, " * 100,
-                                     b"SQLite format 3\x00" + b"\xff" * 200],
-                         ids=["short", "text", "damaged header"])
+@pytest.mark.parametrize(
+    "content",
+    [b"hello", b"not a database at all, " * 100, b"SQLite format 3\x00" + b"\xff" * 200],
+    ids=["short", "text", "damaged header"],
+)
 def test_a_file_that_is_not_sqlite_is_refused_untouched(folder, cli_for, content):
     path = folder / "notes.txt"
     path.write_bytes(content)
     before = folder_bytes(folder)
     result = cli_for(path)("run", "true")
     assert result.returncode == 1, result
-    assert result.stderr.splitlines() == [f"queuectl: error: cannot open the store {path}: "
-                                          "file is not a database"]
+    assert result.stderr.splitlines() == [
+        f"queuectl: error: cannot open the store {path}: file is not a database"
+    ]
     assert folder_bytes(folder) == before
 
 
@@ -123,7 +126,8 @@ def test_a_path_through_a_file_says_which_part_is_not_a_folder(folder, cli_for, 
     result = cli_for(path)("status")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"queuectl: error: cannot create the store {path}: {blocking} is not a folder"]
+        f"queuectl: error: cannot create the store {path}: {blocking} is not a folder"
+    ]
 
 
 def test_a_worker_log_folder_through_a_file_is_one_line(folder, cli_for):
@@ -135,4 +139,5 @@ def test_a_worker_log_folder_through_a_file_is_one_line(folder, cli_for):
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"queuectl: error: cannot write the worker log {blocking}/queuectl/worker.log: "
-        f"{blocking} is not a folder"]
+        f"{blocking} is not a folder"
+    ]

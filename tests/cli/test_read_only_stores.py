@@ -76,8 +76,11 @@ def mount(tmp_path: Path) -> Iterator[Mount]:
         pytest.skip("needs root to mount a read-only tmpfs (chmod does not stop root)")
     point = tmp_path / "mnt"
     point.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(point)],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(point)],
+        capture_output=True,
+        text=True,
+    )
     if made.returncode:
         pytest.skip(f"cannot mount a tmpfs: {made.stderr.strip()}")
     place = Mount(point)
@@ -98,13 +101,19 @@ def seeded(mount: Mount, home: Path) -> Cli:
     worker that has exited since (so no -wal or -shm file is left)."""
     cli = Cli(str(mount.point / "queue.db"), home)
     cli.ok("config", "set", "max_retries", "0")
-    cli.ok("enqueue", "-", input='{"id": "done", "command": "echo hello"}\n'
-                                 '{"id": "broken", "command": "exit 3"}\n'
-                                 '{"id": "later", "command": "true", "delay": "1h"}\n')
+    cli.ok(
+        "enqueue",
+        "-",
+        input='{"id": "done", "command": "echo hello"}\n'
+        '{"id": "broken", "command": "exit 3"}\n'
+        '{"id": "later", "command": "true", "delay": "1h"}\n',
+    )
     pool = Pool(cli, 1)
     try:
-        wait_for(lambda: cli.state("done") == "completed" and cli.state("broken") == "dead",
-                 message="the jobs to end")
+        wait_for(
+            lambda: cli.state("done") == "completed" and cli.state("broken") == "dead",
+            message="the jobs to end",
+        )
     finally:
         pool.stop()
     assert sorted(item.name for item in mount.point.iterdir()) == ["queue.db"]
@@ -134,32 +143,43 @@ def test_writing_commands_say_the_store_is_read_only(seeded, mount, args):
 
 def test_changes_a_writer_left_in_the_wal_are_read(seeded, mount):
     # A writer that dies leaves its -wal and -shm files: the change is only in the -wal.
-    subprocess.run([sys.executable, "-c", "import os, sqlite3, sys; "
-                    "conn = sqlite3.connect(sys.argv[1]); "
-                    "conn.execute(\"UPDATE config SET value = '9' WHERE key = 'max_retries'\"); "
-                    "conn.commit(); os._exit(0)", seeded.location], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, sqlite3, sys; "
+            "conn = sqlite3.connect(sys.argv[1]); "
+            "conn.execute(\"UPDATE config SET value = '9' WHERE key = 'max_retries'\"); "
+            "conn.commit(); os._exit(0)",
+            seeded.location,
+        ],
+        check=True,
+    )
     assert (mount.point / "queue.db-wal").stat().st_size > 0
     mount.read_only()
     assert seeded.ok("config", "get", "max_retries") == "9\n"
-    assert_one_line(seeded("run", "true"),
-                    f"the store {seeded.location} is read-only: {READ_ONLY_FS}")
+    assert_one_line(
+        seeded("run", "true"), f"the store {seeded.location} is read-only: {READ_ONLY_FS}"
+    )
     mount.writable()
     (mount.point / "queue.db-shm").unlink()  # then SQLite cannot read the -wal
     mount.read_only()
-    assert_one_line(seeded("status"),
-                    f"cannot read the store {seeded.location}: SQLite needs "
-                    f"{seeded.location}-shm for it and cannot make it: {READ_ONLY_FS}")
+    assert_one_line(
+        seeded("status"),
+        f"cannot read the store {seeded.location}: SQLite needs "
+        f"{seeded.location}-shm for it and cannot make it: {READ_ONLY_FS}",
+    )
 
 
 @pytest.mark.parametrize("args", [["status"], ["run", "true"]], ids=" ".join)
 def test_nothing_can_be_created_in_a_read_only_place(mount, home, args):
     mount.read_only()
     new = mount.point / "new.db"
-    assert_one_line(Cli(str(new), home)(*args), f"cannot create the store {new}: "
-                                                f"{READ_ONLY_FS}")
+    assert_one_line(Cli(str(new), home)(*args), f"cannot create the store {new}: {READ_ONLY_FS}")
     deeper = mount.point / "sub" / "new.db"
-    assert_one_line(Cli(str(deeper), home)(*args), f"cannot create the store {deeper}: "
-                                                   "Read-only file system")
+    assert_one_line(
+        Cli(str(deeper), home)(*args), f"cannot create the store {deeper}: Read-only file system"
+    )
     assert list(mount.point.iterdir()) == []
 
 
@@ -167,8 +187,9 @@ def test_an_empty_file_in_a_read_only_place_is_one_line(mount, home):
     empty = mount.point / "empty.db"
     empty.touch()
     mount.read_only()
-    assert_one_line(Cli(str(empty), home)("status"),
-                    f"the store {empty} is empty and read-only: {READ_ONLY_FS}")
+    assert_one_line(
+        Cli(str(empty), home)("status"), f"the store {empty} is empty and read-only: {READ_ONLY_FS}"
+    )
 
 
 def test_a_read_only_store_that_needs_an_upgrade_is_one_line(seeded, mount):
@@ -176,10 +197,12 @@ def test_a_read_only_store_that_needs_an_upgrade_is_one_line(seeded, mount):
         conn.execute("PRAGMA user_version = 1")  # as a store of an older release
     conn.close()
     mount.read_only()
-    assert_one_line(seeded("status"),
-                    f"the store {seeded.location} has schema version 1 and is read-only "
-                    f"({READ_ONLY_FS}): open it once where it can be written, to upgrade it "
-                    f"to version {queries.schema_version('sqlite')}")
+    assert_one_line(
+        seeded("status"),
+        f"the store {seeded.location} has schema version 1 and is read-only "
+        f"({READ_ONLY_FS}): open it once where it can be written, to upgrade it "
+        f"to version {queries.schema_version('sqlite')}",
+    )
 
 
 def test_worker_start_with_a_read_only_data_folder_is_one_line(mount, tmp_path, home):
@@ -187,8 +210,9 @@ def test_worker_start_with_a_read_only_data_folder_is_one_line(mount, tmp_path, 
     cli.env["XDG_DATA_HOME"] = str(mount.point)
     mount.read_only()
     log = mount.point / "queuectl" / "worker.log"
-    assert_one_line(cli("worker", "start"),
-                    f"cannot write the worker log {log}: Read-only file system")
+    assert_one_line(
+        cli("worker", "start"), f"cannot write the worker log {log}: Read-only file system"
+    )
 
 
 def test_the_dashboard_reads_a_read_only_store_and_refuses_changes(seeded, mount):
@@ -203,7 +227,8 @@ def test_the_dashboard_reads_a_read_only_store_and_refuses_changes(seeded, mount
         for path, body in (("/api/jobs/later/cancel", None), ("/api/dlq/retry", {"all": True})):
             refused = dash.post(path, body)
             assert refused.status == 503, refused
-            assert refused.json()["error"] == (f"the store {seeded.location} is read-only: "
-                                               f"{READ_ONLY_FS}")
+            assert refused.json()["error"] == (
+                f"the store {seeded.location} is read-only: {READ_ONLY_FS}"
+            )
     finally:
         assert dash.stop() == 0

@@ -26,8 +26,9 @@ T0 = 1_800_000_000.0
 
 
 def new(job_id: str, **fields) -> NewJob:
-    return NewJob(**{"id": job_id, "command": "true", "max_retries": 2, "cwd": "/tmp",
-                     "run_at": T0, **fields})
+    return NewJob(
+        **{"id": job_id, "command": "true", "max_retries": 2, "cwd": "/tmp", "run_at": T0, **fields}
+    )
 
 
 def _with_password(url: str, password: str = "secret") -> str:
@@ -46,19 +47,29 @@ def _password(url: str) -> str:
 
 # --- no server needed ----------------------------------------------------------------------
 
+
 def test_display_location_masks_every_form_of_password():
     assert display_location("postgresql://u:secret@h:5432/db") == "postgresql://u:***@h:5432/db"
-    assert display_location("postgres://u@h/db?sslmode=require&password=secret&x=1") == \
-        "postgres://u@h/db?sslmode=require&password=***&x=1"
+    assert (
+        display_location("postgres://u@h/db?sslmode=require&password=secret&x=1")
+        == "postgres://u@h/db?sslmode=require&password=***&x=1"
+    )
     assert display_location("/tmp/a:b@c.db") == "/tmp/a:b@c.db"
 
 
 def test_without_psycopg_a_postgres_url_names_the_extra(tmp_path):
-    script = ("import sys; sys.modules['psycopg'] = None\n"
-              "from queuectl.cli import main\n"
-              "sys.exit(main(['--db', 'postgresql://u:secret@127.0.0.1:1/db', 'status']))\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    script = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from queuectl.cli import main\n"
+        "sys.exit(main(['--db', 'postgresql://u:secret@127.0.0.1:1/db', 'status']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+    )
     assert result.returncode == 1, result
     assert "pip install 'queuectl[postgres]'" in result.stderr
     assert "Traceback" not in result.stderr and "secret" not in result.stderr + result.stdout
@@ -73,14 +84,20 @@ def test_an_unreachable_server_is_one_line_without_the_password(tmp_path):
     assert "postgresql://postgres:***@127.0.0.1:1/test" in message
     assert "secret" not in message and "\n" not in message
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "queuectl", "--db", url, "status"],
-                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "queuectl", "--db", url, "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "secret" not in result.stderr + result.stdout and "Traceback" not in result.stderr
 
 
 # --- with a server -------------------------------------------------------------------------
+
 
 def _explain(store, name: str, queues=None) -> str:
     params = {"worker_id": "w", "now": 10**13, "lease_until": 0, "queues": queues}
@@ -127,8 +144,10 @@ def test_hosts_starting_at_once_create_the_schema_once(pg_location):
     ctx = multiprocessing.get_context("spawn")
     count = 6
     barrier, out = ctx.Barrier(count), ctx.Queue()
-    procs = [ctx.Process(target=_open_and_enqueue, args=(pg_location, f"p{i}", barrier, out))
-             for i in range(count)]
+    procs = [
+        ctx.Process(target=_open_and_enqueue, args=(pg_location, f"p{i}", barrier, out))
+        for i in range(count)
+    ]
     for proc in procs:
         proc.start()
     results = dict(out.get(timeout=120) for _ in procs)
@@ -139,8 +158,7 @@ def test_hosts_starting_at_once_create_the_schema_once(pg_location):
     try:
         assert store.counts() == {"default": {"pending": count}}
         rows = store._conn.execute("SELECT key, value FROM queuectl_meta").fetchall()
-        assert rows == [{"key": "schema_version",
-                         "value": str(queries.schema_version("postgres"))}]
+        assert rows == [{"key": "schema_version", "value": str(queries.schema_version("postgres"))}]
     finally:
         store.close()
 
@@ -157,8 +175,10 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
         assert store.get_job("kept").state == "pending"
         version = store._conn.execute("SELECT value FROM queuectl_meta").fetchone()["value"]
         assert version == str(queries.schema_version("postgres"))
-        assert store._conn.execute("SELECT to_regclass('queuectl_jobs_by_queue') AS i"
-                                   ).fetchone()["i"] is not None
+        assert (
+            store._conn.execute("SELECT to_regclass('queuectl_jobs_by_queue') AS i").fetchone()["i"]
+            is not None
+        )
     finally:
         store.close()
 
@@ -177,7 +197,8 @@ def test_clock_is_the_servers_and_never_goes_back(pg_location):
         readings = [store.clock() for _ in range(1000)]
         assert readings == sorted(readings)
         server = store._conn.execute(
-            "SELECT extract(epoch FROM clock_timestamp())::float8 AS now").fetchone()["now"]
+            "SELECT extract(epoch FROM clock_timestamp())::float8 AS now"
+        ).fetchone()["now"]
         assert abs(store.clock() - server) < 0.05
     finally:
         store.close()
@@ -226,9 +247,14 @@ def _terminate(backend_pid: int) -> None:
 
     with psycopg.connect(os.environ[PG_ENV], autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
-        wait_for(lambda: not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
-                                           [backend_pid]).fetchone(),
-                 message=f"backend {backend_pid} gone")
+        wait_for(
+            lambda: (
+                not admin.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE pid = %s", [backend_pid]
+                ).fetchone()
+            ),
+            message=f"backend {backend_pid} gone",
+        )
 
 
 def test_a_connection_the_server_closed_is_replaced_before_use(pg_location):
@@ -273,8 +299,7 @@ def test_worker_stop_reaches_the_workers_of_every_host(pg_location, tmp_path):
     try:
         now = store.clock()
         for number, host in enumerate(["host-a", "host-b"]):
-            store.register_worker(WorkerInfo(f"w{number}", host, 100 + number, "p", None,
-                                             now, now))
+            store.register_worker(WorkerInfo(f"w{number}", host, 100 + number, "p", None, now, now))
         home = tmp_path / "home"
         home.mkdir()
         cli = Cli(pg_location, home)
@@ -282,8 +307,10 @@ def test_worker_stop_reaches_the_workers_of_every_host(pg_location, tmp_path):
         assert waiter.wait(5, lambda: False)  # the request came with a NOTIFY
         assert store.stop_requested("w0") and store.stop_requested("w1")
         listed = cli.json("worker", "list")
-        assert {(w["id"], w["host"], w["state"]) for w in listed} == \
-            {("w0", "host-a", "stopping"), ("w1", "host-b", "stopping")}
+        assert {(w["id"], w["host"], w["state"]) for w in listed} == {
+            ("w0", "host-a", "stopping"),
+            ("w1", "host-b", "stopping"),
+        }
     finally:
         waiter.close()
         store.close()
@@ -299,9 +326,20 @@ def test_status_and_worker_list_never_print_the_password(pg_location, tmp_path):
     pool = Pool(cli, 2)
     try:
         wait_for(lambda: cli.state(job_id) == "completed")
-        outputs = [cli.ok(*args) for args in (
-            ["status"], ["status", "--json"], ["worker", "list"], ["worker", "list", "--json"],
-            ["list"], ["show", job_id], ["logs", job_id], ["stats"], ["config", "show"])]
+        outputs = [
+            cli.ok(*args)
+            for args in (
+                ["status"],
+                ["status", "--json"],
+                ["worker", "list"],
+                ["worker", "list", "--json"],
+                ["list"],
+                ["show", job_id],
+                ["logs", job_id],
+                ["stats"],
+                ["config", "show"],
+            )
+        ]
         assert "***@" in outputs[0] and "***@" in outputs[1]
         assert len(cli.json("worker", "list")) == 2
         assert all(w["host"] for w in cli.json("worker", "list"))

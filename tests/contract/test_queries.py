@@ -19,25 +19,32 @@ def test_every_dialect_defines_the_same_query_names_and_migrations():
     names = {dialect: set(queries.load(dialect)) for dialect in DIALECTS}
     assert all(found == names["sqlite"] for found in names.values()), names
     assert {"schema_v1", "claim", "finish_job", "expired_jobs"} <= names["sqlite"]
-    assert {queries.schema_version(dialect) for dialect in DIALECTS} == \
-        {queries.schema_version("sqlite")} and queries.schema_version("sqlite") >= 3
+    assert {queries.schema_version(dialect) for dialect in DIALECTS} == {
+        queries.schema_version("sqlite")
+    } and queries.schema_version("sqlite") >= 3
 
 
-@pytest.mark.parametrize("text, error", [
-    ("-- name: a\nSELECT 1\n-- name: a\nSELECT 2\n", "query a is defined twice"),
-    ("-- name: a :repeatble\nSELECT 1\n", "unknown flag ':repeatble'"),
-    ("-- name: a repeatable\nSELECT 1\n", "unknown flag 'repeatable'"),
-    ("-- name: schema_v1\nSELECT 1\n-- name: schema_v3\nSELECT 3\n", "found versions [1, 3]"),
-])
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("-- name: a\nSELECT 1\n-- name: a\nSELECT 2\n", "query a is defined twice"),
+        ("-- name: a :repeatble\nSELECT 1\n", "unknown flag ':repeatble'"),
+        ("-- name: a repeatable\nSELECT 1\n", "unknown flag 'repeatable'"),
+        ("-- name: schema_v1\nSELECT 1\n-- name: schema_v3\nSELECT 3\n", "found versions [1, 3]"),
+    ],
+)
 def test_a_file_the_loader_would_misread_is_refused(text, error):
     with pytest.raises(ValueError, match=re.escape(error)):
         queries.parse(text, "test.sql")
 
 
 def test_flags_are_read_with_their_query_and_migrations_counted():
-    loaded = queries.parse("-- name: schema_v1\nCREATE TABLE t (x INT);\nCREATE INDEX i ON t (x)"
-                           "\n-- name: get :lookup  :repeatable\nSELECT 1\n-- name: put\n"
-                           "INSERT INTO t VALUES (1);\n", "test.sql")
+    loaded = queries.parse(
+        "-- name: schema_v1\nCREATE TABLE t (x INT);\nCREATE INDEX i ON t (x)"
+        "\n-- name: get :lookup  :repeatable\nSELECT 1\n-- name: put\n"
+        "INSERT INTO t VALUES (1);\n",
+        "test.sql",
+    )
     assert loaded["get"] == queries.Query("SELECT 1", repeatable=True, lookup=True)
     assert loaded["put"] == queries.Query("INSERT INTO t VALUES (1)")  # cautious: no flags
     assert loaded["schema_v1"].text.startswith("CREATE TABLE")
@@ -48,7 +55,7 @@ def test_migrations_upgrade_from_any_version_in_order():
     assert queries.upgrade("sqlite", newest) == []
     everything = queries.upgrade("sqlite", 0)
     assert everything[0].startswith("CREATE TABLE jobs")
-    assert queries.upgrade("sqlite", 1) == everything[-len(queries.upgrade("sqlite", 1)):]
+    assert queries.upgrade("sqlite", 1) == everything[-len(queries.upgrade("sqlite", 1)) :]
 
 
 def test_no_statement_that_stores_a_parameter_is_a_lookup():

@@ -31,8 +31,9 @@ def test_listing_uses_an_index_for_every_filter(tmp_path):
     for state, queue in ((None, None), ("dead", None), (None, "q"), ("dead", "q")):
         where = filters(("state = :state", state), ("queue = :queue", queue))
         sql = store._sql("list_jobs", where=where)
-        rows = store._conn.execute("EXPLAIN QUERY PLAN " + sql, {
-            "state": state, "queue": queue, "limit": 50, "offset": 0}).fetchall()
+        rows = store._conn.execute(
+            "EXPLAIN QUERY PLAN " + sql, {"state": state, "queue": queue, "limit": 50, "offset": 0}
+        ).fetchall()
         plan = " | ".join(row["detail"] for row in rows)
         assert "TEMP B-TREE" not in plan and (state is None and queue is None or "INDEX" in plan)
     store.close()
@@ -42,16 +43,19 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path):
     path = str(tmp_path / "q.db")
     with sqlite3.connect(path) as conn:  # as the first release left it
         conn.executescript(queries.load("sqlite")["schema_v1"].text + ";\nPRAGMA user_version = 1")
-        conn.execute("INSERT INTO jobs (id, command, state, queue, priority, max_retries, "
-                     "run_at, cwd, created_at, updated_at) "
-                     "VALUES ('kept', 'true', 'pending', 'default', 0, 0, 0, '/', 0, 0)")
+        conn.execute(
+            "INSERT INTO jobs (id, command, state, queue, priority, max_retries, "
+            "run_at, cwd, created_at, updated_at) "
+            "VALUES ('kept', 'true', 'pending', 'default', 0, 0, 0, '/', 0, 0)"
+        )
     conn.close()
     store = SqliteStore(path)
     assert store.get_job("kept").state == "pending"
     version = store._conn.execute("PRAGMA user_version").fetchone()[0]
     assert version == queries.schema_version("sqlite")
     assert store._conn.execute(
-        "SELECT name FROM sqlite_master WHERE name = 'jobs_by_queue'").fetchone()
+        "SELECT name FROM sqlite_master WHERE name = 'jobs_by_queue'"
+    ).fetchone()
     assert store.get_job("kept").host is None  # schema_v3's column
     store.close()
 
@@ -75,8 +79,9 @@ def test_an_enqueue_rings_the_doorbell_of_this_hosts_workers(tmp_path):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as bell:
         bell.bind(("127.0.0.1", 0))
         bell.settimeout(5)
-        store.register_worker(WorkerInfo("w", hostname(), 1, "p", None, 0, 0,
-                                         doorbell=bell.getsockname()[1]))
+        store.register_worker(
+            WorkerInfo("w", hostname(), 1, "p", None, 0, 0, doorbell=bell.getsockname()[1])
+        )
         store.enqueue([NewJob(id="a", command="true", max_retries=0, cwd="/")], 0.0)
         assert bell.recv(16)  # the datagram itself, not the data_version fallback
         store.retry_dead(None, 0.0)  # nothing dead: no ring

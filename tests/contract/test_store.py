@@ -20,8 +20,9 @@ T0 = 1_800_000_000.0
 
 
 def new(job_id: str, **fields) -> NewJob:
-    return NewJob(**{"id": job_id, "command": "true", "max_retries": 2, "cwd": "/tmp",
-                     "run_at": T0, **fields})
+    return NewJob(
+        **{"id": job_id, "command": "true", "max_retries": 2, "cwd": "/tmp", "run_at": T0, **fields}
+    )
 
 
 def claim(store, worker="w1", queues=None, now=T0, lease=30.0):
@@ -31,8 +32,17 @@ def claim(store, worker="w1", queues=None, now=T0, lease=30.0):
 def ending(job, exit_code, error, now, worker, output):
     """What a worker writes when `job`'s command ends: (lease, transition, attempt)."""
     transition = lifecycle.after_attempt(job, exit_code, error, now, CONFIG)
-    record = Attempt(job.id, job.run_no, worker, job.started_at, now, exit_code, error,
-                     output=output, output_total=len(output))
+    record = Attempt(
+        job.id,
+        job.run_no,
+        worker,
+        job.started_at,
+        now,
+        exit_code,
+        error,
+        output=output,
+        output_total=len(output),
+    )
     return Lease(job.id, worker, job.run_no), transition, record
 
 
@@ -40,19 +50,28 @@ def finish(store, job, exit_code, error, now, worker="w1", output=b""):
     return store.finish(*ending(job, exit_code, error, now, worker, output), now)
 
 
-def finish_and_claim(store, job, exit_code, error, now, worker="w1", output=b"", queues=None,
-                     lease=30.0):
-    return store.finish_and_claim(*ending(job, exit_code, error, now, worker, output), now,
-                                  queues, lease)
+def finish_and_claim(
+    store, job, exit_code, error, now, worker="w1", output=b"", queues=None, lease=30.0
+):
+    return store.finish_and_claim(
+        *ending(job, exit_code, error, now, worker, output), now, queues, lease
+    )
 
 
 # --- enqueue and claim ---------------------------------------------------------------------
 
+
 def test_enqueue_then_get(store):
     store.enqueue([new("a", env={"X": "1"}, timeout=2.5, priority=3, queue="q")], T0)
     job = store.get_job("a")
-    assert (job.state, job.attempts, job.env, job.timeout, job.priority, job.queue) == \
-        ("pending", 0, {"X": "1"}, 2.5, 3, "q")
+    assert (job.state, job.attempts, job.env, job.timeout, job.priority, job.queue) == (
+        "pending",
+        0,
+        {"X": "1"},
+        2.5,
+        3,
+        "q",
+    )
     assert job.created_at == T0 and job.started_at is None
 
 
@@ -97,8 +116,16 @@ def test_an_id_that_no_job_can_have_is_not_found(store):
 
 
 def test_claim_order_priority_then_run_at_then_fifo(store):
-    store.enqueue([new("low1"), new("high", priority=5), new("low2"),
-                   new("early", run_at=T0 - 10), new("later", run_at=T0 - 5, priority=5)], T0)
+    store.enqueue(
+        [
+            new("low1"),
+            new("high", priority=5),
+            new("low2"),
+            new("early", run_at=T0 - 10),
+            new("later", run_at=T0 - 5, priority=5),
+        ],
+        T0,
+    )
     order = [claim(store).id for _ in range(5)]
     assert order == ["later", "high", "early", "low1", "low2"]
     assert claim(store) is None
@@ -130,16 +157,25 @@ def test_claim_filters_by_queue(store):
 
 # --- finishing -----------------------------------------------------------------------------
 
+
 def test_success_records_the_attempt(store):
     store.enqueue([new("a")], T0)
     job = claim(store)
     assert finish(store, job, 0, None, T0 + 2, output=b"hello\n")
     done = store.get_job("a")
-    assert (done.state, done.exit_code, done.finished_at, done.worker_id) == \
-        ("completed", 0, T0 + 2, None)
+    assert (done.state, done.exit_code, done.finished_at, done.worker_id) == (
+        "completed",
+        0,
+        T0 + 2,
+        None,
+    )
     [attempt] = store.attempts("a")
-    assert (attempt.number, attempt.outcome, attempt.output, attempt.worker_id) == \
-        (1, "completed", b"hello\n", "w1")
+    assert (attempt.number, attempt.outcome, attempt.output, attempt.worker_id) == (
+        1,
+        "completed",
+        b"hello\n",
+        "w1",
+    )
 
 
 def test_failure_schedules_a_retry_then_dead_then_dlq_retry(store):
@@ -190,16 +226,26 @@ def test_finish_and_claim_records_the_attempt_then_claims_the_next_job(store):
     store.enqueue([new("a"), new("b"), new("elsewhere", queue="other", priority=9)], T0)
     first = claim(store, queues=["default"])
     store.record_start(Lease("a", "w1", first.run_no), "host1", 4242, T0)
-    applied, second = finish_and_claim(store, first, 0, None, T0 + 2, output=b"done\n",
-                                       queues=["default"], lease=10)
+    applied, second = finish_and_claim(
+        store, first, 0, None, T0 + 2, output=b"done\n", queues=["default"], lease=10
+    )
     assert applied
-    assert (second.id, second.state, second.worker_id, second.attempts, second.run_no) == \
-        ("b", "processing", "w1", 1, 1)
+    assert (second.id, second.state, second.worker_id, second.attempts, second.run_no) == (
+        "b",
+        "processing",
+        "w1",
+        1,
+        1,
+    )
     assert (second.started_at, second.lease_until) == (T0 + 2, T0 + 12)
     assert store.get_job("a").state == "completed"
     [attempt] = store.attempts("a")
-    assert (attempt.number, attempt.outcome, attempt.finished_at, attempt.output) == \
-        (1, "completed", T0 + 2, b"done\n")
+    assert (attempt.number, attempt.outcome, attempt.finished_at, attempt.output) == (
+        1,
+        "completed",
+        T0 + 2,
+        b"done\n",
+    )
     assert store.stray_attempts("host1") == []  # a finish forgets the process group
     assert store.get_job("elsewhere").state == "pending"  # not in the worker's queues
     assert finish_and_claim(store, second, 0, None, T0 + 3, queues=["default"]) == (True, None)
@@ -219,10 +265,15 @@ def test_finish_and_claim_with_a_lost_lease_changes_nothing_but_still_claims(sto
     store.enqueue([new("a"), new("b")], T0)
     job = claim(store, lease=5)
     [expired] = store.expired_jobs(T0 + 6)
-    record = Attempt("a", expired.run_no, "w1", expired.started_at, T0 + 6,
-                     error=lifecycle.WORKER_LOST)
-    assert store.finish(Lease("a", "w1", expired.run_no),
-                        lifecycle.after_worker_lost(expired, T0 + 6, CONFIG), record, T0 + 6)
+    record = Attempt(
+        "a", expired.run_no, "w1", expired.started_at, T0 + 6, error=lifecycle.WORKER_LOST
+    )
+    assert store.finish(
+        Lease("a", "w1", expired.run_no),
+        lifecycle.after_worker_lost(expired, T0 + 6, CONFIG),
+        record,
+        T0 + 6,
+    )
     applied, next_job = finish_and_claim(store, job, 0, None, T0 + 7)
     assert not applied and next_job.id == "b"  # "a" retries at T0 + 8
     recovered = store.get_job("a")
@@ -233,14 +284,19 @@ def test_finish_and_claim_with_a_lost_lease_changes_nothing_but_still_claims(sto
 
 # --- leases and recovery -------------------------------------------------------------------
 
+
 def test_heartbeat_extends_the_lease_and_reports_flags(store):
     store.register_worker(WorkerInfo("w1", "h", 1, "p", None, T0, T0))
     store.enqueue([new("a")], T0)
     job = claim(store, lease=10)
     lease = Lease("a", "w1", job.run_no)
     beat = store.heartbeat("w1", lease, T0 + 8, 10)
-    assert (beat.registered, beat.lease_held, beat.cancel_requested, beat.stop_requested) == \
-        (True, True, False, False)
+    assert (beat.registered, beat.lease_held, beat.cancel_requested, beat.stop_requested) == (
+        True,
+        True,
+        False,
+        False,
+    )
     assert store.expired_jobs(T0 + 12) == []
     assert [j.id for j in store.expired_jobs(T0 + 18.001)] == ["a"]
     assert store.job_flags(lease) == (True, False)
@@ -253,8 +309,9 @@ def test_expired_lease_is_recovered_once_as_worker_lost(store):
     job = claim(store, lease=5)
     [expired] = store.expired_jobs(T0 + 6)
     transition = lifecycle.after_worker_lost(expired, T0 + 6, CONFIG)
-    record = Attempt("a", expired.run_no, "w1", expired.started_at, T0 + 6,
-                     error=lifecycle.WORKER_LOST)
+    record = Attempt(
+        "a", expired.run_no, "w1", expired.started_at, T0 + 6, error=lifecycle.WORKER_LOST
+    )
     lease = Lease("a", expired.worker_id, expired.run_no)
     assert store.finish(lease, transition, record, T0 + 6)
     assert not store.finish(lease, transition, record, T0 + 6)  # a second reaper: no-op
@@ -299,13 +356,17 @@ def test_a_kept_tree_never_recorded_is_a_stray_of_its_host_to_find_by_tags(store
         lease = Lease(job.id, "w1", job.run_no)
         if job.id == "b":
             store.record_start(lease, "host1", 4242, T0)
-        record = Attempt(job.id, job.run_no, "w1", T0, T0 + 1, error=lifecycle.WORKER_LOST,
-                         host="host1")
-        assert store.finish(lease, lifecycle.after_worker_lost(job, T0 + 1, CONFIG), record,
-                            T0 + 1, keep_pgid=True)
+        record = Attempt(
+            job.id, job.run_no, "w1", T0, T0 + 1, error=lifecycle.WORKER_LOST, host="host1"
+        )
+        assert store.finish(
+            lease, lifecycle.after_worker_lost(job, T0 + 1, CONFIG), record, T0 + 1, keep_pgid=True
+        )
     strays = sorted(store.stray_attempts("host1"), key=lambda stray: stray.job_id)
-    assert [(s.job_id, s.number, s.worker_id, s.pgid) for s in strays] == \
-        [("a", 1, "w1", 0), ("b", 1, "w1", 4242)]
+    assert [(s.job_id, s.number, s.worker_id, s.pgid) for s in strays] == [
+        ("a", 1, "w1", 0),
+        ("b", 1, "w1", 4242),
+    ]
     store.forget_pgid("a", 1)
     assert [s.job_id for s in store.stray_attempts("host1")] == ["b"]
 
@@ -315,16 +376,22 @@ def test_forget_pgid_forgets_that_attempt_only(store):
     first = claim(store)  # "a", attempt 1: its worker is lost, its tree kept on record
     lease = Lease("a", "w1", first.run_no)
     store.record_start(lease, "host1", 4242, T0)
-    assert store.finish(lease, lifecycle.after_worker_lost(first, T0, CONFIG),
-                        Attempt("a", 1, "w1", T0, T0, error=lifecycle.WORKER_LOST), T0,
-                        keep_pgid=True)
+    assert store.finish(
+        lease,
+        lifecycle.after_worker_lost(first, T0, CONFIG),
+        Attempt("a", 1, "w1", T0, T0, error=lifecycle.WORKER_LOST),
+        T0,
+        keep_pgid=True,
+    )
     other = claim(store)  # "b", running
     store.record_start(Lease("b", "w1", other.run_no), "host1", 5151, T0)
     again = claim(store, now=T0 + 2)  # "a", attempt 2
     store.record_start(Lease("a", "w1", again.run_no), "host1", 6161, T0 + 2)
     store.forget_pgid("a", 1)
-    assert sorted((s.job_id, s.number, s.pgid) for s in store.stray_attempts("host1")) == \
-        [("a", 2, 6161), ("b", 1, 5151)]
+    assert sorted((s.job_id, s.number, s.pgid) for s in store.stray_attempts("host1")) == [
+        ("a", 2, 6161),
+        ("b", 1, 5151),
+    ]
     store.forget_pgid("a", 2)
     assert [s.job_id for s in store.stray_attempts("host1")] == ["b"]
     assert [(a.number, a.pgid) for a in store.attempts("a")] == [(1, None), (2, None)]
@@ -334,8 +401,9 @@ def test_an_attempt_records_its_host_even_when_it_ends_at_once(store):
     store.enqueue([new("a")], T0)
     job = claim(store)
     record = Attempt("a", job.run_no, "w1", T0, T0, 0, None, host="host1")
-    assert store.finish(Lease("a", "w1", job.run_no),
-                        lifecycle.after_attempt(job, 0, None, T0, CONFIG), record, T0)
+    assert store.finish(
+        Lease("a", "w1", job.run_no), lifecycle.after_attempt(job, 0, None, T0, CONFIG), record, T0
+    )
     [attempt] = store.attempts("a")
     assert (attempt.host, attempt.pgid) == ("host1", None)
 
@@ -358,6 +426,7 @@ def test_live_output_chunks_then_final_output(store):
 
 
 # --- cancel, purge -------------------------------------------------------------------------
+
 
 def test_cancel_waiting_and_running_jobs(store):
     store.enqueue([new("p"), new("r")], T0)
@@ -389,6 +458,7 @@ def test_purge_terminal_jobs_older_than(store):
 
 # --- reads ---------------------------------------------------------------------------------
 
+
 def test_list_counts_and_stats(store):
     store.enqueue([new(f"j{i}", queue="even" if i % 2 == 0 else "odd") for i in range(5)], T0)
     finish(store, claim(store), 0, None, T0 + 1)
@@ -397,16 +467,19 @@ def test_list_counts_and_stats(store):
     assert [j.id for j in store.list_jobs(limit=2, offset=2)] == ["j2", "j1"]
     assert [j.id for j in store.list_jobs(state="pending", queue="even")] == ["j4", "j2"]
     [item] = store.finished_attempts(T0)
-    assert (item.queue, item.outcome, item.finished_at - item.started_at) == \
-        ("even", "completed", 1)
+    assert (item.queue, item.outcome, item.finished_at - item.started_at) == (
+        "even",
+        "completed",
+        1,
+    )
     assert store.finished_attempts(T0 + 2) == []
 
 
 def test_throughput_buckets_and_run_time_totals(store):
     store.enqueue([new(f"j{i}", max_retries=0) for i in range(4)], T0)
-    finish(store, claim(store, now=T0), 0, None, T0 + 0.5)      # 0.5 s, minute 0
-    finish(store, claim(store, now=T0), 0, None, T0 + 2)        # 2 s, minute 0
-    finish(store, claim(store, now=T0 + 60), 1, "x", T0 + 70)   # 10 s, minute 1, dead
+    finish(store, claim(store, now=T0), 0, None, T0 + 0.5)  # 0.5 s, minute 0
+    finish(store, claim(store, now=T0), 0, None, T0 + 2)  # 2 s, minute 0
+    finish(store, claim(store, now=T0 + 60), 1, "x", T0 + 70)  # 10 s, minute 1, dead
     bucket = (T0 // 60) * 60
     assert store.throughput(T0 - 60, 60) == [(bucket, "completed", 2), (bucket + 60, "dead", 1)]
     assert store.throughput(T0 + 65, 60) == [(bucket + 60, "dead", 1)]
@@ -416,6 +489,7 @@ def test_throughput_buckets_and_run_time_totals(store):
 
 
 # --- workers and config --------------------------------------------------------------------
+
 
 def test_workers_register_show_their_job_and_take_stop_requests(store):
     store.register_worker(WorkerInfo("w1", "h", 11, "p", ["a"], T0, T0, doorbell=None))
@@ -443,8 +517,7 @@ def test_waiter_wakes_on_enqueue(location, store):
     from queuectl.store import open_store
 
     waiter = store.waiter()
-    store.register_worker(WorkerInfo("w1", _host(), 1, "p", None, T0, T0,
-                                     doorbell=waiter.port))
+    store.register_worker(WorkerInfo("w1", _host(), 1, "p", None, T0, T0, doorbell=waiter.port))
     assert not waiter.wait(0.05, lambda: False)
     other = open_store(location)
     try:
@@ -464,6 +537,7 @@ def _host() -> str:
 
 
 # --- concurrency ---------------------------------------------------------------------------
+
 
 def _claim_all(location: str, worker: str, out) -> None:
     from queuectl.store import open_store

@@ -52,8 +52,13 @@ class Dashboard:
         ready, _, _ = select.select([proc.stderr], [], [], timeout)
         return proc.stderr.readline() if ready else ""
 
-    def request(self, method: str, path: str, body: bytes | str | None = None,
-                headers: dict[str, str] | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
         try:
             conn.request(method, path, body=body, headers=headers or {})
@@ -71,8 +76,9 @@ class Dashboard:
         assert reply.headers["Content-Type"] == "application/json; charset=utf-8"
         return reply.json()
 
-    def post(self, path: str, data: Any = None, headers: dict[str, str] | None = None,
-             csrf: bool = True) -> Response:
+    def post(
+        self, path: str, data: Any = None, headers: dict[str, str] | None = None, csrf: bool = True
+    ) -> Response:
         sent = {"Content-Type": "application/json"} if data is not None else {}
         if csrf:
             sent["X-CSRF-Token"] = self.csrf_token()
@@ -118,22 +124,41 @@ def jobs_in_every_state(fast_config: Cli, pool) -> Iterator[dict[str, str]]:
     output are markup. `running` sleeps until the fixture cancels it."""
     cli = fast_config
     cli.ok("config", "set", "backoff_base", "100")  # `flaky` stays failed for 100 s
-    cli.ok("enqueue", "-", input="\n".join(json.dumps(job) for job in (
-        {"id": "done", "command": "echo all good"},
-        {"id": "xss", "command": XSS_COMMAND, "queue": "web"},
-        {"id": "broken", "command": "echo boom >&2; exit 3", "max_retries": 0},
-        {"id": "flaky", "command": "exit 1", "max_retries": 5, "queue": "web"},
-        {"id": "running", "command": "sleep 120"},
-        {"id": "later", "command": "true", "delay": "1h", "queue": "mail"},
-        {"id": "dropped", "command": "true", "delay": "1h"},
-    )) + "\n")
+    cli.ok(
+        "enqueue",
+        "-",
+        input="\n".join(
+            json.dumps(job)
+            for job in (
+                {"id": "done", "command": "echo all good"},
+                {"id": "xss", "command": XSS_COMMAND, "queue": "web"},
+                {"id": "broken", "command": "echo boom >&2; exit 3", "max_retries": 0},
+                {"id": "flaky", "command": "exit 1", "max_retries": 5, "queue": "web"},
+                {"id": "running", "command": "sleep 120"},
+                {"id": "later", "command": "true", "delay": "1h", "queue": "mail"},
+                {"id": "dropped", "command": "true", "delay": "1h"},
+            )
+        )
+        + "\n",
+    )
     cli.ok("cancel", "dropped")
     pool(1)
-    ids = {"completed": "done", "dead": "broken", "failed": "flaky", "processing": "running",
-           "pending": "later", "canceled": "dropped"}
-    wait_for(lambda: all(cli.state(job_id) == state for state, job_id in ids.items())
-             and cli.state("xss") == "completed", timeout=30, message="every state")
+    ids = {
+        "completed": "done",
+        "dead": "broken",
+        "failed": "flaky",
+        "processing": "running",
+        "pending": "later",
+        "canceled": "dropped",
+    }
+    wait_for(
+        lambda: (
+            all(cli.state(job_id) == state for state, job_id in ids.items())
+            and cli.state("xss") == "completed"
+        ),
+        timeout=30,
+        message="every state",
+    )
     yield ids
     if cli.state("running") == "processing":
         cli.ok("cancel", "running")
-

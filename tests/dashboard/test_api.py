@@ -29,12 +29,22 @@ ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 # --- a JSON Schema subset: what the OpenAPI document uses -------------------------------
 
+
 def _is(value: Any, kind: str) -> bool:
     if kind in ("integer", "number") and isinstance(value, bool):
         return False
-    return isinstance(value, {"integer": int, "number": (int, float), "string": str,
-                              "boolean": bool, "object": dict, "array": list,
-                              "null": type(None)}[kind])
+    return isinstance(
+        value,
+        {
+            "integer": int,
+            "number": (int, float),
+            "string": str,
+            "boolean": bool,
+            "object": dict,
+            "array": list,
+            "null": type(None),
+        }[kind],
+    )
 
 
 def validate(value: Any, schema: dict, doc: dict, where: str = "$") -> None:
@@ -119,23 +129,35 @@ def parse_metrics(text: str) -> dict[str, float]:
 
 # --- every endpoint, as documented ------------------------------------------------------
 
-def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard,
-                                                              jobs_in_every_state):
+
+def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, jobs_in_every_state):
     dash = dashboard()
     check = Checker(dash)
     assert check.doc["openapi"].startswith("3.")
 
     status = check("get", "/api/status", dash.get("/api/status"))
-    assert status["counts"] == {"pending": 1, "processing": 1, "completed": 2, "failed": 1,
-                                "dead": 1, "canceled": 1}
-    assert status["queues"]["web"] == {**dict.fromkeys(STATES, 0), "completed": 1,
-                                       "failed": 1}
+    assert status["counts"] == {
+        "pending": 1,
+        "processing": 1,
+        "completed": 2,
+        "failed": 1,
+        "dead": 1,
+        "canceled": 1,
+    }
+    assert status["queues"]["web"] == {**dict.fromkeys(STATES, 0), "completed": 1, "failed": 1}
     assert [w["job_id"] for w in status["workers"]] == ["running"]
     assert status["store"] == cli.location
 
     everything = check("get", "/api/jobs", dash.get("/api/jobs"))
-    assert [j["id"] for j in everything["jobs"]] == \
-        ["dropped", "later", "running", "flaky", "broken", "xss", "done"]
+    assert [j["id"] for j in everything["jobs"]] == [
+        "dropped",
+        "later",
+        "running",
+        "flaky",
+        "broken",
+        "xss",
+        "done",
+    ]
     assert everything["has_more"] is False
     page = check("get", "/api/jobs", dash.get("/api/jobs?limit=2&offset=2"))
     assert [j["id"] for j in page["jobs"]] == ["running", "flaky"] and page["has_more"]
@@ -149,8 +171,9 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard,
 
     broken = check("get", "/api/jobs/{id}", dash.get("/api/jobs/broken"))
     assert broken["job"]["state"] == "dead" and broken["job"]["last_error"] == "exit code 3"
-    assert [(a["number"], a["outcome"], a["output"]) for a in broken["attempts"]] == \
-        [(1, "dead", "boom\n")]
+    assert [(a["number"], a["outcome"], a["output"]) for a in broken["attempts"]] == [
+        (1, "dead", "boom\n")
+    ]
     running = check("get", "/api/jobs/{id}", dash.get("/api/jobs/running"))
     assert running["attempts"][0]["outcome"] is None  # still running
 
@@ -174,25 +197,33 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard,
     assert metrics['queuectl_jobs{queue="web",state="failed"}'] == 1
     assert metrics['queuectl_attempts_total{outcome="completed"}'] == 2
     assert metrics['queuectl_workers{state="busy"}'] == 1
-    buckets = [v for k, v in metrics.items() if k.startswith("queuectl_attempt_duration_"
-                                                             "seconds_bucket")]
+    buckets = [
+        v for k, v in metrics.items() if k.startswith("queuectl_attempt_duration_seconds_bucket")
+    ]
     assert buckets == sorted(buckets) and buckets[-1] == 4
     assert metrics["queuectl_attempt_duration_seconds_count"] == 4
 
-    assert check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/later/cancel")) == \
-        {"id": "later", "result": "canceled"}
+    assert check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/later/cancel")) == {
+        "id": "later",
+        "result": "canceled",
+    }
     # As `queuectl cancel` does, it waits for the worker to stop the running job.
-    assert check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/running/cancel")) == \
-        {"id": "running", "result": "canceled"}
+    assert check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/running/cancel")) == {
+        "id": "running",
+        "result": "canceled",
+    }
     assert cli.state("running") == "canceled"
 
     retried = check("post", "/api/dlq/retry", dash.post("/api/dlq/retry", {"ids": ["broken"]}))
     assert retried == {"ids": ["broken"]}
     # The worker runs it again at once: a second attempt, and dead again.
-    wait_for(lambda: len(cli.json("show", "broken")["attempts"]) == 2
-             and cli.state("broken") == "dead", message="broken to run again")
-    assert check("post", "/api/dlq/retry", dash.post("/api/dlq/retry", {"all": True})) == \
-        {"ids": ["broken"]}
+    wait_for(
+        lambda: len(cli.json("show", "broken")["attempts"]) == 2 and cli.state("broken") == "dead",
+        message="broken to run again",
+    )
+    assert check("post", "/api/dlq/retry", dash.post("/api/dlq/retry", {"all": True})) == {
+        "ids": ["broken"]
+    }
 
     check("get", "/api/jobs/{id}", dash.get("/api/jobs/nope"), 404)
     check("get", "/api/jobs", dash.get("/api/jobs?limit=0"), 400)
@@ -202,8 +233,9 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard,
     assert check.seen == check.every_operation()
 
 
-def test_a_cancel_that_a_job_outruns_is_a_conflict_as_in_the_cli(fast_config, pool, dashboard,
-                                                                 tmp_path):
+def test_a_cancel_that_a_job_outruns_is_a_conflict_as_in_the_cli(
+    fast_config, pool, dashboard, tmp_path
+):
     """The job ends on its own while its worker cannot see the cancel: the cancel did
     nothing, which the CLI reports as an error, so the dashboard does too."""
     cli = fast_config
@@ -216,15 +248,13 @@ def test_a_cancel_that_a_job_outruns_is_a_conflict_as_in_the_cli(fast_config, po
     pid = read_pid(pidfile)
     os.kill(worker_pid, signal.SIGSTOP)  # the command runs on; its worker cannot look
     with ThreadPoolExecutor(1) as thread:
-        reply = thread.submit(dash.post, f"/api/jobs/{job_id}/cancel", headers=csrf,
-                              csrf=False)
+        reply = thread.submit(dash.post, f"/api/jobs/{job_id}/cancel", headers=csrf, csrf=False)
         wait_for(lambda: not process_running(pid))
         time.sleep(0.2)  # the cancel request is recorded
         os.kill(worker_pid, signal.SIGCONT)
         refused = reply.result(timeout=30)
     assert refused.status == 409, refused.body
-    assert refused.json()["error"] == f"{job_id}: finished (completed) before the cancel " \
-                                      "reached it"
+    assert refused.json()["error"] == f"{job_id}: finished (completed) before the cancel reached it"
 
 
 def test_the_page_and_its_files_are_served_with_security_headers(cli, dashboard):
@@ -239,8 +269,11 @@ def test_the_page_and_its_files_are_served_with_security_headers(cli, dashboard)
     html = page.body.decode()
     assert '<script src="/static/app.js" defer></script>' in html
     assert not re.search(r"<script>|<script [^>]*>[^<]|\son[a-z]+=", html)  # nothing inline
-    for name, kind in (("app.js", "text/javascript"), ("style.css", "text/css"),
-                       ("favicon.svg", "image/svg+xml")):
+    for name, kind in (
+        ("app.js", "text/javascript"),
+        ("style.css", "text/css"),
+        ("favicon.svg", "image/svg+xml"),
+    ):
         reply = dash.get(f"/static/{name}")
         assert reply.status == 200 and reply.headers["Content-Type"].startswith(kind)
         assert reply.body and reply.headers["X-Content-Type-Options"] == "nosniff"
@@ -264,6 +297,7 @@ def test_markup_in_a_job_stays_text(cli, dashboard, jobs_in_every_state):
 
 # --- security ---------------------------------------------------------------------------
 
+
 def test_state_changes_need_post_the_csrf_token_and_the_same_origin(cli, dashboard):
     cli.ok("run", "true", "--id", "later", "--delay", "1h")
     dash = dashboard()
@@ -282,10 +316,13 @@ def test_state_changes_need_post_the_csrf_token_and_the_same_origin(cli, dashboa
     rebound = f"evil.example:{dash.port}"
     assert dash.get("/api/status", Host=rebound).status == 403
     assert dash.get("/", Host=rebound).status == 403
-    assert dash.post(cancel, headers={"Host": rebound, "Origin": f"http://{rebound}"}).status \
-        == 403
-    text = dash.request("POST", "/api/dlq/retry", '{"all": true}',
-                        {"Content-Type": "text/plain", "X-CSRF-Token": dash.csrf_token()})
+    assert dash.post(cancel, headers={"Host": rebound, "Origin": f"http://{rebound}"}).status == 403
+    text = dash.request(
+        "POST",
+        "/api/dlq/retry",
+        '{"all": true}',
+        {"Content-Type": "text/plain", "X-CSRF-Token": dash.csrf_token()},
+    )
     assert text.status == 415
     assert cli.state("later") == "pending"  # nothing above changed it
 
@@ -316,8 +353,9 @@ def test_a_token_is_required_when_set(cli, dashboard):
     wrong = dash.request("POST", "/login", "token=nope", form)
     assert wrong.status == 401 and b"Wrong token" in wrong.body
     assert "Set-Cookie" not in wrong.headers
-    foreign = dash.request("POST", "/login", f"token={TOKEN}",
-                           {**form, "Origin": "http://evil.example"})
+    foreign = dash.request(
+        "POST", "/login", f"token={TOKEN}", {**form, "Origin": "http://evil.example"}
+    )
     assert foreign.status == 403
     login = dash.request("POST", "/login", f"token={TOKEN}", form)
     assert login.status == 303 and login.headers["Location"] == "/"
@@ -330,13 +368,20 @@ def test_a_token_is_required_when_set(cli, dashboard):
     # A browser (cookie) needs the CSRF token; a script with the bearer token does not,
     # unless it sends an Origin, like a browser would.
     assert dash.post("/api/jobs/a/cancel", headers=session, csrf=False).status == 403
-    assert dash.post("/api/jobs/a/cancel", headers={**session, "X-CSRF-Token": csrf},
-                     csrf=False).status == 200
+    assert (
+        dash.post(
+            "/api/jobs/a/cancel", headers={**session, "X-CSRF-Token": csrf}, csrf=False
+        ).status
+        == 200
+    )
     assert dash.post("/api/jobs/b/cancel", headers=bearer, csrf=False).status == 200
-    assert dash.post("/api/jobs/c/cancel", headers={**bearer, "Origin": dash.origin},
-                     csrf=False).status == 403
-    assert dash.post("/api/jobs/c/cancel", headers={**bearer, **session},
-                     csrf=False).status == 403
+    assert (
+        dash.post(
+            "/api/jobs/c/cancel", headers={**bearer, "Origin": dash.origin}, csrf=False
+        ).status
+        == 403
+    )
+    assert dash.post("/api/jobs/c/cancel", headers={**bearer, **session}, csrf=False).status == 403
     assert [cli.state(i) for i in "abc"] == ["canceled", "canceled", "pending"]
 
     other = dash.request("POST", "/login", f"token={TOKEN}", form).headers["Set-Cookie"]
@@ -391,25 +436,58 @@ def test_bad_requests_get_json_4xx_errors(cli, dashboard):
         ("GET", "/nothing", None, {}, 404),
         ("DELETE", "/api/jobs/done-later", None, {}, 405),
         ("OPTIONS", "/api/dlq/retry", None, {}, 405),
-        ("POST", "/api/dlq/retry", "{not json", {**csrf, "Content-Type": "application/json"},
-         400),
+        ("POST", "/api/dlq/retry", "{not json", {**csrf, "Content-Type": "application/json"}, 400),
         ("POST", "/api/dlq/retry", "[]", {**csrf, "Content-Type": "application/json"}, 400),
-        ("POST", "/api/dlq/retry", '{"ids": []}', {**csrf, "Content-Type": "application/json"},
-         400),
-        ("POST", "/api/dlq/retry", '{"ids": [1]}', {**csrf, "Content-Type": "application/json"},
-         400),
-        ("POST", "/api/dlq/retry", '{"all": "yes"}',
-         {**csrf, "Content-Type": "application/json"}, 400),
-        ("POST", "/api/dlq/retry", '{"ids": ["done-later"]}',
-         {**csrf, "Content-Type": "application/json"}, 409),
-        ("POST", "/api/dlq/retry", '{"ids": ["ghost"]}',
-         {**csrf, "Content-Type": "application/json"}, 404),
-        ("POST", "/api/dlq/retry", "x" * 70000, {**csrf, "Content-Type": "application/json"},
-         413),
-        ("POST", "/api/dlq/retry", '{"ids":' + "[" * 5000 + "]" * 5000 + "}",
-         {**csrf, "Content-Type": "application/json"}, 400),
-        ("POST", "/api/dlq/retry", '{"ids": ["\\ud800"]}',
-         {**csrf, "Content-Type": "application/json"}, 404),
+        (
+            "POST",
+            "/api/dlq/retry",
+            '{"ids": []}',
+            {**csrf, "Content-Type": "application/json"},
+            400,
+        ),
+        (
+            "POST",
+            "/api/dlq/retry",
+            '{"ids": [1]}',
+            {**csrf, "Content-Type": "application/json"},
+            400,
+        ),
+        (
+            "POST",
+            "/api/dlq/retry",
+            '{"all": "yes"}',
+            {**csrf, "Content-Type": "application/json"},
+            400,
+        ),
+        (
+            "POST",
+            "/api/dlq/retry",
+            '{"ids": ["done-later"]}',
+            {**csrf, "Content-Type": "application/json"},
+            409,
+        ),
+        (
+            "POST",
+            "/api/dlq/retry",
+            '{"ids": ["ghost"]}',
+            {**csrf, "Content-Type": "application/json"},
+            404,
+        ),
+        ("POST", "/api/dlq/retry", "x" * 70000, {**csrf, "Content-Type": "application/json"}, 413),
+        (
+            "POST",
+            "/api/dlq/retry",
+            '{"ids":' + "[" * 5000 + "]" * 5000 + "}",
+            {**csrf, "Content-Type": "application/json"},
+            400,
+        ),
+        (
+            "POST",
+            "/api/dlq/retry",
+            '{"ids": ["\\ud800"]}',
+            {**csrf, "Content-Type": "application/json"},
+            404,
+        ),
         ("POST", "/api/jobs/ghost/cancel", None, csrf, 404),
     ]
     for method, path, body, headers, expected in cases:
@@ -417,15 +495,17 @@ def test_bad_requests_get_json_4xx_errors(cli, dashboard):
         assert reply.status == expected, (method, path, reply.status, reply.body)
         assert reply.headers["Content-Type"] == "application/json; charset=utf-8"
         error = reply.json()
-        assert error["status"] == expected and error["error"] and "Traceback" not in \
-            error["error"]
-    for raw, expected in ((b"GARBAGE\r\n\r\n", b" 400 "),
-                          (b"GET /api/status HTTP/9.9\r\n\r\n", b" 400 "),
-                          (b"BREW /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b" 405 "),
-                          (b"POST /api/dlq/retry HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                           b"Content-Length: abc\r\n\r\n", b" 400 "),
-                          (b"GET /api/status HTTP/1.1\r\nX: " + b"y" * 70000 + b"\r\n\r\n",
-                           b" 431 ")):
+        assert error["status"] == expected and error["error"] and "Traceback" not in error["error"]
+    for raw, expected in (
+        (b"GARBAGE\r\n\r\n", b" 400 "),
+        (b"GET /api/status HTTP/9.9\r\n\r\n", b" 400 "),
+        (b"BREW /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b" 405 "),
+        (
+            b"POST /api/dlq/retry HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n",
+            b" 400 ",
+        ),
+        (b"GET /api/status HTTP/1.1\r\nX: " + b"y" * 70000 + b"\r\n\r\n", b" 431 "),
+    ):
         with socket.create_connection((dash.host, dash.port), timeout=10) as sock:
             sock.sendall(raw)
             answer = b""
@@ -439,6 +519,7 @@ def test_bad_requests_get_json_4xx_errors(cli, dashboard):
 
 
 # --- serving ----------------------------------------------------------------------------
+
 
 def test_a_slow_client_does_not_block_others_and_ctrl_c_stops_it(cli, dashboard):
     dash = dashboard()

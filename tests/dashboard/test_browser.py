@@ -17,9 +17,15 @@ from tests.dashboard.conftest import XSS_COMMAND, XSS_OUTPUT
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 TOKEN = "correct-horse-battery-staple"
 TIMEOUT_MS = 15000
 STATES = ["pending", "processing", "completed", "failed", "dead", "canceled"]
@@ -45,8 +51,9 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         yield launched
         launched.close()
 
@@ -78,22 +85,35 @@ def count_of(page, state: str):
     return page.locator(f'#counts a[data-state="{state}"] .count')
 
 
-def test_the_page_shows_counts_escapes_jobs_and_retries_a_dead_job(fast_config, pool,
-                                                                     dashboard, tab):
+def test_the_page_shows_counts_escapes_jobs_and_retries_a_dead_job(
+    fast_config, pool, dashboard, tab
+):
     from playwright.sync_api import expect
 
     cli = fast_config
-    cli.ok("enqueue", "-", input="\n".join(json.dumps(job) for job in (
-        {"id": "done", "command": "echo fine"},
-        {"id": "xss", "command": XSS_COMMAND},
-        {"id": "broken", "command": "echo boom >&2; exit 3", "max_retries": 0},
-        {"id": "later", "command": "true", "delay": "1h", "queue": "mail"},
-        {"id": "dropped", "command": "true", "delay": "1h"},
-    )) + "\n")
+    cli.ok(
+        "enqueue",
+        "-",
+        input="\n".join(
+            json.dumps(job)
+            for job in (
+                {"id": "done", "command": "echo fine"},
+                {"id": "xss", "command": XSS_COMMAND},
+                {"id": "broken", "command": "echo boom >&2; exit 3", "max_retries": 0},
+                {"id": "later", "command": "true", "delay": "1h", "queue": "mail"},
+                {"id": "dropped", "command": "true", "delay": "1h"},
+            )
+        )
+        + "\n",
+    )
     cli.ok("cancel", "dropped")
     pool(1)
-    wait_for(lambda: [cli.state(i) for i in ("done", "xss", "broken")] ==
-             ["completed", "completed", "dead"], message="the jobs to run")
+    wait_for(
+        lambda: (
+            [cli.state(i) for i in ("done", "xss", "broken")] == ["completed", "completed", "dead"]
+        ),
+        message="the jobs to run",
+    )
     cli.ok("worker", "stop", "--wait")  # so the retried job stays pending
     dash = dashboard()
     page = tab.page
@@ -128,16 +148,14 @@ def test_the_page_shows_counts_escapes_jobs_and_retries_a_dead_job(fast_config, 
 
     xss_row.locator("a").first.click()
     expect(page.locator("#job-view")).to_be_visible()
-    expect(page.locator("#job-fields pre.command")).to_have_text(XSS_COMMAND,
-                                                                 timeout=TIMEOUT_MS)
+    expect(page.locator("#job-fields pre.command")).to_have_text(XSS_COMMAND, timeout=TIMEOUT_MS)
     expect(page.locator("#attempts pre.output")).to_have_text(XSS_OUTPUT)
     assert page.locator("img").count() == 0
     assert page.evaluate("window.pwned") is None
     assert tab.errors == []
 
 
-def test_with_a_token_the_browser_logs_in_and_cancels_with_cookie_and_csrf(cli, dashboard,
-                                                                            tab):
+def test_with_a_token_the_browser_logs_in_and_cancels_with_cookie_and_csrf(cli, dashboard, tab):
     from playwright.sync_api import expect
 
     cli.ok("run", "sleep 1", "--id", "waiting", "--delay", "1h")

@@ -21,8 +21,9 @@ from queuectl.dashboard.connections import REQUEST_DEADLINE, connection_cap
 from tests.conftest import ROOT, wait_for
 
 # Where a process's CPU time can be read (/proc), and its file limit lowered (Linux).
-linux_only = pytest.mark.skipif(not Path("/proc/self/stat").exists(),
-                                reason="reads a process's CPU time from /proc")
+linux_only = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="reads a process's CPU time from /proc"
+)
 
 FILE_LIMIT = 64  # the `ulimit -n 64` of issue 9
 MAX_SPIN_CPU = 0.3  # seconds of CPU over SPIN_WINDOW: a spinning core uses most of it
@@ -36,6 +37,7 @@ def _limit_files(count: int):
         import resource
 
         resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+
     return apply
 
 
@@ -71,8 +73,9 @@ def _stop(dash) -> str:
 
 
 def _server_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines()
-            if line and not line.startswith("queuectl: dashboard")]
+    return [
+        line for line in stderr.splitlines() if line and not line.startswith("queuectl: dashboard")
+    ]
 
 
 @linux_only
@@ -94,8 +97,11 @@ def test_past_the_cap_it_answers_503_and_does_not_spin_under_a_low_file_limit(da
     finally:
         for sock in idle:
             sock.close()
-    wait_for(lambda: dash.get("/api/status").status == 200, timeout=20,
-             message="an answer once the idle connections closed")
+    wait_for(
+        lambda: dash.get("/api/status").status == 200,
+        timeout=20,
+        message="an answer once the idle connections closed",
+    )
     lines = _server_lines(_stop(dash))
     assert len(lines) == 1 and "answering 503" in lines[0], lines
 
@@ -119,10 +125,15 @@ ACCEPT_SERVER = textwrap.dedent("""
 @linux_only
 def test_accept_pauses_when_descriptors_run_out_and_resumes_when_they_free(tmp_path: Path):
     limit = 32
-    proc = subprocess.Popen([sys.executable, "-c", ACCEPT_SERVER], cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_limit_files(limit))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ACCEPT_SERVER],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_limit_files(limit),
+    )
     try:
         port = int(proc.stdout.readline())
         idle = []
@@ -131,8 +142,11 @@ def test_accept_pauses_when_descriptors_run_out_and_resumes_when_they_free(tmp_p
             sock.setblocking(False)  # the connects past the limit wait in the backlog
             sock.connect_ex(("127.0.0.1", port))
             idle.append(sock)
-        wait_for(lambda: len(os.listdir(f"/proc/{proc.pid}/fd")) >= limit, timeout=20,
-                 message="the server to run out of descriptors")
+        wait_for(
+            lambda: len(os.listdir(f"/proc/{proc.pid}/fd")) >= limit,
+            timeout=20,
+            message="the server to run out of descriptors",
+        )
         assert _cpu_used_while_idle(proc.pid) < MAX_SPIN_CPU
         for sock in idle:
             sock.close()
@@ -191,6 +205,9 @@ def test_each_answer_on_a_kept_alive_connection_comes_in_one_piece(dashboard):
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             head, _, body = _answered(sock).partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200 "), head
-            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:"))
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
             assert len(body) == length, (path, len(body), length)

@@ -23,8 +23,7 @@ from queuectl.store import open_store
 from tests.conftest import Cli
 from tests.dashboard.conftest import Dashboard
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
 
 JOBS = 1_000_000
 BATCH = 20_000
@@ -32,11 +31,22 @@ WEEK = 7 * 86400.0
 QUEUES = ("default", "images", "mail")
 # What the page asks for on every refresh (app.js refreshOverview), then what a person
 # clicks: a deep page, a filter, a job, and what Prometheus scrapes.
-REFRESH = ("/api/status", "/api/jobs?limit=50&offset=0", "/api/jobs?state=dead&limit=10",
-           "/api/throughput", "/api/stats")
-OTHERS = ("/", "/api/jobs?limit=50&offset=500000", "/api/jobs?state=failed&queue=mail&limit=50",
-          "/api/jobs?state=processing&limit=50", "/api/jobs/j0999999", "/api/workers",
-          "/metrics")
+REFRESH = (
+    "/api/status",
+    "/api/jobs?limit=50&offset=0",
+    "/api/jobs?state=dead&limit=10",
+    "/api/throughput",
+    "/api/stats",
+)
+OTHERS = (
+    "/",
+    "/api/jobs?limit=50&offset=500000",
+    "/api/jobs?state=failed&queue=mail&limit=50",
+    "/api/jobs?state=processing&limit=50",
+    "/api/jobs/j0999999",
+    "/api/workers",
+    "/metrics",
+)
 HISTORY = """
 UPDATE jobs SET created_at = :start + (seq - 1) * :step, updated_at = :start + (seq - 1) * :step,
                 run_at = :start + (seq - 1) * :step;
@@ -62,9 +72,20 @@ def fill(path: Path) -> None:
     store = open_store(str(path), durable=False)
     start = store.clock() - WEEK
     for first in range(0, JOBS, BATCH):
-        store.enqueue([NewJob(id=f"j{i:07d}", command=f"convert img{i}.png out{i}.jpg",
-                              max_retries=3, queue=QUEUES[i % len(QUEUES)], run_at=start,
-                              cwd="/srv/work") for i in range(first, first + BATCH)], start)
+        store.enqueue(
+            [
+                NewJob(
+                    id=f"j{i:07d}",
+                    command=f"convert img{i}.png out{i}.jpg",
+                    max_retries=3,
+                    queue=QUEUES[i % len(QUEUES)],
+                    run_at=start,
+                    cwd="/srv/work",
+                )
+                for i in range(first, first + BATCH)
+            ],
+            start,
+        )
     store.close()
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("BEGIN")
@@ -95,8 +116,10 @@ def test_every_call_of_the_page_answers_with_a_million_jobs(tmp_path: Path):
     dash = Dashboard(Cli(str(store_path), home))
     try:
         assert sum(dash.get_json("/api/status")["counts"].values()) == JOBS
-        medians = {path: statistics.median(timed(dash, path) for _ in range(5))
-                   for path in REFRESH + OTHERS}
+        medians = {
+            path: statistics.median(timed(dash, path) for _ in range(5))
+            for path in REFRESH + OTHERS
+        }
         with ThreadPoolExecutor(len(REFRESH)) as threads:
             rounds = []
             for _ in range(5):
@@ -111,8 +134,7 @@ def test_every_call_of_the_page_answers_with_a_million_jobs(tmp_path: Path):
     print(f"\nfilled {JOBS:,} jobs in {filled:.1f} s; median of 5 requests:")
     for path, seconds in medians.items():
         print(f"  {seconds * 1000:7.1f} ms  GET {path}")
-    print(f"  {refresh * 1000:7.1f} ms  one refresh of the page (its {len(REFRESH)} calls "
-          "at once)")
+    print(f"  {refresh * 1000:7.1f} ms  one refresh of the page (its {len(REFRESH)} calls at once)")
     # Timings are shown, not asserted: on a shared machine a time limit fails for the
     # machine's load, not for the code (the README quotes a run on an idle machine). Every
     # call was checked to answer 200 (`timed`), and the counts to add up.

@@ -33,8 +33,7 @@ def test_requests_at_the_same_time_get_stores_of_their_own(pool):
         earlier = [first, second, third]  # held, so no new store can reuse an id
         assert len({id(store) for store in earlier}) == 3
     with pool.store() as first, pool.store() as second, pool.store() as third:
-        reused = [store for store in (first, second, third)
-                  if any(store is old for old in earlier)]
+        reused = [store for store in (first, second, third) if any(store is old for old in earlier)]
     assert len(reused) == 2  # only `keep` of the three were kept
 
 

@@ -26,8 +26,10 @@ def test_one_backend_takes_file_paths_and_no_scheme_names_two():
 def test_an_unknown_url_is_refused_with_the_ways_to_name_a_store():
     with pytest.raises(UserError) as caught:
         resolve_location("mysql://u:secret@h/db")
-    assert str(caught.value) == ("unsupported store URL 'mysql://u:***@h/db': give a file path "
-                                 "(SQLite) or a postgresql:// URL")
+    assert str(caught.value) == (
+        "unsupported store URL 'mysql://u:***@h/db': give a file path "
+        "(SQLite) or a postgresql:// URL"
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS, ids=lambda backend: backend.name)

@@ -18,8 +18,11 @@ def handlers(parser: argparse.ArgumentParser, prefix: str = "queuectl") -> Itera
 
 
 def test_every_command_names_a_function_that_exists():
-    found = {command: handler for command, handler in handlers(build_parser())
-             if isinstance(handler, Command)}
+    found = {
+        command: handler
+        for command, handler in handlers(build_parser())
+        if isinstance(handler, Command)
+    }
     assert len(found) >= 18
     assert not [command for command, handler in found.items() if not callable(handler.load())]
 

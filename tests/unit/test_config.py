@@ -15,20 +15,35 @@ def test_unknown_key_lists_the_valid_ones():
         config.setting("retries")
 
 
-@pytest.mark.parametrize("key, raw, value", [
-    ("max_retries", "5", 5), ("max_retries", 0, 0), ("backoff_base", "2.5", 2.5),
-    ("poll_interval", "0.01", 0.01), ("output_limit", "104857600", 104857600),
-    ("kill_grace", 0, 0.0),
-])
+@pytest.mark.parametrize(
+    "key, raw, value",
+    [
+        ("max_retries", "5", 5),
+        ("max_retries", 0, 0),
+        ("backoff_base", "2.5", 2.5),
+        ("poll_interval", "0.01", 0.01),
+        ("output_limit", "104857600", 104857600),
+        ("kill_grace", 0, 0.0),
+    ],
+)
 def test_valid_values(key, raw, value):
     assert config.setting(key).parse(raw) == value
 
 
-@pytest.mark.parametrize("key, raw", [
-    ("max_retries", "-1"), ("max_retries", "1001"), ("max_retries", "2.5"),
-    ("max_retries", True), ("backoff_base", "0.5"), ("poll_interval", "0"),
-    ("lease_seconds", "nan"), ("lease_seconds", "inf"), ("output_limit", "lots"),
-])
+@pytest.mark.parametrize(
+    "key, raw",
+    [
+        ("max_retries", "-1"),
+        ("max_retries", "1001"),
+        ("max_retries", "2.5"),
+        ("max_retries", True),
+        ("backoff_base", "0.5"),
+        ("poll_interval", "0"),
+        ("lease_seconds", "nan"),
+        ("lease_seconds", "inf"),
+        ("output_limit", "lots"),
+    ],
+)
 def test_invalid_values_name_the_range(key, raw):
     with pytest.raises(UserError, match="must be"):
         config.setting(key).parse(raw)

@@ -7,10 +7,20 @@ from queuectl.durations import format_age, iso_utc, parse_duration, parse_time
 from queuectl.errors import UserError
 
 
-@pytest.mark.parametrize("text, seconds", [
-    ("30", 30), ("30s", 30), ("5m", 300), ("2h", 7200), ("1d", 86400), ("0.5s", 0.5),
-    (".5", 0.5), ("1.5m", 90), ("10S", 10),
-])
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("30", 30),
+        ("30s", 30),
+        ("5m", 300),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("0.5s", 0.5),
+        (".5", 0.5),
+        ("1.5m", 90),
+        ("10S", 10),
+    ],
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -54,5 +64,10 @@ def test_iso_utc_has_milliseconds_and_z():
 
 
 def test_format_age():
-    assert [format_age(s) for s in (0.42, 12, 300, 7200, 172800)] == \
-        ["0.4s", "12s", "5m", "2h", "2d"]
+    assert [format_age(s) for s in (0.42, 12, 300, 7200, 172800)] == [
+        "0.4s",
+        "12s",
+        "5m",
+        "2h",
+        "2d",
+    ]

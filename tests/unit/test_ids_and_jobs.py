@@ -39,38 +39,48 @@ def test_ids_made_on_several_threads_at_once_are_unique(monkeypatch):
 
 def test_build_job_applies_defaults():
     job = service.build_job({"command": "echo hi"}, CONFIG, 100.0, "/tmp")
-    assert (job.queue, job.priority, job.max_retries, job.run_at, job.cwd, job.env) == \
-        ("default", 0, 3, 100.0, "/tmp", {})
+    assert (job.queue, job.priority, job.max_retries, job.run_at, job.cwd, job.env) == (
+        "default",
+        0,
+        3,
+        100.0,
+        "/tmp",
+        {},
+    )
 
 
 def test_build_job_resolves_delay_and_relative_cwd():
-    job = service.build_job({"command": "x", "delay": "5m", "cwd": "sub/dir"}, CONFIG, 100.0,
-                            "/base")
+    job = service.build_job(
+        {"command": "x", "delay": "5m", "cwd": "sub/dir"}, CONFIG, 100.0, "/base"
+    )
     assert job.run_at == 400.0 and job.cwd == "/base/sub/dir"
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({}, "'command' must be a non-empty string"),
-    ({"command": "  "}, "non-empty"),
-    ({"command": 5}, "non-empty"),
-    ({"command": "x", "state": "completed"}, "unknown key 'state'"),
-    ({"command": "x", "attempts": 3}, "unknown key 'attempts'"),
-    ({"command": "x", "id": "has space"}, "invalid id"),
-    ({"command": "x", "id": "x" * 129}, "invalid id"),
-    ({"command": "x", "max_retries": -1}, "'max_retries' must be an integer from 0 to 1000"),
-    ({"command": "x", "max_retries": "3"}, "'max_retries' must be an integer"),
-    ({"command": "x", "max_retries": True}, "'max_retries' must be an integer"),
-    ({"command": "x", "priority": 1.5}, "'priority' must be an integer"),
-    ({"command": "x", "queue": ""}, "invalid queue"),
-    ({"command": "x", "delay": "5x"}, "'delay'"),
-    ({"command": "x", "delay": -3}, "'delay'"),
-    ({"command": "x", "delay": 1, "run_at": "2026-01-01T00:00"}, "not both"),
-    ({"command": "x", "run_at": "soon"}, "'run_at'"),
-    ({"command": "x", "timeout": 0}, "'timeout' must be a duration of more than 0 seconds"),
-    ({"command": "x", "env": {"A": 1}}, "'env' entry 'A'"),
-    ({"command": "x", "env": ["A=1"]}, "'env' must be an object"),
-    ([1, 2], "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({}, "'command' must be a non-empty string"),
+        ({"command": "  "}, "non-empty"),
+        ({"command": 5}, "non-empty"),
+        ({"command": "x", "state": "completed"}, "unknown key 'state'"),
+        ({"command": "x", "attempts": 3}, "unknown key 'attempts'"),
+        ({"command": "x", "id": "has space"}, "invalid id"),
+        ({"command": "x", "id": "x" * 129}, "invalid id"),
+        ({"command": "x", "max_retries": -1}, "'max_retries' must be an integer from 0 to 1000"),
+        ({"command": "x", "max_retries": "3"}, "'max_retries' must be an integer"),
+        ({"command": "x", "max_retries": True}, "'max_retries' must be an integer"),
+        ({"command": "x", "priority": 1.5}, "'priority' must be an integer"),
+        ({"command": "x", "queue": ""}, "invalid queue"),
+        ({"command": "x", "delay": "5x"}, "'delay'"),
+        ({"command": "x", "delay": -3}, "'delay'"),
+        ({"command": "x", "delay": 1, "run_at": "2026-01-01T00:00"}, "not both"),
+        ({"command": "x", "run_at": "soon"}, "'run_at'"),
+        ({"command": "x", "timeout": 0}, "'timeout' must be a duration of more than 0 seconds"),
+        ({"command": "x", "env": {"A": 1}}, "'env' entry 'A'"),
+        ({"command": "x", "env": ["A=1"]}, "'env' must be an object"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
 def test_build_job_rejects(spec, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(")):
         service.build_job(spec, CONFIG, 100.0, "/tmp")

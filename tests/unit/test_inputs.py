@@ -30,16 +30,39 @@ def test_not_integers(text):
     assert integer(text) is None
 
 
-@pytest.mark.parametrize("text, value", [
-    ("2", 2.0), ("-1.5", -1.5), (".5", 0.5), ("5.", 5.0), ("1e3", 1000.0), ("-2E-1", -0.2),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("2", 2.0),
+        ("-1.5", -1.5),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("1e3", 1000.0),
+        ("-2E-1", -0.2),
+    ],
+)
 def test_decimals(text, value):
     assert decimal(text) == value
 
 
-@pytest.mark.parametrize("text", OTHER_DIGITS + [
-    "inf", "-inf", "Infinity", "nan", "NaN", "-nan", "٣.5", "1.٥", "1e٣", ".", "e3", "1e",
-])
+@pytest.mark.parametrize(
+    "text",
+    OTHER_DIGITS
+    + [
+        "inf",
+        "-inf",
+        "Infinity",
+        "nan",
+        "NaN",
+        "-nan",
+        "٣.5",
+        "1.٥",
+        "1e٣",
+        ".",
+        "e3",
+        "1e",
+    ],
+)
 def test_not_decimals(text):
     assert decimal(text) is None
 
@@ -55,11 +78,20 @@ def test_times_take_ascii_only():
         parse_time("２０３０-01-01T00:00")
 
 
-@pytest.mark.parametrize("key, raw", [
-    ("max_retries", "٣"), ("max_retries", "1_0"), ("backoff_base", "٣.5"),
-    ("backoff_max", "-inf"), ("backoff_max", "inf"), ("backoff_max", "nan"),
-    ("backoff_max", "1e999"), ("backoff_max", "-1.5"), ("max_retries", "-5"),
-])
+@pytest.mark.parametrize(
+    "key, raw",
+    [
+        ("max_retries", "٣"),
+        ("max_retries", "1_0"),
+        ("backoff_base", "٣.5"),
+        ("backoff_max", "-inf"),
+        ("backoff_max", "inf"),
+        ("backoff_max", "nan"),
+        ("backoff_max", "1e999"),
+        ("backoff_max", "-1.5"),
+        ("max_retries", "-5"),
+    ],
+)
 def test_config_values_take_ascii_numbers_in_range_only(key, raw):
     item = config.setting(key)
     with pytest.raises(UserError, match=f"invalid value .* for {key}: must be .* from"):
@@ -75,9 +107,15 @@ def test_json_nested_up_to_the_limit_loads():
     assert load_json('{"env": {"A": "' + "[{" * 1000 + '"}}') == {"env": {"A": "[{" * 1000}}
 
 
-@pytest.mark.parametrize("text", [nested(MAX_JSON_DEPTH + 1), nested(30000),
-                                  '{"a": ' * 30000 + "1" + "}" * 30000,
-                                  "[" + ",".join([nested(2)] * 100 + [nested(70)]) + "]"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        nested(MAX_JSON_DEPTH + 1),
+        nested(30000),
+        '{"a": ' * 30000 + "1" + "}" * 30000,
+        "[" + ",".join([nested(2)] * 100 + [nested(70)]) + "]",
+    ],
+)
 def test_json_nested_deeper_is_one_value_error(text):
     with pytest.raises(ValueError, match=f"^nested more than {MAX_JSON_DEPTH} levels deep$"):
         load_json(text)

@@ -10,9 +10,26 @@ from queuectl.dashboard.openapi import SCHEMAS
 from queuectl.model import JOB_FIELDS, PUBLIC_JOB_FIELDS, Job, NewJob
 from queuectl.store.rows import job_from_row, new_job_params
 
-SPEC_FIELDS = ["id", "command", "state", "attempts", "max_retries", "queue", "priority",
-               "run_at", "timeout", "cwd", "env", "exit_code", "last_error", "worker_id",
-               "created_at", "updated_at", "started_at", "finished_at"]
+SPEC_FIELDS = [
+    "id",
+    "command",
+    "state",
+    "attempts",
+    "max_retries",
+    "queue",
+    "priority",
+    "run_at",
+    "timeout",
+    "cwd",
+    "env",
+    "exit_code",
+    "last_error",
+    "worker_id",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+]
 
 
 def test_the_job_object_has_the_fields_of_the_spec_in_order():
@@ -28,30 +45,64 @@ def test_new_job_fields_are_job_fields_of_the_same_type():
 
 
 def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
-    new = NewJob(id="a", command="echo hi", max_retries=2, queue="q", priority=-3,
-                 run_at=1_800_000_000.123, timeout=2.5, cwd="/tmp", env={"X": "1"})
+    new = NewJob(
+        id="a",
+        command="echo hi",
+        max_retries=2,
+        queue="q",
+        priority=-3,
+        run_at=1_800_000_000.123,
+        timeout=2.5,
+        cwd="/tmp",
+        env={"X": "1"},
+    )
     params = new_job_params(new, 1_800_000_000.5)
-    assert params == {"id": "a", "command": "echo hi", "max_retries": 2, "queue": "q",
-                      "priority": -3, "run_at": 1_800_000_000_123, "timeout": 2.5,
-                      "cwd": "/tmp", "env": json.dumps({"X": "1"}), "now": 1_800_000_000_500}
+    assert params == {
+        "id": "a",
+        "command": "echo hi",
+        "max_retries": 2,
+        "queue": "q",
+        "priority": -3,
+        "run_at": 1_800_000_000_123,
+        "timeout": 2.5,
+        "cwd": "/tmp",
+        "env": json.dumps({"X": "1"}),
+        "now": 1_800_000_000_500,
+    }
     assert new_job_params(dataclasses.replace(new, env={}), 0)["env"] is None
-    row = {**params, "state": "pending", "attempts": 0, "exit_code": None, "last_error": None,
-           "worker_id": None, "created_at": params["now"], "updated_at": params["now"],
-           "started_at": None, "finished_at": None, "run_no": 0, "lease_until": None,
-           "cancel_requested": 0, "host": None}
+    row = {
+        **params,
+        "state": "pending",
+        "attempts": 0,
+        "exit_code": None,
+        "last_error": None,
+        "worker_id": None,
+        "created_at": params["now"],
+        "updated_at": params["now"],
+        "started_at": None,
+        "finished_at": None,
+        "run_no": 0,
+        "lease_until": None,
+        "cancel_requested": 0,
+        "host": None,
+    }
     job = job_from_row(row)
-    assert {name: getattr(job, name) for name in ("id", "run_at", "timeout", "env")} == \
-        {"id": "a", "run_at": 1_800_000_000.123, "timeout": 2.5, "env": {"X": "1"}}
-    assert (job.created_at, job.cancel_requested, job.started_at) == (1_800_000_000.5, False,
-                                                                      None)
+    assert {name: getattr(job, name) for name in ("id", "run_at", "timeout", "env")} == {
+        "id": "a",
+        "run_at": 1_800_000_000.123,
+        "timeout": 2.5,
+        "env": {"X": "1"},
+    }
+    assert (job.created_at, job.cancel_requested, job.started_at) == (1_800_000_000.5, False, None)
     assert job.to_dict()["run_at"] == "2027-01-15T08:00:00.123Z"
 
 
 def test_the_openapi_schema_of_a_field_follows_its_annotation():
     properties = SCHEMAS["Job"]["properties"]
     assert properties["timeout"]["type"] == ["number", "null"]
-    assert properties["run_at"]["type"] == "string" and properties["run_at"]["format"] == \
-        "date-time"
+    assert (
+        properties["run_at"]["type"] == "string" and properties["run_at"]["format"] == "date-time"
+    )
     assert properties["finished_at"]["type"] == ["string", "null"]
     assert properties["attempts"]["minimum"] == 0 and "pending" in properties["state"]["enum"]
     assert properties["env"]["additionalProperties"] == {"type": "string"}

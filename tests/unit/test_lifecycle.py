@@ -11,20 +11,45 @@ NOW = 1_000_000.0
 
 
 def job(attempts: int, max_retries: int = 2, **extra) -> Job:
-    fields = dict(id="j", command="true", state="processing", attempts=attempts,
-                  max_retries=max_retries, queue="default", priority=0, run_at=NOW - 5,
-                  timeout=None, cwd="/", env={}, exit_code=None, last_error=None,
-                  worker_id="w", created_at=NOW - 10, updated_at=NOW - 1, started_at=NOW - 1,
-                  finished_at=None, run_no=attempts)
+    fields = dict(
+        id="j",
+        command="true",
+        state="processing",
+        attempts=attempts,
+        max_retries=max_retries,
+        queue="default",
+        priority=0,
+        run_at=NOW - 5,
+        timeout=None,
+        cwd="/",
+        env={},
+        exit_code=None,
+        last_error=None,
+        worker_id="w",
+        created_at=NOW - 10,
+        updated_at=NOW - 1,
+        started_at=NOW - 1,
+        finished_at=None,
+        run_no=attempts,
+    )
     fields.update(extra)
     return Job(**fields)
 
 
-@pytest.mark.parametrize("n, base, cap, expected", [
-    (1, 2, 3600, 2), (2, 2, 3600, 4), (3, 2, 3600, 8), (12, 2, 3600, 3600),
-    (1, 3, 3600, 3), (2, 3, 3600, 9), (5, 1, 3600, 1), (1, 2, 0, 0),
-    (100000, 3600, 604800, 604800),  # no float overflow for huge exponents
-])
+@pytest.mark.parametrize(
+    "n, base, cap, expected",
+    [
+        (1, 2, 3600, 2),
+        (2, 2, 3600, 4),
+        (3, 2, 3600, 8),
+        (12, 2, 3600, 3600),
+        (1, 3, 3600, 3),
+        (2, 3, 3600, 9),
+        (5, 1, 3600, 1),
+        (1, 2, 0, 0),
+        (100000, 3600, 604800, 604800),  # no float overflow for huge exponents
+    ],
+)
 def test_backoff_delay_is_base_to_the_n_capped(n, base, cap, expected):
     assert lifecycle.backoff_delay(n, base, cap) == expected
 
@@ -42,8 +67,10 @@ def test_failure_with_budget_left_is_failed_with_backoff():
 
 
 def test_one_plus_max_retries_runs_then_dead():
-    states = [lifecycle.after_attempt(job(n, max_retries=2), 1, "exit code 1", NOW,
-                                      CONFIG).state for n in (1, 2, 3)]
+    states = [
+        lifecycle.after_attempt(job(n, max_retries=2), 1, "exit code 1", NOW, CONFIG).state
+        for n in (1, 2, 3)
+    ]
     assert states == [FAILED, FAILED, DEAD]
 
 
@@ -52,8 +79,9 @@ def test_zero_retries_goes_straight_to_dead():
 
 
 def test_cancel_request_wins_over_the_exit_status():
-    t = lifecycle.after_attempt(job(1), 143, "killed by signal 15", NOW, CONFIG,
-                                cancel_requested=True)
+    t = lifecycle.after_attempt(
+        job(1), 143, "killed by signal 15", NOW, CONFIG, cancel_requested=True
+    )
     assert (t.state, t.finished_at) == (CANCELED, NOW)
 
 
@@ -61,8 +89,7 @@ def test_worker_lost_is_a_failed_attempt():
     t = lifecycle.after_worker_lost(job(1), NOW, CONFIG)
     assert (t.state, t.last_error, t.run_at) == (FAILED, "worker lost", NOW + 2)
     assert lifecycle.after_worker_lost(job(3), NOW, CONFIG).state == DEAD
-    assert lifecycle.after_worker_lost(job(1, cancel_requested=True), NOW,
-                                       CONFIG).state == CANCELED
+    assert lifecycle.after_worker_lost(job(1, cancel_requested=True), NOW, CONFIG).state == CANCELED
 
 
 def test_cold_stop_gives_the_attempt_back():
@@ -70,10 +97,16 @@ def test_cold_stop_gives_the_attempt_back():
     assert (t.state, t.attempts, t.run_at, t.exit_code) == (PENDING, 1, NOW, 3)
 
 
-@pytest.mark.parametrize("returncode, expected", [
-    (0, (0, None)), (3, (3, "exit code 3")), (-9, (137, "killed by signal 9")),
-    (-15, (143, "killed by signal 15")), (127, (127, "exit code 127 (command not found)")),
-])
+@pytest.mark.parametrize(
+    "returncode, expected",
+    [
+        (0, (0, None)),
+        (3, (3, "exit code 3")),
+        (-9, (137, "killed by signal 9")),
+        (-15, (143, "killed by signal 15")),
+        (127, (127, "exit code 127 (command not found)")),
+    ],
+)
 def test_exit_status(returncode, expected):
     assert lifecycle.exit_status(returncode) == expected
 

@@ -35,16 +35,19 @@ def _runs(path: Path) -> dict[int, dict[str, float]]:
 
 
 @pytest.mark.parametrize("delay_ms", [0, 20, 50, 80, 100])
-def test_a_pool_killed_as_its_command_starts_never_runs_two_copies(fast_config, pool, tmp_path,
-                                                                  delay_ms):
+def test_a_pool_killed_as_its_command_starts_never_runs_two_copies(
+    fast_config, pool, tmp_path, delay_ms
+):
     cli = fast_config
     runs = tmp_path / "runs"
     note = f'echo "$1 $QUEUECTL_ATTEMPT $(date +%s.%N) $$" >> {runs}'
     # The first attempt would run for 30 s if nobody stopped it; the rerun is quick. Its
     # output goes nowhere: the dead worker's pipe would end it by SIGPIPE, not by the stop.
-    command = (f"exec > /dev/null 2>&1; note() {{ {note}; }}; note start; "
-               "trap 'note stop; exit 143' TERM; "
-               'if [ "$QUEUECTL_ATTEMPT" = 1 ]; then sleep 30; else sleep 0.2; fi; note end')
+    command = (
+        f"exec > /dev/null 2>&1; note() {{ {note}; }}; note start; "
+        "trap 'note stop; exit 143' TERM; "
+        'if [ "$QUEUECTL_ATTEMPT" = 1 ]; then sleep 30; else sleep 0.2; fi; note end'
+    )
     first = pool(1)
     # Delayed, so that this test watches for the start before it comes (a CLI's exit can
     # take longer than the 50 ms under test).
@@ -64,8 +67,10 @@ def test_a_pool_killed_as_its_command_starts_never_runs_two_copies(fast_config, 
     assert done[1]["stop"] < done[2]["start"], done  # the copies did not overlap
     assert not process_running(orphan)
     attempts = cli.json("show", job_id)["attempts"]
-    assert [(a["outcome"], a["error"]) for a in attempts] == \
-        [("failed", "worker lost"), ("completed", None)]
+    assert [(a["outcome"], a["error"]) for a in attempts] == [
+        ("failed", "worker lost"),
+        ("completed", None),
+    ]
 
 
 def _claimed(store, tmp_path: Path, host: str):
@@ -73,8 +78,9 @@ def _claimed(store, tmp_path: Path, host: str):
     its command left (a setsid daemon beside it), with no process group on record."""
     now = store.clock()
     job_id = f"j-{os.getpid()}-{time.monotonic_ns()}"
-    store.enqueue([NewJob(id=job_id, command="sleep 60", max_retries=2, cwd=str(tmp_path),
-                          run_at=now)], now)
+    store.enqueue(
+        [NewJob(id=job_id, command="sleep 60", max_retries=2, cwd=str(tmp_path), run_at=now)], now
+    )
     dead = subprocess.Popen(["true"])
     dead.wait()
     store.register_worker(WorkerInfo("w1", host, dead.pid, "p", None, now, now))
@@ -83,7 +89,8 @@ def _claimed(store, tmp_path: Path, host: str):
     tree = subprocess.Popen(
         ["sh", "-c", f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 60' & exec sleep 60"],
         env={**os.environ, **platform.attempt_tags(job_id, job.run_no, "w1")},
-        start_new_session=True)
+        start_new_session=True,
+    )
     return job, tree, read_pid(pidfile)
 
 

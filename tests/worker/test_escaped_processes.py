@@ -37,17 +37,22 @@ def wait_file(path: Path) -> str:
     return f"while [ ! -s {path} ]; do sleep 0.01; done"
 
 
-def test_daemons_that_left_the_group_are_stopped_when_the_attempt_ends(fast_config, pool,
-                                                                      tmp_path):
+def test_daemons_that_left_the_group_are_stopped_when_the_attempt_ends(fast_config, pool, tmp_path):
     cli = fast_config
     setsid, double, no_env = (tmp_path / name for name in ("setsid", "double", "no-env"))
-    command = "\n".join([
-        f"setsid sh -c 'echo $$ > {setsid}; exec sleep 60' &",
-        # Double fork: the subshell exits at once, its setsid child is orphaned.
-        f"(setsid sh -c 'sleep 60 & echo $! > {double}; wait' &)",
-        # No tags left to find it by: caught as an orphan the worker adopted.
-        f"setsid env -i sh -c 'echo $$ > {no_env}; exec sleep 60' > /dev/null 2>&1 &",
-        wait_file(setsid), wait_file(double), wait_file(no_env), "exit 3"])
+    command = "\n".join(
+        [
+            f"setsid sh -c 'echo $$ > {setsid}; exec sleep 60' &",
+            # Double fork: the subshell exits at once, its setsid child is orphaned.
+            f"(setsid sh -c 'sleep 60 & echo $! > {double}; wait' &)",
+            # No tags left to find it by: caught as an orphan the worker adopted.
+            f"setsid env -i sh -c 'echo $$ > {no_env}; exec sleep 60' > /dev/null 2>&1 &",
+            wait_file(setsid),
+            wait_file(double),
+            wait_file(no_env),
+            "exit 3",
+        ]
+    )
     [worker_pid] = pool(1).workers.values()
     job_id = cli.ok("run", command, "--max-retries", "0").strip()
     wait_for(lambda: cli.state(job_id) == "dead")
@@ -59,13 +64,13 @@ def test_daemons_that_left_the_group_are_stopped_when_the_attempt_ends(fast_conf
     assert zombie_children(worker_pid) == []
 
 
-def test_orphans_that_end_while_their_command_runs_are_reaped_at_once(fast_config, pool,
-                                                                     tmp_path):
+def test_orphans_that_end_while_their_command_runs_are_reaped_at_once(fast_config, pool, tmp_path):
     cli = fast_config
     ready = tmp_path / "ready"
     [worker_pid] = pool(1).workers.values()
-    job_id = cli.ok("run", f"for i in 1 2 3 4 5; do (sleep 0.05 &); done; sleep 0.2; "
-                           f"touch {ready}; sleep 60").strip()
+    job_id = cli.ok(
+        "run", f"for i in 1 2 3 4 5; do (sleep 0.05 &); done; sleep 0.2; touch {ready}; sleep 60"
+    ).strip()
     wait_for(ready.exists)
     wait_for(lambda: zombie_children(worker_pid) == [], message="orphans reaped")
     assert cli.state(job_id) == "processing"
@@ -73,15 +78,18 @@ def test_orphans_that_end_while_their_command_runs_are_reaped_at_once(fast_confi
     wait_for(lambda: cli.state(job_id) == "canceled")
 
 
-def test_a_daemon_of_a_killed_worker_is_stopped_before_its_job_runs_again(fast_config, pool,
-                                                                         tmp_path):
+def test_a_daemon_of_a_killed_worker_is_stopped_before_its_job_runs_again(
+    fast_config, pool, tmp_path
+):
     """The worker dies, so the daemon it adopted goes to init: recovery finds it by its
     tags."""
     cli = fast_config
     daemon_file, marker = tmp_path / "daemon", tmp_path / "ran-once"
     started = pool(1)
-    command = (f"if [ -e {marker} ]; then exit 0; fi; touch {marker}; "
-               f"setsid sh -c 'echo $$ > {daemon_file}; exec sleep 60' & sleep 60")
+    command = (
+        f"if [ -e {marker} ]; then exit 0; fi; touch {marker}; "
+        f"setsid sh -c 'echo $$ > {daemon_file}; exec sleep 60' & sleep 60"
+    )
     job_id = cli.ok("run", command).strip()
     daemon = read_pid(daemon_file)
     [worker_pid] = started.workers.values()
@@ -96,7 +104,9 @@ def _tagged(tags: dict[str, str], tmp_path: Path, name: str) -> subprocess.Popen
     pidfile = tmp_path / name
     return subprocess.Popen(
         ["sh", "-c", f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 60' & exec sleep 60"],
-        env={**os.environ, **tags}, start_new_session=True)
+        env={**os.environ, **tags},
+        start_new_session=True,
+    )
 
 
 def test_an_attempts_processes_are_found_by_all_of_its_tags(tmp_path):

@@ -40,8 +40,7 @@ def marked_processes(job_id: str) -> list:
 def test_priority_then_fifo_with_one_worker(fast_config, pool, tmp_path):
     cli = fast_config
     log = tmp_path / "order.log"
-    for job_id, priority in [("low-a", 0), ("high", 5), ("low-b", 0), ("mid", 2),
-                             ("high-2", 5)]:
+    for job_id, priority in [("low-a", 0), ("high", 5), ("low-b", 0), ("mid", 2), ("high-2", 5)]:
         cli.ok("run", f"echo {job_id} >> {log}", "--id", job_id, "--priority", str(priority))
     pool(1)
     wait_for(lambda: cli.json("status")["counts"]["completed"] == 5)
@@ -68,8 +67,10 @@ def test_delayed_jobs_run_when_due_never_early(cli, pool):
     cli.ok("run", "true", "--id", "delayed", "--delay", "1.5s")
     cli.ok("run", "true", "--id", "at", "--run-at", soon)
     cli.ok("enqueue", '{"id":"json-delay","command":"true","delay":1}')
-    wait_for(lambda: all(cli.state(i) == "completed" for i in ("delayed", "at", "json-delay")),
-             timeout=15)
+    wait_for(
+        lambda: all(cli.state(i) == "completed" for i in ("delayed", "at", "json-delay")),
+        timeout=15,
+    )
     for job_id, delay in (("delayed", 1.5), ("json-delay", 1.0)):
         job = cli.job(job_id)
         waited = parse_time(job["started_at"]) - parse_time(job["created_at"])
@@ -82,8 +83,14 @@ def test_timeout_stops_the_whole_tree(fast_config, pool, tmp_path):
     cli = fast_config
     pidfile = tmp_path / "pid"
     pool(1)
-    job_id = cli.ok("run", f"echo $$ > {pidfile}; sh -c 'sleep 60 & sleep 60'",
-                    "--timeout", "1", "--max-retries", "0").strip()
+    job_id = cli.ok(
+        "run",
+        f"echo $$ > {pidfile}; sh -c 'sleep 60 & sleep 60'",
+        "--timeout",
+        "1",
+        "--max-retries",
+        "0",
+    ).strip()
     pgid = read_pid(pidfile)
     wait_for(lambda: len(marked_processes(job_id)) >= 3, message="grandchildren started")
     wait_for(lambda: cli.state(job_id) == "dead", timeout=15)
@@ -215,7 +222,8 @@ def test_output_is_capped_to_its_tail(fast_config, pool):
     wait_for(lambda: cli.state(job_id) == "completed")
     assert cli.ok("logs", job_id) == "\n998\n999\n1000\n"[-10:]
     assert cli.json("show", job_id)["attempts"][0]["output_bytes"] == len(
-        "".join(f"{i}\n" for i in range(1, 1001)))
+        "".join(f"{i}\n" for i in range(1, 1001))
+    )
 
 
 def test_purge_finished_jobs(fast_config, pool):
@@ -224,8 +232,7 @@ def test_purge_finished_jobs(fast_config, pool):
     for job_id, command in (("ok1", "true"), ("ok2", "true"), ("bad", "exit 1")):
         cli.ok("run", command, "--id", job_id, "--max-retries", "0")
     cli.ok("run", "true", "--id", "later", "--delay", "1h")
-    wait_for(lambda: cli.json("status")["counts"]["completed"] == 2
-             and cli.state("bad") == "dead")
+    wait_for(lambda: cli.json("status")["counts"]["completed"] == 2 and cli.state("bad") == "dead")
     assert cli.json("purge", "--state", "completed", "--older-than", "1h") == {"purged": 0}
     assert cli.json("purge", "--state", "completed") == {"purged": 2}
     assert "purged 1 dead job(s)" in cli.ok("dlq", "purge")
@@ -239,8 +246,10 @@ def test_stats_on_a_known_workload(fast_config, pool):
     for i in range(3):
         cli.ok("run", "sleep 0.2", "--queue", "fast", "--id", f"ok{i}")
     cli.ok("run", "exit 1", "--queue", "flaky", "--id", "bad", "--max-retries", "1")
-    wait_for(lambda: cli.json("status")["counts"]["completed"] == 3
-             and cli.state("bad") == "dead", timeout=20)
+    wait_for(
+        lambda: cli.json("status")["counts"]["completed"] == 3 and cli.state("bad") == "dead",
+        timeout=20,
+    )
     stats = cli.json("stats", "--since", "1h")
     assert stats["total"]["completed"] == 3
     assert stats["total"]["failed_attempts"] == 2 and stats["total"]["dead"] == 1
@@ -255,8 +264,9 @@ def test_stats_on_a_known_workload(fast_config, pool):
 def test_batch_from_a_file_in_one_go(fast_config, tmp_path):
     cli = fast_config
     batch = tmp_path / "jobs.jsonl"
-    batch.write_text("".join(json.dumps({"command": f"echo {i}", "priority": i % 3}) + "\n"
-                             for i in range(1000)))
+    batch.write_text(
+        "".join(json.dumps({"command": f"echo {i}", "priority": i % 3}) + "\n" for i in range(1000))
+    )
     ids = cli.ok("enqueue", "--file", str(batch)).split()
     assert len(ids) == len(set(ids)) == 1000
     assert cli.json("status")["counts"]["pending"] == 1000
@@ -285,8 +295,9 @@ def test_wait_with_no_worker_then_one_starts(cli, pool, tmp_path):
     job_id = cli.ok("run", "true").strip()
     said = tmp_path / "wait.err"  # a file: read while the waiter runs, without blocking
     with said.open("w") as stderr:
-        waiter = subprocess.Popen(cli.argv("wait", job_id), env=cli.env, cwd=cli.home,
-                                  stderr=stderr)
+        waiter = subprocess.Popen(
+            cli.argv("wait", job_id), env=cli.env, cwd=cli.home, stderr=stderr
+        )
     wait_for(lambda: "no worker is running" in said.read_text(), message="the no-worker hint")
     pool(1)
     assert waiter.wait(20) == 0

@@ -34,35 +34,38 @@ def unavailable(message: str) -> None:
 
 # --- what the jobs record ----------------------------------------------------------------
 
+
 def recording_command(runs: Path, seconds: float, output_bytes: int = 0) -> str:
     """A job that writes a start and an end line with its id and attempt to `runs` (and
     `output_bytes` of output, which its attempt's record then holds)."""
     line = '"$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT'
     output = f"head -c {output_bytes} /dev/zero | tr '\\0' x; " if output_bytes else ""
-    return (f'echo {line} start" >> {runs}; {output}sleep {seconds}; '
-            f'echo {line} end" >> {runs}')
+    return f'echo {line} start" >> {runs}; {output}sleep {seconds}; echo {line} end" >> {runs}'
 
 
 def run_counts(runs: Path) -> Counter:
     """How many times each job's command ran to its end."""
     if not runs.exists():
         return Counter()
-    return Counter(line.split()[0] for line in runs.read_text().splitlines()
-                   if line.endswith(" end"))
+    return Counter(
+        line.split()[0] for line in runs.read_text().splitlines() if line.endswith(" end")
+    )
 
 
-def enqueue_recording_jobs(cli: Cli, runs: Path, count: int, seconds: float,
-                           output_bytes: int = 0) -> list[str]:
+def enqueue_recording_jobs(
+    cli: Cli, runs: Path, count: int, seconds: float, output_bytes: int = 0
+) -> list[str]:
     command = recording_command(runs, seconds, output_bytes)
-    lines = "".join(json.dumps({"id": f"job-{n}", "command": command}) + "\n"
-                    for n in range(count))
+    lines = "".join(json.dumps({"id": f"job-{n}", "command": command}) + "\n" for n in range(count))
     return cli.ok("enqueue", "-", input=lines).split()
 
 
 def assert_each_ran_once(cli: Cli, ids: list[str], runs: Path, started: Pool) -> None:
-    wait_for(lambda: all(job["state"] == "completed" for job in cli.json("list", "--limit",
-                                                                          "1000")),
-             timeout=180, message="every job completed")
+    wait_for(
+        lambda: all(job["state"] == "completed" for job in cli.json("list", "--limit", "1000")),
+        timeout=180,
+        message="every job completed",
+    )
     assert run_counts(runs) == Counter({job_id: 1 for job_id in ids})
     for job_id in ids:
         attempts = cli.json("show", job_id)["attempts"]
@@ -73,6 +76,7 @@ def assert_each_ran_once(cli: Cli, ids: list[str], runs: Path, started: Pool) ->
 
 
 # --- a private PostgreSQL cluster ----------------------------------------------------------
+
 
 def _postgres_bin() -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
@@ -89,19 +93,46 @@ class PrivateCluster:
         shutil.chown(self.dir, "postgres", "postgres")
         self.data = self.dir / "data"
         self.port = _free_port()
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "--no-sync", "-E", "UTF8")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         self.start()
 
     def _run(self, tool: str, *args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / tool), *args],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(self.bin / tool), *args],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
     def _ctl(self, action: str, *args: str) -> None:
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                   f"-c unix_socket_directories={self.dir}")
-        self._run("pg_ctl", action, "-D", str(self.data), "-w", "-t", "60",
-                  "-l", str(self.dir / "server.log"), "-o", options, *args)
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir}"
+        )
+        self._run(
+            "pg_ctl",
+            action,
+            "-D",
+            str(self.data),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.dir / "server.log"),
+            "-o",
+            options,
+            *args,
+        )
 
     def start(self) -> None:
         self._ctl("start")
@@ -162,8 +193,11 @@ def pg_cli(cluster: PrivateCluster, tmp_path: Path) -> Cli:
 
 
 def wait_for_runs(runs: Path, count: int, timeout: float = 60) -> None:
-    wait_for(lambda: sum(run_counts(runs).values()) >= count, timeout=timeout,
-             message=f"{count} finished runs")
+    wait_for(
+        lambda: sum(run_counts(runs).values()) >= count,
+        timeout=timeout,
+        message=f"{count} finished runs",
+    )
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
@@ -198,12 +232,15 @@ def test_a_pool_rides_out_killed_backends(cluster, pg_cli, pool_of, tmp_path):
     database = pg_cli.location.rsplit("/", 1)[1]
     for done in (5, 15, 25):
         wait_for_runs(runs, done)
-        cluster.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    f" WHERE datname = '{database}' AND pid <> pg_backend_pid()")
+        cluster.sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            f" WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        )
     assert_each_ran_once(pg_cli, ids, runs, started)
 
 
 # --- a full disk -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def small_disk() -> Iterator[Path]:
@@ -211,8 +248,11 @@ def small_disk() -> Iterator[Path]:
     if os.geteuid() != 0 or sys.platform != "linux":
         unavailable("mounting a small tmpfs needs root on Linux")
     mount_point = Path(tempfile.mkdtemp(prefix="queuectl-full-"))
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs",
-                             str(mount_point)], capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         mount_point.rmdir()
         unavailable(f"cannot mount a tmpfs: {result.stderr.strip()}")
@@ -246,8 +286,11 @@ def test_a_pool_rides_out_a_full_disk(small_disk, pool_of, tmp_path):
     wait_for_runs(runs, 5)
     filler = fill(small_disk)
     log = Path(started.log.name)
-    wait_for(lambda: "database or disk is full" in log.read_text(), timeout=60,
-             message="the pool to meet the full disk")
+    wait_for(
+        lambda: "database or disk is full" in log.read_text(),
+        timeout=60,
+        message="the pool to meet the full disk",
+    )
     time.sleep(2)  # the disk stays full for a while, as it would for a person
     filler.unlink()
     assert_each_ran_once(cli, ids, runs, started)

@@ -39,9 +39,17 @@ def wait_for_recorded_group(cli, job_id: str) -> int:
 
     store = open_store(cli.location)
     try:
-        return wait_for(lambda: next((attempt.pgid for attempt in store.attempts(job_id)
-                                      if attempt.finished_at is None and attempt.pgid), None),
-                        message=f"the process group of {job_id} on record")
+        return wait_for(
+            lambda: next(
+                (
+                    attempt.pgid
+                    for attempt in store.attempts(job_id)
+                    if attempt.finished_at is None and attempt.pgid
+                ),
+                None,
+            ),
+            message=f"the process group of {job_id} on record",
+        )
     finally:
         store.close()
 
@@ -63,8 +71,14 @@ def test_env_cwd_and_stdin(fast_config, pool, tmp_path):
     pool(1)
     work = tmp_path / "work"
     work.mkdir()
-    job_id = cli.ok("run", 'echo "$GREETING $QUEUECTL_JOB_ID"; pwd; cat; echo eof',
-                    "--env", "GREETING=hi there", "--cwd", str(work)).strip()
+    job_id = cli.ok(
+        "run",
+        'echo "$GREETING $QUEUECTL_JOB_ID"; pwd; cat; echo eof',
+        "--env",
+        "GREETING=hi there",
+        "--cwd",
+        str(work),
+    ).strip()
     wait_for(lambda: cli.state(job_id) == "completed")
     assert cli.ok("logs", job_id) == f"hi there {job_id}\n{work}\neof\n"
 
@@ -109,8 +123,12 @@ def test_dlq_retry_runs_the_job_again(fast_config, pool, tmp_path):
 def test_a_command_that_cannot_start_is_a_failed_attempt(fast_config, pool, tmp_path):
     cli = fast_config
     workers = pool(1).workers
-    cli.ok("enqueue", json.dumps({"id": "nodir", "command": "true",
-                                  "cwd": str(tmp_path / "missing"), "max_retries": 1}))
+    cli.ok(
+        "enqueue",
+        json.dumps(
+            {"id": "nodir", "command": "true", "cwd": str(tmp_path / "missing"), "max_retries": 1}
+        ),
+    )
     cli.ok("enqueue", '{"id":"noprog","command":"no-such-program-xyz","max_retries":0}')
     wait_for(lambda: cli.state("nodir") == "dead" and cli.state("noprog") == "dead")
     assert cli.job("nodir")["last_error"] == f"no such directory: {tmp_path / 'missing'}"
@@ -140,8 +158,11 @@ def test_graceful_stop_lets_the_running_job_finish(fast_config, pool):
     job_id = cli.ok("run", "sleep 4; echo finished").strip()
     wait_for(lambda: cli.state(job_id) == "processing")
     started.signal(signal.SIGTERM)
-    wait_for(lambda: [w["state"] for w in cli.json("worker", "list")] == ["stopping"],
-             timeout=3, message="the worker shown as stopping while its job runs")
+    wait_for(
+        lambda: [w["state"] for w in cli.json("worker", "list")] == ["stopping"],
+        timeout=3,
+        message="the worker shown as stopping while its job runs",
+    )
     assert started.wait(30) == 0
     assert cli.state(job_id) == "completed"
     assert cli.ok("logs", job_id) == "finished\n"
@@ -183,8 +204,10 @@ def test_kill_9_of_a_worker_mid_job_recovers_the_job(fast_config, pool, tmp_path
     cli = fast_config
     pidfile, marker = tmp_path / "pid", tmp_path / "ran-once"
     started = pool(1)
-    command = (f"if [ -e {marker} ]; then echo second; exit 0; fi; touch {marker}; "
-               f"echo $$ > {pidfile}; sleep 60 & sleep 60")
+    command = (
+        f"if [ -e {marker} ]; then echo second; exit 0; fi; touch {marker}; "
+        f"echo $$ > {pidfile}; sleep 60 & sleep 60"
+    )
     job_id = cli.ok("run", command).strip()
     job_pid = read_pid(pidfile)
     [worker_pid] = started.workers.values()
@@ -193,8 +216,10 @@ def test_kill_9_of_a_worker_mid_job_recovers_the_job(fast_config, pool, tmp_path
     assert not process_running(job_pid)
     assert not _group_alive(job_pid)
     attempts = cli.json("show", job_id)["attempts"]
-    assert [(a["outcome"], a["error"]) for a in attempts] == \
-        [("failed", "worker lost"), ("completed", None)]
+    assert [(a["outcome"], a["error"]) for a in attempts] == [
+        ("failed", "worker lost"),
+        ("completed", None),
+    ]
     assert cli.ok("logs", job_id) == "second\n"
     assert len(cli.json("worker", "list")) == 1  # the supervisor replaced the worker
 
@@ -212,8 +237,7 @@ def test_a_pool_killed_outright_leaves_nothing_stuck(fast_config, pool, tmp_path
     cli.ok("config", "set", "lease_seconds", "3")
     pidfile, marker = tmp_path / "pid", tmp_path / "ran-once"
     first = pool(1)
-    command = (f"if [ -e {marker} ]; then exit 0; fi; touch {marker}; echo $$ > {pidfile}; "
-               "sleep 60")
+    command = f"if [ -e {marker} ]; then exit 0; fi; touch {marker}; echo $$ > {pidfile}; sleep 60"
     job_id = cli.ok("run", command).strip()
     job_pid = read_pid(pidfile)
     assert wait_for_recorded_group(cli, job_id) == job_pid  # the command leads its group
@@ -229,8 +253,10 @@ def test_a_pool_killed_outright_leaves_nothing_stuck(fast_config, pool, tmp_path
 def test_four_workers_run_each_of_200_jobs_exactly_once(fast_config, pool, tmp_path):
     cli = fast_config
     log = tmp_path / "runs.log"
-    batch = "".join(json.dumps({"id": f"j{i:03d}", "command": f"echo $QUEUECTL_JOB_ID >> {log}"})
-                    + "\n" for i in range(200))
+    batch = "".join(
+        json.dumps({"id": f"j{i:03d}", "command": f"echo $QUEUECTL_JOB_ID >> {log}"}) + "\n"
+        for i in range(200)
+    )
     cli.ok("enqueue", "-", input=batch)
     pool(4)
     wait_for(lambda: cli.json("status")["counts"]["completed"] == 200, timeout=120)
@@ -239,21 +265,28 @@ def test_four_workers_run_each_of_200_jobs_exactly_once(fast_config, pool, tmp_p
     jobs = cli.json("list", "--limit", "200")
     assert {job["attempts"] for job in jobs} == {1}
     assert len({job["worker_id"] for job in jobs}) == 1  # cleared once done
-    workers_used = {a["worker_id"] for job in jobs[:40]
-                    for a in cli.json("show", job["id"])["attempts"]}
+    workers_used = {
+        a["worker_id"] for job in jobs[:40] for a in cli.json("show", job["id"])["attempts"]
+    }
     assert len(workers_used) > 1
 
 
 def test_eight_concurrent_enqueuers_never_hit_a_locked_database(fast_config, pool):
     cli = fast_config
     pool(2)
-    script = ("import subprocess, sys\n"
-              "for i in range(15):\n"
-              "    r = subprocess.run([sys.executable, '-m', 'queuectl', 'run', 'true',"
-              " '--id', f'{sys.argv[1]}-{i}'], capture_output=True, text=True)\n"
-              "    if r.returncode: print(r.stderr, file=sys.stderr); sys.exit(1)\n")
-    procs = [subprocess.Popen([sys.executable, "-c", script, f"e{n}"], env=cli.env,
-                              stderr=subprocess.PIPE, text=True) for n in range(8)]
+    script = (
+        "import subprocess, sys\n"
+        "for i in range(15):\n"
+        "    r = subprocess.run([sys.executable, '-m', 'queuectl', 'run', 'true',"
+        " '--id', f'{sys.argv[1]}-{i}'], capture_output=True, text=True)\n"
+        "    if r.returncode: print(r.stderr, file=sys.stderr); sys.exit(1)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, f"e{n}"], env=cli.env, stderr=subprocess.PIPE, text=True
+        )
+        for n in range(8)
+    ]
     errors = [p.communicate(timeout=240)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, errors
     assert not any("locked" in e for e in errors)

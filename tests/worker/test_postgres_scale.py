@@ -56,8 +56,10 @@ def _attempts_by_worker(location: str) -> Counter:
     import psycopg
 
     with psycopg.connect(location) as conn:
-        rows = conn.execute("SELECT worker_id, count(*) FROM queuectl_attempts "
-                            "WHERE outcome = 'completed' GROUP BY worker_id").fetchall()
+        rows = conn.execute(
+            "SELECT worker_id, count(*) FROM queuectl_attempts "
+            "WHERE outcome = 'completed' GROUP BY worker_id"
+        ).fetchall()
     return Counter(dict(rows))
 
 
@@ -66,12 +68,17 @@ def test_six_workers_run_2000_jobs_exactly_once_through_a_kill_9(pg_cli, pools, 
     log, pidfile, marker = tmp_path / "runs.log", tmp_path / "pid", tmp_path / "ran-once"
     ids = [f"j{i:04d}" for i in range(2000)]
     batch = tmp_path / "jobs.jsonl"
-    batch.write_text("".join(
-        json.dumps({"id": job_id, "command": f'echo "$QUEUECTL_JOB_ID" >> {log}'}) + "\n"
-        for job_id in ids))
+    batch.write_text(
+        "".join(
+            json.dumps({"id": job_id, "command": f'echo "$QUEUECTL_JOB_ID" >> {log}'}) + "\n"
+            for job_id in ids
+        )
+    )
     # Claimed first (priority), killed mid-run, then run again by another worker.
-    slow = (f"if [ -e {marker} ]; then echo second; exit 0; fi; touch {marker}; "
-            f"echo $$ > {pidfile}; sleep 60")
+    slow = (
+        f"if [ -e {marker} ]; then echo second; exit 0; fi; touch {marker}; "
+        f"echo $$ > {pidfile}; sleep 60"
+    )
     cli.ok("run", slow, "--id", "slow", "--priority", "10")
     cli.ok("enqueue", "--file", str(batch))
     first, second = pools(3), pools(3)
@@ -79,24 +86,37 @@ def test_six_workers_run_2000_jobs_exactly_once_through_a_kill_9(pg_cli, pools, 
     assert len(workers) == 6 and len(set(workers.values())) == 6
 
     job_pid = read_pid(pidfile)
-    [holder] = wait_for(lambda: [w for w in cli.json("worker", "list") if w["job_id"] == "slow"],
-                        message="the worker holding the slow job")
+    [holder] = wait_for(
+        lambda: [w for w in cli.json("worker", "list") if w["job_id"] == "slow"],
+        message="the worker holding the slow job",
+    )
     assert workers[holder["id"]] == holder["pid"]
     os.kill(holder["pid"], signal.SIGKILL)
 
-    wait_for(lambda: cli.json("status")["counts"]["completed"] == 2001, timeout=240,
-             message="2,001 completed jobs")
+    wait_for(
+        lambda: cli.json("status")["counts"]["completed"] == 2001,
+        timeout=240,
+        message="2,001 completed jobs",
+    )
     runs = log.read_text().split()
     assert sorted(runs) == ids  # each of the 2,000 jobs ran exactly once
     attempts = cli.json("show", "slow")["attempts"]
-    assert [(a["outcome"], a["error"]) for a in attempts] == \
-        [("failed", "worker lost"), ("completed", None)]
+    assert [(a["outcome"], a["error"]) for a in attempts] == [
+        ("failed", "worker lost"),
+        ("completed", None),
+    ]
     assert attempts[1]["worker_id"] != holder["id"]
     assert cli.ok("logs", "slow") == "second\n"
     assert not process_running(job_pid)  # the dead worker's command was stopped
     status = cli.json("status")
-    assert status["counts"] == {"pending": 0, "processing": 0, "completed": 2001, "failed": 0,
-                                "dead": 0, "canceled": 0}
+    assert status["counts"] == {
+        "pending": 0,
+        "processing": 0,
+        "completed": 2001,
+        "failed": 0,
+        "dead": 0,
+        "canceled": 0,
+    }
     by_worker = _attempts_by_worker(cli.location)
     assert sum(by_worker.values()) == 2001
     assert set(workers) - {holder["id"]} <= set(by_worker)  # every survivor took jobs
@@ -115,8 +135,7 @@ def test_a_job_held_on_a_host_that_died_is_recovered_by_another(pg_cli, pg_locat
     store = open_store(pg_location)
     try:
         now = store.clock()
-        store.register_worker(WorkerInfo("w-gone", "host-that-died", 424242, "p", None, now,
-                                         now))
+        store.register_worker(WorkerInfo("w-gone", "host-that-died", 424242, "p", None, now, now))
         job = store.claim("w-gone", None, now, 2.0)
         assert job is not None and job.id == "orphan"
         store.record_start(Lease("orphan", "w-gone", job.run_no), "host-that-died", 4242, now)
@@ -124,8 +143,11 @@ def test_a_job_held_on_a_host_that_died_is_recovered_by_another(pg_cli, pg_locat
         assert cli.state("orphan") == "processing"  # the lease still holds
         wait_for(lambda: cli.state("orphan") == "completed", timeout=30)
         attempts = cli.json("show", "orphan")["attempts"]
-        assert [(a["outcome"], a["error"], a["worker_id"]) for a in attempts][0] == \
-            ("failed", "worker lost", "w-gone")
+        assert [(a["outcome"], a["error"], a["worker_id"]) for a in attempts][0] == (
+            "failed",
+            "worker lost",
+            "w-gone",
+        )
         assert attempts[1]["outcome"] == "completed"
         lost = store.attempts("orphan")[0]
         assert lost.finished_at - lost.started_at >= 2.0  # not before the lease ran out
@@ -133,8 +155,7 @@ def test_a_job_held_on_a_host_that_died_is_recovered_by_another(pg_cli, pg_locat
         assert (stray.job_id, stray.number, stray.pgid) == ("orphan", 1, 4242)
         assert cli.ok("logs", "orphan") == "recovered\n"
         # The dead worker's row is pruned once it has been silent for two leases.
-        wait_for(lambda: "w-gone" not in {w["id"] for w in cli.json("worker", "list")},
-                 timeout=30)
+        wait_for(lambda: "w-gone" not in {w["id"] for w in cli.json("worker", "list")}, timeout=30)
     finally:
         store.close()
 
@@ -155,8 +176,11 @@ def test_a_pool_outlives_its_connections_being_cut(pg_location, tmp_path):
         first = cli.ok("run", "true").strip()
         wait_for(lambda: cli.state(first) == "completed")
         with psycopg.connect(os.environ[PG_ENV], autocommit=True) as admin:
-            cut = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                                " WHERE application_name = %s", [app]).fetchone()[0]
+            cut = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = %s",
+                [app],
+            ).fetchone()[0]
         assert cut >= 5  # two workers with two connections each, and the supervisor
         after = cli.ok("run", "echo after").strip()
         wait_for(lambda: cli.state(after) == "completed", timeout=30)

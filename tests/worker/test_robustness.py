@@ -61,8 +61,9 @@ def test_a_cancel_that_meets_a_cold_stop_still_cancels(fast_config, pool, tmp_pa
     assert (job["state"], job["last_error"]) == ("canceled", "canceled")
 
 
-def test_a_job_handed_back_before_its_cancel_is_canceled_by_the_command(fast_config, pool,
-                                                                       tmp_path):
+def test_a_job_handed_back_before_its_cancel_is_canceled_by_the_command(
+    fast_config, pool, tmp_path
+):
     cli = fast_config
     pidfile = tmp_path / "pid"
     started = pool(1)
@@ -128,8 +129,7 @@ def test_background_processes_a_command_leaves_are_stopped(fast_config, pool, tm
     assert not process_running(read_pid(pidfile))
 
 
-def test_a_new_pool_stops_a_tree_whose_job_was_already_recovered(fast_config, pool,
-                                                                 tmp_path):
+def test_a_new_pool_stops_a_tree_whose_job_was_already_recovered(fast_config, pool, tmp_path):
     """The job was recovered elsewhere (its attempt closed, the tree left on record for its
     host); only the next pool started on that host can stop the tree."""
     from queuectl import lifecycle
@@ -148,11 +148,16 @@ def test_a_new_pool_stops_a_tree_whose_job_was_already_recovered(fast_config, po
     try:
         job = store.get_job(job_id)
         now = store.clock()
-        record = Attempt(job_id, job.run_no, job.worker_id, job.started_at, now,
-                         error=lifecycle.WORKER_LOST)
-        assert store.finish(Lease(job_id, job.worker_id, job.run_no),
-                            lifecycle.after_worker_lost(job, now, Config.from_stored({})),
-                            record, now, keep_pgid=True)
+        record = Attempt(
+            job_id, job.run_no, job.worker_id, job.started_at, now, error=lifecycle.WORKER_LOST
+        )
+        assert store.finish(
+            Lease(job_id, job.worker_id, job.run_no),
+            lifecycle.after_worker_lost(job, now, Config.from_stored({})),
+            record,
+            now,
+            keep_pgid=True,
+        )
     finally:
         store.close()
     assert process_running(pid) and cli.state(job_id) == "dead"
@@ -170,9 +175,14 @@ def test_a_background_pool_adds_nothing_to_its_jobs_environment(tmp_path):
 
     def queuectl(*args: str) -> str:
         # The shim: queuectl need not be installed, and nothing sets PYTHONPATH for it.
-        result = subprocess.run([sys.executable, str(ROOT / "queuectl.py"), "--db", store, *args],
-                                env=env, cwd=tmp_path, capture_output=True, text=True,
-                                timeout=60)
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "queuectl.py"), "--db", store, *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -181,8 +191,9 @@ def test_a_background_pool_adds_nothing_to_its_jobs_environment(tmp_path):
         assert [set(w) for w in started] == [{"id", "pid"}]
         job_id = queuectl("run", "env").strip()
         queuectl("wait", job_id)
-        variables = dict(line.partition("=")[::2] for line in queuectl("logs", job_id).split("\n")
-                         if "=" in line)
+        variables = dict(
+            line.partition("=")[::2] for line in queuectl("logs", job_id).split("\n") if "=" in line
+        )
         assert "QUEUECTL_DB" not in variables and "PYTHONPATH" not in variables
         assert variables["QUEUECTL_JOB_ID"] == job_id
     finally:
@@ -190,7 +201,8 @@ def test_a_background_pool_adds_nothing_to_its_jobs_environment(tmp_path):
 
 
 def test_a_worker_dead_before_its_command_tree_reached_the_store_still_has_it_stopped(
-        store, tmp_path):
+    store, tmp_path
+):
     """The pool publishes a command's process group the moment it starts; the store learns
     it later. Recovery of a worker that died in between must use the pool's copy."""
     from queuectl import platform
@@ -199,19 +211,18 @@ def test_a_worker_dead_before_its_command_tree_reached_the_store_still_has_it_st
     from queuectl.worker.recovery import recover_lost_work
 
     now = store.clock()
-    store.enqueue([NewJob(id="j", command="sleep 60", max_retries=2, cwd=str(tmp_path),
-                          run_at=now)], now)
+    store.enqueue(
+        [NewJob(id="j", command="sleep 60", max_retries=2, cwd=str(tmp_path), run_at=now)], now
+    )
     dead = subprocess.Popen(["true"])
     dead.wait()
     host = platform.hostname()
     store.register_worker(WorkerInfo("w1", host, dead.pid, "p", None, now, now))
     job = store.claim("w1", None, now, 30.0)
     env = {**os.environ, **platform.attempt_tags("j", job.run_no, "w1")}
-    tree = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60"], env=env,
-                            start_new_session=True)
+    tree = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60"], env=env, start_new_session=True)
     try:
-        assert recover_lost_work(store, Config.from_stored({}), host, now,
-                                 {"w1": tree.pid}) == 1
+        assert recover_lost_work(store, Config.from_stored({}), host, now, {"w1": tree.pid}) == 1
         assert tree.wait(10) is not None
         assert not platform.tree_alive(tree.pid)
         assert store.get_job("j").last_error == "worker lost"

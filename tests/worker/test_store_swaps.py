@@ -97,15 +97,20 @@ def test_recovery_does_not_wait_for_a_delayed_restart(fast_config, pool, tmp_pat
     busy = cli.job(job_id)["worker_id"]
     killed = {busy}
     for _ in range(4):  # each replacement dies young: the next one waits 2, 4, 8, 16 s
-        [idle] = wait_for(lambda: [w for w in cli.json("worker", "list")
-                                   if w["id"] not in killed],
-                          timeout=30, message="the idle worker's replacement")
+        [idle] = wait_for(
+            lambda: [w for w in cli.json("worker", "list") if w["id"] not in killed],
+            timeout=30,
+            message="the idle worker's replacement",
+        )
         killed.add(idle["id"])
         os.kill(idle["pid"], signal.SIGKILL)
     os.kill(started.workers[busy], signal.SIGKILL)
     # Well inside the 8 s or more the next restart waits: recovery comes with the reaping.
-    wait_for(lambda: cli.state(job_id) != "processing", timeout=5,
-             message="the killed worker's job recovered")
+    wait_for(
+        lambda: cli.state(job_id) != "processing",
+        timeout=5,
+        message="the killed worker's job recovered",
+    )
     assert not process_running(command_pid)
     [attempt] = cli.json("show", job_id)["attempts"][:1]
     assert attempt["error"] == "worker lost"
