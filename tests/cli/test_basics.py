@@ -7,28 +7,10 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
+from tests.unit.test_job_fields import SPEC_FIELDS
 
 STATES = ["pending", "processing", "completed", "failed", "dead", "canceled"]
-JOB_FIELDS = {
-    "id",
-    "command",
-    "state",
-    "attempts",
-    "max_retries",
-    "queue",
-    "priority",
-    "run_at",
-    "timeout",
-    "cwd",
-    "env",
-    "exit_code",
-    "last_error",
-    "worker_id",
-    "created_at",
-    "updated_at",
-    "started_at",
-    "finished_at",
-}
+JOB_FIELDS = set(SPEC_FIELDS)
 
 
 def test_version_from_every_entry_point(cli):
