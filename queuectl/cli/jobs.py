@@ -53,7 +53,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     ids = service.enqueue(open_store(args), specs, os.getcwd(), label)
     if args.json:
         print_json(
-            {"id": ids[0]} if len(ids) == 1 and not isinstance(specs, _Lines) else {"ids": ids}
+            {"id": ids[0]} if len(ids) == 1 and not isinstance(specs, _JsonLines) else {"ids": ids}
         )
     else:
         sys.stdout.write("".join(f"{job_id}\n" for job_id in ids))
@@ -68,7 +68,7 @@ def _utf8(data: bytes, source: str) -> str:
         raise UserError(f"{source} is not valid UTF-8 (byte {exc.start})") from None
 
 
-class _Lines(list):
+class _JsonLines(list):
     """Jobs read as JSON lines: a batch even when there is one line."""
 
 
@@ -82,7 +82,7 @@ def _parse_jobs(text: str, batch: bool):
     except ValueError as exc:
         if not batch:
             raise UserError(f"invalid JSON: {exc}") from None
-    jobs, numbers = _Lines(), []
+    jobs, numbers = _JsonLines(), []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

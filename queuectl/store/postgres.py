@@ -265,7 +265,7 @@ class PostgresStore(SqlStore):
         queues: Sequence[str] | None = None,
         where: str = "",
     ) -> list[Row]:
-        query = self._q[name]
+        query = self._queries[name]
         if params:
             params = _sendable(query, params)
             if params is None:
@@ -294,10 +294,10 @@ class PostgresStore(SqlStore):
 
     def _many(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
         with self._guard() as conn:
-            conn.cursor().executemany(self._q[name].text, rows)
+            conn.cursor().executemany(self._queries[name].text, rows)
 
     def _count(self, name: str, params: dict[str, Any]) -> int:
-        query = self._q[name]
+        query = self._queries[name]
         sent = _sendable(query, params)
         if sent is None:
             return 0
@@ -358,7 +358,7 @@ class PostgresStore(SqlStore):
             f", count(*) FILTER (WHERE finished_at - started_at <= %(b{i})s) AS b{i}"
             for i in range(len(bounds))
         )
-        text = self._q["run_times"].text.replace("/*buckets*/", columns)
+        text = self._queries["run_times"].text.replace("/*buckets*/", columns)
         with self._guard() as conn:
             row = conn.execute(
                 text,

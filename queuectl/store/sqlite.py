@@ -67,7 +67,7 @@ class SqliteStore(SqlStore):
         self.location = path
         self._host: str | None = None
         self._wake_on_commit = False
-        self._trouble_said = "cannot open the store"  # "the store" once it is open
+        self._error_prefix = "cannot open the store"  # "the store" once it is open
         try:
             self._open_to_write(durable)
         except StoreReadOnly as refused:
@@ -76,7 +76,7 @@ class SqliteStore(SqlStore):
             if not only_reads:
                 raise
             self._open_to_read(refused.reason)
-        self._trouble_said = "the store"
+        self._error_prefix = "the store"
 
     def _open_to_write(self, durable: bool) -> None:
         """Open the store read-write, creating or upgrading its schema if needed."""
@@ -235,7 +235,7 @@ class SqliteStore(SqlStore):
                 raise  # a constraint: the caller's to explain (a duplicate id, ...)
             except sqlite3.DatabaseError as exc:  # also "file is not a database"
                 if not isinstance(exc, sqlite3.OperationalError) or "locked" not in str(exc):
-                    raise self._trouble(exc) from None
+                    raise self._store_error(exc) from None
                 now = time.monotonic()
                 deadline = deadline or now + BUSY_TIMEOUT
                 if now >= deadline:
@@ -246,15 +246,15 @@ class SqliteStore(SqlStore):
             time.sleep(delay)
             delay = min(delay * 1.5, 0.01)
 
-    def _trouble(self, exc: sqlite3.DatabaseError) -> Exception:
+    def _store_error(self, exc: sqlite3.DatabaseError) -> Exception:
         """A full disk, an I/O error, a read-only or damaged file is the store's trouble,
         said in one line; anything else (a query SQLite rejects) is a bug."""
         text = str(exc)
         if any(sign in text for sign in _PASSING_TROUBLE):
-            return StoreUnavailable(f"{self._trouble_said} {self.location}: {text}")
+            return StoreUnavailable(f"{self._error_prefix} {self.location}: {text}")
         if any(sign in text for sign in _STORE_TROUBLE):
             return self._read_only(exc) or StoreError(
-                f"{self._trouble_said} {self.location}: {text}"
+                f"{self._error_prefix} {self.location}: {text}"
             )
         return exc
 
@@ -272,9 +272,9 @@ class SqliteStore(SqlStore):
     def _many(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
         # No waits for a busy lock: the transaction holds it already (BEGIN IMMEDIATE).
         try:
-            self._conn.executemany(self._q[name].text, rows)
+            self._conn.executemany(self._queries[name].text, rows)
         except sqlite3.OperationalError as exc:
-            raise self._trouble(exc) from None
+            raise self._store_error(exc) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -300,7 +300,7 @@ class SqliteStore(SqlStore):
         return self._execute(self._sql(name, queues, where), params or {}).fetchall()
 
     def _count(self, name: str, params: dict[str, Any]) -> int:
-        return self._execute(self._q[name].text, params).rowcount
+        return self._execute(self._queries[name].text, params).rowcount
 
     def _announce(self, reason: str) -> None:
         # The doorbell is not transactional: ring it once the transaction has committed.
@@ -355,7 +355,7 @@ class SqliteStore(SqlStore):
         columns = "".join(
             f", coalesce(sum(finished_at - started_at <= :b{i}), 0)" for i in range(len(bounds))
         )
-        sql = self._q["run_times"].text.replace("/*buckets*/", columns)
+        sql = self._queries["run_times"].text.replace("/*buckets*/", columns)
         row = self._execute(sql, {f"b{i}": ms(bound) for i, bound in enumerate(bounds)})
         count, total_ms, *buckets = row.fetchone()
         return RunTimes(count, total_ms / 1000.0, list(buckets))

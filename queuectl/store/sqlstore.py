@@ -50,7 +50,8 @@ class SqlStore(Store):
     _duplicate_key: type[Exception]
 
     @property
-    def _q(self) -> dict[str, queries.Query]:
+    def _queries(self) -> dict[str, queries.Query]:
+        """The named statements of this dialect (loaded once per process)."""
         return queries.load(self.dialect)
 
     @property
@@ -98,7 +99,7 @@ class SqlStore(Store):
 
     def _sql(self, name: str, queues: Sequence[str] | None = None, where: str = "") -> str:
         """The named statement, its /*queues*/ and /*filters*/ marks filled in."""
-        text = self._q[name].text
+        text = self._queries[name].text
         text = text.replace("/*queues*/", "" if queues is None else self._queue_filter)
         return text.replace("/*filters*/", where)
 
