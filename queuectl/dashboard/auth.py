@@ -21,6 +21,12 @@ from queuectl.errors import UserError, quote
 MIN_TOKEN_LENGTH = 16
 TOKEN_PATTERN = re.compile(rf"[\x21-\x7e]{{{MIN_TOKEN_LENGTH},}}")  # visible ASCII
 MAX_SESSIONS = 100  # logins kept at once; the oldest is dropped beyond
+# A Host header (RFC 9110 7.2): a name or IPv4 address, or an IPv6 one in brackets, and an
+# optional port of digits. Anything else is refused rather than guessed at, since
+# urlsplit() reads `127.0.0.1:1.evil.example` as the host 127.0.0.1.
+HOST_PATTERN = re.compile(
+    r"(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9._~-]+)?\])(?::[0-9]{1,5})?"
+)
 
 Headers = Message  # a request's headers, as http.server parses them
 
@@ -92,11 +98,21 @@ class Access:
         self.sessions = Sessions()
         self.cookie_name = SESSION_COOKIE  # set per port once the server is bound
 
-    def check_host(self, headers: Headers, url: str) -> None:
-        """On loopback, a Host that names another machine is a page that re-pointed its
-        own domain at 127.0.0.1 (DNS rebinding): refused."""
-        host = headers.get("Host")
-        if not self.loopback or host is None:
+    def check_host(self, headers: Headers, url: str, version: str) -> None:
+        """One well-formed Host, required from HTTP/1.1 on. On loopback, a Host that names
+        another machine is a page that re-pointed its own domain at 127.0.0.1 (DNS
+        rebinding): refused."""
+        hosts = headers.get_all("Host") or []
+        if len(hosts) > 1:
+            raise HttpError(400, "send one Host header, not several")
+        if not hosts:
+            if version == "HTTP/1.0":
+                return
+            raise HttpError(400, f"an {version} request needs a Host header")
+        host = hosts[0].strip()
+        if not HOST_PATTERN.fullmatch(host):
+            raise HttpError(400, f"malformed Host {quote(host)}: open the dashboard at {url}")
+        if not self.loopback:
             return
         name = _hostname(host)
         if name not in self.local_names and not is_loopback(name):
@@ -121,15 +137,13 @@ class Access:
         return cookie is not None and self.sessions.valid(cookie)
 
     def check_origin(self, headers: Headers) -> None:
-        """An Origin, if sent, must be the dashboard's own."""
+        """An Origin, if sent, must be the dashboard's own: http (it serves nothing else),
+        the Host's name and port, and nothing after them."""
         origin = headers.get("Origin")
         if origin is None:
             return
-        parts = urlsplit(origin)
-        if (
-            parts.scheme not in ("http", "https")
-            or parts.netloc.lower() != (headers.get("Host") or "").lower()
-        ):
+        host = (headers.get("Host") or "").strip().lower()
+        if not host or origin.strip().lower() != f"http://{host}":
             raise HttpError(403, "cross-origin request refused")
 
     def authorize(self, headers: Headers, mutating: bool = False) -> None:

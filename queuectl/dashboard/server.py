@@ -9,9 +9,12 @@ Security model (SPEC §5, README "Dashboard"):
 * With a token, every request but the login form and the static files needs
   ``Authorization: Bearer TOKEN`` or the session cookie that ``POST /login`` sets
   (HttpOnly, SameSite=Strict).
+* A request is refused when a proxy could frame or route it another way: two
+  Content-Length or Host headers, no Host in HTTP/1.1, a malformed Host.
 * A POST from a browser (it carries the cookie or an ``Origin``), and every POST when no
   token is set, needs the per-process CSRF token in ``X-CSRF-Token``; an ``Origin`` must be
-  the dashboard's own. A script with the bearer token and no cookie needs no CSRF token.
+  the dashboard's own (``http://`` and the Host, nothing more). A script with the bearer
+  token and no cookie needs no CSRF token.
 * Every response carries a Content-Security-Policy without inline scripts, and the page
   writes job strings with ``textContent`` only.
 
@@ -100,6 +103,11 @@ def _resolve(host: str) -> tuple[int, bool]:
     except socket.gaierror as exc:
         raise UserError(f"cannot listen on {quote(host)}: {exc.strerror}") from None
     return infos[0][0], all(auth.is_loopback(str(info[4][0])) for info in infos)
+
+
+def _allowed(methods: Any) -> str:
+    """An Allow header's value: these methods, and HEAD wherever GET is."""
+    return ", ".join(sorted({*methods, "HEAD"} if "GET" in methods else set(methods)))
 
 
 def _read_static(name: str) -> str:
@@ -204,10 +212,14 @@ class Handler(connections.ConnectionHandler):
     def _handle(self, method: str) -> None:
         self._body = b""
         try:
+            if len(self.headers.get_all("Content-Length") or []) > 1:
+                # Which one a proxy in front used is anyone's guess: request smuggling.
+                self.close_connection = True
+                raise HttpError(400, "send one Content-Length header, not several")
             if method == "POST":
                 self._body = self._read_body()
             url = urlsplit(self.path)
-            self.server.access.check_host(self.headers, self.server.url)
+            self.server.access.check_host(self.headers, self.server.url, self.request_version)
             name, params = self._route(url.path, "GET" if method == "HEAD" else method)
             try:
                 query = parse_qs(url.query, keep_blank_values=True, max_num_fields=20)
@@ -236,12 +248,21 @@ class Handler(connections.ConnectionHandler):
             if match is None:
                 continue
             if method not in methods:
-                allowed = ", ".join(sorted({*methods, "HEAD"} if "GET" in methods else methods))
+                allowed = _allowed(methods)
                 raise HttpError(
                     405, f"{method} is not allowed here; use {allowed}", {"Allow": allowed}
                 )
             return methods[method], {k: unquote(v) for k, v in match.groupdict().items()}
         raise HttpError(404, f"no such page: {quote(path)}")
+
+    def _allowed_here(self) -> str:
+        """The Allow header for this request's path: what its route takes, or what any
+        route takes when none matches (CONNECT's target is no path at all)."""
+        path = urlsplit(self.path).path if self.path.startswith("/") else ""
+        for pattern, methods in ROUTES:
+            if pattern.fullmatch(path):
+                return _allowed(methods)
+        return _allowed({method for _, methods in ROUTES for method in methods})
 
     def _read_body(self) -> bytes:
         if "Transfer-Encoding" in self.headers:
@@ -302,15 +323,21 @@ class Handler(connections.ConnectionHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The base class's errors (a malformed request line, an unknown method) as JSON,
         and as 4xx: the client sent something this server will not take."""
+        headers = {}
         if code == HTTPStatus.NOT_IMPLEMENTED:
-            code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"unsupported method {self.command}"
+            allowed = self._allowed_here()
+            code, message = (
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"{self.command} is not allowed; use {allowed}",
+            )
+            headers["Allow"] = allowed
         elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
             code = HTTPStatus.BAD_REQUEST
         if getattr(self, "request_version", "") == "HTTP/0.9":
             # A malformed request line leaves the version at 0.9, which has no status line.
             self.request_version = "HTTP/1.0"
         self.close_connection = True
-        self._error(code, message or HTTPStatus(code).phrase)
+        self._error(code, message or HTTPStatus(code).phrase, headers)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if isinstance(code, HTTPStatus):
