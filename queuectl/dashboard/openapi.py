@@ -234,6 +234,14 @@ _WRITE: list[dict[str, list[str]]] = [
     {"cookieAuth": [], "csrfToken": []},
 ]
 _JOB_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+_JOB_ID_QUERY = {
+    "name": "id",
+    "in": "query",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1},
+    "description": "the job's id; any id, `.` and `..` included, which a browser would "
+    "resolve as a path segment",
+}
 
 
 def _get(summary: str, schema: dict[str, Any], *, params=(), errors=_READ_ERRORS) -> dict:
@@ -319,6 +327,17 @@ def document(cookie: str) -> dict[str, Any]:
             ),
             "/api/jobs/{id}/cancel": _post(
                 "Cancel a pending, failed or processing job", _ref("CancelResult"), params=[_JOB_ID]
+            ),
+            "/api/job": _get(
+                "One job with its attempts and their output, the id in the query",
+                _ref("JobDetail"),
+                params=[_JOB_ID_QUERY],
+                errors=(*_READ_ERRORS, "404"),
+            ),
+            "/api/job/cancel": _post(
+                "Cancel a pending, failed or processing job, the id in the query",
+                _ref("CancelResult"),
+                params=[_JOB_ID_QUERY],
             ),
             "/api/dlq/retry": _post(
                 "Move dead jobs back to pending (attempts reset to 0)",

@@ -80,6 +80,10 @@ ROUTES = [
         (r"/api/(?P<name>status|jobs|workers|stats|throughput)", {"GET": "read"}),
         (r"/api/jobs/(?P<job_id>[^/]+)", {"GET": "read_job"}),
         (r"/api/jobs/(?P<job_id>[^/]+)/cancel", {"POST": "cancel"}),
+        # The same with the id in the query, where a browser cannot change it: it resolves
+        # a path segment of ".", "..", "%2E" or "%2E%2E" before sending the request.
+        (r"/api/job", {"GET": "read_job_by_query"}),
+        (r"/api/job/cancel", {"POST": "cancel_by_query"}),
         (r"/api/dlq/retry", {"POST": "dlq_retry"}),
         (r"/metrics", {"GET": "metrics"}),
     )
@@ -108,6 +112,14 @@ def _resolve(host: str) -> tuple[int, bool]:
 def _allowed(methods: Any) -> str:
     """An Allow header's value: these methods, and HEAD wherever GET is."""
     return ", ".join(sorted({*methods, "HEAD"} if "GET" in methods else set(methods)))
+
+
+def _job_id(query: api.Query) -> tuple[api.Query, str]:
+    """The `id` parameter of a job route that takes it in the query, and the others."""
+    ids = query.get("id", [])
+    if len(ids) != 1 or not ids[0]:
+        raise HttpError(400, "name the job once, as ?id=ID")
+    return {k: v for k, v in query.items() if k != "id"}, ids[0]
 
 
 def _read_static(name: str) -> str:
@@ -413,6 +425,14 @@ class Handler(connections.ConnectionHandler):
         self._authorize(mutating=True)
         with self.server.stores.store() as store:
             self._json(api.cancel(store, job_id))
+
+    def _on_read_job_by_query(self, query: api.Query) -> None:
+        rest, job_id = _job_id(query)
+        self._on_read_job(rest, job_id)
+
+    def _on_cancel_by_query(self, query: api.Query) -> None:
+        rest, job_id = _job_id(query)
+        self._on_cancel(rest, job_id)
 
     def _on_dlq_retry(self, query: api.Query) -> None:
         self._authorize(mutating=True)

@@ -226,6 +226,12 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, job
     }
 
     check("get", "/api/jobs/{id}", dash.get("/api/jobs/nope"), 404)
+    by_query = check("get", "/api/job", dash.get("/api/job?id=done"))
+    assert by_query == dash.get_json("/api/jobs/done")
+    check("get", "/api/job", dash.get("/api/job?id=nope"), 404)
+    check("get", "/api/job", dash.get("/api/job?id=broken&id=done"), 400)
+    check("post", "/api/job/cancel", dash.post("/api/job/cancel?id=done"), 409)
+    check("post", "/api/job/cancel", dash.post("/api/job/cancel"), 400)
     check("get", "/api/jobs", dash.get("/api/jobs?limit=0"), 400)
     check("post", "/api/dlq/retry", dash.post("/api/dlq/retry", {"ids": ["done"]}), 409)
     check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/done/cancel"), 409)

@@ -176,3 +176,41 @@ def test_with_a_token_the_browser_logs_in_and_cancels_with_cookie_and_csrf(cli, 
     expect(page.locator('input[name="token"]')).to_be_visible(timeout=TIMEOUT_MS)
     assert tab.context.cookies() == []
     assert tab.errors == []
+
+
+def test_a_failed_job_load_clears_the_page_and_dot_ids_open(cli, dashboard, tab):
+    """Issue 11, point 16: after one job's page, a missing job's must not keep its fields
+    and Cancel button (clicking it canceled the first job); `.` and `..` are ids, not
+    paths for the browser to resolve."""
+    from playwright.sync_api import expect
+
+    for job_id in ("stale-target", ".", ".."):
+        cli.ok("run", "true", "--id", job_id, "--delay", "1h")
+    dash = dashboard()
+    page = tab.page
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(dash.url + "#/job/stale-target")
+    expect(page.locator("#job-fields pre.command")).to_have_text("true", timeout=TIMEOUT_MS)
+    cancel = page.locator('#job-actions button[data-action="cancel"]')
+    expect(cancel).to_have_attribute("data-id", "stale-target")
+
+    page.evaluate("window.location.hash = '#/job/no-such-job'")
+    expect(page.locator("#banner")).to_contain_text("no-such-job", timeout=TIMEOUT_MS)
+    expect(page.locator("#job-id")).to_have_text("no-such-job")
+    expect(page.locator("#job-fields tr")).to_have_count(0)
+    expect(page.locator("#job-actions button")).to_have_count(0)
+    expect(page.locator("#attempts *")).to_have_count(0)
+    assert cli.state("stale-target") == "pending"
+
+    for job_id, encoded in ((".", "%2E"), ("..", "%2E%2E")):
+        page.evaluate(f"window.location.hash = '#/job/{encoded}'")
+        expect(page.locator("#job-id")).to_have_text(job_id)
+        expect(page.locator("#job-fields pre.command")).to_have_text("true", timeout=TIMEOUT_MS)
+        expect(cancel).to_have_attribute("data-id", job_id)
+        assert dash.origin + f"/api/job?id={job_id}" in requested
+    cancel.click()
+    wait_for(lambda: cli.state("..") == "canceled", message="the cancel of ..")
+    assert dash.origin + "/api/job/cancel?id=.." in requested
+    assert [cli.state(i) for i in ("stale-target", ".")] == ["pending", "pending"]
+    assert all("404" in error for error in tab.errors), tab.errors  # no-such-job's only

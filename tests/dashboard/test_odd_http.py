@@ -128,3 +128,15 @@ def test_methods_without_a_handler_are_405_with_allow(dash, request_line, allowe
     assert (status, body["status"]) == (405, 405), body
     assert headers["allow"] == allowed
     assert allowed in body["error"]
+
+
+def test_dot_ids_reach_the_api_percent_encoded_in_the_path_or_in_the_query(cli, dashboard):
+    for job_id in (".", ".."):
+        cli.ok("run", "true", "--id", job_id, "--delay", "1h")
+    dash = dashboard()
+    for job_id, encoded in ((".", "%2E"), ("..", "%2e%2E")):
+        assert dash.get_json(f"/api/jobs/{encoded}")["job"]["id"] == job_id
+        assert dash.get_json(f"/api/job?id={encoded}")["job"]["id"] == job_id
+    canceled = dash.post("/api/job/cancel?id=..")
+    assert canceled.status == 200 and canceled.json() == {"id": "..", "result": "canceled"}
+    assert [cli.state(".."), cli.state(".")] == ["canceled", "pending"]

@@ -95,7 +95,11 @@
   }
 
   const badge = (state) => el("span", { class: "badge " + state }, state);
-  const jobLink = (id) => el("a", { href: "#/job/" + encodeURIComponent(id) }, id);
+  // The id goes in the query: the browser resolves a path segment of "." or ".." (even
+  // percent-encoded) instead of sending it. In the hash, dots are encoded all the same.
+  const idQuery = (id) => "?" + new URLSearchParams({ id: id });
+  const jobLink = (id) => el("a", { href: "#/job/" +
+                                    encodeURIComponent(id).replace(/\./g, "%2E") }, id);
 
   // --- the API ---------------------------------------------------------------------
 
@@ -167,9 +171,7 @@
       syncQueueOptions();
       $("filter-queue").value = view.queue;
     } else {
-      openAttempts.clear();
-      drawn.delete("job");
-      drawn.delete("job-actions");
+      clearJob();
       $("job-id").textContent = view.jobId;
     }
     refresh();
@@ -225,7 +227,14 @@
   }
 
   async function refreshJob(mine) {
-    const detail = await api("/api/jobs/" + encodeURIComponent(view.jobId));
+    let detail;
+    try {
+      detail = await api("/api/job" + idQuery(view.jobId));
+    } catch (error) {
+      // What is shown, and its Cancel button, may be another job's or out of date.
+      if (mine === generation) clearJob();
+      throw error;
+    }
     if (mine !== generation) return;
     drawJob(detail);
     tickAges();
@@ -410,6 +419,15 @@
 
   // --- the job page ----------------------------------------------------------------
 
+  function clearJob() {
+    openAttempts.clear();
+    drawn.delete("job");
+    drawn.delete("job-actions");
+    for (const id of ["job-state", "job-actions", "job-fields", "attempts"]) {
+      $(id).replaceChildren();
+    }
+  }
+
   function drawJob(detail) {
     const job = detail.job;
     if (changed("job-actions", [job.id, job.state])) {
@@ -474,7 +492,7 @@
     let done;
     if (action === "cancel") {
       if (!window.confirm("Cancel job " + id + "?")) return;
-      done = api("/api/jobs/" + encodeURIComponent(id) + "/cancel", null).then((r) =>
+      done = api("/api/job/cancel" + idQuery(id), null).then((r) =>
         r.result === "requested" ? "cancel of " + id + " requested: its worker is stopping it"
           : id + " canceled");
     } else if (action === "retry") {
