@@ -125,22 +125,24 @@ def test_six_workers_run_2000_jobs_exactly_once_through_a_kill_9(pg_cli, pools, 
     assert holder["id"] not in {w["id"] for w in cli.json("worker", "list")}
 
 
+LEASE = 5.0
+
+
 def test_a_job_held_on_a_host_that_died_is_recovered_by_another(pg_cli, pg_location, pools):
     """A worker on another host claimed a job and vanished with its host: no process here
     to check, so the job is recovered when its lease (measured by the database clock)
     runs out; the lost attempt's process group is kept for that host's next pool."""
     cli = pg_cli
-    cli.ok("config", "set", "lease_seconds", "2")
+    cli.ok("config", "set", "lease_seconds", str(LEASE))
     cli.ok("run", "echo recovered", "--id", "orphan")
     store = open_store(pg_location)
     try:
         now = store.clock()
         store.register_worker(WorkerInfo("w-gone", "host-that-died", 424242, "p", None, now, now))
-        job = store.claim("w-gone", None, now, 2.0)
+        job = store.claim("w-gone", None, now, LEASE)
         assert job is not None and job.id == "orphan"
         store.record_start(Lease("orphan", "w-gone", job.run_no), "host-that-died", 4242, now)
         pools(1)
-        assert cli.state("orphan") == "processing"  # the lease still holds
         wait_for(lambda: cli.state("orphan") == "completed", timeout=30)
         attempts = cli.json("show", "orphan")["attempts"]
         assert [(a["outcome"], a["error"], a["worker_id"]) for a in attempts][0] == (
@@ -150,7 +152,10 @@ def test_a_job_held_on_a_host_that_died_is_recovered_by_another(pg_cli, pg_locat
         )
         assert attempts[1]["outcome"] == "completed"
         lost = store.attempts("orphan")[0]
-        assert lost.finished_at - lost.started_at >= 2.0  # not before the lease ran out
+        # Not before the lease ran out, though the pool was there from the start (checked
+        # from the record: a look at the state right after the pool starts would race the
+        # lease on a loaded machine).
+        assert lost.finished_at - lost.started_at >= LEASE
         [stray] = store.stray_attempts("host-that-died")
         assert (stray.job_id, stray.number, stray.pgid) == ("orphan", 1, 4242)
         assert cli.ok("logs", "orphan") == "recovered\n"
