@@ -231,6 +231,7 @@ class WorkerInfo:
             "id": self.id,
             "host": self.host,
             "pid": self.pid,
+            "pool": self.pool,
             "state": self.state(now, lease_seconds),
             "job_id": self.job_id,
             "queues": self.queues,

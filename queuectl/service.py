@@ -595,10 +595,21 @@ def config_unset(store: Store, key: str) -> None:
 # --- workers ----------------------------------------------------------------------------
 
 
-def stop_workers(store: Store) -> list[str]:
+def stop_workers(store: Store, pool: str | None = None, queue: str | None = None) -> list[str]:
     """Ask every worker of this store, on every host, to stop after its job (those shown
-    `lost` too: a heartbeat may only be late)."""
-    ids = [w["id"] for w in workers(store)]
+    `lost` too: a heartbeat may only be late); or only the workers of one pool, or those
+    started to serve `queue` (`worker start --queue`). Pools still starting are asked too,
+    before the workers are listed: a pool that registers its last worker meanwhile has
+    either seen the request or has every worker in the list."""
+    if queue is not None:
+        check_queue(queue)
+    else:
+        store.request_pool_stop(pool, store.clock())
+    ids = [
+        w["id"]
+        for w in workers(store)
+        if (pool is None or w["pool"] == pool) and (queue is None or queue in (w["queues"] or []))
+    ]
     if ids:
         store.request_stop(ids)
     return ids

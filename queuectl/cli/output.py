@@ -43,6 +43,7 @@ def print_workers(workers: list[dict[str, Any]]) -> None:
                 w["id"],
                 w["host"],
                 w["pid"],
+                w["pool"],
                 w["state"],
                 w["job_id"] or "",
                 ",".join(w["queues"]) if w["queues"] else "*",
@@ -50,5 +51,5 @@ def print_workers(workers: list[dict[str, Any]]) -> None:
             )
             for w in workers
         ],
-        ("ID", "HOST", "PID", "STATE", "JOB", "QUEUES", "HEARTBEAT"),
+        ("ID", "HOST", "PID", "POOL", "STATE", "JOB", "QUEUES", "HEARTBEAT"),
     )

@@ -206,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
         "stop every worker gracefully, on every host",
         parent=worker_commands,
     )
+    stop.add_argument("--pool", metavar="ID", help="only the workers of this pool")
+    stop.add_argument(
+        "--queue", metavar="Q", help="only the workers started with --queue serving Q"
+    )
     stop.add_argument("--wait", action="store_true", help="wait until they have exited")
     stop.add_argument(
         "--timeout",

@@ -15,6 +15,9 @@ def cmd_worker_start(args: argparse.Namespace) -> int:
 
     if args.db_stdin:
         args.db = sys.stdin.readline().rstrip("\n")
+    warning = launch.check_count(args.count)
+    if warning:
+        say(warning)
     location = store_location(args)
     network = launch.network_filesystem(location)
     if network:
@@ -58,9 +61,9 @@ def _print_workers_started(started, as_json: bool) -> None:
 
 def cmd_worker_stop(args: argparse.Namespace) -> int:
     store = open_store(args)
-    ids = service.stop_workers(store)
+    ids = service.stop_workers(store, args.pool, args.queue)
     if not ids:
-        say("no worker is running")
+        say("no worker is running" + (" that matches" if args.pool or args.queue else ""))
         return 0
     say(f"asked {len(ids)} worker(s) to stop after their current job")
     if not args.wait:

@@ -85,6 +85,7 @@ SCHEMAS: dict[str, Any] = {
             "id": {"type": "string"},
             "host": {"type": "string"},
             "pid": {"type": "integer"},
+            "pool": {"type": "string", "description": "the pool (supervisor) it belongs to"},
             "state": {"type": "string", "enum": ["idle", "busy", "stopping", "lost"]},
             "job_id": _nullable("string"),
             "queues": {

@@ -297,6 +297,15 @@ class Store(abc.ABC):
     def request_stop(self, worker_ids: Sequence[str]) -> None:
         """Ask these workers to stop (warm), then wake them."""
 
+    @abc.abstractmethod
+    def request_pool_stop(self, pool: str | None, now: float) -> None:
+        """Ask a pool (None: every pool) started before `now` to stop, for a pool that is
+        still starting: it may have no registered worker yet for `request_stop` to ask."""
+
+    @abc.abstractmethod
+    def pool_stop_requested(self, pool: str, since: float) -> bool:
+        """Whether a stop was asked of this pool, or of every pool, at or after `since`."""
+
     # --- config ------------------------------------------------------------------------
 
     @abc.abstractmethod

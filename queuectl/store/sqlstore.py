@@ -426,6 +426,12 @@ class SqlStore(Store):
             self._rows("request_stop", {"ids": self._list(worker_ids)})
             self._announce("stop")
 
+    def request_pool_stop(self, pool: str | None, now: float) -> None:
+        self._rows("request_pool_stop", {"pool": pool or "*", "now": ms(now)})
+
+    def pool_stop_requested(self, pool: str, since: float) -> bool:
+        return self._row("pool_stop_requested", {"pool": pool, "since": ms(since)}) is not None
+
     # --- config ------------------------------------------------------------------------
 
     def config_values(self) -> dict[str, object]:

@@ -3,6 +3,7 @@ background, logging to a file in the per-user data folder."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -19,6 +20,10 @@ from queuectl.store.base import Store
 from queuectl.worker.pool import Pool
 
 START_TIMEOUT = 60  # seconds for a background pool's workers to register
+# Each worker is a Python process of its own (some 20 MB) holding its own store connection
+# (PostgreSQL allows 100 connections by default); beyond a few per core they only wait.
+MAX_WORKERS = 100
+WORKERS_PER_CPU = 4  # more than this many workers per CPU draws a warning
 # How a background pool starts: `queuectl worker start --foreground` from this very
 # checkout or install (no PYTHONPATH, which its jobs would inherit), reading its store
 # location from stdin (not from argv, where `ps` would show a password, nor from the
@@ -29,6 +34,24 @@ POOL_BOOT = (
 )
 
 Started = list[tuple[str, int]]  # (worker id, pid) of each worker, ordered by pid
+
+
+def check_count(count: int) -> str | None:
+    """UserError for more workers than one pool may have; a warning for more than a few
+    per CPU, or None."""
+    if count > MAX_WORKERS:
+        raise UserError(
+            f"--count {count} is more than the {MAX_WORKERS} workers a pool may have: "
+            "each is a process with its own store connection; start several pools "
+            "(on several hosts, with PostgreSQL) instead"
+        )
+    cpus = os.cpu_count() or 1
+    if count > WORKERS_PER_CPU * cpus:
+        return (
+            f"warning: {count} workers on {cpus} CPU(s): more than {WORKERS_PER_CPU} per CPU "
+            "only helps for jobs that mostly wait"
+        )
+    return None
 
 
 def network_filesystem(location: str) -> str | None:
@@ -88,7 +111,11 @@ def start_detached(location: str, count: int, queues: list[str] | None) -> tuple
             assert proc.stdin is not None  # stdin=PIPE
             proc.stdin.write(location + "\n")
             proc.stdin.close()
-        return _await_workers(store, proc, pool_id, count, log_path), log_path
+        try:
+            return _await_workers(store, proc, pool_id, count, log_path), log_path
+        except BaseException:
+            _stop_pool(proc)  # a start that failed leaves nothing running
+            raise
     finally:
         store.close()
 
@@ -125,6 +152,21 @@ def _await_workers(
             )
         time.sleep(0.05)
     raise UserError(f"workers did not start within {START_TIMEOUT} s; see {log_path}")
+
+
+def _stop_pool(proc: subprocess.Popen) -> None:
+    """Stop a background pool that did not start: two stop signals (warm, then cold: the
+    pool acts on them during start-up too), then, if it is still there, kill it (its
+    workers notice their supervisor is gone and exit)."""
+    for _ in range(2):
+        if proc.poll() is not None:
+            return
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def _last_line(path: Path) -> str:

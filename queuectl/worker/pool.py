@@ -31,6 +31,7 @@ log = logging.getLogger("queuectl.pool")
 REGISTER_TIMEOUT = 60.0  # seconds for a new worker to register in the store
 QUICK_DEATH = 2.0  # a worker that dies sooner than this after starting delays its successor
 LONGEST_RESTART_DELAY = 30.0  # seconds, for a worker that keeps dying young
+STOP_LOOK_INTERVAL = 0.5  # seconds between looks for `worker stop` while starting workers
 
 
 def new_worker_id() -> str:
@@ -68,6 +69,7 @@ class Pool:
         self._config_seen = Config.from_stored({})
         self._outage = Outage(f"pool {pool_id}")
         self._gave_up: str | None = None  # why the pool stopped by itself
+        self._started_at = 0.0  # store time: a `worker stop` after it stops a starting pool
 
     # --- running -----------------------------------------------------------------------
 
@@ -79,10 +81,11 @@ class Pool:
         wake_w.setblocking(False)
         previous = self._install_signals(wake_w)
         try:
+            self._started_at = self.store.clock()
             self._stop_strays()
-            for _ in range(self.count):
-                self._start_worker()
-            announce(self._wait_registered())
+            started = self._start_workers()
+            if started is not None:
+                announce(started)
             self._supervise(wake_r)
         finally:
             self._restore_signals(previous)
@@ -162,13 +165,16 @@ class Pool:
                 "warm stop: workers finish their current job, then exit "
                 "(signal again for a cold stop)"
             )
-            self._stop.set()
-            self._restarts.clear()
-            with contextlib.suppress(StoreError):  # the event stops them; the store shows it
-                self.store.request_stop(list(self._slots))  # `worker list`: stopping
+            self._warm_stop()
         if self._signals >= 2 and not self._cold.is_set():
             log.info("cold stop: running commands are stopped and their jobs put back")
             self._cold.set()
+
+    def _warm_stop(self) -> None:
+        self._stop.set()
+        self._restarts.clear()
+        with contextlib.suppress(StoreError):  # the event stops them; the store shows it
+            self.store.request_stop(list(self._slots))  # `worker list`: stopping
 
     # --- workers -----------------------------------------------------------------------
 
@@ -183,13 +189,43 @@ class Pool:
         process.start()
         self._slots[spec.worker_id] = _Slot(process, spec, pgid_slot)
 
-    def _wait_registered(self) -> list[tuple[str, int]]:
+    def _start_workers(self) -> list[tuple[str, int]] | None:
+        """Start the workers and wait until each has registered: their (worker id, pid),
+        ordered by pid. None if a stop came first (a signal, or `worker stop` asking one of
+        them): then the workers that exist stop warm, and no more are started. Start-up
+        acts on a stop at once, since starting many workers can take minutes."""
+        next_look = time.monotonic() + STOP_LOOK_INTERVAL
+        for _ in range(self.count):
+            self._apply_signals()
+            if time.monotonic() >= next_look:
+                next_look = time.monotonic() + STOP_LOOK_INTERVAL
+                self._registered()  # reads the store for `worker stop`
+            if self._stop.is_set():
+                return None
+            self._start_worker()
+        return self._wait_registered()
+
+    def _registered(self) -> dict[str, int]:
+        """This pool's workers registered so far, by id (their pid); a warm stop if
+        `worker stop` asked any of them, or this pool, to stop."""
+        found = []
+        asked = False
+        with contextlib.suppress(StoreUnavailable):  # a server may be restarting
+            found = [w for w in self.store.list_workers() if w.id in self._slots]
+            asked = self.store.pool_stop_requested(self.pool_id, self._started_at)
+        if (asked or any(w.stop_requested for w in found)) and not self._stop.is_set():
+            log.info("warm stop during start-up, asked by `worker stop`")
+            self._warm_stop()
+        return {w.id: w.pid for w in found}
+
+    def _wait_registered(self) -> list[tuple[str, int]] | None:
         deadline = time.monotonic() + REGISTER_TIMEOUT
         wanted = set(self._slots)
         while time.monotonic() < deadline:
-            registered = {}
-            with contextlib.suppress(StoreUnavailable):  # a server may be restarting
-                registered = {w.id: w.pid for w in self.store.list_workers() if w.id in wanted}
+            self._apply_signals()
+            registered = self._registered()
+            if self._stop.is_set():
+                return None
             if len(registered) == len(wanted):
                 return sorted(registered.items(), key=lambda item: item[1])
             if any(not slot.process.is_alive() for slot in self._slots.values()):

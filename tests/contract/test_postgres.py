@@ -168,6 +168,7 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
     store.enqueue([NewJob(id="kept", command="true", max_retries=0, cwd="/")], store.clock())
     store._conn.execute("DROP INDEX queuectl_jobs_by_queue")
     store._conn.execute("ALTER TABLE queuectl_jobs DROP COLUMN host")
+    store._conn.execute("DROP TABLE queuectl_pool_stops")
     store._conn.execute("UPDATE queuectl_meta SET value = '1' WHERE key = 'schema_version'")
     store.close()
     store = open_store(pg_location)

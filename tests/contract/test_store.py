@@ -504,6 +504,18 @@ def test_workers_register_show_their_job_and_take_stop_requests(store):
     assert [w.id for w in store.list_workers()] == ["w1"]
 
 
+def test_a_pool_stop_reaches_pools_started_before_it(store):
+    assert not store.pool_stop_requested("p1", T0)
+    store.request_pool_stop("p1", T0 + 10)
+    assert store.pool_stop_requested("p1", T0) and store.pool_stop_requested("p1", T0 + 10)
+    assert not store.pool_stop_requested("p1", T0 + 11)  # a pool started after the request
+    assert not store.pool_stop_requested("p2", T0)
+    store.request_pool_stop(None, T0 + 20)  # every pool
+    assert store.pool_stop_requested("p2", T0 + 15)
+    store.request_pool_stop("p1", T0 + 5)  # an older request does not undo a newer one
+    assert store.pool_stop_requested("p1", T0 + 10)
+
+
 def test_config_round_trip(store):
     assert store.config_values() == {}
     store.config_set("max_retries", 5)

@@ -96,6 +96,14 @@ CREATE INDEX queuectl_jobs_by_queue ON queuectl_jobs (queue, seq);
 -- pool on that host to look for the attempt's processes.
 ALTER TABLE queuectl_jobs ADD COLUMN host TEXT;
 
+-- name: schema_v4
+-- `worker stop` for pools still starting: a pool started before `requested_at` whose id is
+-- `pool` ('*': every pool) stops, though none of its workers was registered to be asked.
+CREATE TABLE queuectl_pool_stops (
+    pool         TEXT    PRIMARY KEY,
+    requested_at BIGINT  NOT NULL
+);
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
                            cwd, env, created_at, updated_at)
@@ -297,6 +305,15 @@ SELECT w.*, (SELECT j.id FROM queuectl_jobs j
 
 -- name: request_stop :lookup
 UPDATE queuectl_workers SET stop_requested = true WHERE id = ANY(%(ids)s::text[])
+
+-- name: request_pool_stop :repeatable
+INSERT INTO queuectl_pool_stops (pool, requested_at) VALUES (%(pool)s, %(now)s)
+ON CONFLICT (pool) DO UPDATE
+   SET requested_at = greatest(queuectl_pool_stops.requested_at, excluded.requested_at)
+
+-- name: pool_stop_requested :repeatable :lookup
+SELECT 1 AS asked FROM queuectl_pool_stops
+ WHERE pool IN (%(pool)s, '*') AND requested_at >= %(since)s
 
 -- name: doorbells :lookup
 -- Kept for parity with SQLite; this backend wakes workers with NOTIFY, not UDP doorbells.

@@ -85,6 +85,14 @@ CREATE INDEX jobs_by_queue ON jobs (queue);
 -- pool on that host to look for the attempt's processes.
 ALTER TABLE jobs ADD COLUMN host TEXT;
 
+-- name: schema_v4
+-- `worker stop` for pools still starting: a pool started before `requested_at` whose id is
+-- `pool` ('*': every pool) stops, though none of its workers was registered to be asked.
+CREATE TABLE pool_stops (
+    pool         TEXT    PRIMARY KEY,
+    requested_at INTEGER NOT NULL
+);
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
                   created_at, updated_at)
@@ -261,6 +269,14 @@ SELECT w.*, (SELECT j.id FROM jobs j INDEXED BY jobs_processing
 
 -- name: request_stop
 UPDATE workers SET stop_requested = 1 WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: request_pool_stop
+INSERT INTO pool_stops (pool, requested_at) VALUES (:pool, :now)
+ON CONFLICT (pool) DO UPDATE SET requested_at = max(requested_at, excluded.requested_at)
+
+-- name: pool_stop_requested
+SELECT 1 AS asked FROM pool_stops
+ WHERE pool IN (:pool, '*') AND requested_at >= :since
 
 -- name: doorbells
 SELECT doorbell FROM workers WHERE host = :host AND doorbell IS NOT NULL
