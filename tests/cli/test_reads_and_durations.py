@@ -1,0 +1,63 @@
+"""Reading commands do not create stores (issue 11, point 9)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import Cli
+
+MISSING = "no queue store at {}; it is created by the first run/enqueue/worker start"
+READS = [
+    ["status"],
+    ["list"],
+    ["show", "x"],
+    ["logs", "x"],
+    ["wait", "x"],
+    ["stats"],
+    ["dlq", "list"],
+    ["config", "show"],
+    ["config", "get", "max_retries"],
+    ["worker", "list"],
+    ["dashboard", "--port", "0"],
+]
+
+
+@pytest.fixture
+def sqlite_cli(tmp_path) -> Cli:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Cli(str(tmp_path / "store" / "queue.db"), home)
+
+
+@pytest.mark.parametrize("command", READS, ids=" ".join)
+def test_a_reading_command_does_not_create_a_missing_store(sqlite_cli, tmp_path, command):
+    other = tmp_path / "elsewhere" / "other.db"
+    result = sqlite_cli("--db", str(other), *command, timeout=30)
+    assert result.returncode == 1, result
+    assert result.stderr.strip() == f"queuectl: error: {MISSING.format(other)}"
+    assert not other.parent.exists()  # neither the file nor its folder
+
+
+def test_the_environments_missing_store_is_not_created_either(sqlite_cli, tmp_path):
+    result = sqlite_cli("list", "--json")
+    assert result.returncode == 1 and "no queue store at" in result.stderr
+    assert not (tmp_path / "store").exists()
+    sqlite_cli.ok("run", "true", "--id", "made")  # a writing command creates it
+    assert [job["id"] for job in sqlite_cli.json("list")] == ["made"]
+
+
+def test_a_missing_store_in_the_working_folder(sqlite_cli):
+    result = sqlite_cli("--db", "other.db", "list")
+    assert result.returncode == 1
+    assert MISSING.format(sqlite_cli.home / "other.db") in result.stderr
+    assert not (sqlite_cli.home / "other.db").exists()
+
+
+def test_the_default_store_is_still_made_by_a_reading_command(sqlite_cli):
+    env = {k: v for k, v in sqlite_cli.env.items() if k != "QUEUECTL_DB"}
+    out = subprocess.run(sqlite_cli.argv("list", "--json"), capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and json.loads(out.stdout) == []
+    assert (sqlite_cli.home / "queuectl" / "queuectl.db").exists()
