@@ -1,4 +1,5 @@
-"""Reading commands do not create stores (issue 11, point 9)."""
+"""Reading commands do not create stores; duration settings take the DUR forms (issue 11,
+points 8 and 9)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,37 @@ def test_the_default_store_is_still_made_by_a_reading_command(sqlite_cli):
     out = subprocess.run(sqlite_cli.argv("list", "--json"), capture_output=True, text=True, env=env)
     assert out.returncode == 0 and json.loads(out.stdout) == []
     assert (sqlite_cli.home / "queuectl" / "queuectl.db").exists()
+
+
+@pytest.mark.parametrize(
+    "key, given, shown",
+    [
+        ("job_timeout", "5m", "300"),
+        ("job-timeout", "90s", "90"),
+        ("kill_grace", "0.5s", "0.5"),
+        ("lease_seconds", "1m", "60"),
+        ("backoff_max", "2h", "7200"),
+        ("poll_interval", "0.25", "0.25"),
+    ],
+)
+def test_duration_settings_take_the_dur_forms(cli, key, given, shown):
+    name = key.replace("-", "_")
+    assert cli.ok("config", "set", key, given).strip() == f"{name} = {shown}"
+    assert cli.ok("config", "get", key).strip() == shown
+    assert f"{name} = {shown}\n" in cli.ok("config", "show")
+    assert cli.json("config", "get", key) == float(shown)
+
+
+def test_a_bad_duration_setting_is_refused_and_changes_nothing(cli):
+    cli.ok("config", "set", "job_timeout", "1m")
+    result = cli("config", "set", "job_timeout", "5x")
+    assert result.returncode == 1
+    assert "must be a duration from 0 to 604800 seconds" in result.stderr
+    assert cli.ok("config", "get", "job_timeout").strip() == "60"
+
+
+def test_settings_print_without_a_needless_fraction(cli):
+    shown = cli.ok("config", "show")
+    assert "backoff_base = 2  (default)" in shown
+    assert "job_timeout = 0  (default)" in shown
+    assert ".0" not in shown
