@@ -1,9 +1,10 @@
-"""Reading commands do not create stores; duration settings take the DUR forms (issue 11,
-points 8 and 9)."""
+"""Reading commands do not create stores; duration settings take the DUR forms; delayed
+jobs show when they will run (issue 11, points 8 to 10)."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -96,3 +97,34 @@ def test_settings_print_without_a_needless_fraction(cli):
     assert "backoff_base = 2  (default)" in shown
     assert "job_timeout = 0  (default)" in shown
     assert ".0" not in shown
+
+
+def _row(listing: str, job_id: str) -> dict[str, str]:
+    """One row of `list`'s table, by column: the columns are found from the header."""
+    header, *rows = listing.splitlines()
+    names = ["ID", "STATE", "QUEUE", "PRI", "TRIES", "EXIT", "UPDATED", "RUN AT", "COMMAND"]
+    starts = [header.index(name) for name in names]
+    line = next(row for row in rows if row.startswith(job_id + " "))
+    ends = [*starts[1:], None]
+    return {name: line[a:b].strip() for name, a, b in zip(names, starts, ends)}
+
+
+def test_list_shows_when_a_delayed_job_will_run(cli):
+    cli.ok("run", "true", "--id", "later", "--delay", "2h")
+    cli.ok("run", "true", "--id", "soon", "--delay", "90s")
+    cli.ok("run", "true", "--id", "now")
+    listing = cli.ok("list")
+    assert _row(listing, "later")["RUN AT"] == "in 2h"
+    assert re.fullmatch(r"in 1m[0-9]+s|in 1m", _row(listing, "soon")["RUN AT"])
+    assert _row(listing, "now")["RUN AT"] == ""
+    assert _row(listing, "later")["STATE"] == "pending"
+
+
+def test_a_run_at_in_the_past_is_accepted_with_a_word_on_stderr(cli):
+    result = cli("run", "true", "--id", "late", "--run-at", "2020-01-01T00:00:00Z")
+    assert result.returncode == 0 and result.stdout == "late\n"
+    assert result.stderr.startswith("queuectl: --run-at 2020-01-01T00:00:00Z is ")
+    assert "in the past" in result.stderr
+    future = cli("run", "true", "--id", "ahead", "--run-at", "2999-01-01T00:00:00Z")
+    assert future.returncode == 0 and future.stderr == ""
+    assert "in " in _row(cli.ok("list"), "ahead")["RUN AT"]
