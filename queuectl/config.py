@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
+from queuectl.durations import parse_duration
 from queuectl.errors import UserError, quote
 from queuectl.inputs import decimal, integer
 
@@ -25,17 +26,31 @@ class Setting:
     high: Number
     default: Number
     help: str
+    duration: bool = False  # seconds, also given as DUR text: "30s", "5m", "2h", "1d"
 
     def parse(self, raw: object) -> Number:
         """Validate a value given as text (CLI) or JSON (API); UserError if bad."""
-        value = _as_number(raw, self.kind)
+        if self.duration and isinstance(raw, str):
+            value = _as_duration(raw)
+        else:
+            value = _as_number(raw, self.kind)
         if value is None or not (self.low <= value <= self.high):
-            kind = "an integer" if self.kind is int else "a number"
+            if self.duration:
+                kind, unit = "a duration", " seconds (30, 30s, 5m, 2h, 1d, 0.5s)"
+            else:
+                kind, unit = ("an integer" if self.kind is int else "a number"), ""
             raise UserError(
                 f"invalid value {quote(raw)} for {self.name}: must be {kind} from "
-                f"{_show(self.low)} to {_show(self.high)}"
+                f"{format_value(self.low)} to {format_value(self.high)}{unit}"
             )
         return value
+
+
+def _as_duration(raw: str) -> float | None:
+    try:
+        return parse_duration(raw)
+    except UserError:
+        return None
 
 
 def _as_number(raw: object, kind: type) -> Number | None:
@@ -52,8 +67,11 @@ def _as_number(raw: object, kind: type) -> Number | None:
     return None
 
 
-def _show(value: Number) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def format_value(value: object) -> str:
+    """A setting's value as `config get` prints it: 300.0 -> "300", 0.5 -> "0.5"."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 SETTINGS: dict[str, Setting] = {
@@ -75,9 +93,15 @@ SETTINGS: dict[str, Setting] = {
             2.0,
             "seconds, raised to the attempt number: delay = base ** attempts",
         ),
-        Setting("backoff_max", float, 0, 604800, 3600.0, "cap on one backoff delay, seconds"),
+        Setting("backoff_max", float, 0, 604800, 3600.0, "cap on one backoff delay, seconds", True),
         Setting(
-            "job_timeout", float, 0, 604800, 0.0, "default per-attempt timeout in seconds, 0 = none"
+            "job_timeout",
+            float,
+            0,
+            604800,
+            0.0,
+            "default per-attempt timeout in seconds, 0 = none",
+            True,
         ),
         Setting(
             "lease_seconds",
@@ -86,6 +110,7 @@ SETTINGS: dict[str, Setting] = {
             3600,
             30.0,
             "how long a claimed job survives without a heartbeat from its worker",
+            True,
         ),
         Setting(
             "poll_interval",
@@ -94,6 +119,7 @@ SETTINGS: dict[str, Setting] = {
             60,
             1.0,
             "seconds between idle checks of the store (a fallback to the wake-up)",
+            True,
         ),
         Setting("output_limit", int, 0, 104857600, 1048576, "bytes of output kept per attempt"),
         Setting(
@@ -103,6 +129,7 @@ SETTINGS: dict[str, Setting] = {
             3600,
             5.0,
             "seconds between SIGTERM and SIGKILL when a command is stopped",
+            True,
         ),
     )
 }

@@ -111,3 +111,18 @@ def format_age(seconds: float) -> str:
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"
     return f"{int(seconds)}s"
+
+
+def format_span(seconds: float) -> str:
+    """A time to come, in at most two units, rounded to the smaller: 45s, 5m, 1h30m, 2d3h.
+    Unlike `format_age` it does not cut: a job delayed 2h shows "2h", not "1h", a second on."""
+    total = max(round(seconds), 0)
+    if total < 60:
+        return f"{total}s"
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    index = next(i for i, (_, size) in enumerate(units) if total >= size)
+    (big, size), (small, part) = units[index], units[index + 1]
+    whole, rest = divmod(round(total / part), size // part)
+    if index and whole * size >= units[index - 1][1]:  # 23h59m59s rounds to 1d
+        return format_span(whole * size)
+    return f"{whole}{big}{rest}{small}" if rest else f"{whole}{big}"

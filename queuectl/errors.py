@@ -45,6 +45,15 @@ class StoreUnavailable(StoreError):
     ride it out and try again; a command that meets it reports it like any store error."""
 
 
+class StoreMissing(StoreError):
+    """A command that only reads named a store that does not exist: it is not created."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(
+            f"no queue store at {location}; it is created by the first run/enqueue/worker start"
+        )
+
+
 class StoreReadOnly(StoreError):
     """The store cannot be written: a read-only file system, or no permission to write."""
 

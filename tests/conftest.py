@@ -172,6 +172,11 @@ class Cli:
 
 @pytest.fixture
 def cli(location: str, tmp_path: Path) -> Cli:
+    """A CLI on a fresh, empty store that exists: a reading command refuses to create one
+    (tests/cli/test_reads_and_durations.py)."""
+    from queuectl.store import open_store
+
+    open_store(location).close()
     home = tmp_path / "home"
     home.mkdir()
     return Cli(location, home)

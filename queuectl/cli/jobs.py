@@ -29,9 +29,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_json({"id": job_id})
     else:
         print(job_id, flush=True)
+    if args.run_at is not None:
+        _warn_if_past(args.run_at, service.clock(store))
     if not args.wait:
         return 0
     return service.wait(store, [job_id], on_no_worker=_no_worker_hint)
+
+
+def _warn_if_past(run_at: str, now: float) -> None:
+    from queuectl.durations import format_age, parse_time
+
+    late = now - parse_time(run_at)
+    if late > 0:
+        say(f"--run-at {run_at} is {format_age(late)} in the past: the job may run at once")
 
 
 def _no_worker_hint() -> None:
@@ -137,12 +147,22 @@ def _jobs_table(jobs, now: float) -> None:
                 f"{j.attempts}/{j.max_retries + 1}",
                 j.exit_code,
                 ago(j.updated_at, now),
+                _runs_in(j, now),
                 shorten(j.command),
             )
             for j in jobs
         ],
-        ("ID", "STATE", "QUEUE", "PRI", "TRIES", "EXIT", "UPDATED", "COMMAND"),
+        ("ID", "STATE", "QUEUE", "PRI", "TRIES", "EXIT", "UPDATED", "RUN AT", "COMMAND"),
     )
+
+
+def _runs_in(job, now: float) -> str:
+    """In how long a job that waits for its run_at (a delay, a backoff) will run: "in 2h"."""
+    from queuectl.durations import format_span
+
+    if job.state in ("pending", "failed") and job.run_at > now:
+        return f"in {format_span(job.run_at - now)}"
+    return ""
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import os
 import re
 from typing import Callable, NamedTuple
 
-from queuectl.errors import StoreError, UserError
+from queuectl.errors import StoreError, StoreMissing, UserError
 from queuectl.store.base import Store
 
 DB_ENV = "QUEUECTL_DB"
@@ -63,9 +63,7 @@ def resolve_location(given: str | None = None) -> str:
     """--db, else $QUEUECTL_DB, else the per-user default file."""
     location = given or os.environ.get(DB_ENV)
     if not location:
-        from queuectl.platform import data_dir
-
-        return os.path.join(data_dir(), "queuectl.db")
+        return default_location()
     if backend_of(location).schemes:
         return location
     if _URL.match(location):  # mysql://..., file://...: not a path to create a file at
@@ -78,6 +76,13 @@ def resolve_location(given: str | None = None) -> str:
             "postgresql:// URL (options after '?', such as ?sslmode=require)"
         )
     return os.path.realpath(os.path.expanduser(location))
+
+
+def default_location() -> str:
+    """The per-user default file, which any command creates on first use."""
+    from queuectl.platform import data_dir
+
+    return os.path.join(data_dir(), "queuectl.db")
 
 
 def _ways_to_name_a_store() -> str:
@@ -104,9 +109,16 @@ def open_store(location: str, durable: bool = True, only_reads: bool = False) ->
     input); workers open with durable=False. `only_reads` is for callers that only read
     (status, list, the dashboard's pages): a SQLite store that cannot be written (a
     read-only file system, a file this user may not write) is then opened read-only
-    instead of refused with `StoreReadOnly`, and its writes raise `StoreReadOnly`.
+    instead of refused with `StoreReadOnly`, and its writes raise `StoreReadOnly`. Nor
+    does it create a store: a file that does not exist, other than the per-user default,
+    raises `StoreMissing` (a --db with a typo must not leave an empty store behind).
     """
-    store_class = _store_class(backend_of(location))
+    backend = backend_of(location)
+    # Only files for now: a PostgreSQL schema without queuectl's tables is still created.
+    missing = not backend.schemes and not os.path.exists(location)
+    if only_reads and missing and location != default_location():
+        raise StoreMissing(display_location(location))
+    store_class = _store_class(backend)
     return store_class(location, durable=durable, only_reads=only_reads)
 
 

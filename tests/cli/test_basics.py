@@ -25,10 +25,11 @@ def test_version_from_every_entry_point(cli):
 
 def test_db_option_before_or_after_the_command_beats_the_environment(cli, tmp_path):
     other = str(tmp_path / "other.db")
+    cli.ok("run", "echo c", "--id", "c")
     cli.ok("--db", other, "run", "echo a", "--id", "a")
     cli.ok("run", "echo b", "--id", "b", "--db", other)
     assert [j["id"] for j in cli.json("list", "--db", other)] == ["b", "a"]
-    assert cli.json("list") == []  # QUEUECTL_DB's store is untouched
+    assert [j["id"] for j in cli.json("list")] == ["c"]  # QUEUECTL_DB's store is untouched
     assert cli.json("status", "--db", other)["store"] == other
 
 

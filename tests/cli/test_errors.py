@@ -212,7 +212,7 @@ def test_a_store_from_a_newer_release_is_refused(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     cli = Cli(str(tmp_path / "queue.db"), home)  # SQLite: the version is in the file header
-    cli.ok("status")
+    cli.ok("config", "set", "max_retries", "3")
     with sqlite3.connect(cli.location) as conn:
         conn.execute("PRAGMA user_version = 99")
     result = cli("status")

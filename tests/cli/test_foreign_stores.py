@@ -102,7 +102,7 @@ def test_a_new_file_becomes_a_store_marked_as_queuectl(folder, cli_for):
     from queuectl.store.sqlite import APPLICATION_ID
 
     path = folder / "sub" / "new.db"
-    cli_for(path).ok("status")
+    cli_for(path).ok("run", "true")
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -123,7 +123,7 @@ def test_a_path_through_a_file_says_which_part_is_not_a_folder(folder, cli_for, 
     blocking = folder / "plain-file"
     blocking.write_text("x")
     path = blocking / below
-    result = cli_for(path)("status")
+    result = cli_for(path)("run", "true")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"queuectl: error: cannot create the store {path}: {blocking} is not a folder"

@@ -85,7 +85,7 @@ def test_config_values_out_of_range_reach_the_range_check(cli, value):
         "backoff_max",
         value,
         code=1,
-        message=f"invalid value {value!r} for backoff_max: must be a number from 0 to 604800",
+        message=f"invalid value {value!r} for backoff_max: must be a duration from 0 to 604800",
     )
 
 

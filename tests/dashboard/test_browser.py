@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,6 +132,10 @@ def test_the_page_shows_counts_escapes_jobs_and_retries_a_dead_job(
     expect(xss_row.locator("td.command")).to_have_attribute("title", XSS_COMMAND)
     assert page.locator("img").count() == 0
     assert page.evaluate("window.pwned") is None
+    # A delayed job says when it will run; one that ran says nothing there.
+    later_run_at = page.locator('#jobs tr[data-job="later"] td.run-at')
+    expect(later_run_at).to_have_text(re.compile(r"^in (59m \d+s|1h 0m)$"))
+    expect(page.locator('#jobs tr[data-job="done"] td.run-at')).to_have_text("")
 
     # It refreshes itself: a new job shows up without a page load.
     page.evaluate("window.stillTheSamePage = true")

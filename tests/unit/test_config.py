@@ -55,3 +55,44 @@ def test_defaults_and_stored_values():
     assert (stored.max_retries, stored.backoff_base, stored.lease_seconds) == (5, 3.0, 30.0)
     # a stored value that no longer validates falls back to the default
     assert Config.from_stored({"max_retries": -4}).max_retries == 3
+
+
+@pytest.mark.parametrize(
+    "key, raw, value",
+    [
+        ("job_timeout", "5m", 300.0),
+        ("job_timeout", "30", 30.0),
+        ("job_timeout", " 2h ", 7200.0),
+        ("kill_grace", "0.5s", 0.5),
+        ("lease_seconds", "1m", 60.0),
+        ("poll_interval", "0.5", 0.5),
+        ("backoff_max", "1d", 86400.0),
+        ("backoff_max", 90, 90.0),
+    ],
+)
+def test_duration_settings_take_the_dur_forms(key, raw, value):
+    assert config.setting(key).duration
+    assert config.setting(key).parse(raw) == value
+
+
+@pytest.mark.parametrize(
+    "key, raw",
+    [("job_timeout", "5x"), ("job_timeout", "-5m"), ("lease_seconds", "2h"), ("kill_grace", "nan")],
+)
+def test_bad_durations_name_the_forms_and_the_range(key, raw):
+    with pytest.raises(UserError, match=r"must be a duration from .* seconds \(30, 30s, 5m"):
+        config.setting(key).parse(raw)
+
+
+def test_counts_and_the_backoff_base_are_not_durations():
+    for key in ("max_retries", "output_limit", "backoff_base"):
+        assert not config.setting(key).duration
+        with pytest.raises(UserError, match="must be an? (integer|number)"):
+            config.setting(key).parse("5m")
+
+
+@pytest.mark.parametrize(
+    "value, shown", [(300.0, "300"), (0.0, "0"), (0.5, "0.5"), (0.01, "0.01"), (3, "3")]
+)
+def test_values_are_shown_without_a_needless_fraction(value, shown):
+    assert config.format_value(value) == shown

@@ -3,7 +3,7 @@ from datetime import datetime
 
 import pytest
 
-from queuectl.durations import format_age, iso_utc, parse_duration, parse_time
+from queuectl.durations import format_age, format_span, iso_utc, parse_duration, parse_time
 from queuectl.errors import UserError
 
 
@@ -71,3 +71,20 @@ def test_format_age():
         "2h",
         "2d",
     ]
+
+
+@pytest.mark.parametrize(
+    "seconds, shown",
+    [
+        (0.4, "0s"),
+        (45, "45s"),
+        (59.6, "1m"),
+        (90, "1m30s"),
+        (7197.5, "2h"),
+        (5400, "1h30m"),
+        (86399, "1d"),
+        (2 * 86400 + 3 * 3600 + 100, "2d3h"),
+    ],
+)
+def test_a_span_to_come_is_rounded_not_cut(seconds, shown):
+    assert format_span(seconds) == shown

@@ -77,9 +77,22 @@
   const since = (iso) => (iso ? el("span", { class: "age", dataset: { since: iso }, title: iso },
                                    age(secondsSince(iso)) + " ago") : "");
 
+  // "in <age>" until a waiting job's run_at (a --delay, a backoff), then "due".
+  const untilText = (iso) => {
+    const left = -secondsSince(iso);
+    return left > 0 ? "in " + age(Math.ceil(left)) : "due";
+  };
+  const until = (iso) => el("span", { class: "age until", dataset: { until: iso }, title: iso },
+                            untilText(iso));
+  const waits = (job) => (job.state === "pending" || job.state === "failed")
+    && secondsSince(job.run_at) < 0;
+
   function tickAges() {
     document.querySelectorAll("[data-since]").forEach((node) => {
       node.textContent = age(secondsSince(node.dataset.since)) + " ago";
+    });
+    document.querySelectorAll("[data-until]").forEach((node) => {
+      node.textContent = untilText(node.dataset.until);
     });
   }
 
@@ -359,10 +372,11 @@
       el("td", { class: "num" }, job.attempts + "/" + (job.max_retries + 1)),
       el("td", { class: "num" }, job.exit_code === null ? "" : job.exit_code),
       el("td", null, since(job.updated_at)),
+      el("td", { class: "run-at" }, waits(job) ? until(job.run_at) : ""),
       el("td", { class: "command", title: job.command }, shorten(job.command, 80)),
       el("td", { class: "actions" }, actionButtons(job))));
     $("jobs").replaceChildren(...(rows.length ? rows
-      : [el("tr", null, el("td", { colspan: 9, class: "empty" }, "no jobs"))]));
+      : [el("tr", null, el("td", { colspan: 10, class: "empty" }, "no jobs"))]));
   }
 
   function niceCeiling(value) {
@@ -444,7 +458,9 @@
       field("state", badge(job.state)),
       field("attempts", job.attempts + " of " + (job.max_retries + 1)),
       field("queue", job.queue), field("priority", job.priority),
-      field("run at", when(job.run_at)),
+      field("run at", waits(job)
+        ? [job.run_at + " ", el("span", { class: "muted" }, "(", until(job.run_at), ")")]
+        : when(job.run_at)),
       field("timeout", job.timeout === null ? "config job_timeout" : job.timeout + " s"),
       field("cwd", job.cwd), field("env", env ? el("pre", null, env) : ""),
       field("exit code", job.exit_code === null ? "" : job.exit_code),
