@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import re
 from typing import Any, Callable, NoReturn
@@ -113,6 +114,49 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = _NEGATIVE_VALUE
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        """Words this command does not know are its own error, shown with its own usage:
+        argparse hands a sub-command's leftovers up to `queuectl`, whose usage says
+        nothing about the option that was mistyped (`queuectl list --sate dead`)."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            message = f"unrecognized arguments: {' '.join(extras)}"
+            option = next((word for word in extras if word.startswith("-")), None)
+            if option is not None:
+                known = [
+                    name
+                    for action in self._actions
+                    if action.help is not argparse.SUPPRESS
+                    for name in action.option_strings
+                    if name.startswith("--")
+                ]
+                message += _did_you_mean(option.partition("=")[0], known)
+            self.error(message)
+        return namespace, extras
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            choices = [str(choice) for choice in action.choices]
+            raise argparse.ArgumentError(
+                action,
+                f"invalid choice: {quote(str(value))}{_did_you_mean(str(value), choices)}"
+                f" (choose from {', '.join(choices)})",
+            )
+
+
+def _did_you_mean(word: str, known: list[str]) -> str:
+    """The known word closest to a mistyped one, as "; did you mean X?", or "". Options
+    are compared without their dashes, which would make every pair look alike; of the
+    close ones, a word with the same letters (two swapped: `stauts`) comes first, since
+    difflib alone finds `stats` closer than `status`."""
+    names = {name.lstrip("-"): name for name in known}
+    bare = word.lstrip("-")
+    close = difflib.get_close_matches(bare, list(names), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    best = next((name for name in close if sorted(name) == sorted(bare)), close[0])
+    return f"; did you mean {names[best]}?"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,36 @@
+"""What a new user meets in the first hour: typos that get help, `run` with the command as
+words, and the small rough edges of issue 11."""
+
+from __future__ import annotations
+
+import pytest
+
+TYPOS = [
+    (["list", "--sate", "dead"], "usage: queuectl list", "did you mean --state?"),
+    (["list", "--limt=3"], "usage: queuectl list", "did you mean --limit?"),
+    (["stauts"], "usage: queuectl [", "did you mean status?"),
+    (["worker", "strat"], "usage: queuectl worker", "did you mean start?"),
+    (["dlq", "retyr"], "usage: queuectl dlq", "did you mean retry?"),
+    (["purge", "--state", "compleetd"], "usage: queuectl purge", "did you mean completed?"),
+]
+
+
+@pytest.mark.parametrize(
+    "args,usage,hint", TYPOS, ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+)
+def test_a_typo_gets_the_commands_usage_and_a_suggestion(cli, args, usage, hint):
+    result = cli(*args)
+    assert result.returncode == 2, result
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(usage), result.stderr
+    assert lines[-1].endswith(hint) or f"{hint} (choose from" in lines[-1], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_word_with_nothing_close_gets_no_suggestion(cli):
+    result = cli("show", "a", "b")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: queuectl show")
+    assert result.stderr.strip().splitlines()[-1] == (
+        "queuectl show: error: unrecognized arguments: b"
+    )
