@@ -192,7 +192,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
         service.follow(store, args.job_id, write)
         return 0
-    out.write(service.attempt(store, args.job_id, args.attempt).text().encode("utf-8"))
+    attempt = service.attempt(store, args.job_id, args.attempt)
+    if args.json:
+        print_json({"id": args.job_id, "attempt": attempt.number, "output": attempt.text()})
+        return 0
+    out.write(attempt.text().encode("utf-8"))
     out.flush()
     return 0
 

@@ -277,7 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument(
         "--attempt", type=_positive_int, metavar="N", help="attempt number (default: the latest)"
     )
-    logs.add_argument(
+    logs_how = logs.add_mutually_exclusive_group()
+    logs_how.add_argument(
+        "--json", action="store_true", help='print {"id", "attempt", "output"} on stdout'
+    )
+    logs_how.add_argument(
         "--follow",
         "-f",
         action="store_true",

@@ -34,3 +34,12 @@ def test_an_unknown_word_with_nothing_close_gets_no_suggestion(cli):
     assert result.stderr.strip().splitlines()[-1] == (
         "queuectl show: error: unrecognized arguments: b"
     )
+
+
+def test_logs_json_is_the_attempt_and_its_output(cli, pool):
+    pool(1)
+    cli.ok("run", "--id", "hello", "--wait", "echo hi; echo there >&2")
+    assert cli.json("logs", "hello") == {"id": "hello", "attempt": 1, "output": "hi\nthere\n"}
+    assert cli.json("logs", "hello", "--attempt", "1")["attempt"] == 1
+    result = cli("logs", "hello", "--json", "--follow")
+    assert result.returncode == 2 and "not allowed with" in result.stderr
