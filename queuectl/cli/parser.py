@@ -145,6 +145,22 @@ class _Parser(argparse.ArgumentParser):
             )
 
 
+class _CommandWords(argparse.Action):
+    """`run`'s command, as one quoted argument or as words (`queuectl run echo hi`, the
+    pueue and task-spooler habit), joined with spaces as pueue joins them. argparse's
+    REMAINDER gives every word from the first that is not an option of run's, so
+    `run echo --foo` runs `echo --foo`, while an unknown option before the command
+    (`run --dealy 5s echo`) stays an error."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        words = list(values)
+        if words[:1] == ["--"]:
+            words = words[1:]
+        if not words:
+            raise argparse.ArgumentError(self, "expected the command to run")
+        setattr(namespace, self.dest, " ".join(words))
+
+
 def _did_you_mean(word: str, known: list[str]) -> str:
     """The known word closest to a mistyped one, as "; did you mean X?", or "". Options
     are compared without their dashes, which would make every pair look alike; of the
@@ -175,7 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     run = command("run", "jobs.cmd_run", "enqueue a shell command", json_out=True)
-    run.add_argument("cmd", metavar="CMD", help="the shell command line")
+    run.usage = "%(prog)s [options] [--] CMD..."
+    run.add_argument(
+        "cmd",
+        nargs=argparse.REMAINDER,
+        action=_CommandWords,
+        metavar="CMD",
+        help="the shell command line: one quoted argument, or words joined with spaces; "
+        "every word after the first, options too, belongs to it (-- ends run's options)",
+    )
     run.add_argument("--id", help="job id (default: generated)")
     run.add_argument(
         "--max-retries",

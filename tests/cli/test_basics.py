@@ -25,8 +25,8 @@ def test_version_from_every_entry_point(cli):
 
 def test_db_option_before_or_after_the_command_beats_the_environment(cli, tmp_path):
     other = str(tmp_path / "other.db")
-    cli.ok("--db", other, "run", "echo a", "--id", "a")
-    cli.ok("run", "echo b", "--id", "b", "--db", other)
+    cli.ok("--db", other, "run", "--id", "a", "echo a")
+    cli.ok("run", "--id", "b", "--db", other, "echo b")
     assert [j["id"] for j in cli.json("list", "--db", other)] == ["b", "a"]
     assert cli.json("list") == []  # QUEUECTL_DB's store is untouched
     assert cli.json("status", "--db", other)["store"] == other
@@ -42,7 +42,8 @@ def test_default_store_is_in_the_per_user_data_folder(cli):
 
 
 def test_json_shapes(cli):
-    assert cli.json("run", "true", "--id", "one") == {"id": "one"}
+    # cli.json puts --json last, where run would take it as a word of the command
+    assert json.loads(cli.ok("run", "--json", "--id", "one", "true")) == {"id": "one"}
     assert cli.json("enqueue", '{"command":"true","id":"two"}') == {"id": "two"}
     assert cli.json(
         "enqueue", "-", input='{"command":"true","id":"three"}\n{"command":"true","id":"four"}\n'
@@ -73,7 +74,6 @@ def test_json_shapes(cli):
 def test_run_options_land_in_the_job(cli, tmp_path):
     cli.ok(
         "run",
-        "make",
         "--id",
         "j",
         "--max-retries",
@@ -92,6 +92,7 @@ def test_run_options_land_in_the_job(cli, tmp_path):
         "A=1",
         "--env",
         "B=x=y",
+        "make",
     )
     job = cli.job("j")
     assert (job["max_retries"], job["timeout"], job["priority"], job["queue"]) == (
@@ -109,7 +110,7 @@ def test_config_commands(cli):
     assert cli.json("config", "get", "backoff_base") == 2.0
     assert cli.ok("config", "set", "max-retries", "5").strip() == "max_retries = 5"
     assert cli.ok("config", "get", "max_retries").strip() == "5"
-    cli.ok("run", "true", "--id", "uses-config")
+    cli.ok("run", "--id", "uses-config", "true")
     assert cli.job("uses-config")["max_retries"] == 5  # fixed at enqueue
     assert "max_retries = 5\n" in cli.ok("config", "show")
     assert "(default)" in cli.ok("config", "unset", "max_retries")

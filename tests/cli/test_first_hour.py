@@ -43,3 +43,35 @@ def test_logs_json_is_the_attempt_and_its_output(cli, pool):
     assert cli.json("logs", "hello", "--attempt", "1")["attempt"] == 1
     result = cli("logs", "hello", "--json", "--follow")
     assert result.returncode == 2 and "not allowed with" in result.stderr
+
+
+RUN_FORMS = [
+    (["echo", "hi"], "echo hi"),
+    (["echo hi"], "echo hi"),
+    (["--priority", "3", "echo", "--foo"], "echo --foo"),
+    (["echo", "--wait", "--id", "x"], "echo --wait --id x"),
+    (["--queue", "q", "--", "-x", "y"], "-x y"),
+    (["--", "echo", "--"], "echo --"),
+]
+
+
+@pytest.mark.parametrize(
+    "words,command", RUN_FORMS, ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+)
+def test_run_takes_the_command_as_one_argument_or_as_words(cli, words, command):
+    job_id = cli.ok("run", *words).strip()
+    assert cli.job(job_id)["command"] == command
+
+
+def test_an_unknown_option_before_the_command_is_an_error_not_a_command(cli):
+    result = cli("run", "--dealy", "5s", "echo")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: queuectl run")
+    assert result.stderr.strip().splitlines()[-1].endswith("did you mean --delay?")
+    assert cli.json("list") == []
+
+
+def test_run_with_no_command_is_a_usage_error(cli):
+    for args in (["run"], ["run", "--"], ["run", "--id", "x"]):
+        result = cli(*args)
+        assert result.returncode == 2 and "expected the command to run" in result.stderr, args
