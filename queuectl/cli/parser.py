@@ -115,6 +115,13 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = _NEGATIVE_VALUE
 
+    late_epilog: Callable[[], str] | None = None
+
+    def format_help(self) -> str:
+        if self.late_epilog is not None:
+            self.epilog = self.late_epilog()
+        return super().format_help()
+
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         """Words this command does not know are its own error, shown with its own usage:
         argparse hands a sub-command's leftovers up to `queuectl`, whose usage says
@@ -176,7 +183,12 @@ def _did_you_mean(word: str, known: list[str]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="queuectl", description="Run shell commands in the background, reliably.")
+    parser = _Parser(
+        prog="queuectl",
+        description="Run shell commands in the background, reliably.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"queuectl {__version__}")
     _add_db(parser, default=None)
     commands = _subcommands(parser, "command", "COMMAND")
@@ -290,7 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing = command("list", "jobs.cmd_list", "list jobs, newest first", json_out=True)
     listing.add_argument("--state", type=_state, help="only jobs in this state")
     listing.add_argument("--queue", metavar="Q", help="only jobs in this queue")
-    listing.add_argument("--limit", type=_positive_int, default=50, metavar="N")
+    listing.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="at most N jobs (default 50; says so on stderr when there are more)",
+    )
     listing.add_argument("--offset", type=_count, default=0, metavar="N", help=argparse.SUPPRESS)
 
     show = command("show", "jobs.cmd_show", "show a job and its attempts", json_out=True)
@@ -321,7 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
         parent=dlq_commands,
         json_out=True,
     )
-    dead.add_argument("--limit", type=_positive_int, default=1000, metavar="N")
+    dead.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="at most N jobs (default 1000; says so on stderr when there are more)",
+    )
     retry = command(
         "retry",
         "dlq.cmd_dlq_retry",
@@ -345,7 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     purge = command("purge", "jobs.cmd_purge", "delete finished jobs", json_out=True)
-    purge.add_argument("--state", required=True, choices=("completed", "dead", "canceled"))
+    purge.add_argument(
+        "--state",
+        required=True,
+        choices=("completed", "dead", "canceled"),
+        help="delete the jobs in this state",
+    )
     purge.add_argument(
         "--older-than",
         type=_duration,
@@ -376,8 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     get.add_argument("key", metavar="KEY")
     put = command("set", "config.cmd_config_set", "change one setting", parent=config_commands)
-    put.add_argument("key", metavar="KEY")
-    put.add_argument("value", metavar="VALUE")
+    put.add_argument("key", metavar="KEY", help="a setting's name (listed below)")
+    put.add_argument("value", metavar="VALUE", help="its new value")
+    put.late_epilog = _config_keys  # type: ignore[attr-defined]
     unset = command(
         "unset",
         "config.cmd_config_unset",
@@ -411,6 +441,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     return parser
+
+
+def _config_keys() -> str:
+    """The keys `config set` takes, for its help; read when help is shown, so that building
+    the parser does not import the settings registry."""
+    from queuectl.config import SETTINGS
+
+    return "keys: " + ", ".join(SETTINGS) + " (queuectl config show prints their values)"
+
+
+EXAMPLES = """examples:
+  queuectl worker start --count 2        start two workers in the background
+  queuectl run echo hi                   enqueue a command given as words
+  queuectl run --delay 5m 'make > log'   quote a command that has > | ; * or $
+  queuectl list --state dead             the jobs that ran out of retries
+  queuectl logs ID --follow              stream a job's output
+  queuectl COMMAND --help                a command's own options"""
 
 
 class Command:

@@ -3,6 +3,8 @@ words, and the small rough edges of issue 11."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 TYPOS = [
@@ -75,3 +77,40 @@ def test_run_with_no_command_is_a_usage_error(cli):
     for args in (["run"], ["run", "--"], ["run", "--id", "x"]):
         result = cli(*args)
         assert result.returncode == 2 and "expected the command to run" in result.stderr, args
+
+
+def test_enqueue_of_a_command_points_at_run(cli):
+    result = cli("enqueue", "echo hi")
+    assert result.returncode == 1
+    assert "invalid JSON" in result.stderr and "queuectl run CMD" in result.stderr
+    assert "queuectl run" not in cli("enqueue", "{bad").stderr
+
+
+def test_list_says_on_stderr_when_it_stops_at_the_limit(cli):
+    for number in range(3):
+        cli.ok("run", "--id", f"j{number}", "--delay", "1h", "true")
+    result = cli("list", "--limit", "2", "--json")
+    assert len(json.loads(result.stdout)) == 2
+    assert "showing the newest 2 jobs; there are more (see --limit)" in result.stderr
+    assert cli("list", "--limit", "3").stderr == ""
+
+
+def test_cancel_json_names_each_id_under_ids(cli):
+    cli.ok("run", "--id", "later", "--delay", "1h", "true")
+    assert cli.json("cancel", "later") == {"ids": {"later": "canceled"}}
+
+
+def test_show_gives_each_time_its_age(cli):
+    cli.ok("run", "--id", "later", "--delay", "1h", "true")
+    lines = cli.ok("show", "later").splitlines()
+    shown = {key: value.strip() for key, _, value in (line.partition(" ") for line in lines)}
+    assert shown["created_at:"].endswith(" ago)") and shown["created_at:"].startswith("20")
+    assert shown["run_at:"].endswith(("(in 59m)", "(in 1h)"))
+
+
+def test_help_has_examples_and_every_option_says_what_it_does(cli):
+    assert "examples:" in cli.ok("--help") and "queuectl run echo hi" in cli.ok("--help")
+    for args in (["list"], ["dlq", "list"], ["purge"]):
+        assert "at most N jobs" in cli.ok(*args, "--help") or args == ["purge"]
+    assert "delete the jobs in this state" in cli.ok("purge", "--help")
+    assert "keys: max_retries, backoff_base" in cli.ok("config", "set", "--help")

@@ -143,7 +143,7 @@ def test_cancel_waiting_jobs_at_once(fast_config, pool):
     cli.ok("config", "set", "backoff_base", "60")
     pool(1)
     wait_for(lambda: cli.state("retrying") == "failed")
-    assert cli.json("cancel", "retrying") == {"retrying": "canceled"}
+    assert cli.json("cancel", "retrying") == {"ids": {"retrying": "canceled"}}
     assert cli.state("retrying") == "canceled"
     assert cli.state("queued") == "completed"
 
