@@ -10,10 +10,10 @@ from typing import Any
 
 from queuectl import service
 from queuectl.cli.common import open_store
-from queuectl.cli.output import ago, print_json, print_workers, say, shorten, table
+from queuectl.cli.output import ago, print_json, print_workers, relative, say, shorten, table
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
-from queuectl.model import STATES
+from queuectl.model import PUBLIC_JOB_FIELDS, STATES
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -91,7 +91,8 @@ def _parse_jobs(text: str, batch: bool):
         return [load_json(stripped)], lambda index: ""
     except ValueError as exc:
         if not batch:
-            raise UserError(f"invalid JSON: {exc}") from None
+            hint = "" if stripped[0] in "{[" else " (to enqueue a shell command: queuectl run CMD)"
+            raise UserError(f"invalid JSON: {exc}{hint}") from None
     jobs, numbers = _JsonLines(), []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -128,7 +129,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     store = open_store(args, only_reads=True)
-    jobs = service.list_jobs(store, args.state, args.queue, args.limit, args.offset)
+    # One more than asked for tells whether there are more, without counting them all.
+    jobs = service.list_jobs(store, args.state, args.queue, args.limit + 1, args.offset)
+    if len(jobs) > args.limit:
+        jobs = jobs[: args.limit]
+        say(f"showing the newest {len(jobs)} jobs; there are more (see --limit)")
     if args.json:
         print_json([job.to_dict() for job in jobs])
     else:
@@ -171,9 +176,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"job": job.to_dict(), "attempts": [a.to_dict() for a in attempts]})
         return 0
+    now = service.clock(store)
+    moments = {item.name for item in PUBLIC_JOB_FIELDS if item.moment}
     for key, value in job.to_dict().items():
         if key == "env":
             value = " ".join(f"{k}={v}" for k, v in value.items())
+        elif key in moments and value is not None:
+            value = f"{value} ({relative(getattr(job, key), now)})"
         print(f"{key + ':':13} {'' if value is None else value}")
     if attempts:
         print()
@@ -212,7 +221,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
         service.follow(store, args.job_id, write)
         return 0
-    out.write(service.attempt(store, args.job_id, args.attempt).text().encode("utf-8"))
+    attempt = service.attempt(store, args.job_id, args.attempt)
+    if args.json:
+        print_json({"id": args.job_id, "attempt": attempt.number, "output": attempt.text()})
+        return 0
+    out.write(attempt.text().encode("utf-8"))
     out.flush()
     return 0
 
@@ -220,7 +233,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     results = service.cancel(open_store(args), args.job_ids)
     if args.json:
-        print_json(results)
+        print_json({"ids": results})
     else:
         for job_id, result in results.items():
             print(

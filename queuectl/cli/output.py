@@ -30,6 +30,13 @@ def ago(moment: float | None, now: float) -> str:
     return "" if moment is None else format_age(now - moment) + " ago"
 
 
+def relative(moment: float, now: float) -> str:
+    """ "5m ago", or "in 5m" for a moment still to come (a delayed job's run_at)."""
+    from queuectl.durations import format_age
+
+    return f"in {format_age(moment - now)}" if moment > now else ago(moment, now)
+
+
 def say(message: str) -> None:
     print(f"queuectl: {message}", file=sys.stderr)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import re
 from typing import Any, Callable, NoReturn
@@ -114,9 +115,80 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = _NEGATIVE_VALUE
 
+    late_epilog: Callable[[], str] | None = None
+
+    def format_help(self) -> str:
+        if self.late_epilog is not None:
+            self.epilog = self.late_epilog()
+        return super().format_help()
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        """Words this command does not know are its own error, shown with its own usage:
+        argparse hands a sub-command's leftovers up to `queuectl`, whose usage says
+        nothing about the option that was mistyped (`queuectl list --sate dead`)."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            message = f"unrecognized arguments: {' '.join(extras)}"
+            option = next((word for word in extras if word.startswith("-")), None)
+            if option is not None:
+                known = [
+                    name
+                    for action in self._actions
+                    if action.help is not argparse.SUPPRESS
+                    for name in action.option_strings
+                    if name.startswith("--")
+                ]
+                message += _did_you_mean(option.partition("=")[0], known)
+            self.error(message)
+        return namespace, extras
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            choices = [str(choice) for choice in action.choices]
+            raise argparse.ArgumentError(
+                action,
+                f"invalid choice: {quote(str(value))}{_did_you_mean(str(value), choices)}"
+                f" (choose from {', '.join(choices)})",
+            )
+
+
+class _CommandWords(argparse.Action):
+    """`run`'s command, as one quoted argument or as words (`queuectl run echo hi`, the
+    pueue and task-spooler habit), joined with spaces as pueue joins them. run's own
+    options may come before or after it (SPEC §3: `run "CMD" --id ID`); an unknown option
+    is an error, never part of the command (`run --dealy 5s echo`, `run echo --foo`);
+    after `--` every word is the command's (`run -- grep --count x f`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        words = list(values)
+        if words[:1] == ["--"]:
+            words = words[1:]
+        if not words:
+            raise argparse.ArgumentError(self, "expected the command to run")
+        setattr(namespace, self.dest, " ".join(words))
+
+
+def _did_you_mean(word: str, known: list[str]) -> str:
+    """The known word closest to a mistyped one, as "; did you mean X?", or "". Options
+    are compared without their dashes, which would make every pair look alike; of the
+    close ones, a word with the same letters (two swapped: `stauts`) comes first, since
+    difflib alone finds `stats` closer than `status`."""
+    names = {name.lstrip("-"): name for name in known}
+    bare = word.lstrip("-")
+    close = difflib.get_close_matches(bare, list(names), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    best = next((name for name in close if sorted(name) == sorted(bare)), close[0])
+    return f"; did you mean {names[best]}?"
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="queuectl", description="Run shell commands in the background, reliably.")
+    parser = _Parser(
+        prog="queuectl",
+        description="Run shell commands in the background, reliably.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"queuectl {__version__}")
     _add_db(parser, default=None)
     commands = _subcommands(parser, "command", "COMMAND")
@@ -131,7 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     run = command("run", "jobs.cmd_run", "enqueue a shell command", json_out=True)
-    run.add_argument("cmd", metavar="CMD", help="the shell command line")
+    run.usage = "%(prog)s [options] [--] CMD..."
+    run.add_argument(
+        "cmd",
+        nargs="*",
+        action=_CommandWords,
+        metavar="CMD",
+        help="the shell command line: one quoted argument, or words joined with spaces; "
+        "run's options may come before or after it; after -- every word is the command's",
+    )
     run.add_argument("--id", help="job id (default: generated)")
     run.add_argument(
         "--max-retries",
@@ -226,7 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing = command("list", "jobs.cmd_list", "list jobs, newest first", json_out=True)
     listing.add_argument("--state", type=_state, help="only jobs in this state")
     listing.add_argument("--queue", metavar="Q", help="only jobs in this queue")
-    listing.add_argument("--limit", type=_positive_int, default=50, metavar="N")
+    listing.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="at most N jobs (default 50; says so on stderr when there are more)",
+    )
     listing.add_argument("--offset", type=_count, default=0, metavar="N", help=argparse.SUPPRESS)
 
     show = command("show", "jobs.cmd_show", "show a job and its attempts", json_out=True)
@@ -237,7 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument(
         "--attempt", type=_positive_int, metavar="N", help="attempt number (default: the latest)"
     )
-    logs.add_argument(
+    logs_how = logs.add_mutually_exclusive_group()
+    logs_how.add_argument(
+        "--json", action="store_true", help='print {"id", "attempt", "output"} on stdout'
+    )
+    logs_how.add_argument(
         "--follow",
         "-f",
         action="store_true",
@@ -253,7 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
         parent=dlq_commands,
         json_out=True,
     )
-    dead.add_argument("--limit", type=_positive_int, default=1000, metavar="N")
+    dead.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="at most N jobs (default 1000; says so on stderr when there are more)",
+    )
     retry = command(
         "retry",
         "dlq.cmd_dlq_retry",
@@ -277,7 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     purge = command("purge", "jobs.cmd_purge", "delete finished jobs", json_out=True)
-    purge.add_argument("--state", required=True, choices=("completed", "dead", "canceled"))
+    purge.add_argument(
+        "--state",
+        required=True,
+        choices=("completed", "dead", "canceled"),
+        help="delete the jobs in this state",
+    )
     purge.add_argument(
         "--older-than",
         type=_duration,
@@ -308,8 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     get.add_argument("key", metavar="KEY")
     put = command("set", "config.cmd_config_set", "change one setting", parent=config_commands)
-    put.add_argument("key", metavar="KEY")
-    put.add_argument("value", metavar="VALUE")
+    put.add_argument("key", metavar="KEY", help="a setting's name (listed below)")
+    put.add_argument("value", metavar="VALUE", help="its new value")
+    put.late_epilog = _config_keys  # type: ignore[attr-defined]
     unset = command(
         "unset",
         "config.cmd_config_unset",
@@ -343,6 +445,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     return parser
+
+
+def _config_keys() -> str:
+    """The keys `config set` takes, for its help; read when help is shown, so that building
+    the parser does not import the settings registry."""
+    from queuectl.config import SETTINGS
+
+    return "keys: " + ", ".join(SETTINGS) + " (queuectl config show prints their values)"
+
+
+EXAMPLES = """examples:
+  queuectl worker start --count 2        start two workers in the background
+  queuectl run echo hi                   enqueue a command given as words
+  queuectl run --delay 5m 'make > log'   quote a command that has > | ; * or $
+  queuectl list --state dead             the jobs that ran out of retries
+  queuectl logs ID --follow              stream a job's output
+  queuectl COMMAND --help                a command's own options"""
 
 
 class Command:

@@ -43,7 +43,8 @@ def test_default_store_is_in_the_per_user_data_folder(cli):
 
 
 def test_json_shapes(cli):
-    assert cli.json("run", "true", "--id", "one") == {"id": "one"}
+    # cli.json puts --json last, where run would take it as a word of the command
+    assert json.loads(cli.ok("run", "--json", "--id", "one", "true")) == {"id": "one"}
     assert cli.json("enqueue", '{"command":"true","id":"two"}') == {"id": "two"}
     assert cli.json(
         "enqueue", "-", input='{"command":"true","id":"three"}\n{"command":"true","id":"four"}\n'
@@ -74,7 +75,6 @@ def test_json_shapes(cli):
 def test_run_options_land_in_the_job(cli, tmp_path):
     cli.ok(
         "run",
-        "make",
         "--id",
         "j",
         "--max-retries",
@@ -93,6 +93,7 @@ def test_run_options_land_in_the_job(cli, tmp_path):
         "A=1",
         "--env",
         "B=x=y",
+        "make",
     )
     job = cli.job("j")
     assert (job["max_retries"], job["timeout"], job["priority"], job["queue"]) == (
@@ -110,7 +111,7 @@ def test_config_commands(cli):
     assert cli.json("config", "get", "backoff_base") == 2.0
     assert cli.ok("config", "set", "max-retries", "5").strip() == "max_retries = 5"
     assert cli.ok("config", "get", "max_retries").strip() == "5"
-    cli.ok("run", "true", "--id", "uses-config")
+    cli.ok("run", "--id", "uses-config", "true")
     assert cli.job("uses-config")["max_retries"] == 5  # fixed at enqueue
     assert "max_retries = 5\n" in cli.ok("config", "show")
     assert "(default)" in cli.ok("config", "unset", "max_retries")

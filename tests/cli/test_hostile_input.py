@@ -32,13 +32,13 @@ def refused(cli, *args: str, code: int, message: str, input: str | None = None) 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "true", "--delay", "٥"], "invalid duration '٥'"),
-        (["run", "true", "--delay", "５m"], "invalid duration '５m'"),
-        (["run", "true", "--timeout", "1.٥s"], "invalid duration"),
-        (["run", "true", "--delay", "5ſ"], "invalid duration '5ſ'"),
-        (["run", "true", "--run-at", "２０３０-01-01T00:00"], "invalid time"),
-        (["run", "true", "--priority", "٣"], "must be an integer, not '٣'"),
-        (["run", "true", "--max-retries", "1_0"], "must be an integer, not '1_0'"),
+        (["run", "--delay", "٥", "true"], "invalid duration '٥'"),
+        (["run", "--delay", "５m", "true"], "invalid duration '５m'"),
+        (["run", "--timeout", "1.٥s", "true"], "invalid duration"),
+        (["run", "--delay", "5ſ", "true"], "invalid duration '5ſ'"),
+        (["run", "--run-at", "２０３０-01-01T00:00", "true"], "invalid time"),
+        (["run", "--priority", "٣", "true"], "must be an integer, not '٣'"),
+        (["run", "--max-retries", "1_0", "true"], "must be an integer, not '1_0'"),
         (["list", "--limit", "٣"], "must be a whole number from 1"),
         (["worker", "start", "--count", "５"], "must be a whole number from 1"),
         (["dashboard", "--port", "８０８０"], "must be a whole number from 0 to 65535"),
@@ -67,7 +67,7 @@ def test_values_take_ascii_digits_only(cli, args, message):
 def test_ascii_numbers_still_work(cli):
     cli.ok("config", "set", "backoff_base", "2.5")
     cli.ok("config", "set", "max_retries", "7")
-    job_id = cli.ok("run", "true", "--priority", "+5", "--max-retries", "2").strip()
+    job_id = cli.ok("run", "--priority", "+5", "--max-retries", "2", "true").strip()
     job = cli.job(job_id)
     assert (job["priority"], job["max_retries"]) == (5, 2)
     assert cli.json("config", "show")["backoff_base"] == 2.5
@@ -94,16 +94,16 @@ def test_a_negative_duration_is_named_as_such(cli, option):
     refused(
         cli,
         "run",
-        "true",
         option,
         "-5s",
+        "true",
         code=2,
         message=f"argument {option}: invalid duration '-5s': a duration must not be negative",
     )
 
 
 def test_a_negative_priority_is_a_priority(cli):
-    job_id = cli.ok("run", "true", "--priority", "-5").strip()
+    job_id = cli.ok("run", "--priority", "-5", "true").strip()
     assert cli.job(job_id)["priority"] == -5
 
 
@@ -196,8 +196,8 @@ SHOWN = f"'{'q' * 80}…' (10240 characters)"
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["run", "true", "--queue", TEN_KB], 1, f"invalid queue {SHOWN}: use 1 to 64"),
-        (["run", "true", "--id", TEN_KB], 1, f"invalid id {SHOWN}: use 1 to 128"),
+        (["run", "--queue", TEN_KB, "true"], 1, f"invalid queue {SHOWN}: use 1 to 64"),
+        (["run", "--id", TEN_KB, "true"], 1, f"invalid id {SHOWN}: use 1 to 128"),
         (["enqueue", f'{{"command": "true", "queue": "{TEN_KB}"}}'], 1, f"invalid queue {SHOWN}"),
         (["enqueue", f'{{"command": "true", "{TEN_KB}": 1}}'], 1, f"unknown key {SHOWN}"),
         (["cancel", TEN_KB], 1, f"no job with id {SHOWN}"),
@@ -206,7 +206,7 @@ SHOWN = f"'{'q' * 80}…' (10240 characters)"
         (["config", "set", TEN_KB, "1"], 1, f"unknown config key {SHOWN}"),
         (["config", "set", "max_retries", TEN_KB], 1, f"invalid value {SHOWN} for max_retries"),
         (["worker", "start", "--queue", TEN_KB], 2, f"invalid queue {SHOWN}"),
-        (["run", "true", "--delay", TEN_KB], 2, f"invalid duration {SHOWN}"),
+        (["run", "--delay", TEN_KB, "true"], 2, f"invalid duration {SHOWN}"),
         (["list", "--state", TEN_KB], 2, f"unknown state {SHOWN}"),
     ],
 )

@@ -305,7 +305,7 @@ def test_markup_in_a_job_stays_text(cli, dashboard, jobs_in_every_state):
 
 
 def test_state_changes_need_post_the_csrf_token_and_the_same_origin(cli, dashboard):
-    cli.ok("run", "true", "--id", "later", "--delay", "1h")
+    cli.ok("run", "--id", "later", "--delay", "1h", "true")
     dash = dashboard()
     for path in ("/api/jobs/later/cancel", "/api/dlq/retry"):
         reply = dash.get(path)
@@ -339,9 +339,9 @@ def test_state_changes_need_post_the_csrf_token_and_the_same_origin(cli, dashboa
 
 
 def test_a_token_is_required_when_set(cli, dashboard):
-    cli.ok("run", "true", "--id", "a", "--delay", "1h")
-    cli.ok("run", "true", "--id", "b", "--delay", "1h")
-    cli.ok("run", "true", "--id", "c", "--delay", "1h")
+    cli.ok("run", "--id", "a", "--delay", "1h", "true")
+    cli.ok("run", "--id", "b", "--delay", "1h", "true")
+    cli.ok("run", "--id", "c", "--delay", "1h", "true")
     dash = dashboard("--token", TOKEN)
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     for path in ("/api/status", "/api/jobs", "/api/jobs/a", "/metrics"):
@@ -419,7 +419,7 @@ def test_it_refuses_to_start_unsafely_with_one_line(cli):
 
 
 def test_bad_requests_get_json_4xx_errors(cli, dashboard):
-    cli.ok("run", "true", "--id", "done-later", "--delay", "1h")
+    cli.ok("run", "--id", "done-later", "--delay", "1h", "true")
     dash = dashboard()
     csrf = {"X-CSRF-Token": dash.csrf_token()}
     cases = [

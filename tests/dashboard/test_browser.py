@@ -139,7 +139,7 @@ def test_the_page_shows_counts_escapes_jobs_and_retries_a_dead_job(
 
     # It refreshes itself: a new job shows up without a page load.
     page.evaluate("window.stillTheSamePage = true")
-    cli.ok("run", "true", "--id", "fresh", "--delay", "1h")
+    cli.ok("run", "--id", "fresh", "--delay", "1h", "true")
     expect(page.locator('#jobs tr[data-job="fresh"]')).to_be_visible(timeout=TIMEOUT_MS)
     assert page.evaluate("window.stillTheSamePage") is True
 
@@ -163,7 +163,7 @@ def test_the_page_shows_counts_escapes_jobs_and_retries_a_dead_job(
 def test_with_a_token_the_browser_logs_in_and_cancels_with_cookie_and_csrf(cli, dashboard, tab):
     from playwright.sync_api import expect
 
-    cli.ok("run", "sleep 1", "--id", "waiting", "--delay", "1h")
+    cli.ok("run", "--id", "waiting", "--delay", "1h", "sleep 1")
     dash = dashboard("--token", TOKEN)
     page = tab.page
     page.goto(dash.url)

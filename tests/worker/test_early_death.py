@@ -51,7 +51,7 @@ def test_a_pool_killed_as_its_command_starts_never_runs_two_copies(
     first = pool(1)
     # Delayed, so that this test watches for the start before it comes (a CLI's exit can
     # take longer than the 50 ms under test).
-    job_id = cli.ok("run", command, "--max-retries", "1", "--delay", "1").strip()
+    job_id = cli.ok("run", "--max-retries", "1", "--delay", "1", command).strip()
     wait_for(lambda: runs.exists() and runs.read_text(), interval=0.001, message="started")
     started = _runs(runs)[1]["start"]
     # The moment under test, counted from the command's own start; not a wait for something.

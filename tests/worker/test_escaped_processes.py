@@ -54,7 +54,7 @@ def test_daemons_that_left_the_group_are_stopped_when_the_attempt_ends(fast_conf
         ]
     )
     [worker_pid] = pool(1).workers.values()
-    job_id = cli.ok("run", command, "--max-retries", "0").strip()
+    job_id = cli.ok("run", "--max-retries", "0", command).strip()
     wait_for(lambda: cli.state(job_id) == "dead")
     pids = [read_pid(path) for path in (setsid, double, no_env)]
     # Stopped before the attempt was recorded: no waiting for them here.

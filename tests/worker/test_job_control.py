@@ -41,7 +41,7 @@ def test_priority_then_fifo_with_one_worker(fast_config, pool, tmp_path):
     cli = fast_config
     log = tmp_path / "order.log"
     for job_id, priority in [("low-a", 0), ("high", 5), ("low-b", 0), ("mid", 2), ("high-2", 5)]:
-        cli.ok("run", f"echo {job_id} >> {log}", "--id", job_id, "--priority", str(priority))
+        cli.ok("run", "--id", job_id, "--priority", str(priority), f"echo {job_id} >> {log}")
     pool(1)
     wait_for(lambda: cli.json("status")["counts"]["completed"] == 5)
     assert log.read_text().split() == ["high", "high-2", "mid", "low-a", "low-b"]
@@ -49,9 +49,9 @@ def test_priority_then_fifo_with_one_worker(fast_config, pool, tmp_path):
 
 def test_workers_serve_only_their_queues(fast_config, pool):
     cli = fast_config
-    cli.ok("run", "true", "--id", "a1", "--queue", "alpha")
-    cli.ok("run", "true", "--id", "b1", "--queue", "beta")
-    cli.ok("run", "true", "--id", "c1", "--queue", "gamma")
+    cli.ok("run", "--id", "a1", "--queue", "alpha", "true")
+    cli.ok("run", "--id", "b1", "--queue", "beta", "true")
+    cli.ok("run", "--id", "c1", "--queue", "gamma", "true")
     pool(1, "--queue", "alpha,gamma")
     wait_for(lambda: cli.state("a1") == "completed" and cli.state("c1") == "completed")
     assert cli.state("b1") == "pending"  # one worker, FIFO: it passed b1 over to reach c1
@@ -64,8 +64,8 @@ def test_delayed_jobs_run_when_due_never_early(cli, pool):
     cli.ok("config", "set", "poll_interval", "30")  # only the run_at-aware sleep is prompt
     pool(1)
     soon = (datetime.now() + timedelta(seconds=2)).isoformat(timespec="milliseconds")
-    cli.ok("run", "true", "--id", "delayed", "--delay", "1.5s")
-    cli.ok("run", "true", "--id", "at", "--run-at", soon)
+    cli.ok("run", "--id", "delayed", "--delay", "1.5s", "true")
+    cli.ok("run", "--id", "at", "--run-at", soon, "true")
     cli.ok("enqueue", '{"id":"json-delay","command":"true","delay":1}')
     wait_for(
         lambda: all(cli.state(i) == "completed" for i in ("delayed", "at", "json-delay")),
@@ -85,11 +85,11 @@ def test_timeout_stops_the_whole_tree(fast_config, pool, tmp_path):
     pool(1)
     job_id = cli.ok(
         "run",
-        f"echo $$ > {pidfile}; sh -c 'sleep 60 & sleep 60'",
         "--timeout",
         "1",
         "--max-retries",
         "0",
+        f"echo $$ > {pidfile}; sh -c 'sleep 60 & sleep 60'",
     ).strip()
     pgid = read_pid(pidfile)
     wait_for(lambda: len(marked_processes(job_id)) >= 3, message="grandchildren started")
@@ -105,8 +105,8 @@ def test_config_job_timeout_applies_when_the_job_has_none(fast_config, pool):
     cli = fast_config
     cli.ok("config", "set", "job_timeout", "0.5")
     pool(1)
-    capped = cli.ok("run", "sleep 30", "--max-retries", "0").strip()
-    own = cli.ok("run", "sleep 1; echo ok", "--timeout", "10").strip()
+    capped = cli.ok("run", "--max-retries", "0", "sleep 30").strip()
+    own = cli.ok("run", "--timeout", "10", "sleep 1; echo ok").strip()
     wait_for(lambda: cli.state(capped) == "dead" and cli.state(own) == "completed", timeout=20)
     assert cli.job(capped)["last_error"] == "timed out after 0.5 s"
 
@@ -114,7 +114,7 @@ def test_config_job_timeout_applies_when_the_job_has_none(fast_config, pool):
 def test_timeout_is_retried_like_any_failure(fast_config, pool):
     cli = fast_config
     pool(1)
-    job_id = cli.ok("run", "sleep 10", "--timeout", "0.3", "--max-retries", "1").strip()
+    job_id = cli.ok("run", "--timeout", "0.3", "--max-retries", "1", "sleep 10").strip()
     wait_for(lambda: cli.state(job_id) == "dead", timeout=20)
     attempts = cli.json("show", job_id)["attempts"]
     assert [a["outcome"] for a in attempts] == ["failed", "dead"]
@@ -138,12 +138,12 @@ def test_cancel_a_running_job_from_another_process(fast_config, pool, tmp_path):
 
 def test_cancel_waiting_jobs_at_once(fast_config, pool):
     cli = fast_config
-    cli.ok("run", "true", "--id", "queued")
-    cli.ok("run", "exit 1", "--id", "retrying", "--max-retries", "5")
+    cli.ok("run", "--id", "queued", "true")
+    cli.ok("run", "--id", "retrying", "--max-retries", "5", "exit 1")
     cli.ok("config", "set", "backoff_base", "60")
     pool(1)
     wait_for(lambda: cli.state("retrying") == "failed")
-    assert cli.json("cancel", "retrying") == {"retrying": "canceled"}
+    assert cli.json("cancel", "retrying") == {"ids": {"retrying": "canceled"}}
     assert cli.state("retrying") == "canceled"
     assert cli.state("queued") == "completed"
 
@@ -184,7 +184,7 @@ def test_run_wait_and_wait_exit_statuses(fast_config, pool):
     done = cli.ok("run", "true").strip()
     cli.ok("wait", done)
     assert cli("wait", done, "--timeout", "5").returncode == 0
-    dead = cli.ok("run", "exit 3", "--max-retries", "0").strip()
+    dead = cli.ok("run", "--max-retries", "0", "exit 3").strip()
     assert cli("wait", done, dead).returncode == 3  # the first one that did not complete
     cli.ok("cancel", slow)
     assert cli("wait", slow).returncode == 143  # canceled: its last exit code (SIGTERM)
@@ -230,8 +230,8 @@ def test_purge_finished_jobs(fast_config, pool):
     cli = fast_config
     pool(1)
     for job_id, command in (("ok1", "true"), ("ok2", "true"), ("bad", "exit 1")):
-        cli.ok("run", command, "--id", job_id, "--max-retries", "0")
-    cli.ok("run", "true", "--id", "later", "--delay", "1h")
+        cli.ok("run", "--id", job_id, "--max-retries", "0", command)
+    cli.ok("run", "--id", "later", "--delay", "1h", "true")
     wait_for(lambda: cli.json("status")["counts"]["completed"] == 2 and cli.state("bad") == "dead")
     assert cli.json("purge", "--state", "completed", "--older-than", "1h") == {"purged": 0}
     assert cli.json("purge", "--state", "completed") == {"purged": 2}
@@ -244,8 +244,8 @@ def test_stats_on_a_known_workload(fast_config, pool):
     cli = fast_config
     pool(2)
     for i in range(3):
-        cli.ok("run", "sleep 0.2", "--queue", "fast", "--id", f"ok{i}")
-    cli.ok("run", "exit 1", "--queue", "flaky", "--id", "bad", "--max-retries", "1")
+        cli.ok("run", "--queue", "fast", "--id", f"ok{i}", "sleep 0.2")
+    cli.ok("run", "--queue", "flaky", "--id", "bad", "--max-retries", "1", "exit 1")
     wait_for(
         lambda: cli.json("status")["counts"]["completed"] == 3 and cli.state("bad") == "dead",
         timeout=20,

@@ -73,11 +73,11 @@ def test_env_cwd_and_stdin(fast_config, pool, tmp_path):
     work.mkdir()
     job_id = cli.ok(
         "run",
-        'echo "$GREETING $QUEUECTL_JOB_ID"; pwd; cat; echo eof',
         "--env",
         "GREETING=hi there",
         "--cwd",
         str(work),
+        'echo "$GREETING $QUEUECTL_JOB_ID"; pwd; cat; echo eof',
     ).strip()
     wait_for(lambda: cli.state(job_id) == "completed")
     assert cli.ok("logs", job_id) == f"hi there {job_id}\n{work}\neof\n"
@@ -277,8 +277,8 @@ def test_eight_concurrent_enqueuers_never_hit_a_locked_database(fast_config, poo
     script = (
         "import subprocess, sys\n"
         "for i in range(15):\n"
-        "    r = subprocess.run([sys.executable, '-m', 'queuectl', 'run', 'true',"
-        " '--id', f'{sys.argv[1]}-{i}'], capture_output=True, text=True)\n"
+        "    r = subprocess.run([sys.executable, '-m', 'queuectl', 'run',"
+        " '--id', f'{sys.argv[1]}-{i}', 'true'], capture_output=True, text=True)\n"
         "    if r.returncode: print(r.stderr, file=sys.stderr); sys.exit(1)\n"
     )
     procs = [

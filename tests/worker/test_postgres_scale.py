@@ -79,7 +79,7 @@ def test_six_workers_run_2000_jobs_exactly_once_through_a_kill_9(pg_cli, pools, 
         f"if [ -e {marker} ]; then echo second; exit 0; fi; touch {marker}; "
         f"echo $$ > {pidfile}; sleep 60"
     )
-    cli.ok("run", slow, "--id", "slow", "--priority", "10")
+    cli.ok("run", "--id", "slow", "--priority", "10", slow)
     cli.ok("enqueue", "--file", str(batch))
     first, second = pools(3), pools(3)
     workers = {**first.workers, **second.workers}
@@ -134,7 +134,7 @@ def test_a_job_held_on_a_host_that_died_is_recovered_by_another(pg_cli, pg_locat
     runs out; the lost attempt's process group is kept for that host's next pool."""
     cli = pg_cli
     cli.ok("config", "set", "lease_seconds", str(LEASE))
-    cli.ok("run", "echo recovered", "--id", "orphan")
+    cli.ok("run", "--id", "orphan", "echo recovered")
     store = open_store(pg_location)
     try:
         now = store.clock()

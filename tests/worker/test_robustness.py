@@ -108,7 +108,7 @@ def test_a_busy_pool_recovers_a_lost_job_of_another_pool(fast_config, pool, tmp_
     cli = fast_config
     cli.ok("config", "set", "lease_seconds", "2")
     doomed = pool(1)
-    lost_id = cli.ok("run", "sleep 60", "--max-retries", "0").strip()
+    lost_id = cli.ok("run", "--max-retries", "0", "sleep 60").strip()
     wait_for(lambda: cli.state(lost_id) == "processing")
     pool(1)
     busy_id = cli.ok("run", "sleep 60").strip()
@@ -139,7 +139,7 @@ def test_a_new_pool_stops_a_tree_whose_job_was_already_recovered(fast_config, po
     cli = fast_config
     pidfile = tmp_path / "pid"
     first = pool(1)
-    job_id = cli.ok("run", f"echo $$ > {pidfile}; sleep 60", "--max-retries", "0").strip()
+    job_id = cli.ok("run", "--max-retries", "0", f"echo $$ > {pidfile}; sleep 60").strip()
     pid = read_pid(pidfile)
     wait_for_recorded_group(cli, job_id)
     os.killpg(first.proc.pid, signal.SIGKILL)
