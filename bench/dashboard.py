@@ -26,6 +26,7 @@ from bench.common import (
     fmt_ratio,
     folder,
     median,
+    open_store,
     percentile,
     queuectl,
     runs_table,
@@ -44,6 +45,7 @@ TARGET_KEPT_RATIO = 1.0  # kept-alive p50 / fresh p50: keeping a connection must
 @contextlib.contextmanager
 def dashboard(location: str) -> Iterator[tuple[str, int]]:
     """`queuectl dashboard --port 0` on `location`: (host, port) while it runs."""
+    open_store(location).close()  # the dashboard reads a store; it creates none
     proc = subprocess.Popen(
         queuectl("--db", location, "dashboard", "--port", "0"),
         env=clean_env(),

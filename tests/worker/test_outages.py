@@ -264,13 +264,11 @@ def small_disk() -> Iterator[Path]:
 def fill(disk: Path) -> Path:
     """Write a file until the file system is full."""
     filler = disk / "filler"
-    with filler.open("wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
-        except OSError:
-            pass
+    # The last write may fail in the flush that closing the file makes, past the loop.
+    with contextlib.suppress(OSError), filler.open("wb") as handle:
+        while True:
+            handle.write(b"\0" * 65536)
+            handle.flush()
     return filler
 
 
