@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Union
 
 from queuectl.durations import parse_duration
 from queuectl.errors import UserError, quote
 from queuectl.inputs import decimal, integer
+from queuectl.records import record
 
 Number = Union[int, float]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Setting:
     name: str
     kind: type  # int or float
@@ -147,7 +147,7 @@ def defaults() -> dict[str, Number]:
     return {name: s.default for name, s in SETTINGS.items()}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Config:
     """Effective settings: the stored values over the defaults."""
 

@@ -6,17 +6,17 @@ Stores persist a `Transition` computed here; they never decide one. Time is pass
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from queuectl.config import Config
 from queuectl.durations import format_seconds
 from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED, PENDING, Job
+from queuectl.records import record
 
 WORKER_LOST = "worker lost"
 CANCELED_ERROR = "canceled"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Transition:
     """The row-level effect of an attempt's end on its job."""
 

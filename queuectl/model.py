@@ -13,10 +13,10 @@ States (SPEC §2):
 
 from __future__ import annotations
 
-from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, NamedTuple
 
 from queuectl.durations import iso_utc
+from queuectl.records import MISSING, Field, field, fields, record
 
 PENDING = "pending"
 PROCESSING = "processing"
@@ -30,7 +30,7 @@ TERMINAL = (COMPLETED, DEAD, CANCELED)
 DEFAULT_QUEUE = "default"
 
 
-@dataclass
+@record
 class NewJob:
     """A validated job, ready to be stored: the fields of `Job` given at enqueue (each is
     declared there too, which says how it is stored)."""
@@ -72,7 +72,7 @@ def job_field(
     )
 
 
-@dataclass
+@record
 class Job:
     id: str = job_field(
         "unique: given at enqueue (A-Z a-z 0-9 . _ : -, up to 128) or "
@@ -159,7 +159,7 @@ _PUBLIC_NAMES = [item.name for item in PUBLIC_JOB_FIELDS]
 _PUBLIC_MOMENTS = [item.name for item in PUBLIC_JOB_FIELDS if item.moment]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Lease:
     """What fences every change a worker makes to a job it claimed."""
 
@@ -168,7 +168,7 @@ class Lease:
     run_no: int
 
 
-@dataclass
+@record
 class Attempt:
     """One run of a job's command (or the record of one that could not start)."""
 
@@ -205,7 +205,7 @@ class Attempt:
         return out
 
 
-@dataclass
+@record
 class WorkerInfo:
     id: str
     host: str

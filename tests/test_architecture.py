@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "queuectl"
 LAYERS = {
     "core": (
         "queuectl.errors",
+        "queuectl.records",
         "queuectl.inputs",
         "queuectl.durations",
         "queuectl.model",

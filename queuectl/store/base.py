@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from queuectl.lifecycle import Transition
 from queuectl.model import Attempt, Job, Lease, NewJob, WorkerInfo
+from queuectl.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Heartbeat:
     """What a worker learns when it reports in."""
 
@@ -40,7 +40,7 @@ class Heartbeat:
     cancel_requested: bool
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StrayAttempt:
     """An attempt whose process group was started on some host and not yet seen to end."""
 
@@ -50,7 +50,7 @@ class StrayAttempt:
     pgid: int  # 0 if never recorded: its processes are found by the attempt's tags
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FinishedAttempt:
     """One finished attempt, for statistics."""
 
@@ -60,7 +60,7 @@ class FinishedAttempt:
     finished_at: float
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunTimes:
     """Run times of every finished attempt, for a Prometheus histogram."""
 

@@ -9,13 +9,13 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 from queuectl import lifecycle, platform
 from queuectl.config import Config
 from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.model import PENDING, Attempt, Job, Lease, WorkerInfo
+from queuectl.records import record
 from queuectl.store.base import Store
 from queuectl.worker import runner
 from queuectl.worker.outage import Outage
@@ -31,7 +31,7 @@ COLD_STOP_ERROR = "interrupted by a cold stop"
 STORE_UNUSABLE_EXIT = 3
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WorkerSpec:
     """Everything a worker process needs to start (picklable for spawn)."""
 

@@ -9,10 +9,10 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from queuectl import lifecycle, platform
+from queuectl.records import record
 
 TICK = 0.05  # seconds between checks while a command runs
 DRAIN = 1.0  # seconds to wait for the last output once the command's group is gone
@@ -24,7 +24,7 @@ LEASE_LOST = "lease lost"
 COLD_STOP = "cold stop"
 
 
-@dataclass
+@record
 class RunResult:
     started_at: float
     finished_at: float

@@ -3,11 +3,11 @@ parameters and the OpenAPI schema follow from that declaration."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from queuectl.dashboard.openapi import SCHEMAS
 from queuectl.model import JOB_FIELDS, PUBLIC_JOB_FIELDS, Job, NewJob
+from queuectl.records import fields
 from queuectl.store.rows import job_from_row, new_job_params
 
 SPEC_FIELDS = [
@@ -39,8 +39,8 @@ def test_the_job_object_has_the_fields_of_the_spec_in_order():
 
 
 def test_new_job_fields_are_job_fields_of_the_same_type():
-    declared = {item.name: item.type for item in dataclasses.fields(Job)}
-    for item in dataclasses.fields(NewJob):
+    declared = {item.name: item.type for item in fields(Job)}
+    for item in fields(NewJob):
         assert declared[item.name] == item.type, item.name
 
 
@@ -69,7 +69,8 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "env": json.dumps({"X": "1"}),
         "now": 1_800_000_000_500,
     }
-    assert new_job_params(dataclasses.replace(new, env={}), 0)["env"] is None
+    new.env = {}
+    assert new_job_params(new, 0)["env"] is None
     row = {
         **params,
         "state": "pending",
