@@ -1,8 +1,11 @@
 #!/usr/bin/env pwsh
+#Requires -Version 7.3
 # queuectl demo: success path, retry path, DLQ, requeue from the DLQ.
-# Runs against a throw-away store; $env:QUEUECTL may name another way to run queuectl
-# (e.g. "python -m queuectl"). The twin for POSIX shells is demo_test.sh: same steps, same
-# checks. PowerShell 7 on any OS; job commands run under cmd /c on Windows, /bin/sh elsewhere.
+# Run it with `pwsh ./demo_test.ps1` (PowerShell 7.3 or later, on any OS: 7.3 is the first
+# with $PSNativeCommandArgumentPassing, which passes the JSON quotes below intact).
+# Runs against a throw-away store in a temp folder; $env:QUEUECTL may name another way to run
+# queuectl (e.g. "python -m queuectl"). The twin for POSIX shells is demo_test.sh: same steps,
+# same checks. Job commands run under cmd /c on Windows, /bin/sh elsewhere.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $PSNativeCommandArgumentPassing = 'Standard'  # pass JSON quotes to native commands intact
@@ -11,7 +14,10 @@ $QueuectlCommand = if ($env:QUEUECTL) { -split $env:QUEUECTL } else { @('queuect
 $DemoDir = Join-Path ([System.IO.Path]::GetTempPath()) ("queuectl-demo-" + [guid]::NewGuid())
 New-Item -ItemType Directory -Path $DemoDir | Out-Null
 $env:QUEUECTL_DB = Join-Path $DemoDir 'demo.db'
-$env:XDG_DATA_HOME = Join-Path $DemoDir 'data'
+# The per-user data folder (the worker log) goes into the temp folder too: Windows keeps it
+# under LOCALAPPDATA, other systems under XDG_DATA_HOME.
+$DataVariable = if ($IsWindows) { 'LOCALAPPDATA' } else { 'XDG_DATA_HOME' }
+Set-Item -Path "env:$DataVariable" -Value (Join-Path $DemoDir 'data')
 $Fixed = Join-Path $DemoDir 'fixed'
 if ($IsWindows) {
     $SleepTwo = 'ping -n 3 127.0.0.1 > nul'
@@ -48,7 +54,8 @@ try {
     q enqueue (Job @{ id = 'job1'; command = $SleepTwo })
     q wait $hello job1
     if ($LASTEXITCODE -ne 0) { Fail 'successful jobs did not complete' }
-    if ((q logs $hello).Trim() -ne 'Hello World') { Fail 'captured output' }
+    $output = q logs $hello  # $null if it printed nothing: a failed check, not an exception
+    if ("$output".Trim() -ne 'Hello World') { Fail 'captured output' }
     q show job1
 
     Step 'retry path: exit 3, retried twice, then dead'
