@@ -6,6 +6,7 @@ import pytest
 from queuectl import service
 from queuectl.config import Config
 from queuectl.errors import UserError
+from queuectl.service import names
 
 CONFIG = Config.from_stored({})
 
@@ -22,7 +23,7 @@ def test_ids_made_on_several_threads_at_once_are_unique(monkeypatch):
         time.sleep(0.001)  # let another thread reach the same millisecond meanwhile
         return bytes(size)
 
-    monkeypatch.setattr(service.os, "urandom", slow_random)
+    monkeypatch.setattr(names.os, "urandom", slow_random)
     made: list[list[str]] = [[] for _ in range(4)]
 
     def make(ids: list[str]) -> None:

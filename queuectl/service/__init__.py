@@ -1,0 +1,77 @@
+"""The use cases, shared by the CLI and the dashboard: they validate input (raising
+`UserError`), call the store, and return plain data. Nothing here prints.
+
+One module per family of use cases; the UIs call them as `service.NAME`.
+"""
+
+from __future__ import annotations
+
+from queuectl.service.changing import cancel, dlq_list, dlq_retry, late_cancels, purge
+from queuectl.service.enqueue import JOB_KEYS, MAX_TIMEOUT, PRIORITY_RANGE, build_job, enqueue
+from queuectl.service.names import ID_PATTERN, QUEUE_PATTERN, check_queue, check_state, new_job_id
+from queuectl.service.reading import (
+    EXIT_TIMEOUT,
+    attempt,
+    attempts_of,
+    clock,
+    exit_status,
+    follow,
+    list_jobs,
+    show,
+    status,
+    wait,
+)
+from queuectl.service.settings import (
+    config_get,
+    config_set,
+    config_show,
+    config_stored,
+    config_unset,
+)
+from queuectl.service.stats import BUCKET_SECONDS, metrics, stats, throughput
+from queuectl.service.stores import load_config, locate, open_location, shown_location
+from queuectl.service.workers import await_workers_gone, stop_workers, workers
+
+__all__ = [
+    "load_config",
+    "locate",
+    "open_location",
+    "shown_location",
+    "ID_PATTERN",
+    "QUEUE_PATTERN",
+    "check_queue",
+    "check_state",
+    "new_job_id",
+    "JOB_KEYS",
+    "MAX_TIMEOUT",
+    "PRIORITY_RANGE",
+    "build_job",
+    "enqueue",
+    "EXIT_TIMEOUT",
+    "attempt",
+    "attempts_of",
+    "clock",
+    "exit_status",
+    "follow",
+    "list_jobs",
+    "show",
+    "status",
+    "wait",
+    "cancel",
+    "dlq_list",
+    "dlq_retry",
+    "late_cancels",
+    "purge",
+    "BUCKET_SECONDS",
+    "metrics",
+    "stats",
+    "throughput",
+    "config_get",
+    "config_set",
+    "config_show",
+    "config_stored",
+    "config_unset",
+    "await_workers_gone",
+    "stop_workers",
+    "workers",
+]

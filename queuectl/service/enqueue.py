@@ -1,0 +1,195 @@
+"""Enqueueing: a job spec (CLI options or JSON) validated into a `NewJob`, then stored."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
+
+from queuectl.config import Config
+from queuectl.durations import MAX_DURATION, parse_duration, parse_time
+from queuectl.errors import Conflict, DuplicateId, UserError, quote
+from queuectl.model import (
+    DEFAULT_QUEUE,
+    NewJob,
+)
+from queuectl.service.names import ID_PATTERN, check_queue, new_job_id
+from queuectl.service.stores import load_config
+from queuectl.store.base import Store
+
+JOB_KEYS = (
+    "command",
+    "id",
+    "max_retries",
+    "queue",
+    "priority",
+    "run_at",
+    "delay",
+    "timeout",
+    "cwd",
+    "env",
+)
+PRIORITY_RANGE = (-(2**31), 2**31 - 1)
+MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
+
+
+def build_job(
+    spec: Mapping[str, Any], config: Config, now: float, base_cwd: str, where: str = ""
+) -> NewJob:
+    """Validate one job object (the JSON of `enqueue`, or the options of `run`). A key left
+    out, or null, takes its default (for `timeout`: config `job_timeout`, as a job object
+    says with null)."""
+
+    def fail(message: str) -> UserError:
+        return UserError(f"{where}{message}")
+
+    if not isinstance(spec, Mapping):
+        raise fail("a job must be a JSON object")
+    unknown = [key for key in spec if key not in JOB_KEYS]
+    if unknown:
+        raise fail(f"unknown key {quote(unknown[0])}; valid keys: {', '.join(JOB_KEYS)}")
+    spec = {key: value for key, value in spec.items() if value is not None}
+    command = spec.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise fail("'command' must be a non-empty string")
+    if not _plain_text(command):
+        raise fail("'command' must be UTF-8 text without NUL characters")
+    job_id = spec["id"] if "id" in spec else new_job_id()
+    queue = spec.get("queue", DEFAULT_QUEUE)
+    for name, value in (("id", job_id), ("queue", queue)):
+        if not isinstance(value, str):
+            raise fail(f"'{name}' must be a string")
+    if not ID_PATTERN.fullmatch(job_id):
+        raise fail(f"invalid id {quote(job_id)}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
+    try:
+        check_queue(queue)
+    except UserError as exc:
+        raise fail(str(exc)) from None
+    max_retries = (
+        _int(spec["max_retries"], "max_retries", 0, 1000, fail)
+        if "max_retries" in spec
+        else config.max_retries
+    )
+    priority = _int(spec.get("priority", 0), "priority", *PRIORITY_RANGE, fail=fail)
+    timeout = spec.get("timeout")
+    if timeout is not None:
+        timeout = _seconds(timeout, "timeout", fail, positive=True, most=MAX_TIMEOUT)
+    return NewJob(
+        id=job_id,
+        command=command,
+        max_retries=max_retries,
+        queue=queue,
+        priority=priority,
+        run_at=_run_at(spec, now, fail),
+        timeout=timeout,
+        cwd=_cwd(spec["cwd"], base_cwd, fail) if "cwd" in spec else base_cwd,
+        env=_env(spec["env"], fail) if "env" in spec else {},
+    )
+
+
+def _int(value: Any, name: str, low: int, high: int, fail) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise fail(f"'{name}' must be an integer from {low} to {high}")
+    return value
+
+
+def _seconds(
+    value: Any,
+    name: str,
+    fail,
+    positive: bool = False,
+    most: tuple[float, str] = (MAX_DURATION, "100 years"),
+) -> float:
+    """A duration in seconds from a number or a string such as "5m", within
+    [0 (or more than 0 if `positive`), most]; `most` is (seconds, how to say it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise fail(f"'{name}' must be a duration such as 30, 30s, 5m, 2h or 1d")
+    if isinstance(value, str):
+        try:
+            seconds = parse_duration(value)
+        except UserError as exc:
+            raise fail(f"'{name}': {exc}") from None
+    else:
+        seconds = float(value)
+    if not math.isfinite(seconds) or not 0 <= seconds <= most[0] or (positive and not seconds):
+        span = (
+            f"of more than 0 seconds and at most {most[1]}"
+            if positive
+            else f"from 0 seconds to {most[1]}"
+        )
+        raise fail(f"'{name}' must be a duration {span}")
+    return seconds
+
+
+def _run_at(spec: Mapping[str, Any], now: float, fail) -> float:
+    if "run_at" in spec and "delay" in spec:
+        raise fail("give 'run_at' or 'delay', not both")
+    if "delay" in spec:
+        return now + _seconds(spec["delay"], "delay", fail)
+    if "run_at" not in spec:
+        return now
+    run_at = spec["run_at"]
+    if not isinstance(run_at, str):
+        raise fail("'run_at' must be an ISO-8601 time such as 2026-12-01T09:00")
+    try:
+        return parse_time(run_at)
+    except UserError as exc:
+        raise fail(f"'run_at': {exc}") from None
+
+
+def _plain_text(text: str) -> bool:
+    """Text a command line, a path or an environment can hold: encodable as UTF-8 (no
+    lone surrogates, which JSON's \\ud800 escapes can produce) and without NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\0" not in text
+
+
+def _cwd(cwd: Any, base_cwd: str, fail) -> str:
+    if not isinstance(cwd, str) or not cwd or not _plain_text(cwd):
+        raise fail("'cwd' must be a directory path")
+    return os.path.normpath(os.path.join(base_cwd, os.path.expanduser(cwd)))
+
+
+def _env(env: Any, fail) -> dict[str, str]:
+    if not isinstance(env, Mapping):
+        raise fail("'env' must be an object of NAME: value strings")
+    for key, value in env.items():
+        if (
+            not key
+            or "=" in key
+            or not _plain_text(key)
+            or not isinstance(value, str)
+            or not _plain_text(value)
+        ):
+            raise fail(f"'env' entry {quote(key)} must be a NAME (no '=') with a string value")
+    return dict(env)
+
+
+def enqueue(
+    store: Store,
+    specs: Sequence[Mapping[str, Any]],
+    base_cwd: str,
+    label: Callable[[int], str] = lambda index: "",
+) -> list[str]:
+    """Validate every job, then insert them all in one transaction (all or nothing).
+    `label(i)` prefixes the error message of the i-th job (e.g. "line 3: ")."""
+    if not specs:
+        raise UserError("no jobs given")
+    config = load_config(store)
+    now = store.clock()
+    jobs = [
+        build_job(spec, config, now, base_cwd, label(index)) for index, spec in enumerate(specs)
+    ]
+    first_use: dict[str, int] = {}
+    for index, job in enumerate(jobs):
+        if first_use.setdefault(job.id, index) != index:
+            raise Conflict(f"{label(index)}job id {quote(job.id)} is used twice in this batch")
+    try:
+        store.enqueue(jobs, now)
+    except DuplicateId as exc:  # name the line of a batch
+        raise Conflict(f"{label(first_use.get(exc.job_id, 0))}{exc}") from None
+    return [job.id for job in jobs]

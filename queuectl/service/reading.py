@@ -1,0 +1,147 @@
+"""Reading jobs: status, listings, a job and its attempts, following output, waiting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, Callable
+
+from queuectl.errors import NotFound, UserError, quote
+from queuectl.model import (
+    COMPLETED,
+    PROCESSING,
+    STATES,
+    TERMINAL,
+    Attempt,
+    Job,
+)
+from queuectl.service.names import check_state
+from queuectl.service.stores import shown_location
+from queuectl.service.workers import workers
+from queuectl.store.base import Store
+
+EXIT_TIMEOUT = 124  # like timeout(1): `wait` gave up before the jobs ended
+
+
+def status(store: Store) -> dict[str, Any]:
+    raw = store.counts()
+    counts = {state: 0 for state in STATES}
+    queues = {}
+    for queue in sorted(raw):
+        queues[queue] = {state: raw[queue].get(state, 0) for state in STATES}
+        for state, n in raw[queue].items():
+            counts[state] = counts.get(state, 0) + n
+    return {
+        "counts": counts,
+        "queues": queues,
+        "workers": [w for w in workers(store) if w["state"] != "lost"],
+        "store": shown_location(store.location),
+    }
+
+
+def clock(store: Store) -> float:
+    """The store's time, which the ages of jobs are measured from (for PostgreSQL, the
+    database server's clock)."""
+    return store.clock()
+
+
+def list_jobs(
+    store: Store,
+    state: str | None = None,
+    queue: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Job]:
+    if limit < 1 or offset < 0:
+        raise UserError("limit must be at least 1 and offset at least 0")
+    return store.list_jobs(check_state(state), queue, limit, offset)
+
+
+def attempts_of(store: Store, job: Job) -> list[Attempt]:
+    """The job's attempts; a just-started one whose record is not written yet is shown
+    from the job row."""
+    attempts = store.attempts(job.id)
+    if job.state == PROCESSING and all(a.number != job.run_no for a in attempts):
+        attempts.append(
+            Attempt(
+                job_id=job.id, number=job.run_no, worker_id=job.worker_id, started_at=job.started_at
+            )
+        )
+    return attempts
+
+
+def show(store: Store, job_id: str) -> tuple[Job, list[Attempt]]:
+    job = store.get_job(job_id)
+    return job, attempts_of(store, job)
+
+
+def attempt(store: Store, job_id: str, number: int | None = None) -> Attempt:
+    """One attempt of a job (default: the latest); NotFound if it has none."""
+    job, attempts = show(store, job_id)
+    if not attempts:
+        raise NotFound(f"job {quote(job_id)} has not run yet ({job.state})")
+    if number is None:
+        return attempts[-1]
+    for item in attempts:
+        if item.number == number:
+            return item
+    raise NotFound(
+        f"job {quote(job_id)} has no attempt {number} "
+        f"(attempts: {', '.join(str(a.number) for a in attempts)})"
+    )
+
+
+def follow(store: Store, job_id: str, write: Callable[[bytes], None], poll: float = 0.2) -> Attempt:
+    """Write a job's output as it arrives: the latest attempt, or the next one if the job
+    has not started yet, until that attempt ends. Returns the finished attempt."""
+    job = store.get_job(job_id)
+    while job.state != PROCESSING and not attempts_of(store, job) and job.state not in TERMINAL:
+        time.sleep(poll)
+        job = store.get_job(job_id)
+    current = attempt(store, job_id)
+    position = max(current.output_total - len(current.output), 0)
+    while True:
+        current = attempt(store, job_id, current.number)
+        if current.finished_at is not None:
+            start = current.output_total - len(current.output)
+            write(current.output[max(position - start, 0) :])
+            return current
+        for start, data in store.output_chunks(job_id, current.number, position):
+            if start + len(data) > position:
+                write(data[max(position - start, 0) :])
+                position = start + len(data)
+        time.sleep(poll)
+
+
+def wait(
+    store: Store,
+    job_ids: Sequence[str],
+    timeout: float | None = None,
+    on_no_worker: Callable[[], None] = lambda: None,
+    poll: float = 0.05,
+) -> int:
+    """Block until every job is terminal. Returns the exit status of SPEC §3: 0 if all
+    completed, else that of the first listed job that did not, 124 on timeout."""
+    for job_id in job_ids:
+        store.get_job(job_id)  # NotFound before any waiting
+    deadline = None if timeout is None else time.monotonic() + timeout
+    warned = False
+    pending = list(job_ids)
+    while True:
+        pending = [i for i in pending if store.get_job(i).state not in TERMINAL]
+        if not pending:
+            return exit_status([store.get_job(i) for i in job_ids])
+        if deadline is not None and time.monotonic() >= deadline:
+            return EXIT_TIMEOUT
+        if not warned and not any(w["state"] in ("idle", "busy") for w in workers(store)):
+            on_no_worker()
+            warned = True
+        time.sleep(poll)
+        poll = min(poll * 1.5, 0.25)
+
+
+def exit_status(jobs: Sequence[Job]) -> int:
+    for job in jobs:
+        if job.state != COMPLETED:
+            return job.exit_code if job.exit_code else 1
+    return 0
