@@ -101,11 +101,11 @@ def kept_times(host: str, port: int, path: str, count: int) -> list[float]:
     return times
 
 
-def p50s(run_no: int, host: str, port: int, path: str, count: int) -> tuple[float, float]:
+def p50s(attempt_number: int, host: str, port: int, path: str, count: int) -> tuple[float, float]:
     """p50 of `path` (fresh, kept alive), the two measured in alternating order."""
     found = {}
     alternate(
-        run_no,
+        attempt_number,
         lambda: found.update(fresh=percentile(fresh_times(host, port, path, count), 50)),
         lambda: found.update(kept=percentile(kept_times(host, port, path, count), 50)),
     )
@@ -153,16 +153,16 @@ def run(settings: Settings) -> Section:
         SQLITE.location(where) as location,
         dashboard(location) as (host, port),
     ):
-        for run_no in range(settings.runs):
+        for attempt_number in range(settings.runs):
             for path in PATHS:
-                fresh, kept = p50s(run_no, host, port, path, count)
+                fresh, kept = p50s(attempt_number, host, port, path, count)
                 rows[_row(path, "fresh")].append(fresh)
                 rows[_row(path, "kept alive")].append(kept)
             connects = held_connects(host, port)
             slow.append(sum(seconds > SLOW_CONNECT for seconds in connects))
             slowest.append(max(connects))
             settings.log(
-                f"  run {run_no + 1}/{settings.runs}: "
+                f"  run {attempt_number + 1}/{settings.runs}: "
                 + ", ".join(f"{label} {fmt_ms(values[-1])}" for label, values in rows.items())
                 + f"; slowest of {HELD} connects {fmt_ms(slowest[-1])}"
             )

@@ -61,10 +61,10 @@ def run(settings: Settings) -> Section:
         "medians over all runs.",
     ]
     batch: list[float] = []
-    for run_no in range(settings.runs):
+    for attempt_number in range(settings.runs):
         batch.append(batch_once(settings, count))
         settings.log(
-            f"  batch run {run_no + 1}/{settings.runs}: {batch[-1]:.3f} s "
+            f"  batch run {attempt_number + 1}/{settings.runs}: {batch[-1]:.3f} s "
             f"({count / batch[-1]:,.0f} jobs/s)"
         )
     section.tables.append(
@@ -86,7 +86,7 @@ def run(settings: Settings) -> Section:
         env = clean_env(XDG_DATA_HOME=str(home))
         with SQLITE.location(where) as location:
             open_store(location).close()
-            for run_no in range(settings.runs):
+            for attempt_number in range(settings.runs):
                 ours.append([])
                 python.append([])
                 for i in range(repeats):
@@ -100,7 +100,7 @@ def run(settings: Settings) -> Section:
                         ),
                     )
                 settings.log(
-                    f"  run/pass run {run_no + 1}/{settings.runs}: queuectl run "
+                    f"  run/pass run {attempt_number + 1}/{settings.runs}: queuectl run "
                     f"{median(ours[-1]) * 1000:.1f} ms, python -c pass "
                     f"{median(python[-1]) * 1000:.1f} ms"
                 )

@@ -50,10 +50,10 @@ def run(settings: Settings) -> Section:
         for pid in extra:
             names.setdefault(process_name(pid)[:80], []).append(status_kib(pid, "VmHWM"))
 
-    for run_no in range(settings.runs):
+    for attempt_number in range(settings.runs):
         queuectl_run(settings, SQLITE, count, 2, on_done=read)
         settings.log(
-            f"  run {run_no + 1}/{settings.runs}: worker peak "
+            f"  run {attempt_number + 1}/{settings.runs}: worker peak "
             f"{fmt_mib(worker_peak[-1])}, supervisor peak {fmt_mib(pool_peak[-1])}"
         )
     section.tables.append(

@@ -482,7 +482,7 @@ def run(settings: Settings) -> Section:
     for peer in available:
         rates[peer.name], lat[peer.name] = [], []
     floor: list[list[float]] = []
-    for run_no in range(settings.runs):
+    for attempt_number in range(settings.runs):
         rates["queuectl"].append(count / throughput.queuectl_run(settings, SQLITE, count, 2))
         lat["queuectl"].append(latency.series(settings, SQLITE, picks))
         for peer in available:
@@ -492,7 +492,7 @@ def run(settings: Settings) -> Section:
             with folder(settings, "spawn-floor") as where:
                 floor.append(spawn_floor(settings, where, picks))
         settings.log(
-            f"  run {run_no + 1}/{settings.runs}: "
+            f"  run {attempt_number + 1}/{settings.runs}: "
             + "; ".join(
                 f"{name} {rates[name][-1]:,.0f} jobs/s, p50 {fmt_ms(percentile(lat[name][-1], 50))}"
                 for name in rates

@@ -36,7 +36,7 @@ TARGET_STATUS = 0.200
 BATCH = 50_000
 
 FINISH_SQL = """
-UPDATE jobs SET state = 'completed', attempts = 1, run_no = 1, exit_code = 0,
+UPDATE jobs SET state = 'completed', attempts = 1, attempt_number = 1, exit_code = 0,
        started_at = created_at, finished_at = created_at + 10, updated_at = created_at + 10
 """
 ATTEMPTS_SQL = """
@@ -169,12 +169,12 @@ def run(settings: Settings) -> Section:
             timed(queuectl("--db", path, "status"), clean_env(XDG_DATA_HOME=str(home)), cwd=home)
             stores[size] = path
         results = {small: Measured(), large: Measured()}
-        for run_no in range(settings.runs):
-            order = (small, large) if run_no % 2 == 0 else (large, small)
+        for attempt_number in range(settings.runs):
+            order = (small, large) if attempt_number % 2 == 0 else (large, small)
             for size in order:
                 measure(stores[size], home, cycle_count, repeats, results[size])
             settings.log(
-                f"  run {run_no + 1}/{settings.runs}: "
+                f"  run {attempt_number + 1}/{settings.runs}: "
                 + "; ".join(
                     f"{size:,} jobs: {results[size].rate[-1]:,.0f} cycles/s, status "
                     f"{fmt_ms(results[size].status[-1])}, list {fmt_ms(results[size].listing[-1])}"

@@ -41,11 +41,11 @@ def cycles(
 
     def outcome(job, now):
         return (
-            Lease(job.id, worker_id, job.run_no),
+            Lease(job.id, worker_id, job.attempt_number),
             lifecycle.after_attempt(job, 0, None, now, config),
             Attempt(
                 job_id=job.id,
-                number=job.run_no,
+                number=job.attempt_number,
                 worker_id=worker_id,
                 started_at=job.started_at,
                 finished_at=now,

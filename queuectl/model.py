@@ -106,7 +106,7 @@ class Job:
     started_at: float | None = job_field("the start of the latest attempt", moment=True)
     finished_at: float | None = job_field("when it reached a final state", moment=True)
     # Bookkeeping that is not part of the public job object:
-    run_no: int = job_field(
+    attempt_number: int = job_field(
         "the number of the latest attempt (attempt numbers are never reused)",
         public=False,
         default=0,
@@ -165,7 +165,7 @@ class Lease:
 
     job_id: str
     worker_id: str
-    run_no: int
+    attempt_number: int
 
 
 @record

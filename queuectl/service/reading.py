@@ -61,10 +61,13 @@ def attempts_of(store: Store, job: Job) -> list[Attempt]:
     """The job's attempts; a just-started one whose record is not written yet is shown
     from the job row."""
     attempts = store.attempts(job.id)
-    if job.state == PROCESSING and all(a.number != job.run_no for a in attempts):
+    if job.state == PROCESSING and all(a.number != job.attempt_number for a in attempts):
         attempts.append(
             Attempt(
-                job_id=job.id, number=job.run_no, worker_id=job.worker_id, started_at=job.started_at
+                job_id=job.id,
+                number=job.attempt_number,
+                worker_id=job.worker_id,
+                started_at=job.started_at,
             )
         )
     return attempts

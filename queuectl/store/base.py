@@ -131,7 +131,7 @@ class Store(abc.ABC):
     ) -> Job | None:
         """Atomically take the first claimable job (``pending`` or ``failed``, ``run_at``
         <= now, in one of `queues` or any queue if None) and return it as ``processing``:
-        ``attempts`` and the attempt number ``run_no`` incremented, ``started_at`` = now,
+        ``attempts`` and the attempt number ``attempt_number`` incremented, ``started_at`` = now,
         held by `worker_id` until now + lease_seconds, ``host`` = that worker's registered
         host (so that the attempt's host is known before its command starts). None if
         nothing is due."""

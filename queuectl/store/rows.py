@@ -105,7 +105,11 @@ def worker_from_row(row: Mapping[str, Any]) -> WorkerInfo:
 
 
 def lease_params(lease: Lease) -> dict[str, object]:
-    return {"job_id": lease.job_id, "worker_id": lease.worker_id, "run_no": lease.run_no}
+    return {
+        "job_id": lease.job_id,
+        "worker_id": lease.worker_id,
+        "attempt_number": lease.attempt_number,
+    }
 
 
 def tail_of_chunks(chunks: Sequence[tuple[int, bytes]], start: int) -> tuple[bytes, int]:

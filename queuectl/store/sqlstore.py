@@ -159,7 +159,7 @@ class SqlStore(Store):
             "record_start",
             {
                 "job_id": lease.job_id,
-                "number": lease.run_no,
+                "number": lease.attempt_number,
                 "worker_id": lease.worker_id,
                 "host": host,
                 "pgid": pgid,
@@ -193,7 +193,7 @@ class SqlStore(Store):
         return bool(row and row["stop_requested"])
 
     def append_output(self, lease: Lease, offset: int, data: bytes, keep_from: int) -> None:
-        key = {"job_id": lease.job_id, "number": lease.run_no}
+        key = {"job_id": lease.job_id, "number": lease.attempt_number}
         with self._transaction():
             self._rows("append_output", {**key, "start": offset, "data": data})
             self._rows("trim_output", {**key, "keep_from": keep_from})
@@ -244,7 +244,7 @@ class SqlStore(Store):
             "upsert_attempt",
             {
                 "job_id": lease.job_id,
-                "number": lease.run_no,
+                "number": lease.attempt_number,
                 "worker_id": lease.worker_id,
                 "host": attempt.host,
                 "started_at": ms(attempt.started_at),
@@ -257,7 +257,7 @@ class SqlStore(Store):
                 "keep_pgid": keep_pgid,
             },
         )
-        self._rows("drop_chunks", {"job_id": lease.job_id, "number": lease.run_no})
+        self._rows("drop_chunks", {"job_id": lease.job_id, "number": lease.attempt_number})
         return True
 
     # --- recovery ----------------------------------------------------------------------

@@ -228,10 +228,10 @@ class Worker:
         """Run the job and record its outcome; returns the next job, claimed in the same
         transaction unless the worker is stopping."""
         assert job.started_at is not None  # the claim sets it
-        lease = Lease(job.id, self.spec.worker_id, job.run_no)
+        lease = Lease(job.id, self.spec.worker_id, job.attempt_number)
         config = self.config
         running = _RunningAttempt(self, lease, job.started_at, config)
-        tags = platform.attempt_tags(job.id, job.run_no, self.spec.worker_id)
+        tags = platform.attempt_tags(job.id, job.attempt_number, self.spec.worker_id)
         timeout = job.timeout if job.timeout is not None else (config.job_timeout or None)
         result = runner.run_command(
             job.command,
@@ -250,12 +250,12 @@ class Worker:
         if result.stopped == runner.LEASE_LOST:
             log.warning("job %s: lease lost, its command was stopped", job.id)
             if running.recorded:
-                self._patiently(lambda: self.store.forget_pgid(job.id, job.run_no))
+                self._patiently(lambda: self.store.forget_pgid(job.id, job.attempt_number))
             return None
         transition = self._transition(job, lease, result, now)
         attempt = Attempt(
             job_id=job.id,
-            number=job.run_no,
+            number=job.attempt_number,
             worker_id=self.spec.worker_id,
             started_at=job.started_at,
             finished_at=now,
@@ -268,7 +268,9 @@ class Worker:
         applied, next_job = self._record(lease, transition, attempt, now)
         if not applied:
             log.warning(
-                "job %s: attempt %d was taken over; its result is dropped", job.id, job.run_no
+                "job %s: attempt %d was taken over; its result is dropped",
+                job.id,
+                job.attempt_number,
             )
         elif transition.state != PENDING:
             # One line per failure; successes only at debug level, to keep a busy log small.
@@ -276,7 +278,7 @@ class Worker:
                 logging.DEBUG if result.error is None else logging.INFO,
                 "job %s attempt %d: %s%s",
                 job.id,
-                job.run_no,
+                job.attempt_number,
                 transition.state,
                 f" ({result.error})" if result.error else "",
             )
@@ -323,7 +325,10 @@ class Worker:
                 pause = self.outage.failed(exc)
             except StoreError as exc:
                 log.error(
-                    "job %s: attempt %d could not be recorded: %s", lease.job_id, lease.run_no, exc
+                    "job %s: attempt %d could not be recorded: %s",
+                    lease.job_id,
+                    lease.attempt_number,
+                    exc,
                 )
                 raise
             through_outage = True
@@ -331,7 +336,7 @@ class Worker:
                 log.warning(
                     "job %s: attempt %d not recorded before the cold stop",
                     lease.job_id,
-                    lease.run_no,
+                    lease.attempt_number,
                 )
                 return False, None
             self._pause(pause)
@@ -366,14 +371,14 @@ class Worker:
         now = self.store.clock()
         attempt = Attempt(
             job_id=job.id,
-            number=job.run_no,
+            number=job.attempt_number,
             worker_id=self.spec.worker_id,
             started_at=job.started_at,
             finished_at=now,
             error="not started: the worker was stopping",
         )
         self.store.finish(
-            Lease(job.id, self.spec.worker_id, job.run_no),
+            Lease(job.id, self.spec.worker_id, job.attempt_number),
             lifecycle.after_release(job, now),
             attempt,
             now,

@@ -33,11 +33,11 @@ def recover_job(
     here = ran_on == host or bool(local_pgid)
     if here:
         pgid = attempt.pgid if attempt is not None and attempt.pgid else local_pgid
-        tags = platform.attempt_tags(job.id, job.run_no, job.worker_id or "")
+        tags = platform.attempt_tags(job.id, job.attempt_number, job.worker_id or "")
         stop_stray_attempt(pgid, tags, config)
     record = Attempt(
         job_id=job.id,
-        number=job.run_no,
+        number=job.attempt_number,
         worker_id=job.worker_id,
         started_at=job.started_at,
         finished_at=now,
@@ -46,7 +46,7 @@ def recover_job(
         output_total=attempt.output_total if attempt else 0,
         host=ran_on,
     )
-    lease = Lease(job.id, job.worker_id or "", job.run_no)
+    lease = Lease(job.id, job.worker_id or "", job.attempt_number)
     applied = store.finish(
         lease,
         lifecycle.after_worker_lost(job, now, config),
@@ -56,14 +56,17 @@ def recover_job(
     )
     if applied:
         log.warning(
-            "recovered job %s (attempt %d) from lost worker %s", job.id, job.run_no, job.worker_id
+            "recovered job %s (attempt %d) from lost worker %s",
+            job.id,
+            job.attempt_number,
+            job.worker_id,
         )
     return applied
 
 
 def _current_attempt(store: Store, job: Job) -> Attempt | None:
     for attempt in store.attempts(job.id):
-        if attempt.number == job.run_no:
+        if attempt.number == job.attempt_number:
             return attempt
     return None
 

@@ -168,6 +168,7 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
     store.enqueue([NewJob(id="kept", command="true", max_retries=0, cwd="/")], store.clock())
     store._conn.execute("DROP INDEX queuectl_jobs_by_queue")
     store._conn.execute("ALTER TABLE queuectl_jobs DROP COLUMN host")
+    store._conn.execute("ALTER TABLE queuectl_jobs RENAME COLUMN attempt_number TO run_no")
     store._conn.execute("DROP TABLE queuectl_pool_stops")
     store._conn.execute("UPDATE queuectl_meta SET value = '1' WHERE key = 'schema_version'")
     store.close()
@@ -268,7 +269,7 @@ def test_a_connection_the_server_closed_is_replaced_before_use(pg_location):
         assert store.get_job("a").state == "pending"
         _terminate(store._conn.info.backend_pid)
         job = store.claim("w1", None, T0, 30)  # not a failed claim (nor a repeated one)
-        assert (job.id, job.run_no) == ("a", 1)
+        assert (job.id, job.attempt_number) == ("a", 1)
         _terminate(waiter._conn.info.backend_pid)
         # A new LISTEN connection counts as a wake-up (what it missed is lost)...
         assert wait_for(lambda: waiter.wait(0.5, lambda: False), timeout=10)

@@ -1,4 +1,5 @@
-"""SQLite-only: the claim is served by the partial index, with no sort."""
+"""SQLite-only: the claim is served by the partial index, with no sort; old stores are
+upgraded in place."""
 
 import json
 import sqlite3
@@ -96,3 +97,23 @@ def test_store_is_in_wal_mode_with_a_schema_version(tmp_path):
     assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store._conn.execute("PRAGMA user_version").fetchone()[0] >= 1
     store.close()
+
+
+def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
+    path = str(tmp_path / "q.db")
+    store = SqliteStore(path)
+    store.enqueue([NewJob(id="kept", command="true", max_retries=0, cwd="/")], store.clock())
+    assert store.claim("w", None, store.clock(), 30) is not None
+    store.close()
+    with sqlite3.connect(path) as conn:  # as the release before schema_v5 left it
+        conn.execute("ALTER TABLE jobs RENAME COLUMN attempt_number TO run_no")
+        conn.execute("PRAGMA user_version = 4")
+    conn.close()
+    store = SqliteStore(path)
+    try:
+        job = store.get_job("kept")
+        assert (job.state, job.attempt_number) == ("processing", 1)
+        version = store._conn.execute("PRAGMA user_version").fetchone()[0]
+        assert version == queries.schema_version("sqlite") >= 5
+    finally:
+        store.close()

@@ -34,7 +34,7 @@ def ending(job, exit_code, error, now, worker, output):
     transition = lifecycle.after_attempt(job, exit_code, error, now, CONFIG)
     record = Attempt(
         job.id,
-        job.run_no,
+        job.attempt_number,
         worker,
         job.started_at,
         now,
@@ -43,7 +43,7 @@ def ending(job, exit_code, error, now, worker, output):
         output=output,
         output_total=len(output),
     )
-    return Lease(job.id, worker, job.run_no), transition, record
+    return Lease(job.id, worker, job.attempt_number), transition, record
 
 
 def finish(store, job, exit_code, error, now, worker="w1", output=b""):
@@ -134,7 +134,12 @@ def test_claim_order_priority_then_run_at_then_fifo(store):
 def test_claim_marks_processing_and_counts_the_attempt(store):
     store.enqueue([new("a")], T0)
     job = claim(store, worker="w9", now=T0 + 1, lease=30)
-    assert (job.state, job.attempts, job.run_no, job.worker_id) == ("processing", 1, 1, "w9")
+    assert (job.state, job.attempts, job.attempt_number, job.worker_id) == (
+        "processing",
+        1,
+        1,
+        "w9",
+    )
     assert job.started_at == T0 + 1 and job.lease_until == T0 + 31
 
 
@@ -192,7 +197,7 @@ def test_failure_schedules_a_retry_then_dead_then_dlq_retry(store):
     again = store.get_job("a")
     assert (again.state, again.attempts, again.run_at) == ("pending", 0, T0 + 3)
     job = claim(store, now=T0 + 3)
-    assert (job.attempts, job.run_no) == (1, 3)  # attempt numbers are never reused
+    assert (job.attempts, job.attempt_number) == (1, 3)  # attempt numbers are never reused
     assert [a.number for a in store.attempts("a")] == [1, 2]
 
 
@@ -200,7 +205,7 @@ def test_finish_is_fenced_by_worker_and_attempt(store):
     store.enqueue([new("a")], T0)
     job = claim(store, worker="w1")
     assert not finish(store, job, 0, None, T0, worker="w2")
-    stale = Lease("a", "w1", job.run_no + 1)
+    stale = Lease("a", "w1", job.attempt_number + 1)
     t = lifecycle.after_attempt(job, 0, None, T0, CONFIG)
     assert not store.finish(stale, t, Attempt("a", 2, "w1", T0), T0)
     assert store.get_job("a").state == "processing"
@@ -225,12 +230,12 @@ def test_dlq_retry_of_a_job_that_is_not_dead_changes_nothing(store):
 def test_finish_and_claim_records_the_attempt_then_claims_the_next_job(store):
     store.enqueue([new("a"), new("b"), new("elsewhere", queue="other", priority=9)], T0)
     first = claim(store, queues=["default"])
-    store.record_start(Lease("a", "w1", first.run_no), "host1", 4242, T0)
+    store.record_start(Lease("a", "w1", first.attempt_number), "host1", 4242, T0)
     applied, second = finish_and_claim(
         store, first, 0, None, T0 + 2, output=b"done\n", queues=["default"], lease=10
     )
     assert applied
-    assert (second.id, second.state, second.worker_id, second.attempts, second.run_no) == (
+    assert (second.id, second.state, second.worker_id, second.attempts, second.attempt_number) == (
         "b",
         "processing",
         "w1",
@@ -258,7 +263,7 @@ def test_finish_and_claim_takes_a_retry_only_once_it_is_due(store):
     store.enqueue([new("b")], T0 + 1)
     applied, retry = finish_and_claim(store, claim(store, now=T0 + 1), 0, None, T0 + 2)
     assert applied and store.get_job("b").state == "completed"
-    assert (retry.id, retry.attempts, retry.run_no, retry.started_at) == ("a", 2, 2, T0 + 2)
+    assert (retry.id, retry.attempts, retry.attempt_number, retry.started_at) == ("a", 2, 2, T0 + 2)
 
 
 def test_finish_and_claim_with_a_lost_lease_changes_nothing_but_still_claims(store):
@@ -266,10 +271,10 @@ def test_finish_and_claim_with_a_lost_lease_changes_nothing_but_still_claims(sto
     job = claim(store, lease=5)
     [expired] = store.expired_jobs(T0 + 6)
     record = Attempt(
-        "a", expired.run_no, "w1", expired.started_at, T0 + 6, error=lifecycle.WORKER_LOST
+        "a", expired.attempt_number, "w1", expired.started_at, T0 + 6, error=lifecycle.WORKER_LOST
     )
     assert store.finish(
-        Lease("a", "w1", expired.run_no),
+        Lease("a", "w1", expired.attempt_number),
         lifecycle.after_worker_lost(expired, T0 + 6, CONFIG),
         record,
         T0 + 6,
@@ -289,7 +294,7 @@ def test_heartbeat_extends_the_lease_and_reports_flags(store):
     store.register_worker(WorkerInfo("w1", "h", 1, "p", None, T0, T0))
     store.enqueue([new("a")], T0)
     job = claim(store, lease=10)
-    lease = Lease("a", "w1", job.run_no)
+    lease = Lease("a", "w1", job.attempt_number)
     beat = store.heartbeat("w1", lease, T0 + 8, 10)
     assert (beat.registered, beat.lease_held, beat.cancel_requested, beat.stop_requested) == (
         True,
@@ -300,7 +305,7 @@ def test_heartbeat_extends_the_lease_and_reports_flags(store):
     assert store.expired_jobs(T0 + 12) == []
     assert [j.id for j in store.expired_jobs(T0 + 18.001)] == ["a"]
     assert store.job_flags(lease) == (True, False)
-    assert store.job_flags(Lease("a", "w2", job.run_no)) == (False, False)
+    assert store.job_flags(Lease("a", "w2", job.attempt_number)) == (False, False)
     assert not store.heartbeat("gone", None, T0, 10).registered
 
 
@@ -310,9 +315,9 @@ def test_expired_lease_is_recovered_once_as_worker_lost(store):
     [expired] = store.expired_jobs(T0 + 6)
     transition = lifecycle.after_worker_lost(expired, T0 + 6, CONFIG)
     record = Attempt(
-        "a", expired.run_no, "w1", expired.started_at, T0 + 6, error=lifecycle.WORKER_LOST
+        "a", expired.attempt_number, "w1", expired.started_at, T0 + 6, error=lifecycle.WORKER_LOST
     )
-    lease = Lease("a", expired.worker_id, expired.run_no)
+    lease = Lease("a", expired.worker_id, expired.attempt_number)
     assert store.finish(lease, transition, record, T0 + 6)
     assert not store.finish(lease, transition, record, T0 + 6)  # a second reaper: no-op
     recovered = store.get_job("a")
@@ -326,7 +331,12 @@ def test_held_jobs_are_the_running_jobs_of_that_worker(store):
     finish(store, c, 3, "exit code 3", T0)  # failed: no longer held
     finish(store, d, 0, None, T0)
     [held] = store.held_jobs("w1")
-    assert (held.id, held.state, held.worker_id, held.run_no) == ("a", "processing", "w1", 1)
+    assert (held.id, held.state, held.worker_id, held.attempt_number) == (
+        "a",
+        "processing",
+        "w1",
+        1,
+    )
     assert [job.id for job in store.held_jobs("w2")] == ["b"]
     assert store.held_jobs("w3") == []
 
@@ -334,7 +344,7 @@ def test_held_jobs_are_the_running_jobs_of_that_worker(store):
 def test_process_groups_are_remembered_until_forgotten(store):
     store.enqueue([new("a")], T0)
     job = claim(store)
-    store.record_start(Lease("a", "w1", job.run_no), "host1", 4242, T0)
+    store.record_start(Lease("a", "w1", job.attempt_number), "host1", 4242, T0)
     [stray] = store.stray_attempts("host1")
     assert (stray.job_id, stray.number, stray.pgid, stray.worker_id) == ("a", 1, 4242, "w1")
     assert store.stray_attempts("host2") == []
@@ -353,11 +363,11 @@ def test_a_claim_records_the_host_of_the_claiming_worker(store):
 def test_a_kept_tree_never_recorded_is_a_stray_of_its_host_to_find_by_tags(store):
     store.enqueue([new("a"), new("b")], T0)
     for job in (claim(store), claim(store)):  # "b"'s group was recorded, "a"'s not
-        lease = Lease(job.id, "w1", job.run_no)
+        lease = Lease(job.id, "w1", job.attempt_number)
         if job.id == "b":
             store.record_start(lease, "host1", 4242, T0)
         record = Attempt(
-            job.id, job.run_no, "w1", T0, T0 + 1, error=lifecycle.WORKER_LOST, host="host1"
+            job.id, job.attempt_number, "w1", T0, T0 + 1, error=lifecycle.WORKER_LOST, host="host1"
         )
         assert store.finish(
             lease, lifecycle.after_worker_lost(job, T0 + 1, CONFIG), record, T0 + 1, keep_pgid=True
@@ -374,7 +384,7 @@ def test_a_kept_tree_never_recorded_is_a_stray_of_its_host_to_find_by_tags(store
 def test_forget_pgid_forgets_that_attempt_only(store):
     store.enqueue([new("a"), new("b")], T0)
     first = claim(store)  # "a", attempt 1: its worker is lost, its tree kept on record
-    lease = Lease("a", "w1", first.run_no)
+    lease = Lease("a", "w1", first.attempt_number)
     store.record_start(lease, "host1", 4242, T0)
     assert store.finish(
         lease,
@@ -384,9 +394,9 @@ def test_forget_pgid_forgets_that_attempt_only(store):
         keep_pgid=True,
     )
     other = claim(store)  # "b", running
-    store.record_start(Lease("b", "w1", other.run_no), "host1", 5151, T0)
+    store.record_start(Lease("b", "w1", other.attempt_number), "host1", 5151, T0)
     again = claim(store, now=T0 + 2)  # "a", attempt 2
-    store.record_start(Lease("a", "w1", again.run_no), "host1", 6161, T0 + 2)
+    store.record_start(Lease("a", "w1", again.attempt_number), "host1", 6161, T0 + 2)
     store.forget_pgid("a", 1)
     assert sorted((s.job_id, s.number, s.pgid) for s in store.stray_attempts("host1")) == [
         ("a", 2, 6161),
@@ -400,9 +410,12 @@ def test_forget_pgid_forgets_that_attempt_only(store):
 def test_an_attempt_records_its_host_even_when_it_ends_at_once(store):
     store.enqueue([new("a")], T0)
     job = claim(store)
-    record = Attempt("a", job.run_no, "w1", T0, T0, 0, None, host="host1")
+    record = Attempt("a", job.attempt_number, "w1", T0, T0, 0, None, host="host1")
     assert store.finish(
-        Lease("a", "w1", job.run_no), lifecycle.after_attempt(job, 0, None, T0, CONFIG), record, T0
+        Lease("a", "w1", job.attempt_number),
+        lifecycle.after_attempt(job, 0, None, T0, CONFIG),
+        record,
+        T0,
     )
     [attempt] = store.attempts("a")
     assert (attempt.host, attempt.pgid) == ("host1", None)
@@ -411,17 +424,17 @@ def test_an_attempt_records_its_host_even_when_it_ends_at_once(store):
 def test_live_output_chunks_then_final_output(store):
     store.enqueue([new("a")], T0)
     job = claim(store)
-    lease = Lease("a", "w1", job.run_no)
+    lease = Lease("a", "w1", job.attempt_number)
     store.record_start(lease, "h", 1, T0)
     store.append_output(lease, 0, b"abc", 0)
     store.append_output(lease, 3, b"def", 0)
-    assert store.output_chunks("a", job.run_no, 4) == [(3, b"def")]
-    assert store.live_output("a", job.run_no) == (b"abcdef", 6)
+    assert store.output_chunks("a", job.attempt_number, 4) == [(3, b"def")]
+    assert store.live_output("a", job.attempt_number) == (b"abcdef", 6)
     store.append_output(lease, 6, b"ghi", 5)  # keep from byte 5: "abc" is dropped
-    assert [c[0] for c in store.output_chunks("a", job.run_no, 0)] == [3, 6]
+    assert [c[0] for c in store.output_chunks("a", job.attempt_number, 0)] == [3, 6]
     assert store.attempts("a")[0].output == b"defghi"
     finish(store, job, 0, None, T0, output=b"fghi")
-    assert store.output_chunks("a", job.run_no, 0) == []
+    assert store.output_chunks("a", job.attempt_number, 0) == []
     assert store.attempts("a")[0].output == b"fghi"
 
 
@@ -433,7 +446,7 @@ def test_cancel_waiting_and_running_jobs(store):
     running = claim(store)  # "p"
     assert store.cancel(["r", "p"], T0) == {"r": "canceled", "p": "requested"}
     assert store.get_job("r").state == "canceled"
-    assert store.job_flags(Lease("p", "w1", running.run_no)) == (True, True)
+    assert store.job_flags(Lease("p", "w1", running.attempt_number)) == (True, True)
 
 
 def test_cancel_of_a_terminal_job_changes_nothing(store):

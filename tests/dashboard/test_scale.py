@@ -54,7 +54,7 @@ UPDATE jobs SET
   state = CASE WHEN seq % 100 < 94 THEN 'completed' WHEN seq % 100 < 96 THEN 'dead'
                WHEN seq % 100 = 96 THEN 'canceled' ELSE 'failed' END,
   attempts = CASE WHEN seq % 100 = 96 THEN 0 WHEN seq % 100 < 94 THEN 1 ELSE 4 END,
-  run_no = CASE WHEN seq % 100 = 96 THEN 0 WHEN seq % 100 < 94 THEN 1 ELSE 4 END,
+  attempt_number = CASE WHEN seq % 100 = 96 THEN 0 WHEN seq % 100 < 94 THEN 1 ELSE 4 END,
   exit_code = CASE WHEN seq % 100 < 94 THEN 0 WHEN seq % 100 = 96 THEN NULL ELSE 1 END,
   last_error = CASE WHEN seq % 100 BETWEEN 94 AND 95 OR seq % 100 > 96
                     THEN 'exit code 1' END,
@@ -62,7 +62,7 @@ UPDATE jobs SET
 WHERE seq % 100 < 98 AND seq <= :settled;
 INSERT INTO attempts (job_id, number, worker_id, started_at, finished_at, exit_code, error,
                       outcome, output, output_total)
-SELECT id, run_no, 'w-bench', started_at, finished_at, exit_code, last_error, state,
+SELECT id, attempt_number, 'w-bench', started_at, finished_at, exit_code, last_error, state,
        CAST('done' AS BLOB), 4
   FROM jobs WHERE state IN ('completed', 'dead', 'failed')
 """

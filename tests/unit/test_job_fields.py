@@ -82,7 +82,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "updated_at": params["now"],
         "started_at": None,
         "finished_at": None,
-        "run_no": 0,
+        "attempt_number": 0,
         "lease_until": None,
         "cancel_requested": 0,
         "host": None,

@@ -30,7 +30,7 @@ def job(attempts: int, max_retries: int = 2, **extra) -> Job:
         updated_at=NOW - 1,
         started_at=NOW - 1,
         finished_at=None,
-        run_no=attempts,
+        attempt_number=attempts,
     )
     fields.update(extra)
     return Job(**fields)

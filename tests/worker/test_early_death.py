@@ -88,7 +88,7 @@ def _claimed(store, tmp_path: Path, host: str):
     pidfile = tmp_path / "daemon"
     tree = subprocess.Popen(
         ["sh", "-c", f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 60' & exec sleep 60"],
-        env={**os.environ, **platform.attempt_tags(job_id, job.run_no, "w1")},
+        env={**os.environ, **platform.attempt_tags(job_id, job.attempt_number, "w1")},
         start_new_session=True,
     )
     return job, tree, read_pid(pidfile)

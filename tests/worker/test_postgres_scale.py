@@ -141,7 +141,9 @@ def test_a_job_held_on_a_host_that_died_is_recovered_by_another(pg_cli, pg_locat
         store.register_worker(WorkerInfo("w-gone", "host-that-died", 424242, "p", None, now, now))
         job = store.claim("w-gone", None, now, LEASE)
         assert job is not None and job.id == "orphan"
-        store.record_start(Lease("orphan", "w-gone", job.run_no), "host-that-died", 4242, now)
+        store.record_start(
+            Lease("orphan", "w-gone", job.attempt_number), "host-that-died", 4242, now
+        )
         pools(1)
         wait_for(lambda: cli.state("orphan") == "completed", timeout=30)
         attempts = cli.json("show", "orphan")["attempts"]

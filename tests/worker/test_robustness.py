@@ -149,10 +149,15 @@ def test_a_new_pool_stops_a_tree_whose_job_was_already_recovered(fast_config, po
         job = store.get_job(job_id)
         now = store.clock()
         record = Attempt(
-            job_id, job.run_no, job.worker_id, job.started_at, now, error=lifecycle.WORKER_LOST
+            job_id,
+            job.attempt_number,
+            job.worker_id,
+            job.started_at,
+            now,
+            error=lifecycle.WORKER_LOST,
         )
         assert store.finish(
-            Lease(job_id, job.worker_id, job.run_no),
+            Lease(job_id, job.worker_id, job.attempt_number),
             lifecycle.after_worker_lost(job, now, Config.from_stored({})),
             record,
             now,
@@ -219,7 +224,7 @@ def test_a_worker_dead_before_its_command_tree_reached_the_store_still_has_it_st
     host = platform.hostname()
     store.register_worker(WorkerInfo("w1", host, dead.pid, "p", None, now, now))
     job = store.claim("w1", None, now, 30.0)
-    env = {**os.environ, **platform.attempt_tags("j", job.run_no, "w1")}
+    env = {**os.environ, **platform.attempt_tags("j", job.attempt_number, "w1")}
     tree = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60"], env=env, start_new_session=True)
     try:
         assert recover_lost_work(store, Config.from_stored({}), host, now, {"w1": tree.pid}) == 1

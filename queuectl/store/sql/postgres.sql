@@ -104,6 +104,11 @@ CREATE TABLE queuectl_pool_stops (
     requested_at BIGINT  NOT NULL
 );
 
+-- name: schema_v5
+-- One name for an attempt's number: a job's latest is its `attempt_number`, as an attempt's
+-- own is its `number` (`attempts` is another count: the retry budget used).
+ALTER TABLE queuectl_jobs RENAME COLUMN run_no TO attempt_number;
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
                            cwd, env, created_at, updated_at)
@@ -124,7 +129,7 @@ WITH next AS (
        FOR UPDATE SKIP LOCKED)
 UPDATE queuectl_jobs j
    SET state = 'processing', worker_id = %(worker_id)s, attempts = j.attempts + 1,
-       run_no = j.run_no + 1, lease_until = %(lease_until)s, started_at = %(now)s,
+       attempt_number = j.attempt_number + 1, lease_until = %(lease_until)s, started_at = %(now)s,
        updated_at = %(now)s, cancel_requested = false,
        host = (SELECT w.host FROM queuectl_workers w WHERE w.id = %(worker_id)s)
   FROM next
@@ -147,13 +152,13 @@ RETURNING stop_requested
 -- name: extend_lease :lookup
 UPDATE queuectl_jobs SET lease_until = %(lease_until)s
  WHERE id = %(job_id)s AND state = 'processing' AND worker_id = %(worker_id)s
-   AND run_no = %(run_no)s
+   AND attempt_number = %(attempt_number)s
 RETURNING cancel_requested
 
 -- name: job_flags :repeatable :lookup
 SELECT cancel_requested FROM queuectl_jobs
  WHERE id = %(job_id)s AND state = 'processing' AND worker_id = %(worker_id)s
-   AND run_no = %(run_no)s
+   AND attempt_number = %(attempt_number)s
 
 -- name: stop_requested :repeatable :lookup
 SELECT stop_requested FROM queuectl_workers WHERE id = %(worker_id)s
@@ -174,7 +179,7 @@ UPDATE queuectl_jobs
        exit_code = %(exit_code)s, last_error = %(last_error)s, finished_at = %(finished_at)s,
        worker_id = NULL, lease_until = NULL, cancel_requested = false, updated_at = %(now)s
  WHERE id = %(job_id)s AND state = 'processing' AND worker_id = %(worker_id)s
-   AND run_no = %(run_no)s
+   AND attempt_number = %(attempt_number)s
 
 -- name: upsert_attempt
 -- A process group kept but never recorded is 0: its host finds the processes by their tags.

@@ -93,6 +93,11 @@ CREATE TABLE pool_stops (
     requested_at INTEGER NOT NULL
 );
 
+-- name: schema_v5
+-- One name for an attempt's number: a job's latest is its `attempt_number`, as an attempt's
+-- own is its `number` (`attempts` is another count: the retry budget used).
+ALTER TABLE jobs RENAME COLUMN run_no TO attempt_number;
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
                   created_at, updated_at)
@@ -105,7 +110,7 @@ SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
 -- name: claim
 UPDATE jobs
    SET state = 'processing', worker_id = :worker_id, attempts = attempts + 1,
-       run_no = run_no + 1, lease_until = :lease_until, started_at = :now, updated_at = :now,
+       attempt_number = attempt_number + 1, lease_until = :lease_until, started_at = :now, updated_at = :now,
        cancel_requested = 0, host = (SELECT host FROM workers WHERE id = :worker_id)
  WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_claim
                WHERE state IN ('pending', 'failed') AND run_at <= :now /*queues*/
@@ -127,12 +132,12 @@ UPDATE workers SET heartbeat_at = :now WHERE id = :worker_id RETURNING stop_requ
 
 -- name: extend_lease
 UPDATE jobs SET lease_until = :lease_until
- WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND run_no = :run_no
+ WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND attempt_number = :attempt_number
 RETURNING cancel_requested
 
 -- name: job_flags
 SELECT cancel_requested FROM jobs
- WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND run_no = :run_no
+ WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND attempt_number = :attempt_number
 
 -- name: stop_requested
 SELECT stop_requested FROM workers WHERE id = :worker_id
@@ -150,7 +155,7 @@ UPDATE jobs
    SET state = :state, attempts = :attempts, run_at = :run_at, exit_code = :exit_code,
        last_error = :last_error, finished_at = :finished_at, worker_id = NULL,
        lease_until = NULL, cancel_requested = 0, updated_at = :now
- WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND run_no = :run_no
+ WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND attempt_number = :attempt_number
 
 -- name: upsert_attempt
 -- A process group kept but never recorded is 0: its host finds the processes by their tags.
