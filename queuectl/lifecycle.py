@@ -6,6 +6,7 @@ Stores persist a `Transition` computed here; they never decide one. Time is pass
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping, Sequence
 
 from queuectl.config import Config
 from queuectl.durations import format_seconds
@@ -87,3 +88,32 @@ def after_worker_lost(job: Job, now: float, config: Config) -> Transition:
 def after_release(job: Job, now: float) -> Transition:
     """A cold stop interrupted the attempt: back to pending, the attempt given back."""
     return Transition(PENDING, max(job.attempts - 1, 0), now, job.exit_code, job.last_error, None)
+
+
+def dependency_cycle(edges: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """A cycle of "waits for" edges (job -> the jobs it waits for), as the ids along it
+    with the first repeated at the end, or None. Iterative: a chain may be long."""
+    done: set[str] = set()
+    for start in edges:
+        if start in done:
+            continue
+        path: list[str] = []
+        on_path: set[str] = set()
+        stack: list[tuple[str, Iterator[str]]] = [(start, iter(edges.get(start, ())))]
+        path.append(start)
+        on_path.add(start)
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                on_path.discard(node)
+                done.add(node)
+            elif child in on_path:
+                return path[path.index(child) :] + [child]
+            elif child not in done:
+                stack.append((child, iter(edges.get(child, ()))))
+                path.append(child)
+                on_path.add(child)
+    return None

@@ -27,6 +27,15 @@ CANCELED = "canceled"
 
 STATES = (PENDING, PROCESSING, COMPLETED, FAILED, DEAD, CANCELED)
 TERMINAL = (COMPLETED, DEAD, CANCELED)
+WAITING = (PENDING, FAILED)  # not yet claimed: what hold, edit and dependencies act on
+
+# A dependency's condition (SPEC §7), by what it accepts of the ended job's state.
+ON_SUCCESS, ON_ANY, ON_FAILURE = "success", "any", "failure"
+ACCEPTS = {
+    ON_SUCCESS: (COMPLETED,),
+    ON_ANY: TERMINAL,
+    ON_FAILURE: (DEAD, CANCELED),
+}
 DEFAULT_QUEUE = "default"
 
 
@@ -44,6 +53,9 @@ class NewJob:
     timeout: float | None = None
     cwd: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    after: list[dict[str, str]] = field(default_factory=list)
+    group: str | None = None
+    index: int | None = None
 
 
 def job_field(
@@ -54,6 +66,7 @@ def job_field(
     minimum: int | None = None,
     choices: tuple[str, ...] | None = None,
     default: Any = MISSING,
+    default_factory: Any = MISSING,
 ) -> Any:
     """A field of `Job`, declared with what is derived from it: its place in the job object
     (`public`), the column that holds it (store/rows.py), its enqueue parameter (if `NewJob`
@@ -62,6 +75,7 @@ def job_field(
     8601 in the job object, integer milliseconds in its column."""
     return field(
         default=default,
+        default_factory=default_factory,
         metadata={
             "description": description,
             "moment": moment,
@@ -105,6 +119,14 @@ class Job:
     updated_at: float = job_field("when it last changed", moment=True)
     started_at: float | None = job_field("the start of the latest attempt", moment=True)
     finished_at: float | None = job_field("when it reached a final state", moment=True)
+    after: list[dict[str, str]] = job_field(
+        "dependencies: each {id, on}; on success (completed), failure (dead or canceled) "
+        "or any (ended)",
+        default_factory=list,
+    )
+    group: str | None = job_field("the group it belongs to (an array's, or --group)", default=None)
+    index: int | None = job_field("its index in an array", default=None)
+    held: bool = job_field("held by hold until release: not claimed", default=False)
     # Bookkeeping that is not part of the public job object:
     attempt_number: int = job_field(
         "the number of the latest attempt (attempt numbers are never reused)",
@@ -119,6 +141,14 @@ class Job:
     )
     host: str | None = job_field(
         "of the worker that claimed the latest attempt", public=False, default=None
+    )
+    waiting_on: int = job_field(
+        "dependency conditions not yet met: claimed only at 0", public=False, default=0
+    )
+    awaited: bool = job_field(
+        "some job waits (or waited) for it: its end settles its dependents",
+        public=False,
+        default=False,
     )
 
     def to_dict(self) -> dict[str, Any]:

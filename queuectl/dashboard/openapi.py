@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from queuectl import __version__
-from queuectl.model import PUBLIC_JOB_FIELDS, STATES, JobField
+from queuectl.model import ACCEPTS, PUBLIC_JOB_FIELDS, STATES, JobField
 
 SESSION_COOKIE = "queuectl_session"  # + "_PORT": cookies do not tell ports apart
 CSRF_HEADER = "X-CSRF-Token"
@@ -39,6 +39,10 @@ _JOB_FIELD_TYPES: dict[str, dict[str, Any]] = {
     "float": {"type": "number"},
     "bool": {"type": "boolean"},
     "dict[str, str]": {"type": "object", "additionalProperties": {"type": "string"}},
+    "list[dict[str, str]]": {
+        "type": "array",
+        "items": _object({"id": {"type": "string"}, "on": {"enum": list(ACCEPTS)}}),
+    },
 }
 
 

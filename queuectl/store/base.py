@@ -120,8 +120,14 @@ class Store(abc.ABC):
     def enqueue(self, jobs: Sequence[NewJob], now: float) -> None:
         """Insert the jobs as ``pending`` in one transaction, then wake idle workers.
 
-        Raises `Conflict` naming the id if an id exists already (or twice in `jobs`);
-        then nothing is inserted."""
+        A job's ``after`` entries (``group:NAME`` expanded to that group's jobs, the
+        batch's included) are stored as it waits for them: it is claimed once each has
+        ended as its condition asks; one that ends otherwise cancels it (and what waits for
+        it) in the same transaction as that end (SPEC §7).
+
+        Raises `Conflict` naming the id if an id exists already (or twice in `jobs`), and
+        `NotFound`/`Conflict` for an unknown dependency, a cycle, or a condition that can
+        already never be met; then nothing is inserted."""
 
     # --- claiming and running ----------------------------------------------------------
 
@@ -229,9 +235,20 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def retry_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
-        """Move ``dead`` jobs (those named, or all if None) to ``pending`` with
-        ``attempts`` = 0 and ``run_at`` = now; wake workers. `NotFound` or `Conflict` (a
+        """`requeue` the ``dead`` jobs named (all if None). `NotFound` or `Conflict` (a
         job that is not dead) changes nothing. Returns the ids moved."""
+
+    @abc.abstractmethod
+    def requeue(self, job_ids: Sequence[str], now: float) -> list[str]:
+        """Move finished jobs (completed, dead, canceled) to ``pending`` with ``attempts`` =
+        0 and ``run_at`` = now; wake workers. Their dependencies are waited for again (those
+        requeued with them first); one whose condition can no longer be met, like an
+        unfinished job, is a `Conflict` that changes nothing."""
+
+    @abc.abstractmethod
+    def hold(self, job_ids: Sequence[str], held: bool, now: float) -> None:
+        """Hold (or release) ``pending``/``failed`` jobs: a held job is not claimed.
+        `NotFound` or `Conflict` (another state) changes nothing."""
 
     @abc.abstractmethod
     def purge(self, states: Sequence[str], finished_before: float | None) -> int:
@@ -246,9 +263,26 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def list_jobs(
-        self, state: str | None = None, queue: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        state: str | None = None,
+        queue: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        group: str | None = None,
     ) -> list[Job]:
         """Jobs, newest first."""
+
+    @abc.abstractmethod
+    def group_members(self, group: str) -> list[tuple[str, str]]:
+        """(id, state) of each job of the group, in index (then enqueue) order."""
+
+    @abc.abstractmethod
+    def group_counts(self, group: str) -> dict[str, int]:
+        """How many jobs of the group are in each state (states with none left out)."""
+
+    @abc.abstractmethod
+    def job_states(self, job_ids: Sequence[str]) -> dict[str, str]:
+        """The state of each of those jobs that exists."""
 
     @abc.abstractmethod
     def attempts(self, job_id: str) -> list[Attempt]:

@@ -44,8 +44,19 @@ def _json_object(text: str | None) -> dict[str, Any]:
     return json.loads(text) if text else {}
 
 
-_WRITERS: dict[str, Callable[[Any], Any]] = {"dict[str, str]": _json_text}
-_READERS: dict[str, Callable[[Any], Any]] = {"dict[str, str]": _json_object, "bool": bool}
+def _json_list(text: str | None) -> list[Any]:
+    return json.loads(text) if text else []
+
+
+_WRITERS: dict[str, Callable[[Any], Any]] = {
+    "dict[str, str]": _json_text,
+    "list[dict[str, str]]": _json_text,
+}
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "dict[str, str]": _json_object,
+    "list[dict[str, str]]": _json_list,
+    "bool": bool,
+}
 
 
 def _writer(item: JobField) -> Callable[[Any], Any]:

@@ -24,8 +24,18 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from queuectl.errors import Conflict, DuplicateId, NotFound, quote
-from queuectl.lifecycle import Transition
-from queuectl.model import TERMINAL, Attempt, Job, Lease, NewJob, WorkerInfo
+from queuectl.lifecycle import Transition, dependency_cycle
+from queuectl.model import (
+    ACCEPTS,
+    CANCELED,
+    TERMINAL,
+    WAITING,
+    Attempt,
+    Job,
+    Lease,
+    NewJob,
+    WorkerInfo,
+)
 from queuectl.store import queries
 from queuectl.store.base import FinishedAttempt, Heartbeat, Store, StrayAttempt
 from queuectl.store.rows import (
@@ -42,6 +52,11 @@ from queuectl.store.rows import (
 )
 
 Row = Mapping[str, Any]
+_CONDITION_TEXT = {"success": "complete", "failure": "end dead or canceled"}
+
+
+def _either(states: Sequence[str]) -> str:
+    return ", ".join(states[:-1]) + f" or {states[-1]}" if len(states) > 1 else states[0]
 
 
 class SqlStore(Store):
@@ -118,10 +133,117 @@ class SqlStore(Store):
         rows = [new_job_params(job, now) for job in jobs]
         try:
             with self._transaction():
+                waits = self._dependencies_of(jobs) if any(job.after for job in jobs) else {}
+                for row, job in zip(rows, jobs):
+                    if job.id in waits:
+                        row["after"] = json.dumps(
+                            [{"id": dep, "on": on} for dep, on in waits[job.id]]
+                        )
                 self._many("insert_job", rows)
+                if waits:
+                    self._wait_for(waits)
                 self._announce("enqueue")
         except self._duplicate_key:
             raise DuplicateId(self._duplicate_id(jobs)) from None
+
+    # --- dependencies (SPEC §7) --------------------------------------------------------
+
+    def _dependencies_of(self, jobs: Sequence[NewJob]) -> dict[str, list[tuple[str, str]]]:
+        """Each job's dependencies as (id, condition), `group:NAME` expanded to the jobs of
+        that group as this transaction sees them (the batch's too). Refuses (changing
+        nothing) an unknown job or group, a cycle, and a condition that can never be met."""
+        in_batch = {job.id: job for job in jobs}
+        groups = {
+            entry["id"][len("group:") :]
+            for job in jobs
+            for entry in job.after
+            if entry["id"].startswith("group:")
+        }
+        members: dict[str, list[str]] = {group: [] for group in groups}
+        if groups:
+            for row in self._rows("group_members", {"groups": self._list(sorted(groups))}):
+                members[row["group"]].append(row["id"])
+            for job in jobs:
+                if job.group in members:
+                    members[job.group].append(job.id)
+        waits: dict[str, list[tuple[str, str]]] = {}
+        for job in jobs:
+            expanded: dict[tuple[str, str], None] = {}  # in order, without repeats
+            for entry in job.after:
+                if entry["id"].startswith("group:"):
+                    group = entry["id"][len("group:") :]
+                    if not members[group]:
+                        raise NotFound(f"job {quote(job.id)}: no job in group {quote(group)}")
+                    for dep in members[group]:
+                        expanded[(dep, entry["on"])] = None
+                else:
+                    expanded[(entry["id"], entry["on"])] = None
+            if expanded:
+                waits[job.id] = list(expanded)
+        cycle = dependency_cycle(
+            {job_id: [dep for dep, _ in deps if dep in in_batch] for job_id, deps in waits.items()}
+        )
+        if cycle:
+            raise Conflict(f"the dependencies form a cycle: {' -> '.join(map(quote, cycle))}")
+        return waits
+
+    def _wait_for(self, waits: Mapping[str, Sequence[tuple[str, str]]]) -> None:
+        """Record each waiting job's unmet conditions and count them on it. Every job named
+        must be in the store by now (an enqueue's batch is inserted first). Refuses, in the
+        transaction, an unknown dependency and one that ended in a state its condition does
+        not accept. On PostgreSQL the dependencies' rows stay locked until commit, so none
+        of them ends unseen meanwhile."""
+        deps = sorted({dep for entries in waits.values() for dep, _ in entries})
+        states = {
+            row["id"]: row["state"] for row in self._rows("states_of", {"ids": self._list(deps)})
+        }
+        unmet = []
+        for job_id, entries in waits.items():
+            for dep, on in entries:
+                if dep not in states:
+                    raise NotFound(f"job {quote(job_id)}: no job with id {quote(dep)} to wait for")
+                if states[dep] not in TERMINAL:
+                    unmet.append({"dep_id": dep, "job_id": job_id, "condition": on})
+                elif states[dep] not in ACCEPTS[on]:
+                    raise Conflict(
+                        f"job {quote(job_id)} can never run: it waits for {quote(dep)} to "
+                        f"{_CONDITION_TEXT[on]}, and {quote(dep)} is {states[dep]}"
+                    )
+        if not unmet:
+            return
+        self._many("insert_dependency", unmet)
+        self._rows("mark_awaited", {"ids": self._list(sorted({row["dep_id"] for row in unmet}))})
+        self._rows("count_waiting", {"ids": self._list(sorted({row["job_id"] for row in unmet}))})
+
+    def _settle_dependents(self, job_id: str, state: str, now: float) -> None:
+        """A job ended in `state`: the jobs waiting on it whose condition that meets are one
+        step nearer to running; those it fails are canceled, and so in turn are the jobs
+        waiting on them whose conditions their cancel fails (SPEC §7: never wait forever)."""
+        ended = [(job_id, state)]
+        released = False
+        while ended:
+            dep_id, dep_state = ended.pop()
+            accepted = self._list([on for on, states in ACCEPTS.items() if dep_state in states])
+            key = {"dep_id": dep_id, "accepted": accepted}
+            self._rows("lock_dependents", {"dep_id": dep_id})
+            rows = self._rows("release_dependents", {**key, "now": ms(now)})
+            released = released or any(row["waiting_on"] == 0 for row in rows)
+            doomed = [row["job_id"] for row in self._rows("doomed_dependents", key)]
+            self._rows("forget_dependency", {"dep_id": dep_id})
+            if doomed:
+                canceled = self._rows(
+                    "cancel_doomed",
+                    {
+                        "ids": self._list(doomed),
+                        "last_error": f"dependency {quote(dep_id)} ended {dep_state}",
+                        "now": ms(now),
+                    },
+                )
+                ids = [row["id"] for row in canceled]
+                self._rows("forget_waits", {"ids": self._list(ids)})
+                ended += [(canceled_id, CANCELED) for canceled_id in ids]
+        if released:
+            self._announce("dependencies met")
 
     def _duplicate_id(self, jobs: Sequence[NewJob]) -> str:
         """Which id made an enqueue fail: one given twice, or one already stored."""
@@ -225,7 +347,7 @@ class SqlStore(Store):
     def _finish(
         self, lease: Lease, transition: Transition, attempt: Attempt, now: float, keep_pgid: bool
     ) -> bool:
-        changed = self._count(
+        finished = self._row(
             "finish_job",
             {
                 **lease_params(lease),
@@ -238,7 +360,7 @@ class SqlStore(Store):
                 "now": ms(now),
             },
         )
-        if changed != 1:
+        if finished is None:
             return False
         self._rows(
             "upsert_attempt",
@@ -258,6 +380,8 @@ class SqlStore(Store):
             },
         )
         self._rows("drop_chunks", {"job_id": lease.job_id, "number": lease.attempt_number})
+        if finished["awaited"] and transition.state in TERMINAL:
+            self._settle_dependents(lease.job_id, transition.state, now)
         return True
 
     # --- recovery ----------------------------------------------------------------------
@@ -305,16 +429,71 @@ class SqlStore(Store):
                         f"job {quote(job_id)} is {states[job_id]}: only pending, failed "
                         "or processing jobs can be canceled"
                     )
-            self._rows("cancel_waiting", params)
+            canceled = [row["id"] for row in self._rows("cancel_waiting", params)]
             self._rows("cancel_running", params)
+            self._ended_waiting(canceled, CANCELED, now)
         return {
             job_id: "requested" if states[job_id] == "processing" else "canceled"
             for job_id in job_ids
         }
 
+    def _ended_waiting(self, job_ids: Sequence[str], state: str, now: float) -> None:
+        """Jobs that ended without running: what they waited for no longer matters, and
+        what waits for them is settled."""
+        if not job_ids:
+            return
+        self._rows("forget_waits", {"ids": self._list(job_ids)})
+        for job_id in job_ids:
+            self._settle_dependents(job_id, state, now)
+
+    def _require_states(
+        self, job_ids: Sequence[str], allowed: Sequence[str], verb: str
+    ) -> dict[str, str]:
+        states = self._states_of(job_ids)
+        for job_id in job_ids:
+            if states[job_id] not in allowed:
+                raise Conflict(
+                    f"job {quote(job_id)} is {states[job_id]}: only {_either(allowed)} jobs "
+                    f"can be {verb}"
+                )
+        return states
+
+    def hold(self, job_ids: Sequence[str], held: bool, now: float) -> None:
+        with self._transaction():
+            self._require_states(job_ids, WAITING, "released" if not held else "held")
+            self._rows("set_held", {"ids": self._list(job_ids), "held": held, "now": ms(now)})
+            if not held:
+                self._announce("release")
+
+    def requeue(self, job_ids: Sequence[str], now: float) -> list[str]:
+        with self._transaction():
+            self._require_states(job_ids, TERMINAL, "requeued")
+            return self._requeue(job_ids, now)
+
+    def _requeue(self, job_ids: Sequence[str], now: float) -> list[str]:
+        if not job_ids:
+            return []
+        ids = self._list(job_ids)
+        moved = [row["id"] for row in self._rows("requeue", {"ids": ids, "now": ms(now)})]
+        # Their dependencies are waited for again, as at enqueue: those requeued here too are
+        # pending now, so their dependents wait for them; one that can no longer meet its
+        # condition refuses the whole requeue.
+        self._rows("forget_waits", {"ids": ids})
+        waits = {
+            job.id: [(entry["id"], entry["on"]) for entry in job.after]
+            for job in map(self.get_job, moved)
+            if job.after
+        }
+        if waits:
+            self._wait_for(waits)
+        self._announce("requeue")
+        return moved
+
     def retry_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
         with self._transaction():
-            if job_ids is not None:
+            if job_ids is None:
+                job_ids = [row["id"] for row in self._rows("dead_ids")]
+            else:
                 states = self._states_of(job_ids)
                 for job_id in job_ids:
                     if states[job_id] != "dead":
@@ -322,11 +501,7 @@ class SqlStore(Store):
                             f"job {quote(job_id)} is {states[job_id]}, not dead: only "
                             "dead jobs can be retried"
                         )
-            ids = None if job_ids is None else self._list(job_ids)
-            moved = [row["id"] for row in self._rows("retry_dead", {"ids": ids, "now": ms(now)})]
-            if moved:
-                self._announce("retry")
-        return moved
+            return self._requeue(job_ids, now)
 
     def purge(self, states: Sequence[str], finished_before: float | None) -> int:
         params = {
@@ -347,19 +522,37 @@ class SqlStore(Store):
         return job_from_row(row)
 
     def list_jobs(
-        self, state: str | None = None, queue: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        state: str | None = None,
+        queue: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        group: str | None = None,
     ) -> list[Job]:
         # One WHERE per combination: "(state IS NULL OR state = ...)" would keep the
         # planner from the index that serves each filter.
         where = filters(
-            (f"state = {self._param('state')}", state), (f"queue = {self._param('queue')}", queue)
+            (f"state = {self._param('state')}", state),
+            (f"queue = {self._param('queue')}", queue),
+            (f'"group" = {self._param("group")}', group),
         )
         rows = self._rows(
             "list_jobs",
-            {"state": state, "queue": queue, "limit": limit, "offset": offset},
+            {"state": state, "queue": queue, "group": group, "limit": limit, "offset": offset},
             where=where,
         )
         return [job_from_row(row) for row in rows]
+
+    def group_members(self, group: str) -> list[tuple[str, str]]:
+        rows = self._rows("group_members", {"groups": self._list([group])})
+        return [(row["id"], row["state"]) for row in rows]
+
+    def group_counts(self, group: str) -> dict[str, int]:
+        return {row["state"]: row["n"] for row in self._rows("group_counts", {"group": group})}
+
+    def job_states(self, job_ids: Sequence[str]) -> dict[str, str]:
+        rows = self._rows("job_states", {"ids": self._list(job_ids)}) if job_ids else []
+        return {row["id"]: row["state"] for row in rows}
 
     def attempts(self, job_id: str) -> list[Attempt]:
         attempts = [attempt_from_row(row) for row in self._rows("attempts", {"job_id": job_id})]

@@ -169,6 +169,14 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
     store._conn.execute("DROP INDEX queuectl_jobs_by_queue")
     store._conn.execute("ALTER TABLE queuectl_jobs DROP COLUMN host")
     store._conn.execute("ALTER TABLE queuectl_jobs RENAME COLUMN attempt_number TO run_no")
+    for column in ('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"):
+        store._conn.execute(f"ALTER TABLE queuectl_jobs DROP COLUMN {column}")
+    store._conn.execute("DROP TABLE queuectl_dependencies")
+    for index, columns in (("claim", "priority DESC, run_at, seq"), ("due", "run_at")):
+        store._conn.execute(
+            f"CREATE INDEX queuectl_jobs_{index} ON queuectl_jobs ({columns})"
+            " WHERE state IN ('pending', 'failed')"
+        )
     store._conn.execute("DROP TABLE queuectl_pool_stops")
     store._conn.execute("UPDATE queuectl_meta SET value = '1' WHERE key = 'schema_version'")
     store.close()

@@ -29,6 +29,11 @@ SPEC_FIELDS = [
     "updated_at",
     "started_at",
     "finished_at",
+    # SPEC §7:
+    "after",
+    "group",
+    "index",
+    "held",
 ]
 
 
@@ -55,6 +60,9 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         timeout=2.5,
         cwd="/tmp",
         env={"X": "1"},
+        after=[{"id": "b", "on": "any"}],
+        group="g",
+        index=7,
     )
     params = new_job_params(new, 1_800_000_000.5)
     assert params == {
@@ -67,6 +75,9 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "timeout": 2.5,
         "cwd": "/tmp",
         "env": json.dumps({"X": "1"}),
+        "after": json.dumps([{"id": "b", "on": "any"}]),
+        "group": "g",
+        "index": 7,
         "now": 1_800_000_000_500,
     }
     new.env = {}
@@ -86,13 +97,21 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "lease_until": None,
         "cancel_requested": 0,
         "host": None,
+        "held": 0,
+        "waiting_on": 1,
+        "awaited": 0,
     }
     job = job_from_row(row)
-    assert {name: getattr(job, name) for name in ("id", "run_at", "timeout", "env")} == {
+    shown = ("id", "run_at", "timeout", "env", "after", "group", "index", "held")
+    assert {name: getattr(job, name) for name in shown} == {
         "id": "a",
         "run_at": 1_800_000_000.123,
         "timeout": 2.5,
         "env": {"X": "1"},
+        "after": [{"id": "b", "on": "any"}],
+        "group": "g",
+        "index": 7,
+        "held": False,
     }
     assert (job.created_at, job.cancel_requested, job.started_at) == (1_800_000_000.5, False, None)
     assert job.to_dict()["run_at"] == "2027-01-15T08:00:00.123Z"

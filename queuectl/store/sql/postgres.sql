@@ -109,11 +109,41 @@ CREATE TABLE queuectl_pool_stops (
 -- own is its `number` (`attempts` is another count: the retry budget used).
 ALTER TABLE queuectl_jobs RENAME COLUMN run_no TO attempt_number;
 
+-- name: schema_v6
+-- Workflows (SPEC §7). A job may be claimed only while it is not held and none of its
+-- dependency conditions is unmet (waiting_on counts them). The claim's indexes hold only
+-- such jobs, so 10,000 jobs that wait on one cost other claims nothing.
+-- "after": JSON [{"id", "on"}], NULL if none.
+ALTER TABLE queuectl_jobs ADD COLUMN "after" TEXT;
+ALTER TABLE queuectl_jobs ADD COLUMN "group" TEXT;
+ALTER TABLE queuectl_jobs ADD COLUMN "index" INTEGER;
+ALTER TABLE queuectl_jobs ADD COLUMN held BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE queuectl_jobs ADD COLUMN waiting_on INTEGER NOT NULL DEFAULT 0;
+-- Set once a job is waited on: only then does its end look for dependents to settle.
+ALTER TABLE queuectl_jobs ADD COLUMN awaited BOOLEAN NOT NULL DEFAULT false;
+DROP INDEX queuectl_jobs_claim;
+CREATE INDEX queuectl_jobs_claim ON queuectl_jobs (priority DESC, run_at, seq)
+ WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0;
+DROP INDEX queuectl_jobs_due;
+CREATE INDEX queuectl_jobs_due ON queuectl_jobs (run_at)
+ WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0;
+CREATE INDEX queuectl_jobs_group ON queuectl_jobs ("group", "index", seq)
+ WHERE "group" IS NOT NULL;
+-- The unmet conditions, one row each: deleted when the dependency ends, which releases or
+-- cancels the waiting job in the same transaction.
+CREATE TABLE queuectl_dependencies (
+    dep_id    TEXT NOT NULL,
+    job_id    TEXT NOT NULL,
+    condition TEXT NOT NULL,                             -- success, any or failure
+    PRIMARY KEY (dep_id, job_id, condition)
+);
+CREATE INDEX queuectl_dependencies_job ON queuectl_dependencies (job_id);
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
-                           cwd, env, created_at, updated_at)
+                           cwd, env, "after", "group", "index", created_at, updated_at)
 VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s, %(run_at)s,
-        %(timeout)s, %(cwd)s, %(env)s, %(now)s, %(now)s)
+        %(timeout)s, %(cwd)s, %(env)s, %(after)s, %(group)s, %(index)s, %(now)s, %(now)s)
 
 -- name: existing_ids :repeatable :lookup
 SELECT id FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
@@ -123,7 +153,8 @@ SELECT id FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
 -- such a subquery more than once and update more rows than the LIMIT (PG bug #15715).
 WITH next AS (
     SELECT seq FROM queuectl_jobs
-     WHERE state IN ('pending', 'failed') AND run_at <= %(now)s /*queues*/
+     WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0
+       AND run_at <= %(now)s /*queues*/
      ORDER BY priority DESC, run_at, seq
      LIMIT 1
        FOR UPDATE SKIP LOCKED)
@@ -138,7 +169,7 @@ RETURNING j.*
 
 -- name: next_run_at :repeatable :lookup
 SELECT min(run_at) AS run_at FROM queuectl_jobs
- WHERE state IN ('pending', 'failed') /*queues*/
+ WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 /*queues*/
 
 -- name: record_start :repeatable
 INSERT INTO queuectl_attempts (job_id, number, worker_id, host, pgid, started_at)
@@ -180,6 +211,7 @@ UPDATE queuectl_jobs
        worker_id = NULL, lease_until = NULL, cancel_requested = false, updated_at = %(now)s
  WHERE id = %(job_id)s AND state = 'processing' AND worker_id = %(worker_id)s
    AND attempt_number = %(attempt_number)s
+RETURNING awaited
 
 -- name: upsert_attempt
 -- A process group kept but never recorded is 0: its host finds the processes by their tags.
@@ -227,17 +259,76 @@ SELECT id, state FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[]) ORDER BY id 
 -- name: cancel_waiting :lookup
 UPDATE queuectl_jobs SET state = 'canceled', finished_at = %(now)s, updated_at = %(now)s
  WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed')
+RETURNING id
 
 -- name: cancel_running :lookup
 UPDATE queuectl_jobs SET cancel_requested = true, updated_at = %(now)s
  WHERE id = ANY(%(ids)s::text[]) AND state = 'processing'
 
--- name: retry_dead :lookup
+-- name: requeue :lookup
 UPDATE queuectl_jobs
-   SET state = 'pending', attempts = 0, run_at = %(now)s, finished_at = NULL,
+   SET state = 'pending', attempts = 0, run_at = %(now)s, finished_at = NULL, waiting_on = 0,
        updated_at = %(now)s
- WHERE state = 'dead' AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))
+ WHERE id = ANY(%(ids)s::text[]) AND state IN ('completed', 'dead', 'canceled')
 RETURNING id
+
+-- name: dead_ids :repeatable :lookup
+SELECT id FROM queuectl_jobs WHERE state = 'dead' ORDER BY seq FOR UPDATE
+
+-- name: group_members :repeatable :lookup
+SELECT id, state, "group" FROM queuectl_jobs
+ WHERE "group" = ANY(%(groups)s::text[])
+ ORDER BY "group", "index", seq
+
+-- name: insert_dependency
+INSERT INTO queuectl_dependencies (dep_id, job_id, condition)
+VALUES (%(dep_id)s, %(job_id)s, %(condition)s)
+ON CONFLICT DO NOTHING
+
+-- name: mark_awaited :lookup
+UPDATE queuectl_jobs SET awaited = true WHERE id = ANY(%(ids)s::text[]) AND NOT awaited
+
+-- name: count_waiting :lookup
+UPDATE queuectl_jobs j
+   SET waiting_on = (SELECT count(*) FROM queuectl_dependencies d WHERE d.job_id = j.id)
+ WHERE j.id = ANY(%(ids)s::text[])
+
+-- name: lock_dependents :lookup
+-- In one order: two jobs ending at once that share dependents must not deadlock.
+SELECT id FROM queuectl_jobs
+ WHERE id IN (SELECT job_id FROM queuectl_dependencies WHERE dep_id = %(dep_id)s)
+ ORDER BY id FOR UPDATE
+
+-- name: release_dependents :lookup
+WITH met AS (
+    SELECT job_id, count(*) AS n FROM queuectl_dependencies
+     WHERE dep_id = %(dep_id)s AND condition = ANY(%(accepted)s::text[])
+     GROUP BY job_id)
+UPDATE queuectl_jobs j SET waiting_on = j.waiting_on - met.n, updated_at = %(now)s
+  FROM met
+ WHERE j.id = met.job_id
+RETURNING j.id, j.waiting_on
+
+-- name: doomed_dependents :repeatable :lookup
+SELECT DISTINCT job_id FROM queuectl_dependencies
+ WHERE dep_id = %(dep_id)s AND NOT condition = ANY(%(accepted)s::text[])
+
+-- name: forget_dependency :repeatable :lookup
+DELETE FROM queuectl_dependencies WHERE dep_id = %(dep_id)s
+
+-- name: forget_waits :repeatable :lookup
+DELETE FROM queuectl_dependencies WHERE job_id = ANY(%(ids)s::text[])
+
+-- name: cancel_doomed
+UPDATE queuectl_jobs
+   SET state = 'canceled', last_error = %(last_error)s, finished_at = %(now)s, waiting_on = 0,
+       updated_at = %(now)s
+ WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed')
+RETURNING id
+
+-- name: set_held
+UPDATE queuectl_jobs SET held = %(held)s, updated_at = %(now)s
+ WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed')
 
 -- name: purge_attempts :lookup
 DELETE FROM queuectl_attempts WHERE job_id IN (
@@ -265,6 +356,12 @@ SELECT * FROM queuectl_attempts WHERE job_id = %(job_id)s ORDER BY number
 
 -- name: counts :repeatable :lookup
 SELECT queue, state, count(*) AS n FROM queuectl_jobs GROUP BY queue, state
+
+-- name: group_counts :repeatable :lookup
+SELECT state, count(*) AS n FROM queuectl_jobs WHERE "group" = %(group)s GROUP BY state
+
+-- name: job_states :repeatable :lookup
+SELECT id, state FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
 
 -- name: finished_attempts :repeatable :lookup
 SELECT j.queue, a.outcome, a.started_at, a.finished_at

@@ -98,11 +98,40 @@ CREATE TABLE pool_stops (
 -- own is its `number` (`attempts` is another count: the retry budget used).
 ALTER TABLE jobs RENAME COLUMN run_no TO attempt_number;
 
+-- name: schema_v6
+-- Workflows (SPEC §7). A job may be claimed only while it is not held and none of its
+-- dependency conditions is unmet (waiting_on counts them). The claim's indexes hold only
+-- such jobs, so 10,000 jobs that wait on one cost other claims nothing.
+-- "after": JSON [{"id", "on"}], NULL if none.
+ALTER TABLE jobs ADD COLUMN "after" TEXT;
+ALTER TABLE jobs ADD COLUMN "group" TEXT;
+ALTER TABLE jobs ADD COLUMN "index" INTEGER;
+ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN waiting_on INTEGER NOT NULL DEFAULT 0;
+-- Set once a job is waited on: only then does its end look for dependents to settle.
+ALTER TABLE jobs ADD COLUMN awaited INTEGER NOT NULL DEFAULT 0;
+DROP INDEX jobs_claim;
+CREATE INDEX jobs_claim ON jobs (priority DESC, run_at, seq)
+ WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0;
+DROP INDEX jobs_due;
+CREATE INDEX jobs_due ON jobs (run_at)
+ WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0;
+CREATE INDEX jobs_group ON jobs ("group", "index", seq) WHERE "group" IS NOT NULL;
+-- The unmet conditions, one row each: deleted when the dependency ends, which releases or
+-- cancels the waiting job in the same transaction.
+CREATE TABLE dependencies (
+    dep_id    TEXT NOT NULL,
+    job_id    TEXT NOT NULL,
+    condition TEXT NOT NULL,                             -- success, any or failure
+    PRIMARY KEY (dep_id, job_id, condition)
+);
+CREATE INDEX dependencies_job ON dependencies (job_id);
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
-                  created_at, updated_at)
+                  "after", "group", "index", created_at, updated_at)
 VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :timeout, :cwd,
-        :env, :now, :now)
+        :env, :after, :group, :index, :now, :now)
 
 -- name: existing_ids
 SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
@@ -110,17 +139,19 @@ SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
 -- name: claim
 UPDATE jobs
    SET state = 'processing', worker_id = :worker_id, attempts = attempts + 1,
-       attempt_number = attempt_number + 1, lease_until = :lease_until, started_at = :now, updated_at = :now,
-       cancel_requested = 0, host = (SELECT host FROM workers WHERE id = :worker_id)
+       attempt_number = attempt_number + 1, lease_until = :lease_until, started_at = :now,
+       updated_at = :now, cancel_requested = 0,
+       host = (SELECT host FROM workers WHERE id = :worker_id)
  WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_claim
-               WHERE state IN ('pending', 'failed') AND run_at <= :now /*queues*/
+               WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0
+                 AND run_at <= :now /*queues*/
                ORDER BY priority DESC, run_at, seq
                LIMIT 1)
 RETURNING *
 
 -- name: next_run_at
 SELECT min(run_at) AS run_at FROM jobs INDEXED BY jobs_due
- WHERE state IN ('pending', 'failed') /*queues*/
+ WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 /*queues*/
 
 -- name: record_start
 INSERT INTO attempts (job_id, number, worker_id, host, pgid, started_at)
@@ -132,12 +163,14 @@ UPDATE workers SET heartbeat_at = :now WHERE id = :worker_id RETURNING stop_requ
 
 -- name: extend_lease
 UPDATE jobs SET lease_until = :lease_until
- WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND attempt_number = :attempt_number
+ WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id
+   AND attempt_number = :attempt_number
 RETURNING cancel_requested
 
 -- name: job_flags
 SELECT cancel_requested FROM jobs
- WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND attempt_number = :attempt_number
+ WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id
+   AND attempt_number = :attempt_number
 
 -- name: stop_requested
 SELECT stop_requested FROM workers WHERE id = :worker_id
@@ -155,7 +188,9 @@ UPDATE jobs
    SET state = :state, attempts = :attempts, run_at = :run_at, exit_code = :exit_code,
        last_error = :last_error, finished_at = :finished_at, worker_id = NULL,
        lease_until = NULL, cancel_requested = 0, updated_at = :now
- WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id AND attempt_number = :attempt_number
+ WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id
+   AND attempt_number = :attempt_number
+RETURNING awaited
 
 -- name: upsert_attempt
 -- A process group kept but never recorded is 0: its host finds the processes by their tags.
@@ -197,19 +232,77 @@ SELECT start, data FROM output_chunks
 -- name: states_of
 SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
 
+-- name: job_states
+SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
+
 -- name: cancel_waiting
 UPDATE jobs SET state = 'canceled', finished_at = :now, updated_at = :now
  WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed')
+RETURNING id
 
 -- name: cancel_running
 UPDATE jobs SET cancel_requested = 1, updated_at = :now
  WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'processing'
 
--- name: retry_dead
+-- name: requeue
 UPDATE jobs
-   SET state = 'pending', attempts = 0, run_at = :now, finished_at = NULL, updated_at = :now
- WHERE state = 'dead' AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
+   SET state = 'pending', attempts = 0, run_at = :now, finished_at = NULL, waiting_on = 0,
+       updated_at = :now
+ WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('completed', 'dead', 'canceled')
 RETURNING id
+
+-- name: dead_ids
+SELECT id FROM jobs INDEXED BY jobs_state WHERE state = 'dead' ORDER BY seq
+
+-- name: group_members
+SELECT id, state, "group" FROM jobs INDEXED BY jobs_group
+ WHERE "group" IN (SELECT value FROM json_each(:groups))
+ ORDER BY "group", "index", seq
+
+-- name: insert_dependency
+INSERT OR IGNORE INTO dependencies (dep_id, job_id, condition)
+VALUES (:dep_id, :job_id, :condition)
+
+-- name: mark_awaited
+UPDATE jobs SET awaited = 1 WHERE id IN (SELECT value FROM json_each(:ids)) AND awaited = 0
+
+-- name: count_waiting
+UPDATE jobs SET waiting_on = (SELECT count(*) FROM dependencies d WHERE d.job_id = jobs.id)
+ WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: lock_dependents
+-- (PostgreSQL locks them in one order here; SQLite's one writer needs no lock.)
+SELECT job_id FROM dependencies WHERE dep_id = :dep_id LIMIT 0
+
+-- name: release_dependents
+UPDATE jobs
+   SET waiting_on = waiting_on - (SELECT count(*) FROM dependencies d
+                                   WHERE d.dep_id = :dep_id AND d.job_id = jobs.id
+                                     AND d.condition IN (SELECT value FROM json_each(:accepted))),
+       updated_at = :now
+ WHERE id IN (SELECT job_id FROM dependencies
+               WHERE dep_id = :dep_id AND condition IN (SELECT value FROM json_each(:accepted)))
+RETURNING id, waiting_on
+
+-- name: doomed_dependents
+SELECT DISTINCT job_id FROM dependencies
+ WHERE dep_id = :dep_id AND condition NOT IN (SELECT value FROM json_each(:accepted))
+
+-- name: forget_dependency
+DELETE FROM dependencies WHERE dep_id = :dep_id
+
+-- name: forget_waits
+DELETE FROM dependencies WHERE job_id IN (SELECT value FROM json_each(:ids))
+
+-- name: cancel_doomed
+UPDATE jobs SET state = 'canceled', last_error = :last_error, finished_at = :now,
+                waiting_on = 0, updated_at = :now
+ WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed')
+RETURNING id
+
+-- name: set_held
+UPDATE jobs SET held = :held, updated_at = :now
+ WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed')
 
 -- name: purge_attempts
 DELETE FROM attempts WHERE job_id IN (
@@ -237,6 +330,10 @@ SELECT * FROM attempts WHERE job_id = :job_id ORDER BY number
 
 -- name: counts
 SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state
+
+-- name: group_counts
+SELECT state, count(*) AS n FROM jobs INDEXED BY jobs_group WHERE "group" = :group
+ GROUP BY state
 
 -- name: finished_attempts
 SELECT j.queue, a.outcome, a.started_at, a.finished_at
