@@ -242,8 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="add a variable to the command's environment (repeatable)",
     )
     run.add_argument(
-        "--wait", action="store_true", help="wait for the job to end and exit with its exit code"
+        "--wait",
+        action="store_true",
+        help="stream the job's output until it ends, say how it ended on stderr, "
+        "and exit with its exit code",
     )
+    _add_quiet(run, "with --wait: print neither the output nor how the job ended")
 
     enqueue = command("enqueue", "jobs.cmd_enqueue", "enqueue jobs from JSON", json_out=True)
     source = enqueue.add_mutually_exclusive_group(required=True)
@@ -371,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument(
         "--timeout", type=_duration, metavar="DUR", help="give up after this long (exit 124)"
     )
+    _add_quiet(wait, "do not say on stderr how each job ended")
 
     purge = command("purge", "jobs.cmd_purge", "delete finished jobs", json_out=True)
     purge.add_argument(
@@ -489,6 +494,10 @@ def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str):
 
     parser.set_defaults(handler=missing)
     return parser.add_subparsers(dest=dest, metavar=metavar)
+
+
+def _add_quiet(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--quiet", "-q", action="store_true", help=help)
 
 
 def _add_db(parser: argparse.ArgumentParser, default: Any) -> None:
