@@ -25,8 +25,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             spec[key] = getattr(args, key)
     if args.env:
         spec["env"] = dict(args.env)
+    if args.inherit_env:
+        spec["inherit_env"] = ",".join(args.inherit_env)
     store = open_store(args)
-    job_id = service.enqueue(store, [spec], os.getcwd())[0]
+    job_id = service.enqueue(store, [spec], os.getcwd(), environ=os.environ)[0]
     if args.json:
         print_json({"id": job_id})
     else:
@@ -92,7 +94,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         specs, label = _parse_jobs(_utf8(sys.stdin.buffer.read(), "stdin"), batch=True)
     else:
         specs, label = _parse_jobs(args.json_text, batch=False)
-    ids = service.enqueue(open_store(args), specs, os.getcwd(), label)
+    ids = service.enqueue(open_store(args), specs, os.getcwd(), label, os.environ)
     if args.json:
         print_json(
             {"id": ids[0]} if len(ids) == 1 and not isinstance(specs, _JsonLines) else {"ids": ids}

@@ -75,6 +75,12 @@ def _env_pair(text: str) -> tuple:
     return name, value
 
 
+def _name_patterns(text: str) -> str:
+    from queuectl.service import name_patterns
+
+    return _usage_check(name_patterns, text)
+
+
 def _queue_list(text: str) -> list[str]:
     from queuectl.service import check_queue
 
@@ -240,6 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="K=V",
         help="add a variable to the command's environment (repeatable)",
+    )
+    run.add_argument(
+        "--inherit-env",
+        type=_name_patterns,
+        action="append",
+        default=[],
+        metavar="PATTERN[,PATTERN]",
+        help="copy this shell's variables whose names match into the job's env "
+        "(e.g. PATH,LANG,AWS_*; repeatable; --env wins)",
     )
     run.add_argument(
         "--wait",
