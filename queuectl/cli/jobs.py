@@ -14,6 +14,7 @@ from queuectl.cli.output import ago, print_json, print_workers, relative, say, s
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
 from queuectl.model import PUBLIC_JOB_FIELDS, STATES
+from queuectl.visible import LINE_BREAKS, visible
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -183,7 +184,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             value = " ".join(f"{k}={v}" for k, v in value.items())
         elif key in moments and value is not None:
             value = f"{value} ({relative(getattr(job, key), now)})"
-        print(f"{key + ':':13} {'' if value is None else value}")
+        print(f"{key + ':':13} {'' if value is None else visible(str(value), LINE_BREAKS)}")
     if attempts:
         print()
         table(
