@@ -221,7 +221,8 @@
   function navigate() {
     view = parseHash();
     generation += 1;
-    $("loading").hidden = false;
+    // A filter or a page of jobs keeps what it shows until the answer; a job's page is new.
+    $("loading").hidden = view.name === "overview" && drawn.has("counts");
     $("overview").hidden = view.name !== "overview";
     $("job-view").hidden = view.name !== "job";
     if (view.name === "overview") {
