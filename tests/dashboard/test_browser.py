@@ -328,6 +328,7 @@ def test_a_narrow_screen_keeps_everything_in_view(jobs_in_every_state, dashboard
             ".map(n => n.textContent.slice(0, 40))",
         )
         assert overflowing == []
+        assert serious_violations(page) == []
     finally:
         context.close()
 
@@ -335,6 +336,8 @@ def test_a_narrow_screen_keeps_everything_in_view(jobs_in_every_state, dashboard
 def test_a_long_error_keeps_the_retry_buttons_in_the_dlq_panel(
     fast_config, pool, dashboard, browser
 ):
+    """At 1400 px a long error pushed them past the panel. A real dead job, its answer
+    given a long error (as a spawn failure quoting a long path would be)."""
     from playwright.sync_api import expect
 
     cli = fast_config
