@@ -14,6 +14,7 @@ from queuectl.cli.output import ago, print_json, print_workers, relative, say, s
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
 from queuectl.model import FAILED, PUBLIC_JOB_FIELDS, STATES
+from queuectl.visible import LINE_BREAKS, visible
 
 SHOWN_LEFT = 5  # the jobs `wait` names when it times out; it counts the rest
 
@@ -217,7 +218,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             value = " ".join(f"{k}={v}" for k, v in value.items())
         elif key in moments and value is not None:
             value = f"{value} ({relative(getattr(job, key), now)})"
-        print(f"{key + ':':13} {'' if value is None else value}")
+        print(f"{key + ':':13} {'' if value is None else visible(str(value), LINE_BREAKS)}")
     if attempts:
         print()
         table(

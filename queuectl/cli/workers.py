@@ -35,15 +35,10 @@ def cmd_worker_start(args: argparse.Namespace) -> int:
 
 
 def _run_pool(args: argparse.Namespace, location: str) -> int:
-    import logging
-
+    from queuectl.visible import log_to
     from queuectl.worker import launch
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s [%(process)d] %(message)s",
-    )
+    log_to()
 
     def announce(started) -> None:
         _print_workers_started(started, args.json)

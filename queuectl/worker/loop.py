@@ -17,6 +17,7 @@ from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.model import PENDING, Attempt, Job, Lease, WorkerInfo
 from queuectl.records import record
 from queuectl.store.base import Store
+from queuectl.visible import log_to
 from queuectl.worker import runner
 from queuectl.worker.outage import Outage
 
@@ -460,9 +461,7 @@ def worker_main(spec: WorkerSpec, stop, cold, pgid_slot) -> None:
     """Entry point of a worker process (started with multiprocessing's spawn method)."""
     import multiprocessing
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s [%(process)d] %(message)s"
-    )
+    log_to()
     platform.ignore_interrupts()
     parent = multiprocessing.parent_process()
     controls = Controls(
