@@ -280,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--pool-id", help=argparse.SUPPRESS)
     start.add_argument("--db-stdin", action="store_true", help=argparse.SUPPRESS)
+    start.add_argument("--log-file", help=argparse.SUPPRESS)  # set by a detached start
     stop = command(
         "stop",
         "workers.cmd_worker_stop",
