@@ -445,6 +445,15 @@ def build_parser() -> argparse.ArgumentParser:
         "$QUEUECTL_DASHBOARD_TOKEN)",
     )
 
+    completion = command(
+        "completion",
+        "completion.cmd_completion",
+        "print a shell completion script for bash, zsh or fish",
+    )
+    completion.add_argument("shell", nargs="?", choices=("bash", "zsh", "fish"))
+    # The job ids a script offers: `--ids PREFIX` prints those of the store, one a line.
+    completion.add_argument("--ids", metavar="PREFIX", help=argparse.SUPPRESS)
+
     return parser
 
 
