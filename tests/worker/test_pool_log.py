@@ -124,3 +124,17 @@ def test_a_foreground_pool_logs_attempts_to_stderr(cli, pool):
         message="the attempt's line on stderr",
     )
     assert not cli.pool_log().exists()
+
+
+def test_a_lost_attempt_has_its_line_too(fast_config, pool):
+    cli = fast_config
+    started = pool(1)
+    cli.ok("run", "--id", "orphan", "--max-retries", "0", "sleep 30")
+    wait_for(lambda: cli.state("orphan") == "processing")
+    os.kill(next(iter(started.workers.values())), signal.SIGKILL)
+    wait_for(lambda: cli.state("orphan") == "dead", timeout=60)
+    log = Path(started.log.name)
+    wait_for(
+        lambda: "job orphan attempt 1 lost, dead (exit -, ran " in log.read_text(),
+        message="the lost attempt's line",
+    )
