@@ -147,19 +147,29 @@ def test_each_script_is_valid_for_its_shell(sqlite_cli, shell):
     run_shell(sqlite_cli, [shell, "-n", str(path)])
 
 
-def test_zsh_walks_the_words_as_bash_does(sqlite_cli):
+def zsh_complete(cli: Cli, *words: str) -> list[str]:
+    """What the zsh widget offers at the last word that starts with it. Outside a
+    completion widget (no compinit here) `words`, `CURRENT` and `PREFIX` are set by hand,
+    and compadd and _files stand in for the builtins: compadd would filter by PREFIX."""
+    program = (
+        f"compdef() {{ }}; source {shlex.quote(str(script(cli, 'zsh')))}\n"
+        'compadd() { [[ $1 == -- ]] && shift; print -l -- "$@"; }\n'
+        "_files() { print @files; }\n"
+        f"words=({' '.join(shlex.quote(word) for word in words)})\n"
+        "CURRENT=${#words}; PREFIX=${words[CURRENT]}; _queuectl\n"
+    )
+    out = run_shell(cli, ["zsh", "-f", "-c", program]).split()
+    return [item for item in out if item.startswith(words[-1])]
+
+
+def test_zsh_completes_as_bash_does(sqlite_cli):
     if shutil.which("zsh") is None:
         pytest.skip("zsh is not installed")
-    # The functions the completion widget calls, outside one (no compinit here).
-    program = (
-        f"compdef() {{ }}; source {shlex.quote(str(script(sqlite_cli, 'zsh')))}\n"
-        "_queuectl_walk list; _queuectl_candidates --st '' queuectl\n"
-        "_queuectl_walk worker; _queuectl_candidates '' worker queuectl\n"
-        "_queuectl_walk show; _queuectl_candidates alpha show queuectl\n"
-    )
-    out = run_shell(sqlite_cli, ["zsh", "-f", "-c", program]).split()
-    assert "--state" in out and "--foreground" not in out
-    assert {"start", "stop", "list", "alpha-1", "alpha-2"} <= set(out) and "beta-1" not in out
+    assert zsh_complete(sqlite_cli, "queuectl", "wor") == ["worker"]
+    assert zsh_complete(sqlite_cli, "queuectl", "list", "--st") == ["--state"]
+    assert zsh_complete(sqlite_cli, "queuectl", "worker", "") == ["start", "stop", "list"]
+    assert sorted(zsh_complete(sqlite_cli, "queuectl", "show", "al")) == ["alpha-1", "alpha-2"]
+    assert zsh_complete(sqlite_cli, "queuectl", "--db", "") == ["@files"]
 
 
 def fish_complete(cli: Cli, line: str) -> list[str]:
