@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from queuectl.cli import parser as cli_parser
+from queuectl.errors import UserError
 from queuectl.model import STATES
 
 MAX_IDS = 200  # job ids offered, the newest first: enough to choose from, quick to read
@@ -58,12 +59,15 @@ def command_tree(parser: argparse.ArgumentParser, path: str = "") -> list[Node]:
         elif action.help is argparse.SUPPRESS:
             continue
         elif action.option_strings:
-            option = Option(list(action.option_strings), action.help or "", action.nargs != 0, [])
-            option.values = _values(action)
-            node.options.append(option)
+            node.options.append(_option(action))
         elif not node.arguments:  # the first argument's, such as config set's KEY
             node.arguments = _values(action) or ([IDS] if action.metavar == "ID" else [])
     return nodes
+
+
+def _option(action: argparse.Action) -> Option:
+    names = list(action.option_strings)
+    return Option(names, action.help or "", action.nargs != 0, _values(action))
 
 
 def _values(action: argparse.Action) -> list[str]:
@@ -83,8 +87,6 @@ def cmd_completion(args: argparse.Namespace) -> int:
         _print_ids(args.db, args.ids)
         return 0
     if args.shell is None:
-        from queuectl.errors import UserError
-
         raise UserError("give a shell: queuectl completion bash, zsh or fish")
     nodes = command_tree(cli_parser.build_parser())
     sys.stdout.write(SCRIPTS[args.shell](nodes))
@@ -279,7 +281,7 @@ def _fish_cases(nodes: list[Node], items_of: Callable[[Node], list[str]]) -> str
 
 def _fish_lines(node: Node) -> list[str]:
     """The `complete` lines of one node."""
-    at = f"-n {_fish_quote('__queuectl_at ' + _fish_quote(node.path))}"
+    at = f'-n "__queuectl_at {_fish_quote(node.path)}"'  # a path is plain words
     lines = [
         f"complete -c queuectl {at} -a {_fish_quote(name)} -d {_fish_quote(help)}"
         for name, help in node.commands.items()
