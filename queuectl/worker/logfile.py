@@ -116,13 +116,19 @@ class _LineWriter(io.TextIOBase):
     def write(self, text: str) -> int:
         lines, _, self.pending = (self.pending + text).rpartition("\n")
         if lines:
-            self.handler.write(lines + "\n")
+            self._append(lines + "\n")
         return len(text)
 
     def flush(self) -> None:
         if self.pending:
-            self.handler.write(self.pending + "\n")
+            self._append(self.pending + "\n")
             self.pending = ""
+
+    def _append(self, text: str) -> None:
+        # A line lost (a full disk) is better than a print anywhere raising, and the
+        # pool with it.
+        with contextlib.suppress(OSError):
+            self.handler.write(text)
 
 
 def log_to(log: PoolLog) -> None:

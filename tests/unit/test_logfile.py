@@ -57,3 +57,19 @@ def test_a_size_of_zero_never_renames(tmp_path):
         logfile.append(log, f"line {n}\n".encode(), 0)
     assert not (tmp_path / "pool.log.1").exists()
     assert (tmp_path / "pool.log").read_text().count("\n") == 10
+
+
+def test_stray_output_is_appended_in_whole_lines(tmp_path):
+    log = tmp_path / "pool.log"
+    writer = logfile._LineWriter(logfile.SharedLogHandler(str(log), 0))
+    writer.write("Traceback (most")
+    assert not log.exists()  # half a line waits for its end
+    writer.write(" recent call last):\n  File")
+    assert log.read_text() == "Traceback (most recent call last):\n"
+    writer.flush()
+    assert log.read_text().endswith("\n  File\n")
+
+
+def test_stray_output_to_a_log_that_cannot_be_written_is_dropped(tmp_path):
+    writer = logfile._LineWriter(logfile.SharedLogHandler(str(tmp_path / "no" / "pool.log"), 0))
+    assert writer.write("lost\n") == 5
