@@ -34,6 +34,9 @@ def visible(text: str, keep: str = "") -> str:
     return "".join(escape(c) if is_invisible(c) and c not in keep else c for c in text)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(message)s"  # of the pool's log
+
+
 class VisibleFormatter(logging.Formatter):
     """Log lines carry job ids and errors: each is one line, with nothing hidden in it."""
 
@@ -47,5 +50,5 @@ def log_to(stream: TextIO | None = None) -> None:
     """How the pool and its workers log (to stderr by default): one line a message, job
     strings made visible."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s [%(process)d] %(message)s"))
+    handler.setFormatter(VisibleFormatter(LOG_FORMAT))
     logging.basicConfig(level=logging.INFO, handlers=[handler])

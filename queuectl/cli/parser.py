@@ -299,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--pool-id", help=argparse.SUPPRESS)
     start.add_argument("--db-stdin", action="store_true", help=argparse.SUPPRESS)
+    start.add_argument("--log-file", help=argparse.SUPPRESS)  # set by a detached start
     stop = command(
         "stop",
         "workers.cmd_worker_stop",
@@ -463,6 +464,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Bearer TOKEN' or at the login form (default: "
         "$QUEUECTL_DASHBOARD_TOKEN)",
     )
+
+    completion = command(
+        "completion",
+        "completion.cmd_completion",
+        "print a shell completion script for bash, zsh or fish",
+    )
+    completion.add_argument("shell", nargs="?", choices=("bash", "zsh", "fish"))
+    # The job ids a script offers: `--ids PREFIX` prints those of the store, one a line.
+    completion.add_argument("--ids", metavar="PREFIX", help=argparse.SUPPRESS)
 
     return parser
 

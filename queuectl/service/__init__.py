@@ -38,10 +38,17 @@ from queuectl.service.settings import (
     config_unset,
 )
 from queuectl.service.stats import BUCKET_SECONDS, metrics, stats, throughput
-from queuectl.service.stores import load_config, locate, open_location, shown_location
+from queuectl.service.stores import (
+    existing_job_ids,
+    load_config,
+    locate,
+    open_location,
+    shown_location,
+)
 from queuectl.service.workers import await_workers_gone, stop_workers, workers
 
 __all__ = [
+    "existing_job_ids",
     "cancel",
     "dlq_list",
     "dlq_retry",
