@@ -424,7 +424,7 @@ class Handler(connections.ConnectionHandler):
     def _on_cancel(self, query: api.Query, job_id: str) -> None:
         self._authorize(mutating=True)
         with self.server.stores.store() as store:
-            self._json(api.cancel(store, job_id))
+            self._json(api.cancel(store, job_id, query))
 
     def _on_read_job_by_query(self, query: api.Query) -> None:
         rest, job_id = _job_id(query)
@@ -444,7 +444,7 @@ class Handler(connections.ConnectionHandler):
         except ValueError as exc:  # UnicodeDecodeError is one too
             raise HttpError(400, f"the body is not valid JSON: {exc}") from None
         with self.server.stores.store() as store:
-            self._json(api.dlq_retry(store, body))
+            self._json(api.dlq_retry(store, body, query))
 
     def _on_metrics(self, query: api.Query) -> None:
         self._authorize()
