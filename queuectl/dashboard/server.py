@@ -176,7 +176,8 @@ class DashboardServer(connections.LimitedServer):
             raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         # Cookies ignore the port: dashboards of two stores on one host keep apart.
         self.access.cookie_name = f"{SESSION_COOKIE}_{self.server_address[1]}"
-        self.openapi = _json_bytes(openapi.document(self.access.cookie_name))
+        document = openapi.document(self.access.cookie_name, token=token is not None)
+        self.openapi = _json_bytes(document)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, a DNS query that can hang.

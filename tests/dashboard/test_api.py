@@ -241,6 +241,8 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, job
     check("post", "/api/dlq/retry", dash.post("/api/dlq/retry", {"ids": ["done"]}), 409)
     check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/done/cancel"), 409)
     check("post", "/api/dlq/retry", dash.get("/api/dlq/retry"), 405)
+    assert check("get", "/api/openapi.json", dash.get("/api/openapi.json")) == check.doc
+    assert check("post", "/logout", dash.post("/logout")) == {"logged_out": True}
     assert check.seen == check.every_operation()
 
 
