@@ -260,7 +260,7 @@ def completed(counts: dict[str, dict[str, int]]) -> tuple[int, int]:
 
 class QueuectlPool:
     """`queuectl worker start --foreground --count N` in a subprocess of its own session,
-    logging to a file (as the background pool logs to worker.log)."""
+    logging to a file (as a background pool logs to its store's log file)."""
 
     def __init__(self, location: str, home: Path, count: int) -> None:
         self.count = count

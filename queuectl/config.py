@@ -12,7 +12,7 @@ from typing import Any, Union
 
 from queuectl.durations import parse_duration
 from queuectl.errors import UserError, quote
-from queuectl.inputs import decimal, integer
+from queuectl.inputs import decimal, integer, size
 from queuectl.records import record
 
 Number = Union[int, float]
@@ -27,16 +27,21 @@ class Setting:
     default: Number
     help: str
     duration: bool = False  # seconds, also given as DUR text: "30s", "5m", "2h", "1d"
+    size: bool = False  # bytes, also given with a unit: "512K", "10M", "10MiB"
 
     def parse(self, raw: object) -> Number:
         """Validate a value given as text (CLI) or JSON (API); UserError if bad."""
         if self.duration and isinstance(raw, str):
             value = _as_duration(raw)
+        elif self.size and isinstance(raw, str):
+            value = size(raw)
         else:
             value = _as_number(raw, self.kind)
         if value is None or not (self.low <= value <= self.high):
             if self.duration:
                 kind, unit = "a duration", " seconds (30, 30s, 5m, 2h, 1d, 0.5s)"
+            elif self.size:
+                kind, unit = "a size", " bytes (1048576, 512K, 10M, 10MiB)"
             else:
                 kind, unit = ("an integer" if self.kind is int else "a number"), ""
             raise UserError(
@@ -121,7 +126,15 @@ SETTINGS: dict[str, Setting] = {
             "seconds between idle checks of the store (a fallback to the wake-up)",
             True,
         ),
-        Setting("output_limit", int, 0, 104857600, 1048576, "bytes of output kept per attempt"),
+        Setting(
+            "output_limit",
+            int,
+            0,
+            104857600,
+            1048576,
+            "bytes of output kept per attempt",
+            size=True,
+        ),
         Setting(
             "kill_grace",
             float,
@@ -130,6 +143,16 @@ SETTINGS: dict[str, Setting] = {
             5.0,
             "seconds between SIGTERM and SIGKILL when a command is stopped",
             True,
+        ),
+        Setting(
+            "log_max_size",
+            int,
+            0,
+            2**40,
+            10 * 1024**2,
+            "bytes a pool's log grows to before it is renamed to .1, 0 = never; "
+            "read when a pool starts",
+            size=True,
         ),
     )
 }
@@ -159,6 +182,7 @@ class Config:
     poll_interval: float
     output_limit: int
     kill_grace: float
+    log_max_size: int
 
     @classmethod
     def from_stored(cls, stored: Mapping[str, object]) -> Config:

@@ -15,6 +15,8 @@ MAX_JSON_DEPTH = 64  # a job object needs 2 levels
 _TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep"
 _WHOLE_NUMBER = re.compile(r"[0-9]+")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?([KMGT]?)(?:I?B)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
@@ -40,6 +42,15 @@ def decimal(text: str) -> float | None:
     None. "inf" and "nan" are not numbers here; "1e999" is inf, for the caller's range
     check to refuse."""
     return float(text) if _DECIMAL.fullmatch(text) else None
+
+
+def size(text: str) -> int | None:
+    """`text` as a number of bytes: "1048576", "512K", "10M", "10MiB", "1.5 GB" (units
+    are binary: K is 1024), else None."""
+    found = _SIZE.fullmatch(text.strip())
+    if found is None:
+        return None
+    return int(float(found.group(1)) * _SIZE_UNITS[found.group(2).upper()])
 
 
 def load_json(text: str) -> Any:

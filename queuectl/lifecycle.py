@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from queuectl.config import Config
 from queuectl.durations import format_seconds
-from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED, PENDING, Job
+from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED, PENDING, Attempt, Job
 from queuectl.records import record
 
 WORKER_LOST = "worker lost"
@@ -88,6 +88,31 @@ def after_worker_lost(job: Job, now: float, config: Config) -> Transition:
 def after_release(job: Job, now: float) -> Transition:
     """A cold stop interrupted the attempt: back to pending, the attempt given back."""
     return Transition(PENDING, max(job.attempts - 1, 0), now, job.exit_code, job.last_error, None)
+
+
+def attempt_outcome(transition: Transition, error: str | None, timed_out: bool, now: float) -> str:
+    """How an attempt ended, in the pool's log: "completed", "canceled", "put back" (a
+    cold stop), or its cause ("failed", "timed out", "lost") and what follows: "retry in
+    4s" or "dead"."""
+    if transition.state in (COMPLETED, CANCELED):
+        return transition.state
+    if transition.state == PENDING:
+        return "put back"
+    cause = "timed out" if timed_out else "lost" if error == WORKER_LOST else "failed"
+    if transition.state == FAILED:
+        return f"{cause}, retry in {format_seconds(round(max(transition.run_at - now, 0), 3))}s"
+    return f"{cause}, dead"
+
+
+def attempt_line(attempt: Attempt, outcome: str) -> str:
+    """The pool's log line for a finished attempt: its job, number, outcome, exit code and
+    run time."""
+    exit_code = "-" if attempt.exit_code is None else str(attempt.exit_code)
+    ran = (attempt.finished_at or 0.0) - (attempt.started_at or attempt.finished_at or 0.0)
+    return (
+        f"job {attempt.job_id} attempt {attempt.number} {outcome} "
+        f"(exit {exit_code}, ran {format_seconds(round(max(ran, 0), 3))} s)"
+    )
 
 
 def dependency_cycle(edges: Mapping[str, Sequence[str]]) -> list[str] | None:

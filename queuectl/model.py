@@ -111,7 +111,10 @@ class Job:
         "seconds an attempt may run; null: config job_timeout as it is when the job is claimed"
     )
     cwd: str = job_field("the absolute working directory of the command")
-    env: dict[str, str] = job_field("variables added to the worker's environment")
+    env: dict[str, str] = job_field(
+        "variables added to the worker's environment; the value of a name with TOKEN, "
+        "SECRET, PASSWORD or KEY in it is shown as ***"
+    )
     exit_code: int | None = job_field("of the last finished attempt; killed by signal N: 128 + N")
     last_error: str | None = job_field("why the last attempt failed")
     worker_id: str | None = job_field("the worker holding it while processing")
@@ -152,11 +155,27 @@ class Job:
     )
 
     def to_dict(self) -> dict[str, Any]:
-        """The public job object: exactly the fields of SPEC §2."""
+        """The public job object: exactly the fields of SPEC §2, as every output shows it
+        (`show`, `list`, `dlq list`, the dashboard and its API): secrets in `env` masked."""
         shown = {name: getattr(self, name) for name in _PUBLIC_NAMES}
         for name in _PUBLIC_MOMENTS:
             shown[name] = iso_utc(shown[name])
+        shown["env"] = masked_env(self.env)
         return shown
+
+
+SECRET_NAME_PARTS = ("TOKEN", "SECRET", "PASSWORD", "KEY")
+MASK = "***"
+
+
+def masked_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` as it may be shown: the value of a variable whose name looks secret (has
+    TOKEN, SECRET, PASSWORD or KEY in it, in any case: `github_token` too) is `***`. The
+    job's command gets the real values."""
+    return {
+        name: MASK if any(part in name.upper() for part in SECRET_NAME_PARTS) else value
+        for name, value in env.items()
+    }
 
 
 class JobField(NamedTuple):

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -67,6 +67,26 @@ def make_folder(folder: str) -> None:
             path,
         )
         raise NotADirectoryError(errno.ENOTDIR, f"{blocking} is not a folder") from None
+
+
+@contextlib.contextmanager
+def file_lock(path: str) -> Iterator[None]:
+    """Hold an exclusive lock on the file at `path` (created if missing), across processes:
+    flock on POSIX; on Windows msvcrt's byte lock, which retries for 10 s, then raises
+    OSError."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if IS_WINDOWS:
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock, on both
+    finally:
+        os.close(fd)
 
 
 def read_only_filesystem(path: str) -> bool:

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
+from unittest import mock
 
 import pytest
 
@@ -165,6 +166,13 @@ class Cli:
 
     def state(self, job_id: str) -> str:
         return self.job(job_id)["state"]
+
+    def pool_log(self) -> Path:
+        """The log of this store's background pool, in this CLI's data folder."""
+        from queuectl.worker.logfile import log_path
+
+        with mock.patch.dict(os.environ, {"XDG_DATA_HOME": self.env["XDG_DATA_HOME"]}):
+            return log_path(self.location)
 
     def popen(self, *args: str, stderr=subprocess.PIPE, **kwargs) -> subprocess.Popen:
         return subprocess.Popen(

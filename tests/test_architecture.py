@@ -18,6 +18,7 @@ LAYERS = {
         "queuectl.model",
         "queuectl.config",
         "queuectl.lifecycle",
+        "queuectl.visible",
     ),
     "platform": ("queuectl.platform",),
     "store": ("queuectl.store",),

@@ -2,10 +2,10 @@
 text or (with --json) as JSON.
 
 ``parser`` builds the argument tree, ``common`` finds the store, ``output`` prints, and
-one module per command family (``jobs``, ``workers``, ``dlq``, ``config``, ``dashboard``)
-holds its commands. So that `queuectl run` starts quickly, a family's module is imported
-only when one of its commands runs, and a module only some commands need is imported
-inside them."""
+one module per command family (``jobs``, ``workers``, ``dlq``, ``config``, ``dashboard``,
+``completion``) holds its commands. So that `queuectl run` starts quickly, a family's
+module is imported only when one of its commands runs, and a module only some commands
+need is imported inside them."""
 
 from __future__ import annotations
 

@@ -13,7 +13,10 @@ from queuectl.cli.common import open_store
 from queuectl.cli.output import ago, print_json, print_workers, relative, say, shorten, table
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
-from queuectl.model import PUBLIC_JOB_FIELDS, STATES
+from queuectl.model import FAILED, PUBLIC_JOB_FIELDS, STATES
+from queuectl.visible import LINE_BREAKS, visible
+
+SHOWN_LEFT = 5  # the jobs `wait` names when it times out; it counts the rest
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -23,8 +26,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             spec[key] = getattr(args, key)
     if args.env:
         spec["env"] = dict(args.env)
+    if args.inherit_env:
+        spec["inherit_env"] = ",".join(args.inherit_env)
     store = open_store(args)
-    job_id = service.enqueue(store, [spec], os.getcwd())[0]
+    job_id = service.enqueue(store, [spec], os.getcwd(), environ=os.environ)[0]
     if args.json:
         print_json({"id": job_id})
     else:
@@ -33,7 +38,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         _warn_if_past(args.run_at, service.clock(store))
     if not args.wait:
         return 0
-    return service.wait(store, [job_id], on_no_worker=_no_worker_hint)
+    if args.quiet:
+        return service.wait(store, [job_id], on_no_worker=_no_worker_hint)
+    # With --json, stdout is the JSON document alone: the output stays for `logs`.
+    write = _stdout_writer() if not args.json else lambda data: None
+    job = service.follow_job(
+        store, job_id, write, on_attempt=_say_retry, on_no_worker=_no_worker_hint
+    )
+    say(_ended(job))
+    return service.exit_status([job])
+
+
+def _stdout_writer():
+    """Writes a job's output to stdout as it comes, byte for byte."""
+    out = sys.stdout.buffer
+
+    def write(data: bytes) -> None:
+        out.write(data)
+        out.flush()
+
+    return write
+
+
+def _say_retry(attempt) -> None:
+    if attempt.outcome == FAILED:
+        say(f"attempt {attempt.number} failed ({attempt.error}); it will be retried")
+
+
+def _ended(job) -> str:
+    """How a job ended, as `run --wait` and `wait` say it: "ID completed (exit 0)"."""
+    code = "no exit code" if job.exit_code is None else f"exit {job.exit_code}"
+    return f"{job.id} {job.state} ({code})"
 
 
 def _warn_if_past(run_at: str, now: float) -> None:
@@ -60,7 +95,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         specs, label = _parse_jobs(_utf8(sys.stdin.buffer.read(), "stdin"), batch=True)
     else:
         specs, label = _parse_jobs(args.json_text, batch=False)
-    ids = service.enqueue(open_store(args), specs, os.getcwd(), label)
+    ids = service.enqueue(open_store(args), specs, os.getcwd(), label, os.environ)
     if args.json:
         print_json(
             {"id": ids[0]} if len(ids) == 1 and not isinstance(specs, _JsonLines) else {"ids": ids}
@@ -183,7 +218,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             value = " ".join(f"{k}={v}" for k, v in value.items())
         elif key in moments and value is not None:
             value = f"{value} ({relative(getattr(job, key), now)})"
-        print(f"{key + ':':13} {'' if value is None else value}")
+        print(f"{key + ':':13} {'' if value is None else visible(str(value), LINE_BREAKS)}")
     if attempts:
         print()
         table(
@@ -212,15 +247,10 @@ def _run_time(attempt) -> str:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     store = open_store(args, only_reads=True)
-    out = sys.stdout.buffer
     if args.follow:
-
-        def write(data: bytes) -> None:
-            out.write(data)
-            out.flush()
-
-        service.follow(store, args.job_id, write)
+        service.follow(store, args.job_id, _stdout_writer())
         return 0
+    out = sys.stdout.buffer
     attempt = service.attempt(store, args.job_id, args.attempt)
     if args.json:
         print_json({"id": args.job_id, "attempt": attempt.number, "output": attempt.text()})
@@ -249,8 +279,23 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
+    def say_ended(job) -> None:
+        if not args.quiet:
+            say(_ended(job))
+
+    def say_timeout(left) -> None:
+        named = ", ".join(f"{job.id} ({job.state})" for job in left[:SHOWN_LEFT])
+        more = f" and {len(left) - SHOWN_LEFT} more" if len(left) > SHOWN_LEFT else ""
+        total = len(set(args.job_ids))
+        say(f"timeout: {len(left)} of {total} job(s) have not ended: {named}{more}")
+
     return service.wait(
-        open_store(args, only_reads=True), args.job_ids, args.timeout, on_no_worker=_no_worker_hint
+        open_store(args, only_reads=True),
+        args.job_ids,
+        args.timeout,
+        on_no_worker=_no_worker_hint,
+        on_end=say_ended,
+        on_timeout=say_timeout,
     )
 
 

@@ -7,13 +7,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from queuectl.visible import visible
+
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
-    cells = [list(header)] + [["" if c is None else str(c) for c in row] for row in rows]
+    """Cells hold job strings: each is shown with its invisible characters escaped."""
+    cells = [list(header)] + [["" if c is None else visible(str(c)) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for row in cells:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

@@ -75,6 +75,12 @@ def _env_pair(text: str) -> tuple:
     return name, value
 
 
+def _name_patterns(text: str) -> str:
+    from queuectl.service import name_patterns
+
+    return _usage_check(name_patterns, text)
+
+
 def _queue_list(text: str) -> list[str]:
     from queuectl.service import check_queue
 
@@ -242,8 +248,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="add a variable to the command's environment (repeatable)",
     )
     run.add_argument(
-        "--wait", action="store_true", help="wait for the job to end and exit with its exit code"
+        "--inherit-env",
+        type=_name_patterns,
+        action="append",
+        default=[],
+        metavar="PATTERN[,PATTERN]",
+        help="copy this shell's variables whose names match into the job's env "
+        "(e.g. PATH,LANG,AWS_*; repeatable; --env wins)",
     )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="stream the job's output until it ends, say how it ended on stderr, "
+        "and exit with its exit code",
+    )
+    _add_quiet(run, "with --wait: print neither the output nor how the job ended")
 
     enqueue = command("enqueue", "jobs.cmd_enqueue", "enqueue jobs from JSON", json_out=True)
     source = enqueue.add_mutually_exclusive_group(required=True)
@@ -280,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--pool-id", help=argparse.SUPPRESS)
     start.add_argument("--db-stdin", action="store_true", help=argparse.SUPPRESS)
+    start.add_argument("--log-file", help=argparse.SUPPRESS)  # set by a detached start
     stop = command(
         "stop",
         "workers.cmd_worker_stop",
@@ -371,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument(
         "--timeout", type=_duration, metavar="DUR", help="give up after this long (exit 124)"
     )
+    _add_quiet(wait, "do not say on stderr how each job ended")
 
     purge = command("purge", "jobs.cmd_purge", "delete finished jobs", json_out=True)
     purge.add_argument(
@@ -444,6 +465,15 @@ def build_parser() -> argparse.ArgumentParser:
         "$QUEUECTL_DASHBOARD_TOKEN)",
     )
 
+    completion = command(
+        "completion",
+        "completion.cmd_completion",
+        "print a shell completion script for bash, zsh or fish",
+    )
+    completion.add_argument("shell", nargs="?", choices=("bash", "zsh", "fish"))
+    # The job ids a script offers: `--ids PREFIX` prints those of the store, one a line.
+    completion.add_argument("--ids", metavar="PREFIX", help=argparse.SUPPRESS)
+
     return parser
 
 
@@ -489,6 +519,10 @@ def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str):
 
     parser.set_defaults(handler=missing)
     return parser.add_subparsers(dest=dest, metavar=metavar)
+
+
+def _add_quiet(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--quiet", "-q", action="store_true", help=help)
 
 
 def _add_db(parser: argparse.ArgumentParser, default: Any) -> None:

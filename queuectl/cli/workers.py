@@ -35,21 +35,20 @@ def cmd_worker_start(args: argparse.Namespace) -> int:
 
 
 def _run_pool(args: argparse.Namespace, location: str) -> int:
-    import logging
-
+    from queuectl.visible import log_to
     from queuectl.worker import launch
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s [%(process)d] %(message)s",
-    )
+    if not args.log_file:  # else the pool logs to that file once it has opened the store
+        log_to()
 
     def announce(started) -> None:
-        _print_workers_started(started, args.json)
-        sys.stdout.flush()
+        if not args.log_file:  # a detached pool's starter reads its workers from the store
+            _print_workers_started(started, args.json)
+            sys.stdout.flush()
 
-    return launch.run_attached(location, args.count, args.queue, args.pool_id, announce)
+    return launch.run_attached(
+        location, args.count, args.queue, args.pool_id, announce, args.log_file
+    )
 
 
 def _print_workers_started(started, as_json: bool) -> None:

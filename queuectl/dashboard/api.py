@@ -7,6 +7,7 @@ pages (``limit``/``offset``), and a page's total comes from the counts the page 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,36 @@ Query = Mapping[str, list]
 MAX_PAGE = 500
 MAX_OFFSET = 2**31
 MAX_MINUTES = 24 * 60
-MAX_STATS_WINDOW = 7 * 86400.0
+MAX_STATS_WINDOW = 7 * 86400
+
+
+def _below(limit: int) -> str:
+    """A regex of the whole numbers from 1 to `limit` - 1, without leading zeros: shorter
+    numbers, then those as long as `limit` that are smaller at their first different digit."""
+    digits = str(limit)
+    shorter = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    alike = []
+    for index, digit in enumerate(digits):
+        lowest = 1 if index == 0 else 0
+        rest = len(digits) - index - 1
+        if int(digit) > lowest:
+            tail = f"[0-9]{{{rest}}}" if rest else ""
+            alike.append(f"{digits[:index]}[{lowest}-{int(digit) - 1}]{tail}")
+    return "|".join(shorter + alike)
+
+
+def _window(unit: str, seconds: int) -> str:
+    """A regex of the durations in `unit` (seconds long) over 0 and at most the stats window."""
+    most = MAX_STATS_WINDOW // seconds
+    return rf"(?:(?:{_below(most)})(?:\.[0-9]+)?|0\.0{{0,8}}[1-9][0-9]*|{most}(?:\.0+)?){unit}"
+
+
+# What `since` may be, exactly: a number over 0 (at most 9 zeros after the point before a
+# digit that is not, lest it round to 0) and a unit, at most 7 days. It is in the OpenAPI
+# document, which can state bounds on numbers but not on numbers written in a string.
+_UNITS = (("s?", 1), ("m", 60), ("h", 3600), ("d", 86400))
+SINCE_PATTERN = "^(?:{})$".format("|".join(_window(unit, size) for unit, size in _UNITS))
+_SINCE = re.compile(SINCE_PATTERN)
 
 
 def _params(query: Query, allowed: tuple[str, ...]) -> dict[str, str]:
@@ -59,9 +89,10 @@ def jobs(store: Store, query: Query) -> dict[str, Any]:
     params = _params(query, ("state", "queue", "limit", "offset"))
     limit = _int(params, "limit", 50, 1, MAX_PAGE)
     offset = _int(params, "offset", 0, 0, MAX_OFFSET)
-    found = service.list_jobs(
-        store, params.get("state") or None, params.get("queue") or None, limit + 1, offset
-    )
+    queue = params.get("queue")
+    if queue is not None:
+        service.check_queue(queue)
+    found = service.list_jobs(store, params.get("state"), queue, limit + 1, offset)
     return {
         "jobs": [job.to_dict() for job in found[:limit]],
         "limit": limit,
@@ -83,10 +114,13 @@ def workers(store: Store, query: Query) -> list[dict[str, Any]]:
 
 def stats(store: Store, query: Query) -> dict[str, Any]:
     params = _params(query, ("since",))
-    since = parse_duration(params["since"]) if "since" in params else 3600.0
-    if not 0 < since <= MAX_STATS_WINDOW:
-        raise UserError(f"'since' must be more than 0 and at most {MAX_STATS_WINDOW:g} s")
-    return service.stats(store, since)
+    text = params.get("since", "1h")
+    if not _SINCE.fullmatch(text):
+        raise UserError(
+            "'since' must be a duration over 0 and at most 7d, a number and a unit s, m, h "
+            f"or d (30s, 5m, 1.5h, 7d), not {quote(text)}"
+        )
+    return service.stats(store, parse_duration(text))
 
 
 def throughput(store: Store, query: Query) -> dict[str, Any]:
@@ -94,8 +128,9 @@ def throughput(store: Store, query: Query) -> dict[str, Any]:
     return service.throughput(store, _int(params, "minutes", 60, 1, MAX_MINUTES))
 
 
-def dlq_retry(store: Store, body: Any) -> dict[str, Any]:
+def dlq_retry(store: Store, body: Any, query: Query) -> dict[str, Any]:
     """``{"ids": [...]}`` retries those dead jobs, ``{"all": true}`` every one."""
+    _params(query, ())
     usage = 'send {"ids": ["ID", ...]} or {"all": true}'
     if not isinstance(body, dict) or not body or set(body) - {"ids", "all"}:
         raise UserError(usage)
@@ -112,10 +147,11 @@ def dlq_retry(store: Store, body: Any) -> dict[str, Any]:
     return {"ids": service.dlq_retry(store, ids)}
 
 
-def cancel(store: Store, job_id: str) -> dict[str, str]:
+def cancel(store: Store, job_id: str, query: Query) -> dict[str, str]:
     """As `queuectl cancel` does: ``canceled``, for a running job once its worker has
     stopped the process tree (waited for up to kill_grace + 5 s); ``requested`` if it has
     not yet. A job that ended on its own before the cancel reached it is a conflict."""
+    _params(query, ())
     results = service.cancel(store, [job_id])
     late = service.late_cancels(results)
     if late:

@@ -1,12 +1,16 @@
 """The OpenAPI 3.1 description of the dashboard's JSON API, served at
-``/api/openapi.json``. A test checks every documented response against a real one."""
+``/api/openapi.json``: the parameters' bounds are the ones `api.py` checks, and the
+credentials those of this dashboard (with a --token or without). Tests check documented
+responses against real ones, and schemathesis the whole document."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from queuectl import __version__
+from queuectl.dashboard.api import MAX_MINUTES, MAX_OFFSET, MAX_PAGE, SINCE_PATTERN
 from queuectl.model import ACCEPTS, PUBLIC_JOB_FIELDS, STATES, JobField
+from queuectl.service import QUEUE_PATTERN
 
 SESSION_COOKIE = "queuectl_session"  # + "_PORT": cookies do not tell ports apart
 CSRF_HEADER = "X-CSRF-Token"
@@ -199,7 +203,8 @@ SCHEMAS: dict[str, Any] = {
 }
 
 _ERRORS = {
-    "400": "bad request: an invalid parameter or body",
+    "400": "bad request: an invalid parameter or body, an unknown or repeated query "
+    "parameter, a malformed Host or Content-Length",
     "401": "a --token is set and the request has no valid bearer token or session cookie",
     "403": "a cross-origin request, a browser request without the CSRF token, or (on "
     "loopback) a Host header that names another host",
@@ -208,18 +213,44 @@ _ERRORS = {
     "409": "the job is in the wrong state",
     "411": "a chunked body: send it with a Content-Length",
     "413": "a body over 64 KiB",
+    "414": "a request line over 64 KiB",
     "415": "a body that is not application/json",
-    "503": "the store cannot be reached (its error says why)",
+    "431": "a header line over 64 KiB, or more than 100 headers",
+    "503": "the store cannot be reached (its error says why), or the dashboard has as many "
+    "connections open as it takes (Retry-After: 1)",
 }
-_READ_ERRORS = ("400", "401", "403", "405", "503")
+# The headers that come with an error.
+_ERROR_HEADERS = {
+    "401": {"WWW-Authenticate": 'Bearer realm="queuectl"'},
+    "405": {"Allow": "the methods this path takes"},
+}
+# What any request may be answered, whatever it asks.
+_ANY_ERRORS = ("400", "403", "405", "414", "431", "503")
+_READ_ERRORS = (*_ANY_ERRORS, "401")
+_WRITE_ERRORS = (*_READ_ERRORS, "411", "413")
 
 
 def _errors(*codes: str) -> dict[str, Any]:
     return {code: {"$ref": f"#/components/responses/E{code}"} for code in codes}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _header(description: str) -> dict[str, Any]:
+    return {"required": True, "schema": {"type": "string"}, "description": description}
+
+
+def _json(schema: dict[str, Any], description: str, **headers: str) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
+    if headers:
+        response["headers"] = {name: _header(text) for name, text in headers.items()}
+    return response
+
+
+def _api_answer(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """A successful /api/ answer: it carries the CSRF token."""
+    return _json(schema, description, **{CSRF_HEADER: "the CSRF token, for POST requests"})
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -232,13 +263,24 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     }
 
 
-_READ: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}, {"cookieAuth": []}]
-_WRITE: list[dict[str, list[str]]] = [
-    {"csrfToken": []},
-    {"bearerAuth": []},
-    {"cookieAuth": [], "csrfToken": []},
-]
-_JOB_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+def _security(token: bool) -> dict[str, list[dict[str, list[str]]]]:
+    """Who may read (GET) and change (POST): with a token, whoever sends it or has a
+    session, and a session's change needs the CSRF token too; without one, anyone may read
+    and a change needs the CSRF token."""
+    if token:
+        return {
+            "get": [{"bearerAuth": []}, {"cookieAuth": []}],
+            "post": [{"bearerAuth": []}, {"cookieAuth": [], "csrfToken": []}],
+        }
+    return {"get": [{}], "post": [{"csrfToken": []}]}
+
+
+_JOB_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1},
+}
 _JOB_ID_QUERY = {
     "name": "id",
     "in": "query",
@@ -253,9 +295,8 @@ def _get(summary: str, schema: dict[str, Any], *, params=(), errors=_READ_ERRORS
     return {
         "get": {
             "summary": summary,
-            "security": _READ,
             "parameters": list(params),
-            "responses": {"200": _json(schema, summary), **_errors(*errors)},
+            "responses": {"200": _api_answer(schema, summary), **_errors(*errors)},
         }
     }
 
@@ -263,11 +304,10 @@ def _get(summary: str, schema: dict[str, Any], *, params=(), errors=_READ_ERRORS
 def _post(summary: str, schema: dict[str, Any], *, body=None, params=()) -> dict:
     operation: dict[str, Any] = {
         "summary": summary,
-        "security": _WRITE,
         "parameters": list(params),
         "responses": {
-            "200": _json(schema, summary),
-            **_errors("400", "401", "403", "404", "405", "409", "411", "413", "503"),
+            "200": _api_answer(schema, summary),
+            **_errors(*_WRITE_ERRORS, "404", "409"),
         },
     }
     if body is not None:
@@ -289,15 +329,137 @@ sets the HttpOnly, SameSite=Strict cookie `{cookie}`.
 CSRF: a POST that carries the session cookie or an `Origin` header (a browser), and every
 POST when no `--token` is set, must send the page's CSRF token in `{csrf}`; an
 `Origin` must be the dashboard's own. The token is in the page's
-`<meta name="csrf-token">` and in the `{csrf}` header of every `/api/` response.
+`<meta name="csrf-token">` and in the `{csrf}` header of every successful `/api/` answer.
 A script with the bearer token and no cookie needs no CSRF token.
 
 Errors are JSON: `{{"error": "...", "status": 400}}`."""
 
 
-def document(cookie: str) -> dict[str, Any]:
-    """The document for a dashboard whose session cookie is called `cookie`."""
+def _paths() -> dict[str, Any]:
     state_param = _query("state", {"type": "string", "enum": list(STATES)}, "only this state")
+    queue_param = _query(
+        "queue", {"type": "string", "pattern": f"^{QUEUE_PATTERN.pattern}$"}, "only this queue"
+    )
+    return {
+        "/api/status": _get("Job counts per state and per queue, live workers", _ref("Status")),
+        "/api/jobs": _get(
+            "A page of jobs, newest first",
+            _ref("JobPage"),
+            params=[
+                state_param,
+                queue_param,
+                _query(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50},
+                    "page size",
+                ),
+                _query(
+                    "offset",
+                    {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+                    "jobs to skip",
+                ),
+            ],
+        ),
+        "/api/jobs/{id}": _get(
+            "One job with its attempts and their output",
+            _ref("JobDetail"),
+            params=[_JOB_ID],
+            errors=(*_READ_ERRORS, "404"),
+        ),
+        "/api/jobs/{id}/cancel": _post(
+            "Cancel a pending, failed or processing job", _ref("CancelResult"), params=[_JOB_ID]
+        ),
+        "/api/job": _get(
+            "One job with its attempts and their output, the id in the query",
+            _ref("JobDetail"),
+            params=[_JOB_ID_QUERY],
+            errors=(*_READ_ERRORS, "404"),
+        ),
+        "/api/job/cancel": _post(
+            "Cancel a pending, failed or processing job, the id in the query",
+            _ref("CancelResult"),
+            params=[_JOB_ID_QUERY],
+        ),
+        "/api/dlq/retry": _post(
+            "Move dead jobs back to pending (attempts reset to 0)",
+            _ref("RetryResult"),
+            body=_ref("RetryRequest"),
+        ),
+        "/api/workers": _get(
+            "Every registered worker, lost ones included",
+            {"type": "array", "items": _ref("Worker")},
+        ),
+        "/api/stats": _get(
+            "Completed, failed and dead counts, jobs per minute, mean "
+            "and p95 run time, overall and per queue",
+            _ref("Stats"),
+            params=[
+                _query(
+                    "since",
+                    {"type": "string", "pattern": SINCE_PATTERN, "default": "1h"},
+                    "the window: a number over 0 and a unit s (or none), m, h or d, "
+                    "at most 7d: 30s, 5m, 1.5h, 7d",
+                )
+            ],
+        ),
+        "/api/throughput": _get(
+            "Attempts completed and failed per minute",
+            _ref("Throughput"),
+            params=[
+                _query(
+                    "minutes",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_MINUTES, "default": 60},
+                    "how many minutes, the current one last",
+                )
+            ],
+        ),
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics: jobs by queue and state, attempts by "
+                "outcome, a run-time histogram, workers by state",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format 0.0.4",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(*_READ_ERRORS),
+                },
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "security": [{}],
+                "responses": {
+                    "200": _json({"type": "object"}, "the OpenAPI document"),
+                    **_errors(*_ANY_ERRORS),
+                },
+            }
+        },
+        "/logout": {
+            "post": {
+                "summary": "End the session whose cookie the request carries, and clear it",
+                "responses": {
+                    "200": _json(
+                        _object({"logged_out": {"const": True}}),
+                        "logged out",
+                        **{"Set-Cookie": "the session cookie, emptied"},
+                    ),
+                    **_errors(*_WRITE_ERRORS),
+                },
+            }
+        },
+    }
+
+
+def document(cookie: str, token: bool) -> dict[str, Any]:
+    """The document for a dashboard whose session cookie is called `cookie`, started with
+    a --token or without."""
+    paths = _paths()
+    security = _security(token)
+    for operations in paths.values():
+        for method, operation in operations.items():
+            operation.setdefault("security", security[method])
     return {
         "openapi": "3.1.0",
         "info": {
@@ -306,94 +468,13 @@ def document(cookie: str) -> dict[str, Any]:
             "description": DESCRIPTION.format(cookie=cookie, csrf=CSRF_HEADER),
         },
         "servers": [{"url": "/"}],
-        "paths": {
-            "/api/status": _get("Job counts per state and per queue, live workers", _ref("Status")),
-            "/api/jobs": _get(
-                "A page of jobs, newest first",
-                _ref("JobPage"),
-                params=[
-                    state_param,
-                    _query("queue", {"type": "string"}, "only this queue"),
-                    _query(
-                        "limit",
-                        {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-                        "page size",
-                    ),
-                    _query(
-                        "offset", {"type": "integer", "minimum": 0, "default": 0}, "jobs to skip"
-                    ),
-                ],
-            ),
-            "/api/jobs/{id}": _get(
-                "One job with its attempts and their output",
-                _ref("JobDetail"),
-                params=[_JOB_ID],
-                errors=(*_READ_ERRORS, "404"),
-            ),
-            "/api/jobs/{id}/cancel": _post(
-                "Cancel a pending, failed or processing job", _ref("CancelResult"), params=[_JOB_ID]
-            ),
-            "/api/job": _get(
-                "One job with its attempts and their output, the id in the query",
-                _ref("JobDetail"),
-                params=[_JOB_ID_QUERY],
-                errors=(*_READ_ERRORS, "404"),
-            ),
-            "/api/job/cancel": _post(
-                "Cancel a pending, failed or processing job, the id in the query",
-                _ref("CancelResult"),
-                params=[_JOB_ID_QUERY],
-            ),
-            "/api/dlq/retry": _post(
-                "Move dead jobs back to pending (attempts reset to 0)",
-                _ref("RetryResult"),
-                body=_ref("RetryRequest"),
-            ),
-            "/api/workers": _get(
-                "Every registered worker, lost ones included",
-                {"type": "array", "items": _ref("Worker")},
-            ),
-            "/api/stats": _get(
-                "Completed, failed and dead counts, jobs per minute, mean "
-                "and p95 run time, overall and per queue",
-                _ref("Stats"),
-                params=[
-                    _query(
-                        "since",
-                        {"type": "string", "default": "1h"},
-                        "the window: 30s, 5m, 2h, 1d (at most 7d)",
-                    )
-                ],
-            ),
-            "/api/throughput": _get(
-                "Attempts completed and failed per minute",
-                _ref("Throughput"),
-                params=[
-                    _query(
-                        "minutes",
-                        {"type": "integer", "minimum": 1, "maximum": 1440, "default": 60},
-                        "how many minutes, the current one last",
-                    )
-                ],
-            ),
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics: jobs by queue and state, attempts by "
-                    "outcome, a run-time histogram, workers by state",
-                    "security": _READ,
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text format 0.0.4",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        },
-                        **_errors("401", "403", "405", "503"),
-                    },
-                }
-            },
-        },
+        "paths": paths,
         "components": {
             "schemas": SCHEMAS,
-            "responses": {f"E{code}": _json(_ref("Error"), text) for code, text in _ERRORS.items()},
+            "responses": {
+                f"E{code}": _json(_ref("Error"), text, **_ERROR_HEADERS.get(code, {}))
+                for code, text in _ERRORS.items()
+            },
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

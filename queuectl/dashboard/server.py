@@ -176,7 +176,8 @@ class DashboardServer(connections.LimitedServer):
             raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         # Cookies ignore the port: dashboards of two stores on one host keep apart.
         self.access.cookie_name = f"{SESSION_COOKIE}_{self.server_address[1]}"
-        self.openapi = _json_bytes(openapi.document(self.access.cookie_name))
+        document = openapi.document(self.access.cookie_name, token=token is not None)
+        self.openapi = _json_bytes(document)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, a DNS query that can hang.
@@ -424,7 +425,7 @@ class Handler(connections.ConnectionHandler):
     def _on_cancel(self, query: api.Query, job_id: str) -> None:
         self._authorize(mutating=True)
         with self.server.stores.store() as store:
-            self._json(api.cancel(store, job_id))
+            self._json(api.cancel(store, job_id, query))
 
     def _on_read_job_by_query(self, query: api.Query) -> None:
         rest, job_id = _job_id(query)
@@ -444,7 +445,7 @@ class Handler(connections.ConnectionHandler):
         except ValueError as exc:  # UnicodeDecodeError is one too
             raise HttpError(400, f"the body is not valid JSON: {exc}") from None
         with self.server.stores.store() as store:
-            self._json(api.dlq_retry(store, body))
+            self._json(api.dlq_retry(store, body, query))
 
     def _on_metrics(self, query: api.Query) -> None:
         self._authorize()

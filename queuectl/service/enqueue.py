@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import os
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Callable
 
 from queuectl.config import Config
@@ -29,17 +31,24 @@ JOB_KEYS = (
     "timeout",
     "cwd",
     "env",
+    "inherit_env",
 )
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
+NO_ENVIRONMENT: Mapping[str, str] = MappingProxyType({})  # a caller without one to inherit
 
 
 def build_job(
-    spec: Mapping[str, Any], config: Config, now: float, base_cwd: str, where: str = ""
+    spec: Mapping[str, Any],
+    config: Config,
+    now: float,
+    base_cwd: str,
+    where: str = "",
+    environ: Mapping[str, str] = NO_ENVIRONMENT,
 ) -> NewJob:
     """Validate one job object (the JSON of `enqueue`, or the options of `run`). A key left
     out, or null, takes its default (for `timeout`: config `job_timeout`, as a job object
-    says with null)."""
+    says with null). `inherit_env` copies variables of `environ`, the enqueuer's."""
 
     def fail(message: str) -> UserError:
         return UserError(f"{where}{message}")
@@ -84,7 +93,10 @@ def build_job(
         run_at=_run_at(spec, now, fail),
         timeout=timeout,
         cwd=_cwd(spec["cwd"], base_cwd, fail) if "cwd" in spec else base_cwd,
-        env=_env(spec["env"], fail) if "env" in spec else {},
+        env={
+            **_inherited(spec.get("inherit_env"), environ, fail),
+            **(_env(spec["env"], fail) if "env" in spec else {}),
+        },
     )
 
 
@@ -169,20 +181,58 @@ def _env(env: Any, fail) -> dict[str, str]:
     return dict(env)
 
 
+def name_patterns(value: Any) -> list[str]:
+    """The patterns of `inherit_env`: a list of them, or one string of them separated by
+    commas ("PATH,LANG,AWS_*")."""
+    patterns = value.split(",") if isinstance(value, str) else value
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise UserError("'inherit_env' must be a list of name patterns or a comma-separated string")
+    patterns = [pattern.strip() for pattern in patterns if pattern.strip()]
+    if not patterns:
+        raise UserError("'inherit_env' names no variable: give patterns such as PATH,AWS_*")
+    return patterns
+
+
+def _inherited(given: Any, environ: Mapping[str, str], fail) -> dict[str, str]:
+    """The variables of `environ` whose names match a pattern of `given` (fnmatch: `*`,
+    `?`, `[...]`). fnmatch compares as the OS does: case matters on POSIX, not on
+    Windows, whose variable names ignore case."""
+    if given is None:
+        return {}
+    try:
+        patterns = name_patterns(given)
+    except UserError as exc:
+        raise fail(str(exc)) from None
+    # Windows keeps each drive's directory in variables named like "=C:", which no job
+    # can be given: they are not inherited.
+    chosen = {
+        name: value
+        for name, value in environ.items()
+        if "=" not in name and any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+    }
+    for name, value in chosen.items():
+        if not _plain_text(name) or not _plain_text(value):
+            raise fail(f"'inherit_env': the variable {quote(name)} is not UTF-8 text")
+    return chosen
+
+
 def enqueue(
     store: Store,
     specs: Sequence[Mapping[str, Any]],
     base_cwd: str,
     label: Callable[[int], str] = lambda index: "",
+    environ: Mapping[str, str] = NO_ENVIRONMENT,
 ) -> list[str]:
     """Validate every job, then insert them all in one transaction (all or nothing).
-    `label(i)` prefixes the error message of the i-th job (e.g. "line 3: ")."""
+    `label(i)` prefixes the error message of the i-th job (e.g. "line 3: "); `environ` is
+    the enqueuer's environment, which `inherit_env` copies from."""
     if not specs:
         raise UserError("no jobs given")
     config = load_config(store)
     now = store.clock()
     jobs = [
-        build_job(spec, config, now, base_cwd, label(index)) for index, spec in enumerate(specs)
+        build_job(spec, config, now, base_cwd, label(index), environ)
+        for index, spec in enumerate(specs)
     ]
     first_use: dict[str, int] = {}
     for index, job in enumerate(jobs):

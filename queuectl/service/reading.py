@@ -101,7 +101,43 @@ def follow(store: Store, job_id: str, write: Callable[[bytes], None], poll: floa
     while job.state != PROCESSING and not attempts_of(store, job) and job.state not in TERMINAL:
         time.sleep(poll)
         job = store.get_job(job_id)
-    current = attempt(store, job_id)
+    return _follow_attempt(store, job_id, attempt(store, job_id), write, poll)
+
+
+def follow_job(
+    store: Store,
+    job_id: str,
+    write: Callable[[bytes], None],
+    on_attempt: Callable[[Attempt], None] = lambda attempt: None,
+    on_no_worker: Callable[[], None] = lambda: None,
+    poll: float = 0.2,
+) -> Job:
+    """Write the output of every attempt of a job, each as it arrives, until the job is
+    terminal (`run --wait`); `on_attempt` gets each attempt as it ends. Calls
+    `on_no_worker` once if no worker is running while the job waits. Returns the job as it
+    ended."""
+    store.get_job(job_id)  # NotFound before any waiting
+    check_workers = _no_worker_alarm(store, on_no_worker)
+    seen = 0  # the number of the last attempt followed
+    while True:
+        job = store.get_job(job_id)
+        newer = [item for item in attempts_of(store, job) if item.number > seen]
+        if newer:
+            ended = _follow_attempt(store, job_id, newer[0], write, poll)
+            on_attempt(ended)
+            seen = ended.number
+        elif job.state in TERMINAL:
+            return job
+        else:
+            check_workers()
+            time.sleep(poll)
+
+
+def _follow_attempt(
+    store: Store, job_id: str, current: Attempt, write: Callable[[bytes], None], poll: float
+) -> Attempt:
+    """Write one attempt's output as it arrives, from the oldest byte kept, and, once the
+    attempt has ended, the rest of it (its last chunks may never be seen as chunks)."""
     position = max(current.output_total - len(current.output), 0)
     while True:
         current = attempt(store, job_id, current.number)
@@ -121,26 +157,46 @@ def wait(
     job_ids: Sequence[str],
     timeout: float | None = None,
     on_no_worker: Callable[[], None] = lambda: None,
+    on_end: Callable[[Job], None] = lambda job: None,
+    on_timeout: Callable[[list[Job]], None] = lambda jobs: None,
     poll: float = 0.05,
 ) -> int:
     """Block until every job is terminal. Returns the exit status of SPEC §3: 0 if all
-    completed, else that of the first listed job that did not, 124 on timeout."""
+    completed, else that of the first listed job that did not, 124 on timeout. `on_end`
+    gets each job once, as it is seen terminal; `on_timeout` the jobs that were not."""
     for job_id in job_ids:
         store.get_job(job_id)  # NotFound before any waiting
     deadline = None if timeout is None else time.monotonic() + timeout
-    warned = False
-    pending = list(job_ids)
+    check_workers = _no_worker_alarm(store, on_no_worker)
+    pending = list(dict.fromkeys(job_ids))
     while True:
-        pending = [i for i in pending if store.get_job(i).state not in TERMINAL]
+        jobs = [store.get_job(i) for i in pending]
+        for job in jobs:
+            if job.state in TERMINAL:
+                on_end(job)
+        pending = [job.id for job in jobs if job.state not in TERMINAL]
         if not pending:
             return exit_status([store.get_job(i) for i in job_ids])
         if deadline is not None and time.monotonic() >= deadline:
+            on_timeout([job for job in jobs if job.state not in TERMINAL])
             return EXIT_TIMEOUT
+        check_workers()
+        time.sleep(poll)
+        poll = min(poll * 1.5, 0.25)
+
+
+def _no_worker_alarm(store: Store, on_no_worker: Callable[[], None]) -> Callable[[], None]:
+    """A check to make while waiting for jobs: the first time it finds no worker running
+    it calls `on_no_worker`, and then it stops looking."""
+    warned = False
+
+    def check() -> None:
+        nonlocal warned
         if not warned and not any(w["state"] in ("idle", "busy") for w in workers(store)):
             on_no_worker()
             warned = True
-        time.sleep(poll)
-        poll = min(poll * 1.5, 0.25)
+
+    return check
 
 
 def exit_status(jobs: Sequence[Job]) -> int:

@@ -1,5 +1,5 @@
 """Starting a pool (SPEC §3 `worker start`): attached to this process, or detached in the
-background, logging to a file in the per-user data folder."""
+background, logging to its store's file in the per-user data folder (`logfile`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from typing import BinaryIO, Callable
 
 import queuectl
 from queuectl import platform
+from queuectl.config import Config
 from queuectl.errors import UserError
 from queuectl.store import backend_of, open_store
 from queuectl.store.base import Store
+from queuectl.worker import logfile
 from queuectl.worker.pool import Pool
 
 START_TIMEOUT = 60  # seconds for a background pool's workers to register
@@ -65,12 +67,20 @@ def run_attached(
     queues: list[str] | None,
     pool_id: str | None,
     announce: Callable[[Started], None],
+    log_file: str | None = None,
 ) -> int:
     """Run a pool in this process until it stops; returns its exit status. `announce` is
-    called once its workers are registered."""
+    called once its workers are registered. With `log_file`, the pool and its workers log
+    there (a detached pool), else to stderr."""
     store = open_store(location, durable=False)
     try:
-        return Pool(store, location, count, queues, pool_id or _new_pool_id()).run(announce)
+        log = None
+        if log_file:
+            max_size = Config.from_stored(store.config_values()).log_max_size
+            log = logfile.PoolLog(log_file, max_size)
+            logfile.log_to(log)
+        pool = Pool(store, location, count, queues, pool_id or _new_pool_id(), log)
+        return pool.run(announce)
     finally:
         store.close()
 
@@ -81,7 +91,7 @@ def start_detached(location: str, count: int, queues: list[str] | None) -> tuple
     store = open_store(location)  # create or upgrade the store here, so errors show here
     try:
         pool_id = _new_pool_id()
-        log_path = Path(platform.data_dir()) / "worker.log"
+        log_path = logfile.log_path(location)
         argv = [
             sys.executable,
             "-c",
@@ -95,6 +105,8 @@ def start_detached(location: str, count: int, queues: list[str] | None) -> tuple
             str(count),
             "--pool-id",
             pool_id,
+            "--log-file",
+            str(log_path),
         ]
         if queues:
             argv += ["--queue", ",".join(queues)]

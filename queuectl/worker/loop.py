@@ -14,10 +14,11 @@ from typing import Callable
 from queuectl import lifecycle, platform
 from queuectl.config import Config
 from queuectl.errors import StoreError, StoreUnavailable
-from queuectl.model import PENDING, Attempt, Job, Lease, WorkerInfo
+from queuectl.model import Attempt, Job, Lease, WorkerInfo
 from queuectl.records import record
 from queuectl.store.base import Store
-from queuectl.worker import runner
+from queuectl.visible import log_to
+from queuectl.worker import logfile, runner
 from queuectl.worker.outage import Outage
 
 log = logging.getLogger("queuectl.worker")
@@ -39,6 +40,7 @@ class WorkerSpec:
     worker_id: str
     pool: str
     queues: list[str] | None
+    log: logfile.PoolLog | None = None  # None: log to stderr
 
 
 class Controls:
@@ -272,16 +274,10 @@ class Worker:
                 job.id,
                 job.attempt_number,
             )
-        elif transition.state != PENDING:
-            # One line per failure; successes only at debug level, to keep a busy log small.
-            log.log(
-                logging.DEBUG if result.error is None else logging.INFO,
-                "job %s attempt %d: %s%s",
-                job.id,
-                job.attempt_number,
-                transition.state,
-                f" ({result.error})" if result.error else "",
-            )
+        else:
+            timed_out = result.stopped == runner.TIMEOUT
+            outcome = lifecycle.attempt_outcome(transition, result.error, timed_out, now)
+            log.info("%s", lifecycle.attempt_line(attempt, outcome))
         return next_job
 
     def _transition(
@@ -460,9 +456,10 @@ def worker_main(spec: WorkerSpec, stop, cold, pgid_slot) -> None:
     """Entry point of a worker process (started with multiprocessing's spawn method)."""
     import multiprocessing
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s [%(process)d] %(message)s"
-    )
+    if spec.log is not None:
+        logfile.log_to(spec.log)
+    else:
+        log_to()
     platform.ignore_interrupts()
     parent = multiprocessing.parent_process()
     controls = Controls(

@@ -23,6 +23,7 @@ from queuectl.config import Config
 from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.store.base import Store
 from queuectl.worker import recovery
+from queuectl.worker.logfile import PoolLog
 from queuectl.worker.loop import STORE_UNUSABLE_EXIT, WorkerSpec, worker_main
 from queuectl.worker.outage import Outage
 
@@ -50,9 +51,16 @@ class _Slot:
 
 class Pool:
     def __init__(
-        self, store: Store, location: str, count: int, queues: list[str] | None, pool_id: str
+        self,
+        store: Store,
+        location: str,
+        count: int,
+        queues: list[str] | None,
+        pool_id: str,
+        log: PoolLog | None = None,
     ) -> None:
         self.store = store
+        self.log = log
         self.location = location
         self.count = count
         self.queues = queues
@@ -179,7 +187,7 @@ class Pool:
     # --- workers -----------------------------------------------------------------------
 
     def _start_worker(self) -> None:
-        spec = WorkerSpec(self.location, new_worker_id(), self.pool_id, self.queues)
+        spec = WorkerSpec(self.location, new_worker_id(), self.pool_id, self.queues, self.log)
         pgid_slot = self._ctx.RawValue("q", 0)
         process = self._ctx.Process(
             target=worker_main,

@@ -47,20 +47,12 @@ def recover_job(
         host=ran_on,
     )
     lease = Lease(job.id, job.worker_id or "", job.attempt_number)
-    applied = store.finish(
-        lease,
-        lifecycle.after_worker_lost(job, now, config),
-        record,
-        now,
-        keep_pgid=ran_on is not None and not here,
-    )
+    transition = lifecycle.after_worker_lost(job, now, config)
+    keep_pgid = ran_on is not None and not here
+    applied = store.finish(lease, transition, record, now, keep_pgid=keep_pgid)
     if applied:
-        log.warning(
-            "recovered job %s (attempt %d) from lost worker %s",
-            job.id,
-            job.attempt_number,
-            job.worker_id,
-        )
+        outcome = lifecycle.attempt_outcome(transition, record.error, False, now)
+        log.warning("%s, worker %s", lifecycle.attempt_line(record, outcome), job.worker_id)
     return applied
 
 

@@ -138,6 +138,5 @@ def test_a_worker_log_folder_through_a_file_is_one_line(folder, cli_for):
     result = cli("worker", "start")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"queuectl: error: cannot write the worker log {blocking}/queuectl/worker.log: "
-        f"{blocking} is not a folder"
+        f"queuectl: error: cannot write the worker log {cli.pool_log()}: {blocking} is not a folder"
     ]

@@ -251,3 +251,19 @@ def test_null_takes_the_default(cli, key):
 def test_a_null_timeout_is_the_config_job_timeout(cli):
     job_id = cli.ok("enqueue", '{"command": "true", "timeout": null}').strip()
     assert cli.job(job_id)["timeout"] is None
+
+
+# --- job strings that hide what they are -------------------------------------------------
+
+
+def test_list_and_show_print_a_bidi_override_as_an_escape(cli):
+    """Issue 11, point 20: U+202E reversed the rest of the line, so `rm -rf ~ #gnp.exe`
+    could read as an innocent command."""
+    command = "echo \u202etxt.exe; rm -rf nothing-here \u200b#"
+    cli.ok("run", "--id", "sneaky", "--delay", "1h", command)
+    shown = "echo \\u202etxt.exe; rm -rf nothing-here \\u200b#"
+    listed = cli.ok("list")
+    assert shown in listed and "\u202e" not in listed
+    details = cli.ok("show", "sneaky")
+    assert f"command:      {shown}" in details.splitlines()
+    assert cli.json("show", "sneaky", "--json")["job"]["command"] == command  # JSON keeps it

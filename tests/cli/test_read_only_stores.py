@@ -216,7 +216,7 @@ def test_worker_start_with_a_read_only_data_folder_is_one_line(mount, tmp_path, 
     cli = Cli(str(tmp_path / "store" / "queue.db"), home)
     cli.env["XDG_DATA_HOME"] = str(mount.point)
     mount.read_only()
-    log = mount.point / "queuectl" / "worker.log"
+    log = cli.pool_log()
     assert_one_line(
         cli("worker", "start"), f"cannot write the worker log {log}: Read-only file system"
     )

@@ -9,6 +9,7 @@ import re
 import select
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
@@ -46,6 +47,8 @@ class Dashboard:
         parts = urlsplit(self.url)
         self.host, self.port = parts.hostname, parts.port
         self.origin = self.url.rstrip("/")
+        self.log: list[str] = []
+        self._log_reader: threading.Thread | None = None
 
     @staticmethod
     def _first_line(proc: subprocess.Popen, timeout: float = 30.0) -> str:
@@ -91,6 +94,14 @@ class Dashboard:
         assert match, page
         return match.group(1)
 
+    def keep_reading_log(self) -> None:
+        """Read its stderr as it comes, into `log`: it logs every 4xx answer, and a pipe
+        left full would block the server's threads once they log."""
+        self._log_reader = threading.Thread(
+            target=self.log.extend, args=(self.proc.stderr,), daemon=True
+        )
+        self._log_reader.start()
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -99,6 +110,8 @@ class Dashboard:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self._log_reader is not None:
+            self._log_reader.join()
         self.proc.stdout.close()
         self.proc.stderr.close()
         return self.proc.returncode

@@ -166,6 +166,8 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, job
     for state, job_id in jobs_in_every_state.items():
         listed = check("get", "/api/jobs", dash.get(f"/api/jobs?state={state}&limit=5"))
         assert job_id in [j["id"] for j in listed["jobs"]]
+    beyond = check("get", "/api/jobs", dash.get("/api/jobs?offset=2147483648"))  # the most
+    assert beyond["jobs"] == [] and not beyond["has_more"]
     web = check("get", "/api/jobs", dash.get("/api/jobs?queue=web&state=failed"))
     assert [j["id"] for j in web["jobs"]] == ["flaky"]
 
@@ -183,6 +185,9 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, job
     stats = check("get", "/api/stats", dash.get("/api/stats?since=1h"))
     assert stats["total"]["completed"] == 2 and stats["total"]["dead"] == 1
     assert set(stats["queues"]) == {"default", "web"}
+    for since, seconds in (("7d", 604800), ("604800", 604800), ("1.5h", 5400), ("0.5", 0.5)):
+        window = check("get", "/api/stats", dash.get(f"/api/stats?since={since}"))
+        assert window["window_seconds"] == seconds
 
     throughput = check("get", "/api/throughput", dash.get("/api/throughput?minutes=5"))
     assert len(throughput["buckets"]) == 5 and throughput["bucket_seconds"] == 60
@@ -236,6 +241,8 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, job
     check("post", "/api/dlq/retry", dash.post("/api/dlq/retry", {"ids": ["done"]}), 409)
     check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/done/cancel"), 409)
     check("post", "/api/dlq/retry", dash.get("/api/dlq/retry"), 405)
+    assert check("get", "/api/openapi.json", dash.get("/api/openapi.json")) == check.doc
+    assert check("post", "/logout", dash.post("/logout")) == {"logged_out": True}
     assert check.seen == check.every_operation()
 
 
@@ -431,10 +438,18 @@ def test_bad_requests_get_json_4xx_errors(cli, dashboard):
         ("GET", "/api/throughput?minutes=%205", None, {}, 400),
         ("GET", "/api/jobs?offset=99999999999999999999999", None, {}, 400),
         ("GET", "/api/jobs?state=sleeping", None, {}, 400),
+        ("GET", "/api/jobs?state=", None, {}, 400),
+        ("GET", "/api/jobs?queue=", None, {}, 400),
+        ("GET", "/api/jobs?queue=no%20such", None, {}, 400),
+        ("GET", "/api/jobs?offset=2147483649", None, {}, 400),
         ("GET", "/api/jobs?colour=red", None, {}, 400),
         ("GET", "/api/jobs?limit=1&limit=2", None, {}, 400),
         ("GET", "/api/stats?since=forever", None, {}, 400),
         ("GET", "/api/stats?since=0", None, {}, 400),
+        ("GET", "/api/stats?since=A", None, {}, 400),
+        ("GET", "/api/stats?since=", None, {}, 400),
+        ("GET", "/api/stats?since=7.5d", None, {}, 400),
+        ("GET", "/api/stats?since=%205m", None, {}, 400),
         ("GET", "/api/throughput?minutes=0", None, {}, 400),
         ("GET", "/api/status?x=1", None, {}, 400),
         ("GET", "/api/jobs/%00%ff", None, {}, 404),
@@ -495,6 +510,8 @@ def test_bad_requests_get_json_4xx_errors(cli, dashboard):
             404,
         ),
         ("POST", "/api/jobs/ghost/cancel", None, csrf, 404),
+        ("POST", "/api/jobs/done-later/cancel?force=1", None, csrf, 400),
+        ("POST", "/api/job/cancel?id=done-later&force=1", None, csrf, 400),
     ]
     for method, path, body, headers, expected in cases:
         reply = dash.request(method, path, body, headers)

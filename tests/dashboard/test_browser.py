@@ -157,6 +157,11 @@ def test_the_page_shows_counts_escapes_jobs_and_retries_a_dead_job(
     expect(page.locator("#attempts pre.output")).to_have_text(XSS_OUTPUT)
     assert page.locator("img").count() == 0
     assert page.evaluate("window.pwned") is None
+
+    # Issue 11, point 20: a moment to come (a canceled job's run_at) read "(0.0s ago)".
+    page.evaluate("window.location.hash = '#/job/dropped'")
+    run_at = page.locator("#job-fields tr", has_text="run at").locator("td")
+    expect(run_at).to_contain_text(re.compile(r"\(in (59m \d+s|1h 0m)\)"), timeout=TIMEOUT_MS)
     assert tab.errors == []
 
 
@@ -219,3 +224,199 @@ def test_a_failed_job_load_clears_the_page_and_dot_ids_open(cli, dashboard, tab)
     assert dash.origin + "/api/job/cancel?id=.." in requested
     assert [cli.state(i) for i in ("stale-target", ".")] == ["pending", "pending"]
     assert all("404" in error for error in tab.errors), tab.errors  # no-such-job's only
+
+
+# --- issue 11, point 20: what the page shows ---------------------------------------------
+
+
+def in_every_code_point_but_unassigned() -> str:
+    """Every character Python's Unicode data assigns: a newer Unicode in the browser may
+    have assigned more, which the two would then judge differently."""
+    import unicodedata
+
+    return "".join(
+        chr(code)
+        for code in range(0x110000)
+        if unicodedata.category(chr(code)) not in ("Cn", "Cs")  # lone surrogates: no JSON
+    )
+
+
+def test_invisible_characters_show_as_escapes_the_same_as_in_the_cli(cli, dashboard, tab):
+    from playwright.sync_api import expect
+
+    from queuectl.visible import LINE_BREAKS, visible
+
+    command = "echo \u202etxt.exe; rm -rf nothing-here \u200b#"
+    shown = "echo \\u202etxt.exe; rm -rf nothing-here \\u200b#"
+    cli.ok("run", "--id", "sneaky", "--delay", "1h", command)
+    page = tab.page
+    page.goto(dashboard().url)
+    cell = page.locator('#jobs tr[data-job="sneaky"] td.command')
+    expect(cell).to_have_text(shown, timeout=TIMEOUT_MS)
+    expect(cell).to_have_attribute("title", shown)
+    page.locator('#jobs tr[data-job="sneaky"] a').click()
+    expect(page.locator("#job-fields pre.command")).to_have_text(shown, timeout=TIMEOUT_MS)
+
+    sample = in_every_code_point_but_unassigned()
+    for keep in ("", LINE_BREAKS):
+        in_js = page.evaluate(
+            "([text, keep]) => window.queuectl.visible(text, keep)", [sample, keep]
+        )
+        assert in_js == visible(sample, keep)
+    assert tab.errors == []
+
+
+def serious_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}, x{len(v['nodes'])}): {v['nodes'][0]['html']}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_nothing_serious_on_any_view(jobs_in_every_state, dashboard, browser, scheme):
+    """The jobs list with data, the workers, the dead letter queue (all on the overview)
+    and a job's page, in both colour schemes."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.goto(dashboard().url)
+        expect(page.locator('#jobs tr[data-job="later"]')).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.locator('#dlq tr[data-job="broken"]')).to_be_visible()
+        expect(page.locator("#workers tr td.empty")).to_have_count(0)
+        assert serious_violations(page) == []
+        page.evaluate("window.location.hash = '#/job/broken'")
+        expect(page.locator("#attempts pre.output")).to_have_text("boom\n", timeout=TIMEOUT_MS)
+        assert serious_violations(page) == []
+        assert page.locator("h1").count() == 1
+    finally:
+        context.close()
+
+
+def right_edges(page, selector: str) -> list[float]:
+    return page.eval_on_selector_all(
+        selector, "nodes => nodes.map(n => n.getBoundingClientRect().right)"
+    )
+
+
+def test_a_narrow_screen_keeps_everything_in_view(jobs_in_every_state, dashboard, browser):
+    """At 420 px the store path ran off the header, a state name out of its card, and each
+    table scrolled on its own with its buttons off-screen."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 420, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(dashboard().url)
+        expect(page.locator('#jobs tr[data-job="later"]')).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.locator('#dlq tr[data-job="broken"]')).to_be_visible()
+        expect(page.locator("#store")).not_to_have_text("")
+        width = page.evaluate("document.documentElement.clientWidth")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        buttons = right_edges(page, "button:visible")
+        assert len(buttons) >= 5 and max(buttons) <= width, buttons
+        assert max(right_edges(page, "#store, .card .label, .grid td")) <= width
+        overflowing = page.eval_on_selector_all(
+            ".card .label, .panel",
+            "nodes => nodes.filter(n => n.scrollWidth > n.clientWidth)"
+            ".map(n => n.textContent.slice(0, 40))",
+        )
+        assert overflowing == []
+        assert serious_violations(page) == []
+    finally:
+        context.close()
+
+
+def test_a_long_error_keeps_the_retry_buttons_in_the_dlq_panel(
+    fast_config, pool, dashboard, browser
+):
+    """At 1400 px a long error pushed them past the panel. A real dead job, its answer
+    given a long error (as a spawn failure quoting a long path would be)."""
+    from playwright.sync_api import expect
+
+    cli = fast_config
+    cli.ok("run", "--id", "broken", "--max-retries", "0", "exit 3")
+    pool(1)
+    wait_for(lambda: cli.state("broken") == "dead", message="the job to die")
+    cli.ok("worker", "stop", "--wait")
+    long_error = "cannot start the command: " + "a very long reason " * 40
+
+    def with_long_error(route) -> None:
+        page = route.fetch().json()
+        for job in page["jobs"]:
+            job["last_error"] = long_error
+        route.fulfill(json=page)
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.route(lambda url: "state=dead" in url, with_long_error)
+        page.goto(dashboard().url)
+        error = page.locator('#dlq tr[data-job="broken"] td.error')
+        expect(error).to_have_attribute("title", long_error, timeout=TIMEOUT_MS)
+        panel = page.locator("#dlq-panel").bounding_box()
+        button = page.locator('#dlq button[data-action="retry"]').bounding_box()
+        assert button["x"] + button["width"] <= panel["x"] + panel["width"]
+        assert page.evaluate(
+            "(p => p.scrollWidth <= p.clientWidth)(document.getElementById('dlq-panel'))"
+        )
+    finally:
+        context.close()
+
+
+def test_the_page_says_it_is_loading_until_the_first_data(cli, dashboard, tab):
+    from playwright.sync_api import expect
+
+    cli.ok("run", "--id", "waiting", "--delay", "1h", "true")
+    held: list = []
+    page = tab.page
+    page.route("**/api/status", lambda route: held.append(route))  # answered when told
+    page.goto(dashboard().url)
+    # Playwright hands over the request while the test waits on the page.
+    wait_for(lambda: page.wait_for_timeout(50) or held, message="the held request")
+    expect(page.locator("#loading")).to_be_visible()
+    expect(page.locator("#jobs tr")).to_have_count(0)
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/status")
+    expect(page.locator('#jobs tr[data-job="waiting"]')).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#loading")).to_be_hidden()
+
+
+def test_live_output_follows_its_newest_lines_unless_scrolled_up(
+    cli, pool, dashboard, tab, tmp_path
+):
+    from playwright.sync_api import expect
+
+    more, done = tmp_path / "more", tmp_path / "done"
+    wait_file = "while [ ! -e {0} ]; do sleep 0.1; done"
+    cli.ok(
+        "run",
+        "--id",
+        "chatty",
+        f"seq 1 200; {wait_file.format(more)}; seq 201 400; {wait_file.format(done)}; seq 401 600",
+    )
+    pool(1)
+    page = tab.page
+    page.goto(dashboard().url + "#/job/chatty")
+    output = page.locator("#attempts pre.output")
+    at_bottom = "pre => pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4"
+    expect(output).to_contain_text("\n200\n", timeout=TIMEOUT_MS)
+    assert output.evaluate(at_bottom)
+    more.touch()
+    expect(output).to_contain_text("\n400\n", timeout=TIMEOUT_MS)
+    assert output.evaluate(at_bottom)
+
+    output.evaluate("pre => { pre.scrollTop = 100; }")
+    done.touch()
+    expect(output).to_contain_text("\n600\n", timeout=TIMEOUT_MS)
+    assert output.evaluate("pre => pre.scrollTop") == 100
+    wait_for(lambda: cli.state("chatty") == "completed", message="chatty to end")
+    cli.ok("worker", "stop", "--wait")
+    assert tab.errors == []

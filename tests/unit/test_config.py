@@ -84,8 +84,34 @@ def test_bad_durations_name_the_forms_and_the_range(key, raw):
         config.setting(key).parse(raw)
 
 
+@pytest.mark.parametrize(
+    "key, raw, value",
+    [
+        ("log_max_size", "10M", 10 * 1024**2),
+        ("log_max_size", "10MiB", 10 * 1024**2),
+        ("log_max_size", "1.5 KB", 1536),
+        ("log_max_size", "512k", 512 * 1024),
+        ("log_max_size", "0", 0),
+        ("log_max_size", 4096, 4096),
+        ("output_limit", "1M", 1024**2),
+    ],
+)
+def test_size_settings_take_a_unit(key, raw, value):
+    assert config.setting(key).parse(raw) == value
+
+
+@pytest.mark.parametrize("raw", ["10X", "-1K", "2T", "M", "1e3"])
+def test_bad_sizes_name_the_forms_and_the_range(raw):
+    with pytest.raises(UserError, match=r"must be a size from 0 to .* bytes \(1048576, 512K"):
+        config.setting("log_max_size").parse(raw)
+
+
+def test_the_log_size_defaults_to_10_mib():
+    assert Config.from_stored({}).log_max_size == 10 * 1024**2
+
+
 def test_counts_and_the_backoff_base_are_not_durations():
-    for key in ("max_retries", "output_limit", "backoff_base"):
+    for key in ("max_retries", "backoff_base"):
         assert not config.setting(key).duration
         with pytest.raises(UserError, match="must be an? (integer|number)"):
             config.setting(key).parse("5m")

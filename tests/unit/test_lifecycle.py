@@ -4,7 +4,7 @@ import pytest
 
 from queuectl import lifecycle
 from queuectl.config import Config
-from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED, PENDING, TERMINAL, Job
+from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED, PENDING, TERMINAL, Attempt, Job
 
 CONFIG = Config.from_stored({"backoff_base": 2, "backoff_max": 3600})
 NOW = 1_000_000.0
@@ -114,3 +114,38 @@ def test_exit_status(returncode, expected):
 def test_timeout_error_text():
     assert lifecycle.timed_out_error(2.0) == "timed out after 2 s"
     assert lifecycle.timed_out_error(0.5) == "timed out after 0.5 s"
+
+
+@pytest.mark.parametrize(
+    "exit_code, error, timed_out, max_retries, outcome",
+    [
+        (0, None, False, 2, "completed"),
+        (1, "exit code 1", False, 2, "failed, retry in 2s"),
+        (1, "exit code 1", False, 0, "failed, dead"),
+        (143, "timed out after 1 s", True, 2, "timed out, retry in 2s"),
+        (143, "timed out after 1 s", True, 0, "timed out, dead"),
+        (None, lifecycle.WORKER_LOST, False, 0, "lost, dead"),
+    ],
+)
+def test_attempt_outcomes_for_the_log(exit_code, error, timed_out, max_retries, outcome):
+    ended = job(1, max_retries)
+    transition = lifecycle.after_attempt(ended, exit_code, error, NOW, CONFIG)
+    assert lifecycle.attempt_outcome(transition, error, timed_out, NOW) == outcome
+
+
+def test_canceled_and_put_back_outcomes():
+    canceled = lifecycle.after_attempt(job(1), None, None, NOW, CONFIG, cancel_requested=True)
+    assert lifecycle.attempt_outcome(canceled, "canceled", False, NOW) == "canceled"
+    put_back = lifecycle.after_release(job(1), NOW)
+    assert lifecycle.attempt_outcome(put_back, "interrupted", False, NOW) == "put back"
+
+
+def test_the_attempt_line_has_id_outcome_exit_code_and_run_time():
+    attempt = Attempt(
+        job_id="j", number=2, worker_id="w", started_at=NOW - 1.25, finished_at=NOW, exit_code=3
+    )
+    line = lifecycle.attempt_line(attempt, "failed, dead")
+    assert line == "job j attempt 2 failed, dead (exit 3, ran 1.25 s)"
+    lost = Attempt(job_id="j", number=1, worker_id="w", started_at=NOW, finished_at=NOW)
+    line = lifecycle.attempt_line(lost, "lost, dead")
+    assert line == "job j attempt 1 lost, dead (exit -, ran 0 s)"

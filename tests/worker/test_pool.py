@@ -309,7 +309,7 @@ def test_detached_start_then_stop_wait(fast_config):
         assert cli.state(job_id) == "completed"
         assert cli.json("worker", "list") == []
         wait_for(lambda: not any(process_running(pid) for pid in pids), timeout=10)
-        assert (cli.home / "queuectl" / "worker.log").exists()
+        assert cli.pool_log().exists()
     finally:
         for pid in pids:
             if process_running(pid):

@@ -1,5 +1,6 @@
 // The queuectl dashboard: polls the JSON API and redraws what changed. Every string that
-// comes from a job is written with textContent (through el()), never parsed as HTML.
+// comes from a job is written with textContent (through el()), never parsed as HTML, and
+// with its invisible characters shown as escapes (visible()).
 "use strict";
 
 (function () {
@@ -24,13 +25,34 @@
 
   const $ = (id) => document.getElementById(id);
 
+  // --- invisible characters --------------------------------------------------------
+
+  // The categories of queuectl/visible.py, which the CLI uses (a browser test checks the
+  // two agree): controls, formats (the bidi overrides and isolates, the zero-width ones),
+  // line and paragraph separators. A right-to-left override in a command would reverse
+  // the rest of its line, so one command could be made to look like another.
+  const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+  // Line breaks and tabs stay: in a <pre> they are the text's lines, elsewhere HTML shows
+  // them as a space.
+  const LINE_BREAKS = "\n\t";
+
+  function escapeChar(char) {
+    const hex = char.codePointAt(0).toString(16);
+    return hex.length <= 4 ? "\\u" + hex.padStart(4, "0") : "\\U" + hex.padStart(8, "0");
+  }
+
+  const visible = (text, keep = "") => String(text).replace(INVISIBLE, (char) =>
+    (keep.includes(char) ? char : escapeChar(char)));
+  // For the browser test, which runs one sample through this and the Python function.
+  window.queuectl = Object.freeze({ visible });
+
   // --- DOM helpers -----------------------------------------------------------------
 
   function append(node, child) {
     if (child === null || child === undefined || child === false) return;
     if (Array.isArray(child)) child.forEach((c) => append(node, c));
     else if (child instanceof Node) node.appendChild(child);
-    else node.appendChild(document.createTextNode(String(child)));
+    else node.appendChild(document.createTextNode(visible(child, LINE_BREAKS)));
   }
 
   function build(node, attrs, children) {
@@ -38,6 +60,7 @@
       if (value === null || value === undefined || value === false) continue;
       if (name === "class") node.setAttribute("class", value);
       else if (name === "dataset") Object.assign(node.dataset, value);
+      else if (name === "title") node.setAttribute(name, visible(value)); // a tooltip shows it
       else node.setAttribute(name, value === true ? "" : String(value));
     }
     append(node, children);
@@ -47,6 +70,19 @@
   const el = (tag, attrs, ...children) => build(document.createElement(tag), attrs, children);
   const svg = (tag, attrs, ...children) => build(document.createElementNS(SVG, tag), attrs,
                                                  children);
+
+  // A table's rows, or one row that says why there are none. Each cell is labelled with
+  // its column's header, which a narrow screen shows beside it (style.css).
+  function fillTable(id, rows, emptyText) {
+    const body = $(id);
+    const labels = Array.from(body.closest("table").tHead.rows[0].cells,
+                              (th) => th.textContent);
+    for (const row of rows) {
+      Array.from(row.cells).forEach((cell, i) => { cell.dataset.label = labels[i]; });
+    }
+    body.replaceChildren(...(rows.length ? rows : [el("tr", null,
+      el("td", { colspan: labels.length, class: "empty" }, emptyText))]));
+  }
 
   // Redraw a panel only when its data changed, so buttons under the pointer stay put.
   function changed(panel, data) {
@@ -61,7 +97,6 @@
   const number = (n) => Number(n).toLocaleString("en-US");
 
   function age(seconds) {
-    if (seconds < 0) seconds = 0;
     if (seconds < 10) return seconds.toFixed(1) + "s";
     if (seconds < 60) return Math.floor(seconds) + "s";
     const m = Math.floor(seconds / 60);
@@ -72,15 +107,24 @@
   }
 
   const secondsSince = (iso) => (Date.now() + clockOffset - Date.parse(iso)) / 1000;
+  // Whole seconds ahead: "in 5s", not "in 4.3s".
+  const ahead = (seconds) => "in " + (seconds < 10 ? Math.ceil(seconds) + "s"
+                                                   : age(Math.ceil(seconds)));
 
-  // An element whose text is "<age> ago", kept current by tickAges().
+  // "<age> ago", or "in <age>" for a moment still to come (a canceled job's run_at, a
+  // clock ahead of ours). Under a second ahead is the two clocks' jitter: "0.0s ago".
+  const sinceText = (iso) => {
+    const seconds = secondsSince(iso);
+    return seconds > -1 ? age(Math.max(0, seconds)) + " ago" : ahead(-seconds);
+  };
+  // An element whose text is sinceText(), kept current by tickAges().
   const since = (iso) => (iso ? el("span", { class: "age", dataset: { since: iso }, title: iso },
-                                   age(secondsSince(iso)) + " ago") : "");
+                                   sinceText(iso)) : "");
 
   // "in <age>" until a waiting job's run_at (a --delay, a backoff), then "due".
   const untilText = (iso) => {
     const left = -secondsSince(iso);
-    return left > 0 ? "in " + age(Math.ceil(left)) : "due";
+    return left > 0 ? ahead(left) : "due";
   };
   const until = (iso) => el("span", { class: "age until", dataset: { until: iso }, title: iso },
                             untilText(iso));
@@ -89,7 +133,7 @@
 
   function tickAges() {
     document.querySelectorAll("[data-since]").forEach((node) => {
-      node.textContent = age(secondsSince(node.dataset.since)) + " ago";
+      node.textContent = sinceText(node.dataset.since);
     });
     document.querySelectorAll("[data-until]").forEach((node) => {
       node.textContent = untilText(node.dataset.until);
@@ -139,7 +183,7 @@
 
   function showBanner(message, kind) {
     const banner = $("banner");
-    banner.textContent = message;
+    banner.textContent = visible(message); // an error may quote a job's string
     banner.className = "banner " + (kind || "error");
     banner.hidden = false;
   }
@@ -177,6 +221,8 @@
   function navigate() {
     view = parseHash();
     generation += 1;
+    // A filter or a page of jobs keeps what it shows until the answer; a job's page is new.
+    $("loading").hidden = view.name === "overview" && drawn.has("counts");
     $("overview").hidden = view.name !== "overview";
     $("job-view").hidden = view.name !== "job";
     if (view.name === "overview") {
@@ -185,7 +231,7 @@
       $("filter-queue").value = view.queue;
     } else {
       clearJob();
-      $("job-id").textContent = view.jobId;
+      $("job-id").textContent = visible(view.jobId);
     }
     refresh();
   }
@@ -206,11 +252,15 @@
       if (view.name === "job") await refreshJob(mine);
       else await refreshOverview(mine);
       if (mine === generation) {
+        $("loading").hidden = true;
         hideBanner("error");
         $("updated").textContent = "updated " + new Date().toLocaleTimeString();
       }
     } catch (error) {
-      if (mine === generation) showBanner(error.message);
+      if (mine === generation) {
+        $("loading").hidden = true;
+        showBanner(error.message);
+      }
     }
     if (mine === generation) schedule();
   }
@@ -229,7 +279,7 @@
     if (mine !== generation) return;
     status = current;
     clockOffset = Date.parse(throughput.until) - Date.now();
-    $("store").textContent = current.store;
+    $("store").textContent = visible(current.store);
     drawCounts(current);
     drawQueues(current);
     drawWorkers(current.workers);
@@ -278,8 +328,7 @@
         current.queues[queue][state]
           ? el("a", { href: overviewHash(state, queue, 0) }, number(current.queues[queue][state]))
           : el("span", { class: "zero" }, "0")))));
-    $("queues").replaceChildren(...(rows.length ? rows
-      : [el("tr", null, el("td", { colspan: 7, class: "empty" }, "no jobs yet"))]));
+    fillTable("queues", rows, "no jobs yet");
     syncQueueOptions();
   }
 
@@ -305,9 +354,7 @@
       el("td", null, w.job_id ? jobLink(w.job_id) : ""),
       el("td", null, w.queues ? w.queues.join(", ") : "all"),
       el("td", null, since(w.last_heartbeat))));
-    $("workers").replaceChildren(...(rows.length ? rows : [el("tr", null,
-      el("td", { colspan: 7, class: "empty" },
-         "no worker is running — start some with: queuectl worker start"))]));
+    fillTable("workers", rows, "no worker is running — start some with: queuectl worker start");
   }
 
   function actionButtons(job) {
@@ -338,11 +385,11 @@
       el("td", null, jobLink(job.id)), el("td", null, job.queue),
       el("td", { class: "num" }, job.attempts),
       el("td", { class: "num" }, job.exit_code === null ? "" : job.exit_code),
-      el("td", null, job.last_error || ""), el("td", null, since(job.finished_at)),
+      el("td", { class: "error", title: job.last_error }, job.last_error || ""),
+      el("td", null, since(job.finished_at)),
       el("td", { class: "command", title: job.command }, shorten(job.command, 60)),
       el("td", { class: "actions" }, actionButtons(job))));
-    $("dlq").replaceChildren(...(rows.length ? rows
-      : [el("tr", null, el("td", { colspan: 8, class: "empty" }, "no dead jobs"))]));
+    fillTable("dlq", rows, "no dead jobs");
   }
 
   function filteredTotal() {
@@ -375,8 +422,7 @@
       el("td", { class: "run-at" }, waits(job) ? until(job.run_at) : ""),
       el("td", { class: "command", title: job.command }, shorten(job.command, 80)),
       el("td", { class: "actions" }, actionButtons(job))));
-    $("jobs").replaceChildren(...(rows.length ? rows
-      : [el("tr", null, el("td", { colspan: 10, class: "empty" }, "no jobs"))]));
+    fillTable("jobs", rows, "no jobs");
   }
 
   function niceCeiling(value) {
@@ -469,9 +515,26 @@
       field("started", when(job.started_at)), field("finished", when(job.finished_at)));
     const attempts = detail.attempts.slice().reverse();
     if (attempts.length && !openAttempts.size) openAttempts.add(attempts[0].number);
+    const readPlaces = placesReadAbove();
     $("attempts").replaceChildren(...(attempts.length ? attempts.map(drawAttempt)
       : [el("p", { class: "empty" }, TERMINAL.includes(job.state) ? "it never ran"
         : "it has not run yet")]));
+    document.querySelectorAll("#attempts pre.output").forEach((pre) => {
+      const number = pre.closest("details").dataset.number;
+      pre.scrollTop = readPlaces.has(number) ? readPlaces.get(number) : pre.scrollHeight;
+    });
+  }
+
+  // Output follows its newest lines, but not while the reader has scrolled up to read:
+  // attempt number -> where they are.
+  function placesReadAbove() {
+    const places = new Map();
+    document.querySelectorAll("#attempts pre.output").forEach((pre) => {
+      if (pre.scrollTop + pre.clientHeight < pre.scrollHeight - 4) {
+        places.set(pre.closest("details").dataset.number, pre.scrollTop);
+      }
+    });
+    return places;
   }
 
   function drawAttempt(attempt) {
@@ -494,8 +557,13 @@
         : null,
       el("pre", { class: "output" }, attempt.output || "(no output)"));
     node.addEventListener("toggle", () => {
-      if (node.open) openAttempts.add(attempt.number);
-      else openAttempts.delete(attempt.number);
+      if (node.open && !openAttempts.has(attempt.number)) { // opened now, not redrawn open
+        openAttempts.add(attempt.number);
+        const pre = node.querySelector("pre.output");
+        pre.scrollTop = pre.scrollHeight;
+      } else if (!node.open) {
+        openAttempts.delete(attempt.number);
+      }
     });
     return node;
   }
@@ -507,7 +575,7 @@
     const action = button.dataset.action;
     let done;
     if (action === "cancel") {
-      if (!window.confirm("Cancel job " + id + "?")) return;
+      if (!window.confirm("Cancel job " + visible(id) + "?")) return;
       done = api("/api/job/cancel" + idQuery(id), null).then((r) =>
         r.result === "requested" ? "cancel of " + id + " requested: its worker is stopping it"
           : id + " canceled");
