@@ -152,6 +152,16 @@ def hostname() -> str:
     return socket.gethostname()
 
 
+def quote_for_shell(text: str) -> str:
+    """`text` as one word of a command line for the shell that runs jobs: /bin/sh's
+    single quotes, or cmd's double quotes (where `"` is doubled and `%` cannot be escaped)."""
+    if IS_WINDOWS:
+        return '"' + text.replace('"', '""') + '"'
+    import shlex
+
+    return shlex.quote(text)
+
+
 def spawn(command: str, cwd: str, env: dict[str, str]) -> subprocess.Popen:
     """Start `command` through the platform shell in its own process group, stdin empty,
     stdout and stderr combined into one pipe."""

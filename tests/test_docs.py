@@ -74,3 +74,10 @@ def test_version_is_the_same_in_the_package_and_pyproject():
 
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert f'version = "{queuectl.__version__}"' in pyproject
+
+
+def test_every_explain_code_is_in_the_readme():
+    from queuectl.service import REASONS
+
+    readme = (ROOT / "README.md").read_text()
+    assert not [code for code in REASONS if f"| `{code}` |" not in readme]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from queuectl import service
-from queuectl.cli.common import open_store
+from queuectl.cli.common import open_store, say_skipped
 from queuectl.cli.output import ago, print_json, say, shorten, table
 from queuectl.errors import UserError
 
@@ -37,9 +37,15 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq_retry(args: argparse.Namespace) -> int:
-    if args.all and args.job_ids:
-        raise UserError("give job ids or --all, not both")
-    moved = service.dlq_retry(open_store(args), None if args.all else args.job_ids)
+    if (args.all, bool(args.job_ids), args.group is not None).count(True) > 1:
+        raise UserError("give job ids, --group G or --all, one of them")
+    store = open_store(args)
+    if args.group is not None:
+        acted = service.retry_group(store, args.group)
+        say_skipped(acted.skipped, "not dead")
+        moved = acted.ids
+    else:
+        moved = service.dlq_retry(store, None if args.all else args.job_ids)
     if args.json:
         print_json({"ids": moved})
     else:

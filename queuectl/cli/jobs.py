@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from queuectl import service
-from queuectl.cli.common import open_store
+from queuectl.cli.common import ids_or_group, open_store, say_skipped
 from queuectl.cli.output import ago, print_json, print_workers, relative, say, shorten, table
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
@@ -28,7 +28,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec["env"] = dict(args.env)
     if args.inherit_env:
         spec["inherit_env"] = ",".join(args.inherit_env)
+    after = [
+        {"id": job_id, "on": on}
+        for option, on in (("after", "success"), ("after_any", "any"), ("after_failure", "failure"))
+        for ids in getattr(args, option)
+        for job_id in ids
+    ]
+    if after:
+        spec["after"] = after
+    if args.group is not None:
+        spec["group"] = args.group
     store = open_store(args)
+    if args.array is not None or args.each_line is not None:
+        return _run_array(args, store, spec)
     job_id = service.enqueue(store, [spec], os.getcwd(), environ=os.environ)[0]
     if args.json:
         print_json({"id": job_id})
@@ -47,6 +59,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     say(_ended(job))
     return service.exit_status([job])
+
+
+def _run_array(args: argparse.Namespace, store, spec: dict[str, Any]) -> int:
+    """`run --array RANGE` / `run --each-line FILE`: one job per index or line, a group."""
+    items = None
+    if args.each_line is not None:
+        text = sys.stdin.read() if args.each_line == "-" else _read_text(args.each_line)
+        items = service.each_line_items(text, "stdin" if args.each_line == "-" else args.each_line)
+        indices = list(range(1, len(items) + 1))
+    else:
+        indices = service.array_indices(args.array)
+    group, ids = service.enqueue_array(store, spec, os.getcwd(), indices, items, os.environ)
+    if args.json:
+        print_json({"group": group, "ids": ids})
+    else:
+        print(group, flush=True)
+    if not args.wait:
+        return 0
+    return service.wait(store, ids, on_no_worker=_no_worker_hint)
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return _utf8(handle.read(), path)
+    except OSError as exc:
+        raise UserError(f"cannot read {quote(path)}: {exc.strerror}") from None
 
 
 def _stdout_writer():
@@ -141,6 +180,8 @@ def _parse_jobs(text: str, batch: bool):
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.group is not None:
+        return _group_status(args)
     status = service.status(open_store(args, only_reads=True))
     if args.json:
         print_json(status)
@@ -162,10 +203,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _group_status(args: argparse.Namespace) -> int:
+    status = service.group_status(open_store(args, only_reads=True), args.group)
+    if args.json:
+        print_json(status)
+        return 0
+    print(f"group: {status['group']}")
+    table([["jobs", *status["counts"].values()]], ("", *STATES))
+    print(f"finished: {status['finished']} of {status['total']} ({status['progress'] * 100:.0f}%)")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     store = open_store(args, only_reads=True)
     # One more than asked for tells whether there are more, without counting them all.
-    jobs = service.list_jobs(store, args.state, args.queue, args.limit + 1, args.offset)
+    jobs = service.list_jobs(store, args.state, args.queue, args.limit + 1, args.offset, args.group)
     if len(jobs) > args.limit:
         jobs = jobs[: args.limit]
         say(f"showing the newest {len(jobs)} jobs; there are more (see --limit)")
@@ -216,6 +268,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     for key, value in job.to_dict().items():
         if key == "env":
             value = " ".join(f"{k}={v}" for k, v in value.items())
+        elif key == "after":
+            value = ", ".join(
+                entry["id"] + ("" if entry["on"] == "success" else f" ({entry['on']})")
+                for entry in value
+            )
+        elif key == "held":
+            value = "yes" if value else "no"
         elif key in moments and value is not None:
             value = f"{value} ({relative(getattr(job, key), now)})"
         print(f"{key + ':':13} {'' if value is None else visible(str(value), LINE_BREAKS)}")
@@ -261,7 +320,13 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    results = service.cancel(open_store(args), args.job_ids)
+    store = open_store(args)
+    ids_or_group(args)
+    if args.group is not None:
+        results, skipped = service.cancel_group(store, args.group)
+        say_skipped(skipped, "already finished")
+    else:
+        results = service.cancel(store, args.job_ids)
     if args.json:
         print_json({"ids": results})
     else:
@@ -289,8 +354,12 @@ def cmd_wait(args: argparse.Namespace) -> int:
         total = len(set(args.job_ids))
         say(f"timeout: {len(left)} of {total} job(s) have not ended: {named}{more}")
 
+    store = open_store(args, only_reads=True)
+    ids_or_group(args)
+    if args.group is not None:
+        args.job_ids = [job_id for job_id, _ in service.group_members(store, args.group)]
     return service.wait(
-        open_store(args, only_reads=True),
+        store,
         args.job_ids,
         args.timeout,
         on_no_worker=_no_worker_hint,

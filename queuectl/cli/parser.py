@@ -90,6 +90,29 @@ def _queue_list(text: str) -> list[str]:
     return [_usage_check(check_queue, queue) for queue in queues]
 
 
+def _id_list(text: str) -> list[str]:
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError("expected one or more job ids, comma-separated")
+    return ids
+
+
+def _state_list(text: str) -> list[str]:
+    return [_state(part.strip()) for part in text.split(",") if part.strip()] or [_state(text)]
+
+
+def _array(text: str) -> str:
+    if "%" in text:
+        raise argparse.ArgumentTypeError(
+            "a limit on an array's running jobs (%N) is not available in this version"
+        )
+    return text
+
+
+def _add_group(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--group", metavar="G", help=help)
+
+
 def _state(text: str) -> str:
     from queuectl.service import check_state
 
@@ -263,6 +286,35 @@ def build_parser() -> argparse.ArgumentParser:
         "and exit with its exit code",
     )
     _add_quiet(run, "with --wait: print neither the output nor how the job ended")
+    for option, condition in (
+        ("--after", "completed"),
+        ("--after-any", "ended, whatever the outcome"),
+        ("--after-failure", "ended dead or canceled"),
+    ):
+        run.add_argument(
+            option,
+            type=_id_list,
+            action="append",
+            default=[],
+            metavar="ID[,ID]",
+            help=f"run only once each of these jobs has {condition} (repeatable; "
+            "group:NAME is every job of that group)",
+        )
+    _add_group(run, "tag the job with a group (an array's jobs: their group's name)")
+    many = run.add_mutually_exclusive_group()
+    many.add_argument(
+        "--array",
+        type=_array,
+        metavar="RANGE",
+        help="one job per index: 1-100, 0-98:2, 1,3,5-7; ids GROUP.INDEX, "
+        "$QUEUECTL_ARRAY_INDEX in each one's environment",
+    )
+    many.add_argument(
+        "--each-line",
+        metavar="FILE",
+        help="one job per non-empty line of FILE (- for stdin), {} in the command "
+        "replaced by the line, shell-quoted; $QUEUECTL_ITEM holds it",
+    )
 
     enqueue = command("enqueue", "jobs.cmd_enqueue", "enqueue jobs from JSON", json_out=True)
     source = enqueue.add_mutually_exclusive_group(required=True)
@@ -321,11 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
         "list", "workers.cmd_worker_list", "list workers", parent=worker_commands, json_out=True
     )
 
-    command("status", "jobs.cmd_status", "job counts per state and queue, workers", json_out=True)
+    status = command(
+        "status", "jobs.cmd_status", "job counts per state and queue, workers", json_out=True
+    )
+    _add_group(status, "the counts and progress of this group's jobs")
 
     listing = command("list", "jobs.cmd_list", "list jobs, newest first", json_out=True)
     listing.add_argument("--state", type=_state, help="only jobs in this state")
     listing.add_argument("--queue", metavar="Q", help="only jobs in this queue")
+    _add_group(listing, "only jobs of this group")
     listing.add_argument(
         "--limit",
         type=_positive_int,
@@ -379,15 +435,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retry.add_argument("job_ids", nargs="*", metavar="ID")
     retry.add_argument("--all", action="store_true", help="every dead job")
+    _add_group(retry, "the dead jobs of this group")
     command(
         "purge", "dlq.cmd_dlq_purge", "delete every dead job", parent=dlq_commands, json_out=True
     )
 
     cancel = command("cancel", "jobs.cmd_cancel", "cancel jobs", json_out=True)
-    cancel.add_argument("job_ids", nargs="+", metavar="ID")
+    cancel.add_argument("job_ids", nargs="*", metavar="ID")
+    _add_group(cancel, "every unfinished job of this group")
 
     wait = command("wait", "jobs.cmd_wait", "wait for jobs to end; exit with their status")
-    wait.add_argument("job_ids", nargs="+", metavar="ID")
+    wait.add_argument("job_ids", nargs="*", metavar="ID")
+    _add_group(wait, "every job of this group, in index order")
+
+    for name, help, group_help in (
+        ("hold", "keep pending or failed jobs from being claimed", "its pending and failed jobs"),
+        ("release", "let held jobs be claimed again", "its held jobs"),
+        (
+            "requeue",
+            "run finished jobs again (attempts start over; history stays)",
+            "its dead and canceled jobs (or --state)",
+        ),
+    ):
+        verb = command(name, f"workflows.cmd_{name}", help, json_out=True)
+        verb.add_argument("job_ids", nargs="*", metavar="ID")
+        _add_group(verb, f"the jobs of this group that apply: {group_help}")
+        if name == "requeue":
+            verb.add_argument(
+                "--state",
+                type=_state_list,
+                metavar="S[,S]",
+                help="with --group: the finished states to requeue (default dead,canceled)",
+            )
+    explain = command(
+        "explain", "workflows.cmd_explain", "say every reason a job is not running", json_out=True
+    )
+    explain.add_argument("job_id", metavar="ID")
     wait.add_argument(
         "--timeout", type=_duration, metavar="DUR", help="give up after this long (exit 124)"
     )

@@ -12,10 +12,7 @@ from typing import Any, Callable
 from queuectl.config import Config
 from queuectl.durations import MAX_DURATION, parse_duration, parse_time
 from queuectl.errors import Conflict, DuplicateId, UserError, quote
-from queuectl.model import (
-    DEFAULT_QUEUE,
-    NewJob,
-)
+from queuectl.model import ACCEPTS, DEFAULT_QUEUE, ON_SUCCESS, NewJob
 from queuectl.service.names import ID_PATTERN, check_queue, new_job_id
 from queuectl.service.stores import load_config
 from queuectl.store.base import Store
@@ -32,6 +29,8 @@ JOB_KEYS = (
     "cwd",
     "env",
     "inherit_env",
+    "after",
+    "group",
 )
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
@@ -97,7 +96,41 @@ def build_job(
             **_inherited(spec.get("inherit_env"), environ, fail),
             **(_env(spec["env"], fail) if "env" in spec else {}),
         },
+        after=_after(spec["after"], job_id, fail) if "after" in spec else [],
+        group=_name(spec["group"], "group", fail) if "group" in spec else None,
     )
+
+
+def _name(value: Any, key: str, fail) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise fail(f"invalid {key} {quote(value)}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
+    return value
+
+
+def _after(value: Any, job_id: str, fail) -> list[dict[str, str]]:
+    """`after`: ids (each to complete) or {"id": ID, "on": success|any|failure} objects; an
+    id may be group:NAME, every job of that group."""
+    if not isinstance(value, list):
+        raise fail('\'after\' must be a list of job ids or {"id", "on"} objects')
+    entries: dict[tuple[str, str], None] = {}
+    for item in value:
+        entry = {"id": item, "on": ON_SUCCESS} if isinstance(item, str) else item
+        if not isinstance(entry, Mapping) or set(entry) - {"id", "on"} or "id" not in entry:
+            raise fail('each of \'after\' must be a job id or an {"id", "on"} object')
+        on = entry.get("on", ON_SUCCESS)
+        if on not in ACCEPTS:
+            raise fail(f"'after': unknown condition {quote(on)}; use {', '.join(ACCEPTS)}")
+        target = entry["id"]
+        name = (
+            target[len("group:") :]
+            if isinstance(target, str) and target.startswith("group:")
+            else target
+        )
+        _name(name, "dependency", fail)
+        if target == job_id:
+            raise fail(f"job {quote(job_id)} cannot wait for itself")
+        entries[(target, on)] = None
+    return [{"id": target, "on": on} for target, on in entries]
 
 
 def _int(value: Any, name: str, low: int, high: int, fail) -> int:
@@ -222,10 +255,11 @@ def enqueue(
     base_cwd: str,
     label: Callable[[int], str] = lambda index: "",
     environ: Mapping[str, str] = NO_ENVIRONMENT,
+    indices: Sequence[int] | None = None,
 ) -> list[str]:
     """Validate every job, then insert them all in one transaction (all or nothing).
     `label(i)` prefixes the error message of the i-th job (e.g. "line 3: "); `environ` is
-    the enqueuer's environment, which `inherit_env` copies from."""
+    the enqueuer's environment, which `inherit_env` copies from; `indices` are an array's."""
     if not specs:
         raise UserError("no jobs given")
     config = load_config(store)
@@ -234,6 +268,8 @@ def enqueue(
         build_job(spec, config, now, base_cwd, label(index), environ)
         for index, spec in enumerate(specs)
     ]
+    for job, array_index in zip(jobs, indices or ()):
+        job.index = array_index
     first_use: dict[str, int] = {}
     for index, job in enumerate(jobs):
         if first_use.setdefault(job.id, index) != index:

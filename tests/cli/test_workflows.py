@@ -1,0 +1,171 @@
+"""Workflows end to end (SPEC §7): the real CLI and real pools on every backend; what ran,
+and in which order, is read from what the jobs themselves wrote."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def ran(log) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
+def test_a_chain_of_fifty_runs_in_order(cli, pool, tmp_path):
+    log = tmp_path / "order"
+    cli.ok("run", "--id", "c0", "--", f"echo c0 >> {log}")
+    for i in range(1, 50):
+        cli.ok("run", "--id", f"c{i}", "--after", f"c{i - 1}", "--", f"echo c{i} >> {log}")
+    pool(3)
+    assert cli("wait", "c49", "--timeout", "120").returncode == 0
+    assert ran(log) == [f"c{i}" for i in range(50)]
+
+
+def test_a_diamond_joins_once_both_sides_completed(cli, pool, tmp_path):
+    log = tmp_path / "order"
+    cli.ok("run", "--id", "a", "--", f"sleep 0.3; echo a >> {log}")
+    cli.ok("run", "--id", "b", "--after", "a", "--", f"echo b >> {log}")
+    cli.ok("run", "--id", "c", "--after", "a", "--", f"sleep 0.5; echo c >> {log}")
+    cli.ok("run", "--id", "d", "--after", "b,c", "--", f"echo d >> {log}")
+    pool(3)
+    assert cli("wait", "d", "--timeout", "60").returncode == 0
+    order = ran(log)
+    assert order[0] == "a" and order[-1] == "d" and sorted(order[1:3]) == ["b", "c"]
+
+
+def test_a_failure_cancels_everything_downstream_and_runs_its_handlers(cli, pool, tmp_path):
+    log = tmp_path / "order"
+    cli.ok("run", "--id", "build", "--max-retries", "0", "--", f"echo build >> {log}; exit 2")
+    cli.ok("run", "--id", "test", "--after", "build", "--", f"echo test >> {log}")
+    cli.ok("run", "--id", "deploy", "--after", "test", "--", f"echo deploy >> {log}")
+    cli.ok("run", "--id", "notify", "--after-failure", "test", "--", f"echo notify >> {log}")
+    cli.ok("run", "--id", "tar", "--after-any", "test", "--", f"echo tar >> {log}")
+    pool(2)
+    assert cli("wait", "notify", "tar", "--timeout", "60").returncode == 0
+    assert sorted(ran(log)) == ["build", "notify", "tar"]
+    assert cli.job("test")["last_error"] == "dependency 'build' ended dead"
+    assert cli.job("deploy")["last_error"] == "dependency 'test' ended canceled"
+    assert cli.state("deploy") == "canceled"
+
+
+def test_a_condition_that_can_never_be_met_is_refused_and_nothing_stored(cli, pool):
+    pool(1)
+    assert cli(
+        "run", "--id", "dead", "--max-retries", "0", "--wait", "--quiet", "exit 1"
+    ).returncode
+    refused = cli("run", "--id", "never", "--after", "dead", "true")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith("'dead' is dead")
+    assert cli("show", "never").returncode == 1
+    for args, message in (
+        (["--after", "nope"], "no job with id 'nope'"),
+        (["--id", "self", "--after", "self"], "cannot wait for itself"),
+        (["--after", "group:nobody"], "no job in group 'nobody'"),
+    ):
+        result = cli("run", *args, "true")
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert [job["id"] for job in cli.json("list")] == ["dead"]
+
+
+def test_a_cycle_in_a_batch_is_refused(cli):
+    batch = "\n".join(
+        json.dumps({"id": a, "command": "true", "after": [b]})
+        for a, b in (("x", "z"), ("y", "x"), ("z", "y"))
+    )
+    result = cli("enqueue", "-", input=batch)
+    assert result.returncode == 1 and "cycle" in result.stderr
+    assert cli.json("list") == []
+
+
+@pytest.mark.parametrize(
+    "array,message",
+    [
+        ("1-", "invalid array range"),
+        ("5-1", "counts up"),
+        ("1-200000", "at most 100,000"),
+        ("x", "invalid array range"),
+    ],
+)
+def test_a_malformed_range_is_one_line_and_changes_nothing(cli, array, message):
+    result = cli("run", "--array", array, "true")
+    assert result.returncode == 1 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert cli.json("list") == []
+
+
+def test_an_array_runs_each_index_with_its_variable(cli, pool, tmp_path):
+    out = tmp_path / "frames"
+    group = cli.ok(
+        "run", "--array", "1-5,8", "--group", "frames", "--", f"echo $QUEUECTL_ARRAY_INDEX >> {out}"
+    )
+    assert group.strip() == "frames"
+    status = cli.json("status", "--group", "frames")
+    assert status["total"] == 6 and status["counts"]["pending"] == 6
+    pool(2)
+    assert cli("wait", "--group", "frames", "--timeout", "60").returncode == 0
+    assert sorted(map(int, ran(out))) == [1, 2, 3, 4, 5, 8]
+    assert cli.job("frames.8")["index"] == 8 and cli.job("frames.8")["group"] == "frames"
+    assert cli.json("status", "--group", "frames")["progress"] == 1.0
+
+
+def test_each_line_quotes_the_line_and_requeue_reruns_only_the_failed(cli, pool, tmp_path):
+    lines = tmp_path / "items.txt"
+    lines.write_text("one\nit's two\n\nbad\n")
+    out = tmp_path / "seen"
+    marker = tmp_path / "fixed"
+    command = f'test {{}} != bad -o -e {marker} && echo "$QUEUECTL_ITEM" >> {out}'
+    made = json.loads(
+        cli.ok(
+            "run",
+            "--json",
+            "--each-line",
+            str(lines),
+            "--group",
+            "fetch",
+            "--max-retries",
+            "0",
+            "--",
+            command,
+        )
+    )
+    assert made == {"group": "fetch", "ids": ["fetch.1", "fetch.2", "fetch.3"]}
+    pool(2)
+    assert cli("wait", "--group", "fetch", "--timeout", "60").returncode == 1
+    assert sorted(out.read_text().splitlines()) == ["it's two", "one"]
+    assert cli.state("fetch.3") == "dead"
+    marker.touch()
+    requeued = cli.json("requeue", "--group", "fetch")
+    assert requeued == {"ids": ["fetch.3"], "skipped": 2}
+    assert cli("wait", "--group", "fetch", "--timeout", "60").returncode == 0
+    assert sorted(out.read_text().splitlines()) == ["bad", "it's two", "one"]
+
+
+def test_hold_release_and_explain(cli, pool):
+    cli.ok("run", "--id", "first", "true")
+    cli.ok("run", "--id", "later", "--after", "first", "true")
+    cli.ok("hold", "first")
+    explained = cli.json("explain", "later")
+    assert explained["runnable"] is False
+    assert [reason["code"] for reason in explained["reasons"]] == ["dependency", "no_worker"]
+    held = cli.json("explain", "first")
+    assert [r["code"] for r in held["reasons"]] == ["held", "no_worker"] and not held["runnable"]
+    refused = cli("hold", "first", "nope")
+    assert refused.returncode == 1 and "'nope'" in refused.stderr
+    pool(1)
+    wait = cli("wait", "first", "--timeout", "1")
+    assert wait.returncode == 124  # held: not claimed
+    cli.ok("release", "first")
+    assert cli("wait", "later", "--timeout", "60").returncode == 0
+    done = cli.json("explain", "later")
+    assert done["reasons"][0]["code"] == "finished" and done["runnable"] is False
+
+
+def test_requeue_refuses_an_unfinished_job_and_changes_nothing(cli):
+    cli.ok("run", "--id", "waiting", "true")
+    result = cli("requeue", "waiting")
+    assert result.returncode == 1 and "only completed, dead or canceled" in result.stderr
+    assert cli("hold", "--group", "nope").returncode == 1
+    both = cli("hold", "waiting", "--group", "g")
+    assert both.returncode == 1 and "one of them" in both.stderr
