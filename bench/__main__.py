@@ -15,11 +15,33 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import dashboard, enqueue, latency, memory, peers, pg, scale, storeapi, throughput
+from bench import (
+    dashboard,
+    enqueue,
+    latency,
+    memory,
+    peers,
+    pg,
+    scale,
+    storeapi,
+    throughput,
+    workflows,
+)
 from bench.common import Settings, prepare_process_environment
 from bench.report import machine, machine_line, markdown, text_section
 
-WORKLOADS = [throughput, storeapi, enqueue, latency, scale, memory, peers, pg, dashboard]
+WORKLOADS = [
+    throughput,
+    storeapi,
+    enqueue,
+    latency,
+    scale,
+    memory,
+    peers,
+    pg,
+    dashboard,
+    workflows,
+]
 NAMES = [module.KEY for module in WORKLOADS]
 
 

@@ -61,7 +61,7 @@ def build_job(
     command = spec.get("command")
     if not isinstance(command, str) or not command.strip():
         raise fail("'command' must be a non-empty string")
-    if not _plain_text(command):
+    if not plain_text(command):
         raise fail("'command' must be UTF-8 text without NUL characters")
     job_id = spec["id"] if "id" in spec else new_job_id()
     queue = spec.get("queue", DEFAULT_QUEUE)
@@ -183,7 +183,7 @@ def _run_at(spec: Mapping[str, Any], now: float, fail) -> float:
         raise fail(f"'run_at': {exc}") from None
 
 
-def _plain_text(text: str) -> bool:
+def plain_text(text: str) -> bool:
     """Text a command line, a path or an environment can hold: encodable as UTF-8 (no
     lone surrogates, which JSON's \\ud800 escapes can produce) and without NUL."""
     try:
@@ -194,7 +194,7 @@ def _plain_text(text: str) -> bool:
 
 
 def _cwd(cwd: Any, base_cwd: str, fail) -> str:
-    if not isinstance(cwd, str) or not cwd or not _plain_text(cwd):
+    if not isinstance(cwd, str) or not cwd or not plain_text(cwd):
         raise fail("'cwd' must be a directory path")
     return os.path.normpath(os.path.join(base_cwd, os.path.expanduser(cwd)))
 
@@ -206,9 +206,9 @@ def _env(env: Any, fail) -> dict[str, str]:
         if (
             not key
             or "=" in key
-            or not _plain_text(key)
+            or not plain_text(key)
             or not isinstance(value, str)
-            or not _plain_text(value)
+            or not plain_text(value)
         ):
             raise fail(f"'env' entry {quote(key)} must be a NAME (no '=') with a string value")
     return dict(env)
@@ -244,7 +244,7 @@ def _inherited(given: Any, environ: Mapping[str, str], fail) -> dict[str, str]:
         if "=" not in name and any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
     }
     for name, value in chosen.items():
-        if not _plain_text(name) or not _plain_text(value):
+        if not plain_text(name) or not plain_text(value):
             raise fail(f"'inherit_env': the variable {quote(name)} is not UTF-8 text")
     return chosen
 
@@ -255,11 +255,10 @@ def enqueue(
     base_cwd: str,
     label: Callable[[int], str] = lambda index: "",
     environ: Mapping[str, str] = NO_ENVIRONMENT,
-    indices: Sequence[int] | None = None,
 ) -> list[str]:
     """Validate every job, then insert them all in one transaction (all or nothing).
     `label(i)` prefixes the error message of the i-th job (e.g. "line 3: "); `environ` is
-    the enqueuer's environment, which `inherit_env` copies from; `indices` are an array's."""
+    the enqueuer's environment, which `inherit_env` copies from."""
     if not specs:
         raise UserError("no jobs given")
     config = load_config(store)
@@ -268,8 +267,13 @@ def enqueue(
         build_job(spec, config, now, base_cwd, label(index), environ)
         for index, spec in enumerate(specs)
     ]
-    for job, array_index in zip(jobs, indices or ()):
-        job.index = array_index
+    return store_jobs(store, jobs, now, label)
+
+
+def store_jobs(
+    store: Store, jobs: Sequence[NewJob], now: float, label: Callable[[int], str]
+) -> list[str]:
+    """Insert validated jobs in one transaction; an id used twice names its job's label."""
     first_use: dict[str, int] = {}
     for index, job in enumerate(jobs):
         if first_use.setdefault(job.id, index) != index:

@@ -21,8 +21,10 @@ from queuectl.model import (
     TERMINAL,
     WAITING,
     Job,
+    NewJob,
 )
-from queuectl.service.enqueue import NO_ENVIRONMENT, enqueue
+from queuectl.records import fields
+from queuectl.service.enqueue import NO_ENVIRONMENT, build_job, plain_text, store_jobs
 from queuectl.service.names import ID_PATTERN, new_job_id
 from queuectl.service.stores import load_config
 from queuectl.service.workers import workers
@@ -78,24 +80,40 @@ def enqueue_array(
 ) -> tuple[str, list[str]]:
     """One job per index (or per item, numbered from 1), in one transaction: ids
     GROUP.INDEX, the index (and item) in each one's environment, every `{}` of an item's
-    command replaced by the shell-quoted item. Returns (group, ids)."""
-    group = spec.get("group") or new_job_id()
+    command replaced by the shell-quoted item. The options are validated once, for the
+    first job; the others are copies. Returns (group, ids)."""
     if "id" in spec:
         raise UserError("an array's jobs are named GROUP.INDEX: give --group, not --id")
-    specs, numbered = [], []
+    group = spec.get("group") or new_job_id()
+    longest = f"{group}.{max(indices)}"
+    if not ID_PATTERN.fullmatch(longest):
+        raise UserError(f"the id {quote(longest)} is too long: use a shorter --group")
+    for number, item in enumerate(items or (), 1):
+        if not plain_text(item):
+            raise UserError(f"line {number}: not UTF-8 text, or it holds a NUL")
+    config = load_config(store)
+    now = store.clock()
+    template = build_job({**spec, "group": group}, config, now, base_cwd, "", environ)
+    shared = {item.name: getattr(template, item.name) for item in fields(NewJob)}
+    jobs = []
     for position, index in enumerate(indices):
-        env = {**spec.get("env", {}), ARRAY_INDEX_VAR: str(index)}
-        command = spec["command"]
+        env = {**template.env, ARRAY_INDEX_VAR: str(index)}
+        command = template.command
         if items is not None:
             env[ITEM_VAR] = items[position]
             command = command.replace("{}", platform.quote_for_shell(items[position]))
-        job_id = f"{group}.{index}"
-        if not ID_PATTERN.fullmatch(job_id):
-            raise UserError(f"the id {quote(job_id)} is too long: use a shorter --group")
-        specs.append({**spec, "id": job_id, "group": group, "env": env, "command": command})
-        numbered.append(index)
-    ids = enqueue(store, specs, base_cwd, environ=environ, indices=numbered)
-    return group, ids
+        jobs.append(
+            NewJob(
+                **{
+                    **shared,
+                    "id": f"{group}.{index}",
+                    "env": env,
+                    "command": command,
+                    "index": index,
+                }
+            )
+        )
+    return group, store_jobs(store, jobs, now, lambda position: "")
 
 
 # --- acting on jobs or on a group -----------------------------------------------------------
