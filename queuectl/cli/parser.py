@@ -467,6 +467,35 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="S[,S]",
                 help="with --group: the finished states to requeue (default dead,canceled)",
             )
+    edit = command(
+        "edit",
+        "workflows.cmd_edit",
+        "change a pending or failed job (held or not), validated as at enqueue",
+        json_out=True,
+    )
+    edit.add_argument("job_id", metavar="ID")
+    edit.add_argument("--command", metavar="CMD", help="the new shell command line")
+    edit.add_argument("--priority", type=_integer, metavar="P", help="higher runs first")
+    edit.add_argument("--queue", metavar="Q", help="named queue")
+    edit_when = edit.add_mutually_exclusive_group()
+    edit_when.add_argument("--delay", type=_duration, metavar="DUR", help=f"run after {DUR_HELP}")
+    edit_when.add_argument("--run-at", type=_time, metavar="TIME", help="run at an ISO-8601 time")
+    edit.add_argument(
+        "--timeout", type=_duration, metavar="DUR", help=f"per-attempt time limit, {DUR_HELP}"
+    )
+    edit.add_argument(
+        "--max-retries", type=_integer, metavar="N", help="retries after the first run"
+    )
+    edit.add_argument("--cwd", metavar="DIR", help="working directory")
+    edit.add_argument(
+        "--env",
+        type=_env_pair,
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="set a variable of the job's environment (repeatable)",
+    )
+    _add_group(edit, "move the job to this group")
     explain = command(
         "explain", "workflows.cmd_explain", "say every reason a job is not running", json_out=True
     )

@@ -1,12 +1,15 @@
-"""The workflow commands: hold, release, requeue, explain."""
+"""The workflow commands: hold, release, requeue, edit, explain."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from typing import Any
 
 from queuectl import service
 from queuectl.cli.common import ids_or_group, open_store, say_skipped
 from queuectl.cli.output import print_json
+from queuectl.errors import UserError
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
@@ -33,6 +36,33 @@ def _report(args: argparse.Namespace, acted: service.Acted, done: str, why: str)
     else:
         print(f"{done} {len(acted.ids)} job(s)")
     say_skipped(acted.skipped, why)
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    changes: dict[str, Any] = {}
+    for key in (
+        "command",
+        "priority",
+        "queue",
+        "delay",
+        "run_at",
+        "timeout",
+        "max_retries",
+        "cwd",
+        "group",
+    ):
+        if getattr(args, key) is not None:
+            changes[key] = getattr(args, key)
+    if args.env:
+        changes["env"] = dict(args.env)
+    if not changes:
+        raise UserError("nothing to change: give at least one option (see queuectl edit --help)")
+    job = service.edit(open_store(args), args.job_id, changes, os.getcwd())
+    if args.json:
+        print_json(job.to_dict())
+    else:
+        print(f"edited {job.id}")
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Any, Callable, NamedTuple
 
 from queuectl import platform
 from queuectl.durations import format_age, iso_utc
-from queuectl.errors import NotFound, UserError, quote
+from queuectl.errors import Conflict, NotFound, UserError, quote
 from queuectl.model import (
     ACCEPTS,
     CANCELED,
@@ -227,6 +227,29 @@ def cancel_group(store: Store, group: str) -> tuple[dict[str, str], int]:
         lambda ids: results.update(store.cancel(ids, store.clock())),
     )
     return results, acted.skipped
+
+
+EDITABLE = ("command", "queue", "priority", "max_retries", "timeout", "cwd", "env", "group")
+
+
+def edit(store: Store, job_id: str, changes: Mapping[str, Any], base_cwd: str) -> Job:
+    """Change what a pending or failed job (held or not) runs and how, validated as at
+    enqueue: `changes` holds job-object keys (and `delay` or `run_at`); `env` entries are
+    added to the job's. Its dependencies, group index and history stay."""
+    job = store.get_job(job_id)
+    if job.state not in WAITING:
+        raise Conflict(
+            f"job {quote(job_id)} is {job.state}: only pending or failed jobs can be edited"
+        )
+    spec: dict[str, Any] = {name: getattr(job, name) for name in EDITABLE}
+    spec.update({key: value for key, value in changes.items() if key != "env"})
+    spec["env"] = {**job.env, **changes.get("env", {})}
+    edited = build_job({**spec, "id": job.id}, load_config(store), store.clock(), base_cwd)
+    if "delay" not in changes and "run_at" not in changes:
+        edited.run_at = job.run_at
+    edited.after, edited.index = job.after, job.index
+    store.edit(edited, store.clock())
+    return store.get_job(job_id)
 
 
 def group_status(store: Store, group: str) -> dict[str, Any]:

@@ -246,6 +246,12 @@ class Store(abc.ABC):
         unfinished job, is a `Conflict` that changes nothing."""
 
     @abc.abstractmethod
+    def edit(self, job: NewJob, now: float) -> None:
+        """Replace what a ``pending`` or ``failed`` job runs and how (command, queue,
+        priority, max_retries, run_at, timeout, cwd, env, group) with `job`'s; its
+        dependencies, index and history stay. `NotFound` or `Conflict` (another state)."""
+
+    @abc.abstractmethod
     def hold(self, job_ids: Sequence[str], held: bool, now: float) -> None:
         """Hold (or release) ``pending``/``failed`` jobs: a held job is not claimed.
         `NotFound` or `Conflict` (another state) changes nothing."""

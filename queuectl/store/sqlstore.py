@@ -465,6 +465,11 @@ class SqlStore(Store):
             if not held:
                 self._announce("release")
 
+    def edit(self, job: NewJob, now: float) -> None:
+        with self._transaction():
+            self._require_states([job.id], WAITING, "edited")
+            self._rows("edit_job", new_job_params(job, now))
+
     def requeue(self, job_ids: Sequence[str], now: float) -> list[str]:
         with self._transaction():
             self._require_states(job_ids, TERMINAL, "requeued")

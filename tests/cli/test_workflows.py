@@ -169,3 +169,27 @@ def test_requeue_refuses_an_unfinished_job_and_changes_nothing(cli):
     assert cli("hold", "--group", "nope").returncode == 1
     both = cli("hold", "waiting", "--group", "g")
     assert both.returncode == 1 and "one of them" in both.stderr
+
+
+def test_edit_changes_a_waiting_job_validated_as_at_enqueue(cli, pool, tmp_path):
+    out = tmp_path / "out"
+    cli.ok("run", "--id", "e", "--env", "A=1", "--", "echo old")
+    cli.ok("hold", "e")
+    edited = cli.json(
+        "edit", "e", "--command", f"echo $A $B > {out}", "--env", "B=2", "--priority", "7"
+    )
+    assert (edited["priority"], edited["env"], edited["held"]) == (7, {"A": "1", "B": "2"}, True)
+    for args, message in (
+        (["--queue", "bad queue"], "invalid queue"),
+        (["--command", " "], "non-empty"),
+        ([], "nothing to change"),
+    ):
+        result = cli("edit", "e", *args)
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert cli.job("e")["priority"] == 7  # the refused edits changed nothing
+    pool(1)
+    cli.ok("release", "e")
+    assert cli("wait", "e", "--timeout", "60").returncode == 0
+    assert out.read_text() == "1 2\n"
+    finished = cli("edit", "e", "--priority", "1")
+    assert finished.returncode == 1 and "'e' is completed" in finished.stderr

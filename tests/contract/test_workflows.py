@@ -209,3 +209,17 @@ def test_groups_list_count_and_members_in_index_order(store):
     assert store.group_counts("g") == {"pending": 3}
     assert {job.id for job in store.list_jobs(group="g")} == {"g.1", "g.2", "g.3"}
     assert store.job_states(["g.1", "nope"]) == {"g.1": "pending"}
+
+
+def test_edit_replaces_what_a_waiting_job_runs_and_keeps_its_dependencies(store):
+    store.enqueue([new("a"), new("b", after=after("a"), priority=1)], T0)
+    changed = new("b", command="echo new", priority=5, queue="q", run_at=T0 + 9)
+    store.edit(changed, T0 + 1)
+    job = store.get_job("b")
+    assert (job.command, job.priority, job.queue, job.run_at) == ("echo new", 5, "q", T0 + 9)
+    assert job.after == after("a") and job.waiting_on == 1
+    claim(store, now=T0 + 2)
+    with pytest.raises(Conflict, match="'a' is processing"):
+        store.edit(new("a", command="x"), T0 + 2)
+    with pytest.raises(NotFound):
+        store.edit(new("nope"), T0 + 2)

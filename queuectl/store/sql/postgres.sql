@@ -326,6 +326,13 @@ UPDATE queuectl_jobs
  WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed')
 RETURNING id
 
+-- name: edit_job
+UPDATE queuectl_jobs
+   SET command = %(command)s, queue = %(queue)s, priority = %(priority)s,
+       max_retries = %(max_retries)s, run_at = %(run_at)s, timeout = %(timeout)s,
+       cwd = %(cwd)s, env = %(env)s, "group" = %(group)s, updated_at = %(now)s
+ WHERE id = %(id)s AND state IN ('pending', 'failed')
+
 -- name: set_held
 UPDATE queuectl_jobs SET held = %(held)s, updated_at = %(now)s
  WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed')

@@ -300,6 +300,13 @@ UPDATE jobs SET state = 'canceled', last_error = :last_error, finished_at = :now
  WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed')
 RETURNING id
 
+-- name: edit_job
+UPDATE jobs
+   SET command = :command, queue = :queue, priority = :priority,
+       max_retries = :max_retries, run_at = :run_at, timeout = :timeout,
+       cwd = :cwd, env = :env, "group" = :group, updated_at = :now
+ WHERE id = :id AND state IN ('pending', 'failed')
+
 -- name: set_held
 UPDATE jobs SET held = :held, updated_at = :now
  WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed')
