@@ -20,7 +20,7 @@ import pytest
 from queuectl.errors import StoreError
 from queuectl.model import NewJob, WorkerInfo
 from queuectl.store import display_location, open_store, queries
-from tests.conftest import PG_ENV, ROOT, Cli, Pool, _pg_location, wait_for
+from tests.conftest import PG_ENV, ROOT, Cli, Pool, _pg_location, import_driver, wait_for
 
 T0 = 1_800_000_000.0
 
@@ -76,7 +76,7 @@ def test_without_psycopg_a_postgres_url_names_the_extra(tmp_path):
 
 
 def test_an_unreachable_server_is_one_line_without_the_password(tmp_path):
-    pytest.importorskip("psycopg")
+    import_driver("psycopg")
     url = "postgresql://postgres:secret@127.0.0.1:1/test"
     with pytest.raises(StoreError) as caught:
         open_store(url)
