@@ -69,6 +69,9 @@ class Worker:
         self.config = Config.from_stored({})  # until run() reads the stored settings
         self._config_read = time.monotonic()
         self._stop_requested = False
+        # A claim failed in an outage: it may have committed unheard, and this worker may
+        # hold a job it does not know of.
+        self._claims_unknown = False
         self._next_stop_check = 0.0
         self._next_heartbeat = 0.0
         self._env = dict(os.environ)
@@ -93,12 +96,12 @@ class Worker:
                     if self._stopping():
                         break
                     job = self._step(job)
-                    if self.outage.over():
-                        self._release_unknown_claims(keep=job)
+                    self.outage.over()
                 except StoreUnavailable as exc:  # claim nothing until the store is back
                     self._pause(self.outage.failed(exc))
-            if job is not None:  # claimed just as the stop came: hand it back untouched
-                self._patiently(lambda: self._release(job))
+            if job is not None or self._claims_unknown:
+                # Claimed just as the stop came (or maybe claimed): hand it back untouched.
+                self._patiently(self._release_unknown_claims)
         finally:
             self._waiter.close()
             with contextlib.suppress(StoreError):  # unusable: the supervisor forgets it
@@ -110,14 +113,26 @@ class Worker:
         next (claimed together with the last one's outcome)."""
         self._maintain()
         if job is None:
-            job = self.store.claim(
-                self.spec.worker_id, self.spec.queues, self.store.clock(), self.config.lease_seconds
-            )
+            job = self._claim()
         if job is not None:
             return self._execute(job)
         if self._waiter.wait(self._idle_timeout(), self._interrupted):
             self._refresh_config(force=True)
         return None
+
+    def _claim(self) -> Job | None:
+        """Claim a job; first hand back any that an outage may have claimed unheard, before
+        their leases run out and they count as lost (a retry spent)."""
+        try:
+            job = self.store.claim(
+                self.spec.worker_id, self.spec.queues, self.store.clock(), self.config.lease_seconds
+            )
+        except StoreUnavailable:
+            self._claims_unknown = True  # the claim may have committed, its answer lost
+            raise
+        if self._claims_unknown:
+            self._release_unknown_claims(keep=job)
+        return job
 
     def _patiently(self, action: Callable[[], object], unless_stopping: bool = False) -> bool:
         """Run a store action, trying again through an outage until it works (True), or
@@ -322,6 +337,7 @@ class Worker:
                     )
                 break
             except StoreUnavailable as exc:
+                self._claims_unknown = True  # its claim too may have committed unheard
                 pause = self.outage.failed(exc)
             except StoreError as exc:
                 log.error(
@@ -362,10 +378,12 @@ class Worker:
         return False
 
     def _release_unknown_claims(self, keep: Job | None = None) -> None:
-        """Hand back jobs whose claim committed though the outage swallowed the answer."""
+        """Hand back the jobs this worker holds but `keep`: claims that committed though
+        an outage swallowed the answer."""
         for held in self.store.held_jobs(self.spec.worker_id):
             if keep is None or held.id != keep.id:
                 self._release(held)
+        self._claims_unknown = False
 
     def _release(self, job: Job) -> None:
         now = self.store.clock()

@@ -1,0 +1,80 @@
+"""One worker's loop run in this process on a real store, with faults put between the
+worker and its store: a store call whose work commits but whose answer is lost."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from queuectl.errors import StoreUnavailable
+from queuectl.model import NewJob
+from queuectl.store import open_store
+from queuectl.worker.loop import Controls, Worker, WorkerSpec
+from tests.conftest import wait_for
+
+
+class LostReplies:
+    """A store whose calls named in `lose` commit but raise StoreUnavailable once each, as
+    when a connection drops between the commit and its answer."""
+
+    def __init__(self, store, lose: set[str]) -> None:
+        self._store = store
+        self._lose = set(lose)
+        self.lost: list[object] = []
+
+    def __getattr__(self, name: str):
+        action = getattr(self._store, name)
+        if name not in self._lose:
+            return action
+
+        def lossy(*args, **kwargs):
+            self._lose.discard(name)
+            self.lost.append(action(*args, **kwargs))
+            raise StoreUnavailable("the connection dropped before the answer came")
+
+        return lossy
+
+
+@pytest.fixture
+def run_worker(location: str) -> Iterator:
+    """Starts a worker loop in a thread on a given store; stops it at teardown."""
+    threads: list[tuple[threading.Thread, threading.Event]] = []
+
+    def start(store) -> None:
+        stop = threading.Event()
+        spec = WorkerSpec(location=location, worker_id="w-test", pool="p-test", queues=None)
+        worker = Worker(store, spec, Controls(stop, threading.Event()))
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        threads.append((thread, stop))
+
+    yield start
+    for thread, stop in threads:
+        stop.set()
+        thread.join(60)
+
+
+def new(job_id: str, command: str) -> NewJob:
+    return NewJob(id=job_id, command=command, max_retries=3, cwd=os.getcwd())
+
+
+def test_a_claim_whose_answer_was_lost_is_handed_back_before_the_next_job_runs(
+    location, run_worker
+):
+    store = open_store(location)
+    try:
+        store.config_set("lease_seconds", 600)  # its lease would hold it for ten minutes
+        # The second job runs long enough for its own checks to see the store work again.
+        store.enqueue([new("first", "true"), new("second", "sleep 0.5")], store.clock())
+        lossy = LostReplies(open_store(location), {"claim"})
+        run_worker(lossy)
+        wait_for(lambda: store.get_job("second").state == "completed", message="second done")
+        (lost,) = lossy.lost
+        assert lost.id == "first"
+        errors = [attempt.error for attempt in store.attempts("first")]
+        assert errors[0] == "not started: the worker was stopping", errors
+    finally:
+        store.close()
