@@ -7,12 +7,14 @@ the driver (the `postgres` extra) or not even that.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -217,6 +219,17 @@ def test_every_commit_is_synchronous_workers_too(pg_location):
     finally:
         durable.close()
         worker.close()
+
+
+def test_a_refused_listen_closes_its_connection(pg_location):
+    from queuectl.store.postgres import _NotifyWaiter
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        waiter = _NotifyWaiter(pg_location, "")  # LISTEN "": a zero-length name is refused
+        gc.collect()  # a connection left open says so when it is collected
+    assert waiter._conn is None
+    assert not [warning for warning in caught if warning.category is ResourceWarning]
 
 
 def test_notifications_do_not_cross_schemas(pg_location):
