@@ -81,8 +81,14 @@ class Worker:
     # --- the loop ----------------------------------------------------------------------
 
     def run(self) -> None:
-        if not self._patiently(self._start, unless_stopping=True):
-            return
+        try:
+            if self._patiently(self._start, unless_stopping=True):
+                self._serve()
+        finally:
+            self._waiter.close()
+
+    def _serve(self) -> None:
+        """Claim and run jobs until told to stop, then deregister."""
         log.info(
             "worker %s started (pid %d, queues %s)",
             self.spec.worker_id,
@@ -103,7 +109,6 @@ class Worker:
                 # Claimed just as the stop came (or maybe claimed): hand it back untouched.
                 self._patiently(self._release_unknown_claims)
         finally:
-            self._waiter.close()
             with contextlib.suppress(StoreError):  # unusable: the supervisor forgets it
                 self._patiently(lambda: self.store.deregister_worker(self.spec.worker_id))
             log.info("worker %s stopped", self.spec.worker_id)

@@ -16,17 +16,33 @@ from queuectl.worker.loop import Controls, Worker, WorkerSpec
 from tests.conftest import wait_for
 
 
-class LostReplies:
+class Faulty:
     """A store whose calls named in `lose` commit but raise StoreUnavailable once each, as
-    when a connection drops between the commit and its answer."""
+    when a connection drops between the commit and its answer, and whose calls named in
+    `refuse` always raise it, as a server that is away. It counts its waiters' closes."""
 
-    def __init__(self, store, lose: set[str]) -> None:
+    def __init__(self, store, lose: frozenset = frozenset(), refuse: frozenset = frozenset()):
         self._store = store
         self._lose = set(lose)
+        self._refuse = refuse
         self.lost: list[object] = []
+        self.waiters_closed = 0
+
+    def waiter(self):
+        waiter = self._store.waiter()
+        close = waiter.close
+
+        def counted() -> None:
+            self.waiters_closed += 1
+            close()
+
+        waiter.close = counted
+        return waiter
 
     def __getattr__(self, name: str):
         action = getattr(self._store, name)
+        if name in self._refuse:
+            raise StoreUnavailable("the server is away")
         if name not in self._lose:
             return action
 
@@ -69,7 +85,7 @@ def test_a_claim_whose_answer_was_lost_is_handed_back_before_the_next_job_runs(
         store.config_set("lease_seconds", 600)  # its lease would hold it for ten minutes
         # The second job runs long enough for its own checks to see the store work again.
         store.enqueue([new("first", "true"), new("second", "sleep 0.5")], store.clock())
-        lossy = LostReplies(open_store(location), {"claim"})
+        lossy = Faulty(open_store(location), lose=frozenset({"claim"}))
         run_worker(lossy)
         wait_for(lambda: store.get_job("second").state == "completed", message="second done")
         (lost,) = lossy.lost
@@ -78,3 +94,15 @@ def test_a_claim_whose_answer_was_lost_is_handed_back_before_the_next_job_runs(
         assert errors[0] == "not started: the worker was stopping", errors
     finally:
         store.close()
+
+
+def test_a_worker_stopped_before_it_could_register_closes_its_waiter(location):
+    faulty = Faulty(open_store(location), refuse=frozenset({"register_worker"}))
+    spec = WorkerSpec(location=location, worker_id="w-test", pool="p-test", queues=None)
+    stop = threading.Event()
+    stop.set()
+    try:
+        Worker(faulty, spec, Controls(stop, threading.Event())).run()
+        assert faulty.waiters_closed == 1
+    finally:
+        faulty.close()
