@@ -3,7 +3,9 @@ signals and `worker stop` during start-up, stopping one pool or one queue's work
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sqlite3
 import subprocess
 
 from tests.conftest import wait_for
@@ -33,6 +35,26 @@ def _ended(proc: subprocess.Popen) -> int:
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+def _drop_table(location: str, table: str) -> None:
+    """Drop one of the store's tables behind the CLI's back."""
+    if "://" in location:
+        import psycopg
+
+        with psycopg.connect(location, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE queuectl_{table}")  # PostgreSQL's names have a prefix
+    else:
+        with contextlib.closing(sqlite3.connect(location)) as conn:
+            conn.execute(f"DROP TABLE {table}")
+
+
+def test_a_start_up_that_fails_stops_the_workers_it_started(fast_config):
+    cli = fast_config
+    proc = _starting_pool(cli)
+    _drop_table(cli.location, "pool_stops")  # start-up's next look for `worker stop` fails
+    assert _ended(proc) == 1  # before, its running workers kept it from exiting
+    wait_for(lambda: cli.json("worker", "list") == [], timeout=15, message="no worker left")
 
 
 def test_a_count_above_the_bound_is_refused(cli):
