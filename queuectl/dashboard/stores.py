@@ -38,6 +38,11 @@ class StorePool:
         leaves its store as it was, so that one is kept."""
         with self._lock:
             store = self._idle.pop() if self._idle else None
+        if store is not None and store.vanished() is not None:
+            # Its file was deleted or replaced: it would read (and write) a file nobody
+            # else sees. The look is a stat and a read of 16 bytes.
+            store.close()
+            store = None
         if store is None:
             # A store that cannot be written still serves the pages; a cancel or a retry
             # on it is refused with StoreReadOnly (503).

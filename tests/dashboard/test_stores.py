@@ -9,6 +9,7 @@ import pytest
 
 from queuectl.dashboard.stores import StorePool
 from queuectl.errors import NotFound, StoreError
+from queuectl.model import NewJob
 
 
 @pytest.fixture
@@ -66,3 +67,24 @@ def test_a_store_that_met_an_error_is_closed_not_kept(pool):
     with pool.store() as store:
         assert store is not failed
         assert store.counts() == {}
+
+
+def test_a_kept_store_whose_file_was_replaced_is_not_reused(tmp_path):
+    from queuectl.store import open_store
+
+    location = str(tmp_path / "queue.db")
+    open_store(location).close()
+    stores = StorePool(location, keep=2)
+    try:
+        with stores.store() as old:
+            old.counts()
+        for path in tmp_path.glob("queue.db*"):
+            path.unlink()
+        replacement = open_store(location)
+        replacement.enqueue([NewJob(id="new", command="true", max_retries=0)], 0.0)
+        replacement.close()
+        with stores.store() as store:
+            assert store is not old  # it would read the deleted file, and write into it
+            assert store.get_job("new").state == "pending"
+    finally:
+        stores.close()
