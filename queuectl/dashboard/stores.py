@@ -20,7 +20,10 @@ from queuectl.errors import UserError
 if TYPE_CHECKING:
     from queuectl.store.base import Store
 
-KEEP = 4  # idle stores kept; more requests at once open (and then close) their own
+# Idle stores kept; more requests at once open (and then close) their own. The page sends
+# five requests at once per refresh: with fewer kept, every refresh would open and close a
+# store (a new PostgreSQL connection). One more for a click or a job's view meanwhile.
+KEEP = 6
 
 
 class StorePool:

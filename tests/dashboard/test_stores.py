@@ -3,6 +3,7 @@ that met an unexpected error is closed instead. Runs on every backend."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -86,5 +87,20 @@ def test_a_kept_store_whose_file_was_replaced_is_not_reused(tmp_path):
         with stores.store() as store:
             assert store is not old  # it would read the deleted file, and write into it
             assert store.get_job("new").state == "pending"
+    finally:
+        stores.close()
+
+
+def test_a_page_refresh_reuses_a_kept_store_for_each_of_its_requests(location):
+    from queuectl.store import open_store
+
+    open_store(location).close()
+    stores = StorePool(location)  # as the dashboard makes it
+    try:
+        with contextlib.ExitStack() as refresh:  # the page's five requests at once
+            first = [refresh.enter_context(stores.store()) for _ in range(5)]
+        with contextlib.ExitStack() as refresh:
+            again = [refresh.enter_context(stores.store()) for _ in range(5)]
+        assert {id(store) for store in again} == {id(store) for store in first}
     finally:
         stores.close()
