@@ -23,7 +23,7 @@ from queuectl.worker.outage import Outage
 log = logging.getLogger("queuectl.worker")
 
 CHECK_INTERVAL = 0.5  # seconds between reads of cancel / stop requests and output flushes
-CONFIG_INTERVAL = 1.0  # seconds a busy worker keeps its settings before reading them again
+CONFIG_INTERVAL = 1.0  # seconds a worker going from job to job keeps its settings
 RECORD_START_AFTER = 0.05  # a command running this long gets its process group recorded
 COLD_STOP_ERROR = "interrupted by a cold stop"
 # A worker's exit status when its store is no longer usable (not a passing outage): its
@@ -224,10 +224,12 @@ class Worker:
             self._next_heartbeat = min(self._next_heartbeat, now + self.config.lease_seconds / 3)
 
     def _maintain(self, lease: Lease | None = None) -> str | None:
-        """Refresh the settings and heartbeat, when due. Returns a reason to stop the running
-        command, if the heartbeat brought one. (Recovering other workers' lost jobs is the
-        pool supervisor's task: it is idle, so recovery does not wait for a free worker.)"""
-        self._refresh_config()
+        """Refresh the settings (between jobs: a running job keeps those it started with)
+        and heartbeat, when due. Returns a reason to stop the running command, if the
+        heartbeat brought one. (Recovering other workers' lost jobs is the pool
+        supervisor's task: it is idle, so recovery does not wait for a free worker.)"""
+        if lease is None:
+            self._refresh_config()
         now = time.monotonic()
         reason = None
         if now >= self._next_heartbeat:

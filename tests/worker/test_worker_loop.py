@@ -56,8 +56,9 @@ class Faulty:
 
 @pytest.fixture
 def run_worker(location: str) -> Iterator:
-    """Starts a worker loop in a thread on a given store; stops it at teardown."""
-    threads: list[tuple[threading.Thread, threading.Event]] = []
+    """Starts a worker loop in a thread on a given store; stops it and closes the store
+    at teardown."""
+    threads: list[tuple[threading.Thread, threading.Event, object]] = []
 
     def start(store) -> None:
         stop = threading.Event()
@@ -65,12 +66,13 @@ def run_worker(location: str) -> Iterator:
         worker = Worker(store, spec, Controls(stop, threading.Event()))
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
-        threads.append((thread, stop))
+        threads.append((thread, stop, store))
 
     yield start
-    for thread, stop in threads:
+    for thread, stop, store in threads:
         stop.set()
         thread.join(60)
+        store.close()
 
 
 def new(job_id: str, command: str) -> NewJob:
@@ -106,3 +108,44 @@ def test_a_worker_stopped_before_it_could_register_closes_its_waiter(location):
         assert faulty.waiters_closed == 1
     finally:
         faulty.close()
+
+
+class ConfigReads:
+    """A store that counts the reads of the settings made while a command runs (between
+    the record of its start and that of its outcome)."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.running = False
+        self.reads_while_running = 0
+
+    def record_start(self, *args, **kwargs):
+        self.running = True
+        return self._store.record_start(*args, **kwargs)
+
+    def finish_and_claim(self, *args, **kwargs):
+        self.running = False
+        return self._store.finish_and_claim(*args, **kwargs)
+
+    def finish(self, *args, **kwargs):
+        self.running = False
+        return self._store.finish(*args, **kwargs)
+
+    def config_values(self):
+        self.reads_while_running += self.running
+        return self._store.config_values()
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+
+def test_a_running_job_keeps_its_settings_without_reading_them_again(location, run_worker):
+    store = open_store(location)
+    try:
+        store.enqueue([new("long", "sleep 2.5")], store.clock())
+        counting = ConfigReads(open_store(location))
+        run_worker(counting)
+        wait_for(lambda: store.get_job("long").state == "completed", message="the job done")
+        assert counting.reads_while_running == 0
+    finally:
+        store.close()
