@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import compileall
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -28,6 +29,23 @@ from queuectl.store import BACKENDS, Backend
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ENV = "QUEUECTL_TEST_PG"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def cannot_run(message: str) -> None:
+    """Skip a leg that this machine cannot run; in CI that is a failure, so that CI never
+    passes by leaving out a backend (.ci/run sets the server variables)."""
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def import_driver(name: str):
+    """A backend's driver module, or a skip (a failure in CI) where it is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        cannot_run(f"the driver {name} is not installed")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,10 +65,7 @@ def _pg_location(url: str) -> Iterator[str]:
 
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except Exception as exc:  # no driver, or no server
-        message = f"{PG_ENV} is set, but the PostgreSQL leg cannot run: {exc}"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message, pytrace=False)  # CI must not pass by skipping the leg
-        pytest.skip(message)
+        cannot_run(f"{PG_ENV} is set, but the PostgreSQL leg cannot run: {exc}")
     schema = "t_" + uuid.uuid4().hex[:12]
     with conn:
         conn.execute(f"CREATE SCHEMA {schema}")
@@ -70,10 +85,12 @@ SERVERS: dict[str, tuple[str, Callable[[str], Iterator[str]]]] = {
 
 
 def backends() -> list[Backend]:
+    """The backends to test: in CI all of them (a server leg without its variable then
+    fails, see `location`), elsewhere those whose test server is named."""
     return [
         backend
         for backend in BACKENDS
-        if not backend.schemes or os.environ.get(SERVERS[backend.name][0])
+        if not backend.schemes or IN_CI or os.environ.get(SERVERS[backend.name][0])
     ]
 
 
@@ -85,6 +102,8 @@ def location(request, tmp_path: Path) -> Iterator[str]:
         yield str(tmp_path / "store" / "queue.db")
     else:
         variable, fresh = SERVERS[backend.name]
+        if not os.environ.get(variable):
+            cannot_run(f"{variable} is not set: the {backend.name} leg cannot run")
         yield from fresh(os.environ[variable])
 
 
@@ -93,7 +112,7 @@ def pg_location() -> Iterator[str]:
     """A fresh PostgreSQL schema, for tests about the PostgreSQL backend alone."""
     url = os.environ.get(PG_ENV)
     if not url:
-        pytest.skip(f"{PG_ENV} is not set")
+        cannot_run(f"{PG_ENV} is not set")
     yield from _pg_location(url)
 
 

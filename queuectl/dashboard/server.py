@@ -415,17 +415,20 @@ class Handler(connections.ConnectionHandler):
     def _on_read(self, query: api.Query, name: str) -> None:
         self._authorize()
         with self.server.stores.store() as store:
-            self._json(READS[name](store, query))
+            answer = READS[name](store, query)
+        self._json(answer)  # sent with the store back in the pool: a slow client pins none
 
     def _on_read_job(self, query: api.Query, job_id: str) -> None:
         self._authorize()
         with self.server.stores.store() as store:
-            self._json(api.job(store, job_id, query))
+            answer = api.job(store, job_id, query)
+        self._json(answer)
 
     def _on_cancel(self, query: api.Query, job_id: str) -> None:
         self._authorize(mutating=True)
         with self.server.stores.store() as store:
-            self._json(api.cancel(store, job_id, query))
+            answer = api.cancel(store, job_id, query)
+        self._json(answer)
 
     def _on_read_job_by_query(self, query: api.Query) -> None:
         rest, job_id = _job_id(query)
@@ -445,12 +448,14 @@ class Handler(connections.ConnectionHandler):
         except ValueError as exc:  # UnicodeDecodeError is one too
             raise HttpError(400, f"the body is not valid JSON: {exc}") from None
         with self.server.stores.store() as store:
-            self._json(api.dlq_retry(store, body, query))
+            answer = api.dlq_retry(store, body, query)
+        self._json(answer)
 
     def _on_metrics(self, query: api.Query) -> None:
         self._authorize()
         with self.server.stores.store() as store:
-            self._send(200, metrics.render(store).encode("utf-8"), metrics.CONTENT_TYPE)
+            text = metrics.render(store)
+        self._send(200, text.encode("utf-8"), metrics.CONTENT_TYPE)
 
 
 def serve(location: str, host: str, port: int, token: str | None) -> int:

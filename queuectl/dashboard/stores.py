@@ -20,7 +20,10 @@ from queuectl.errors import UserError
 if TYPE_CHECKING:
     from queuectl.store.base import Store
 
-KEEP = 4  # idle stores kept; more requests at once open (and then close) their own
+# Idle stores kept; more requests at once open (and then close) their own. The page sends
+# five requests at once per refresh: with fewer kept, every refresh would open and close a
+# store (a new PostgreSQL connection). One more for a click or a job's view meanwhile.
+KEEP = 6
 
 
 class StorePool:
@@ -38,6 +41,11 @@ class StorePool:
         leaves its store as it was, so that one is kept."""
         with self._lock:
             store = self._idle.pop() if self._idle else None
+        if store is not None and store.vanished() is not None:
+            # Its file was deleted or replaced: it would read (and write) a file nobody
+            # else sees. The look is a stat and a read of 16 bytes.
+            store.close()
+            store = None
         if store is None:
             # A store that cannot be written still serves the pages; a cancel or a retry
             # on it is refused with StoreReadOnly (503).

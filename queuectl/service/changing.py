@@ -19,6 +19,10 @@ from queuectl.model import (
 from queuectl.service.stores import load_config
 from queuectl.store.base import Store
 
+# Seconds between looks at a job whose cancel waits for its worker: half the worker's own
+# interval between looks for a cancel (loop.CHECK_INTERVAL), enough to answer soon after.
+CANCEL_LOOK_INTERVAL = 0.25
+
 
 def dlq_list(store: Store, limit: int = 1000) -> tuple[list[Job], int]:
     """The newest `limit` dead jobs, and how many dead jobs there are."""
@@ -75,7 +79,7 @@ def _await_cancel(store: Store, job_ids: Sequence[str], timeout: float) -> dict[
     deadline = time.monotonic() + timeout
     states = {job_id: PROCESSING for job_id in job_ids}
     while time.monotonic() < deadline and PROCESSING in states.values():
-        time.sleep(0.05)
+        time.sleep(CANCEL_LOOK_INTERVAL)
         for job_id in [i for i, state in states.items() if state == PROCESSING]:
             states[job_id] = store.get_job(job_id).state
             if states[job_id] in (PENDING, FAILED):

@@ -57,6 +57,16 @@ def _connect(url: str) -> Connection:
     return psycopg.connect(url, autocommit=True, row_factory=dict_row, **extra)
 
 
+@contextmanager
+def _closed_on_failure(conn: Connection) -> Iterator[None]:
+    """Close a new connection whose setting up failed: nothing else holds it."""
+    try:
+        yield
+    except BaseException:
+        conn.close()
+        raise
+
+
 def _one_line(exc: BaseException, url: str) -> str:
     """The first line of a psycopg error, with the URL's password (if any) masked."""
     text = next(
@@ -168,7 +178,8 @@ class PostgresStore(SqlStore):
         # forgets the last few hundred milliseconds of claims and outcomes, and jobs that
         # ran would run again. (SQLite's synchronous=NORMAL loses nothing to a crash of a
         # process, only to a power cut, so SQLite workers keep it.)
-        conn.execute("SET synchronous_commit = on")
+        with _closed_on_failure(conn):
+            conn.execute("SET synchronous_commit = on")
         return conn
 
     def _migrate(self) -> None:
@@ -397,7 +408,8 @@ class _NotifyWaiter(Waiter):
 
     def _listen(self) -> Connection:
         conn = _connect(self._location)
-        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+        with _closed_on_failure(conn):
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         return conn
 
     def wait(self, timeout: float, interrupted: Callable[[], bool]) -> bool:

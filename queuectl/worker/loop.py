@@ -24,7 +24,7 @@ from queuectl.worker.outage import Outage
 log = logging.getLogger("queuectl.worker")
 
 CHECK_INTERVAL = 0.5  # seconds between reads of cancel / stop requests and output flushes
-CONFIG_INTERVAL = 1.0  # seconds a busy worker keeps its settings before reading them again
+CONFIG_INTERVAL = 1.0  # seconds a worker going from job to job keeps its settings
 RECORD_START_AFTER = 0.05  # a command running this long gets its process group recorded
 COLD_STOP_ERROR = "interrupted by a cold stop"
 # A worker's exit status when its store is no longer usable (not a passing outage): its
@@ -71,6 +71,9 @@ class Worker:
         self.config = Config.from_stored({})  # until run() reads the stored settings
         self._config_read = time.monotonic()
         self._stop_requested = False
+        # A claim failed in an outage: it may have committed unheard, and this worker may
+        # hold a job it does not know of.
+        self._claims_unknown = False
         self._next_stop_check = 0.0
         self._next_heartbeat = 0.0
         self._env = dict(os.environ)
@@ -80,8 +83,14 @@ class Worker:
     # --- the loop ----------------------------------------------------------------------
 
     def run(self) -> None:
-        if not self._patiently(self._start, unless_stopping=True):
-            return
+        try:
+            if self._patiently(self._start, unless_stopping=True):
+                self._serve()
+        finally:
+            self._waiter.close()
+
+    def _serve(self) -> None:
+        """Claim and run jobs until told to stop, then deregister."""
         log.info(
             "worker %s started (pid %d, queues %s)",
             self.spec.worker_id,
@@ -95,14 +104,13 @@ class Worker:
                     if self._stopping():
                         break
                     job = self._step(job)
-                    if self.outage.over():
-                        self._release_unknown_claims(keep=job)
+                    self.outage.over()
                 except StoreUnavailable as exc:  # claim nothing until the store is back
                     self._pause(self.outage.failed(exc))
-            if job is not None:  # claimed just as the stop came: hand it back untouched
-                self._patiently(lambda: self._release(job))
+            if job is not None or self._claims_unknown:
+                # Claimed just as the stop came (or maybe claimed): hand it back untouched.
+                self._patiently(self._release_unknown_claims)
         finally:
-            self._waiter.close()
             with contextlib.suppress(StoreError):  # unusable: the supervisor forgets it
                 self._patiently(lambda: self.store.deregister_worker(self.spec.worker_id))
             log.info("worker %s stopped", self.spec.worker_id)
@@ -112,14 +120,26 @@ class Worker:
         next (claimed together with the last one's outcome)."""
         self._maintain()
         if job is None:
-            job = self.store.claim(
-                self.spec.worker_id, self.spec.queues, self.store.clock(), self.config.lease_seconds
-            )
+            job = self._claim()
         if job is not None:
             return self._execute(job)
         if self._waiter.wait(self._idle_timeout(), self._interrupted):
             self._refresh_config(force=True)
         return None
+
+    def _claim(self) -> Job | None:
+        """Claim a job; first hand back any that an outage may have claimed unheard, before
+        their leases run out and they count as lost (a retry spent)."""
+        try:
+            job = self.store.claim(
+                self.spec.worker_id, self.spec.queues, self.store.clock(), self.config.lease_seconds
+            )
+        except StoreUnavailable:
+            self._claims_unknown = True  # the claim may have committed, its answer lost
+            raise
+        if self._claims_unknown:
+            self._release_unknown_claims(keep=job)
+        return job
 
     def _patiently(self, action: Callable[[], object], unless_stopping: bool = False) -> bool:
         """Run a store action, trying again through an outage until it works (True), or
@@ -206,10 +226,12 @@ class Worker:
             self._next_heartbeat = min(self._next_heartbeat, now + self.config.lease_seconds / 3)
 
     def _maintain(self, lease: Lease | None = None) -> str | None:
-        """Refresh the settings and heartbeat, when due. Returns a reason to stop the running
-        command, if the heartbeat brought one. (Recovering other workers' lost jobs is the
-        pool supervisor's task: it is idle, so recovery does not wait for a free worker.)"""
-        self._refresh_config()
+        """Refresh the settings (between jobs: a running job keeps those it started with)
+        and heartbeat, when due. Returns a reason to stop the running command, if the
+        heartbeat brought one. (Recovering other workers' lost jobs is the pool
+        supervisor's task: it is idle, so recovery does not wait for a free worker.)"""
+        if lease is None:
+            self._refresh_config()
         now = time.monotonic()
         reason = None
         if now >= self._next_heartbeat:
@@ -318,6 +340,7 @@ class Worker:
                     )
                 break
             except StoreUnavailable as exc:
+                self._claims_unknown = True  # its claim too may have committed unheard
                 pause = self.outage.failed(exc)
             except StoreError as exc:
                 log.error(
@@ -358,10 +381,12 @@ class Worker:
         return False
 
     def _release_unknown_claims(self, keep: Job | None = None) -> None:
-        """Hand back jobs whose claim committed though the outage swallowed the answer."""
+        """Hand back the jobs this worker holds but `keep`: claims that committed though
+        an outage swallowed the answer."""
         for held in self.store.held_jobs(self.spec.worker_id):
             if keep is None or held.id != keep.id:
                 self._release(held)
+        self._claims_unknown = False
 
     def _release(self, job: Job) -> None:
         now = self.store.clock()

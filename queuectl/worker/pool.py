@@ -32,6 +32,7 @@ log = logging.getLogger("queuectl.pool")
 REGISTER_TIMEOUT = 60.0  # seconds for a new worker to register in the store
 QUICK_DEATH = 2.0  # a worker that dies sooner than this after starting delays its successor
 LONGEST_RESTART_DELAY = 30.0  # seconds, for a worker that keeps dying young
+ABANDON_TIMEOUT = 10.0  # seconds for a worker of a failed start-up to stop before SIGTERM
 STOP_LOOK_INTERVAL = 0.5  # seconds between looks for `worker stop` while starting workers
 
 
@@ -91,7 +92,11 @@ class Pool:
         try:
             self._started_at = self.store.clock()
             self._stop_strays()
-            started = self._start_workers()
+            try:
+                started = self._start_workers()
+            except BaseException:
+                self._abandon_start()
+                raise
             if started is not None:
                 announce(started)
             self._supervise(wake_r)
@@ -212,6 +217,17 @@ class Pool:
                 return None
             self._start_worker()
         return self._wait_registered()
+
+    def _abandon_start(self) -> None:
+        """Stop at once the workers of a start-up that failed: left running, they would
+        run on unsupervised, and multiprocessing would wait for them at exit forever."""
+        self._stop.set()
+        self._cold.set()
+        for slot in self._slots.values():
+            slot.process.join(ABANDON_TIMEOUT)
+            if slot.process.is_alive():
+                slot.process.terminate()
+                slot.process.join()
 
     def _registered(self) -> dict[str, int]:
         """This pool's workers registered so far, by id (their pid); a warm stop if

@@ -7,12 +7,14 @@ the driver (the `postgres` extra) or not even that.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ import pytest
 from queuectl.errors import StoreError
 from queuectl.model import NewJob, WorkerInfo
 from queuectl.store import display_location, open_store, queries
-from tests.conftest import PG_ENV, ROOT, Cli, Pool, _pg_location, wait_for
+from tests.conftest import PG_ENV, ROOT, Cli, Pool, _pg_location, import_driver, wait_for
 
 T0 = 1_800_000_000.0
 
@@ -76,7 +78,7 @@ def test_without_psycopg_a_postgres_url_names_the_extra(tmp_path):
 
 
 def test_an_unreachable_server_is_one_line_without_the_password(tmp_path):
-    pytest.importorskip("psycopg")
+    import_driver("psycopg")
     url = "postgresql://postgres:secret@127.0.0.1:1/test"
     with pytest.raises(StoreError) as caught:
         open_store(url)
@@ -225,6 +227,17 @@ def test_every_commit_is_synchronous_workers_too(pg_location):
     finally:
         durable.close()
         worker.close()
+
+
+def test_a_refused_listen_closes_its_connection(pg_location):
+    from queuectl.store.postgres import _NotifyWaiter
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        waiter = _NotifyWaiter(pg_location, "")  # LISTEN "": a zero-length name is refused
+        gc.collect()  # a connection left open says so when it is collected
+    assert waiter._conn is None
+    assert not [warning for warning in caught if warning.category is ResourceWarning]
 
 
 def test_notifications_do_not_cross_schemas(pg_location):

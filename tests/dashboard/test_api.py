@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from queuectl.store import open_store
 from tests.conftest import wait_for
 from tests.dashboard.conftest import XSS_COMMAND, XSS_OUTPUT, Dashboard, Response
 from tests.worker.test_pool import process_running, read_pid
@@ -246,6 +247,14 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, job
     assert check.seen == check.every_operation()
 
 
+def _cancel_requested(cli, job_id: str) -> bool:
+    store = open_store(cli.location)
+    try:
+        return store.get_job(job_id).cancel_requested
+    finally:
+        store.close()
+
+
 def test_a_cancel_that_a_job_outruns_is_a_conflict_as_in_the_cli(
     fast_config, pool, dashboard, tmp_path
 ):
@@ -263,7 +272,7 @@ def test_a_cancel_that_a_job_outruns_is_a_conflict_as_in_the_cli(
     with ThreadPoolExecutor(1) as thread:
         reply = thread.submit(dash.post, f"/api/jobs/{job_id}/cancel", headers=csrf, csrf=False)
         wait_for(lambda: not process_running(pid))
-        time.sleep(0.2)  # the cancel request is recorded
+        wait_for(lambda: _cancel_requested(cli, job_id), message="the cancel recorded")
         os.kill(worker_pid, signal.SIGCONT)
         refused = reply.result(timeout=30)
     assert refused.status == 409, refused.body

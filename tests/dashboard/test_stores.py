@@ -3,12 +3,14 @@ that met an unexpected error is closed instead. Runs on every backend."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
 
 from queuectl.dashboard.stores import StorePool
 from queuectl.errors import NotFound, StoreError
+from queuectl.model import NewJob
 
 
 @pytest.fixture
@@ -66,3 +68,39 @@ def test_a_store_that_met_an_error_is_closed_not_kept(pool):
     with pool.store() as store:
         assert store is not failed
         assert store.counts() == {}
+
+
+def test_a_kept_store_whose_file_was_replaced_is_not_reused(tmp_path):
+    from queuectl.store import open_store
+
+    location = str(tmp_path / "queue.db")
+    open_store(location).close()
+    stores = StorePool(location, keep=2)
+    try:
+        with stores.store() as old:
+            old.counts()
+        for path in tmp_path.glob("queue.db*"):
+            path.unlink()
+        replacement = open_store(location)
+        replacement.enqueue([NewJob(id="new", command="true", max_retries=0)], 0.0)
+        replacement.close()
+        with stores.store() as store:
+            assert store is not old  # it would read the deleted file, and write into it
+            assert store.get_job("new").state == "pending"
+    finally:
+        stores.close()
+
+
+def test_a_page_refresh_reuses_a_kept_store_for_each_of_its_requests(location):
+    from queuectl.store import open_store
+
+    open_store(location).close()
+    stores = StorePool(location)  # as the dashboard makes it
+    try:
+        with contextlib.ExitStack() as refresh:  # the page's five requests at once
+            first = [refresh.enter_context(stores.store()) for _ in range(5)]
+        with contextlib.ExitStack() as refresh:
+            again = [refresh.enter_context(stores.store()) for _ in range(5)]
+        assert {id(store) for store in again} == {id(store) for store in first}
+    finally:
+        stores.close()

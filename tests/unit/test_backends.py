@@ -8,6 +8,7 @@ import pytest
 from queuectl.errors import UserError
 from queuectl.store import BACKENDS, _store_class, backend_of, resolve_location
 from queuectl.store.base import Store
+from tests.conftest import import_driver
 
 
 def test_a_location_names_its_backend_by_scheme_else_it_is_a_file():
@@ -35,5 +36,5 @@ def test_an_unknown_url_is_refused_with_the_ways_to_name_a_store():
 @pytest.mark.parametrize("backend", BACKENDS, ids=lambda backend: backend.name)
 def test_every_backend_names_a_store_class(backend):
     if backend.driver:
-        pytest.importorskip(backend.driver)
+        import_driver(backend.driver)
     assert issubclass(_store_class(backend), Store)

@@ -64,15 +64,33 @@ def test_daemons_that_left_the_group_are_stopped_when_the_attempt_ends(fast_conf
     assert zombie_children(worker_pid) == []
 
 
+def parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError):
+        return None
+
+
 def test_orphans_that_end_while_their_command_runs_are_reaped_at_once(fast_config, pool, tmp_path):
     cli = fast_config
-    ready = tmp_path / "ready"
+    pids, go, ready = tmp_path / "pids", tmp_path / "go", tmp_path / "ready"
     [worker_pid] = pool(1).workers.values()
+    # Each subshell exits at once: its child, left an orphan, ends once `go` exists.
+    orphan = f"(sh -c 'while [ ! -e {go} ]; do sleep 0.01; done' & echo $! >> {pids})"
     job_id = cli.ok(
-        "run", f"for i in 1 2 3 4 5; do (sleep 0.05 &); done; sleep 0.2; touch {ready}; sleep 60"
+        "run",
+        f"for i in 1 2 3 4 5; do {orphan}; done; while [ ! -e {go} ]; do sleep 0.01; done; "
+        f"sleep 0.2; touch {ready}; sleep 60",
     ).strip()
+    wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 5)
+    orphans = [int(pid) for pid in pids.read_text().split()]
+    # Adopted by the worker (its subreaper), not by init: the worker is the one to reap them.
+    wait_for(lambda: [parent_of(pid) for pid in orphans] == [worker_pid] * 5, message="adopted")
+    go.touch()
     wait_for(ready.exists)
     wait_for(lambda: zombie_children(worker_pid) == [], message="orphans reaped")
+    assert not any(process_running(pid) for pid in orphans)
     assert cli.state(job_id) == "processing"
     cli.ok("cancel", job_id)
     wait_for(lambda: cli.state(job_id) == "canceled")

@@ -1,0 +1,151 @@
+"""One worker's loop run in this process on a real store, with faults put between the
+worker and its store: a store call whose work commits but whose answer is lost."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from queuectl.errors import StoreUnavailable
+from queuectl.model import NewJob
+from queuectl.store import open_store
+from queuectl.worker.loop import Controls, Worker, WorkerSpec
+from tests.conftest import wait_for
+
+
+class Faulty:
+    """A store whose calls named in `lose` commit but raise StoreUnavailable once each, as
+    when a connection drops between the commit and its answer, and whose calls named in
+    `refuse` always raise it, as a server that is away. It counts its waiters' closes."""
+
+    def __init__(self, store, lose: frozenset = frozenset(), refuse: frozenset = frozenset()):
+        self._store = store
+        self._lose = set(lose)
+        self._refuse = refuse
+        self.lost: list[object] = []
+        self.waiters_closed = 0
+
+    def waiter(self):
+        waiter = self._store.waiter()
+        close = waiter.close
+
+        def counted() -> None:
+            self.waiters_closed += 1
+            close()
+
+        waiter.close = counted
+        return waiter
+
+    def __getattr__(self, name: str):
+        action = getattr(self._store, name)
+        if name in self._refuse:
+            raise StoreUnavailable("the server is away")
+        if name not in self._lose:
+            return action
+
+        def lossy(*args, **kwargs):
+            self._lose.discard(name)
+            self.lost.append(action(*args, **kwargs))
+            raise StoreUnavailable("the connection dropped before the answer came")
+
+        return lossy
+
+
+@pytest.fixture
+def run_worker(location: str) -> Iterator:
+    """Starts a worker loop in a thread on a given store; stops it and closes the store
+    at teardown."""
+    threads: list[tuple[threading.Thread, threading.Event, object]] = []
+
+    def start(store) -> None:
+        stop = threading.Event()
+        spec = WorkerSpec(location=location, worker_id="w-test", pool="p-test", queues=None)
+        worker = Worker(store, spec, Controls(stop, threading.Event()))
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        threads.append((thread, stop, store))
+
+    yield start
+    for thread, stop, store in threads:
+        stop.set()
+        thread.join(60)
+        store.close()
+
+
+def new(job_id: str, command: str) -> NewJob:
+    return NewJob(id=job_id, command=command, max_retries=3, cwd=os.getcwd())
+
+
+def test_a_claim_whose_answer_was_lost_is_handed_back_before_the_next_job_runs(
+    location, run_worker
+):
+    store = open_store(location)
+    try:
+        store.config_set("lease_seconds", 600)  # its lease would hold it for ten minutes
+        # The second job runs long enough for its own checks to see the store work again.
+        store.enqueue([new("first", "true"), new("second", "sleep 0.5")], store.clock())
+        lossy = Faulty(open_store(location), lose=frozenset({"claim"}))
+        run_worker(lossy)
+        wait_for(lambda: store.get_job("second").state == "completed", message="second done")
+        (lost,) = lossy.lost
+        assert lost.id == "first"
+        errors = [attempt.error for attempt in store.attempts("first")]
+        assert errors[0] == "not started: the worker was stopping", errors
+    finally:
+        store.close()
+
+
+def test_a_worker_stopped_before_it_could_register_closes_its_waiter(location):
+    faulty = Faulty(open_store(location), refuse=frozenset({"register_worker"}))
+    spec = WorkerSpec(location=location, worker_id="w-test", pool="p-test", queues=None)
+    stop = threading.Event()
+    stop.set()
+    try:
+        Worker(faulty, spec, Controls(stop, threading.Event())).run()
+        assert faulty.waiters_closed == 1
+    finally:
+        faulty.close()
+
+
+class ConfigReads:
+    """A store that counts the reads of the settings made while a command runs (between
+    the record of its start and that of its outcome)."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.running = False
+        self.reads_while_running = 0
+
+    def record_start(self, *args, **kwargs):
+        self.running = True
+        return self._store.record_start(*args, **kwargs)
+
+    def finish_and_claim(self, *args, **kwargs):
+        self.running = False
+        return self._store.finish_and_claim(*args, **kwargs)
+
+    def finish(self, *args, **kwargs):
+        self.running = False
+        return self._store.finish(*args, **kwargs)
+
+    def config_values(self):
+        self.reads_while_running += self.running
+        return self._store.config_values()
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+
+def test_a_running_job_keeps_its_settings_without_reading_them_again(location, run_worker):
+    store = open_store(location)
+    try:
+        store.enqueue([new("long", "sleep 2.5")], store.clock())
+        counting = ConfigReads(open_store(location))
+        run_worker(counting)
+        wait_for(lambda: store.get_job("long").state == "completed", message="the job done")
+        assert counting.reads_while_running == 0
+    finally:
+        store.close()
