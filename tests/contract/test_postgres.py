@@ -174,6 +174,7 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
     for column in ('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"):
         store._conn.execute(f"ALTER TABLE queuectl_jobs DROP COLUMN {column}")
     store._conn.execute("DROP TABLE queuectl_dependencies")
+    store._conn.execute("DROP INDEX queuectl_jobs_held_by")
     for index, columns in (("claim", "priority DESC, run_at, seq"), ("due", "run_at")):
         store._conn.execute(
             f"CREATE INDEX queuectl_jobs_{index} ON queuectl_jobs ({columns})"

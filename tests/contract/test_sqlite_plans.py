@@ -107,7 +107,7 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
     store.close()
     with sqlite3.connect(path) as conn:  # as the release before schema_v5 left it
         conn.execute("ALTER TABLE jobs RENAME COLUMN attempt_number TO run_no")
-        for index in ("jobs_claim", "jobs_due", "jobs_group"):
+        for index in ("jobs_claim", "jobs_due", "jobs_group", "jobs_held_by"):
             conn.execute(f"DROP INDEX {index}")
         for column in ('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"):
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")

@@ -138,6 +138,8 @@ CREATE TABLE queuectl_dependencies (
     PRIMARY KEY (dep_id, job_id, condition)
 );
 CREATE INDEX queuectl_dependencies_job ON queuectl_dependencies (job_id);
+-- A worker's job, for held_jobs and the worker list (not a scan of every running job).
+CREATE INDEX queuectl_jobs_held_by ON queuectl_jobs (worker_id) WHERE state = 'processing';
 
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,

@@ -126,6 +126,8 @@ CREATE TABLE dependencies (
     PRIMARY KEY (dep_id, job_id, condition)
 );
 CREATE INDEX dependencies_job ON dependencies (job_id);
+-- A worker's job, for held_jobs and the worker list (not a scan of every running job).
+CREATE INDEX jobs_held_by ON jobs (worker_id) WHERE state = 'processing';
 
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
@@ -214,7 +216,7 @@ SELECT * FROM jobs INDEXED BY jobs_processing
  LIMIT :limit
 
 -- name: held_jobs
-SELECT * FROM jobs INDEXED BY jobs_processing
+SELECT * FROM jobs INDEXED BY jobs_held_by
  WHERE state = 'processing' AND worker_id = :worker_id
 
 -- name: stray_attempts
@@ -371,7 +373,7 @@ VALUES (:id, :host, :pid, :pool, :queues, :started_at, :heartbeat_at, 0, :doorbe
 DELETE FROM workers WHERE id = :worker_id
 
 -- name: list_workers
-SELECT w.*, (SELECT j.id FROM jobs j INDEXED BY jobs_processing
+SELECT w.*, (SELECT j.id FROM jobs j INDEXED BY jobs_held_by
               WHERE j.state = 'processing' AND j.worker_id = w.id LIMIT 1) AS job_id
   FROM workers w
  ORDER BY w.started_at, w.id
