@@ -69,6 +69,7 @@ def test_json_shapes(cli):
         "poll_interval",
         "output_limit",
         "kill_grace",
+        "log_max_size",
     }
 
 
