@@ -360,6 +360,20 @@ SELECT queue, state, count(*) AS n FROM queuectl_jobs GROUP BY queue, state
 -- name: group_counts :repeatable :lookup
 SELECT state, count(*) AS n FROM queuectl_jobs WHERE "group" = %(group)s GROUP BY state
 
+-- name: groups :repeatable :lookup
+SELECT "group", state, count(*) AS n FROM queuectl_jobs
+ WHERE "group" IS NOT NULL
+ GROUP BY "group", state
+
+-- name: dependents :repeatable :lookup
+-- Every job whose "after" names the job, met or not (the dependencies table keeps only
+-- the unmet): a scan of the jobs that have an "after", as a job's page is opened.
+SELECT id FROM queuectl_jobs
+ WHERE "after" IS NOT NULL
+   AND "after"::jsonb @> jsonb_build_array(jsonb_build_object('id', %(job_id)s::text))
+ ORDER BY seq
+ LIMIT %(limit)s
+
 -- name: job_states :repeatable :lookup
 SELECT id, state FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
 

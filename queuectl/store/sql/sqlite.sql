@@ -335,6 +335,20 @@ SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state
 SELECT state, count(*) AS n FROM jobs INDEXED BY jobs_group WHERE "group" = :group
  GROUP BY state
 
+-- name: groups
+SELECT "group", state, count(*) AS n FROM jobs INDEXED BY jobs_group
+ WHERE "group" IS NOT NULL
+ GROUP BY "group", state
+
+-- name: dependents
+-- Every job whose "after" names the job, met or not (the dependencies table keeps only
+-- the unmet): a scan of the jobs that have an "after", as a job's page is opened.
+SELECT id FROM jobs
+ WHERE "after" IS NOT NULL
+   AND EXISTS (SELECT 1 FROM json_each(jobs."after") WHERE json_extract(value, '$.id') = :job_id)
+ ORDER BY seq
+ LIMIT :limit
+
 -- name: finished_attempts
 SELECT j.queue, a.outcome, a.started_at, a.finished_at
   FROM attempts a JOIN jobs j ON j.id = a.job_id
