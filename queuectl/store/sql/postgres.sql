@@ -139,6 +139,10 @@ CREATE TABLE queuectl_dependencies (
 );
 CREATE INDEX queuectl_dependencies_job ON queuectl_dependencies (job_id);
 
+-- name: schema_v7
+-- A job's dependents are found among the jobs that have an "after", not among all jobs.
+CREATE INDEX queuectl_jobs_after ON queuectl_jobs (seq) WHERE "after" IS NOT NULL;
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
                            cwd, env, "after", "group", "index", created_at, updated_at)
@@ -367,7 +371,7 @@ SELECT "group", state, count(*) AS n FROM queuectl_jobs
 
 -- name: dependents :repeatable :lookup
 -- Every job whose "after" names the job, met or not (the dependencies table keeps only
--- the unmet): a scan of the jobs that have an "after", as a job's page is opened.
+-- the unmet): a walk of the jobs that have an "after" (its index), as a job's page opens.
 SELECT id FROM queuectl_jobs
  WHERE "after" IS NOT NULL
    AND "after"::jsonb @> jsonb_build_array(jsonb_build_object('id', %(job_id)s::text))
