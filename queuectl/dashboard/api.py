@@ -3,17 +3,19 @@ service layer. Every function takes an open store; bad input raises `UserError`.
 
 Nothing here scans every job except through ``store.counts()`` (in `status`): job lists are
 pages (``limit``/``offset``), and a page's total comes from the counts the page already has.
+`groups` reads the jobs that have a group, and a job's dependents those that have an
+``after``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 from queuectl import service
 from queuectl.durations import parse_duration
-from queuectl.errors import Conflict, UserError, quote
+from queuectl.errors import Conflict, NotFound, UserError, quote
 from queuectl.inputs import whole_number
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ MAX_PAGE = 500
 MAX_OFFSET = 2**31
 MAX_MINUTES = 24 * 60
 MAX_STATS_WINDOW = 7 * 86400
+MAX_DEPENDENTS = 500  # of a job, on its page
 
 
 def _below(limit: int) -> str:
@@ -84,15 +87,24 @@ def status(store: Store, query: Query) -> dict[str, Any]:
     return service.status(store)
 
 
+def check_group(group: str) -> str:
+    if not service.ID_PATTERN.fullmatch(group):
+        raise UserError(f"invalid group {quote(group)}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
+    return group
+
+
 def jobs(store: Store, query: Query) -> dict[str, Any]:
     """A page of jobs, newest first; ``has_more`` says whether another page follows."""
-    params = _params(query, ("state", "queue", "limit", "offset"))
+    params = _params(query, ("state", "queue", "group", "limit", "offset"))
     limit = _int(params, "limit", 50, 1, MAX_PAGE)
     offset = _int(params, "offset", 0, 0, MAX_OFFSET)
     queue = params.get("queue")
     if queue is not None:
         service.check_queue(queue)
-    found = service.list_jobs(store, params.get("state"), queue, limit + 1, offset)
+    group = params.get("group")
+    if group is not None:
+        check_group(group)
+    found = service.list_jobs(store, params.get("state"), queue, limit + 1, offset, group)
     return {
         "jobs": [job.to_dict() for job in found[:limit]],
         "limit": limit,
@@ -102,9 +114,75 @@ def jobs(store: Store, query: Query) -> dict[str, Any]:
 
 
 def job(store: Store, job_id: str, query: Query) -> dict[str, Any]:
+    """The job, its attempts, the state of each job it waits for (None: purged) and the
+    first MAX_DEPENDENTS jobs that wait for it."""
     _params(query, ())
     found, attempts = service.show(store, job_id)
-    return {"job": found.to_dict(), "attempts": [item.to_dict() for item in attempts]}
+    states = store.job_states([entry["id"] for entry in found.after])
+    dependents = store.dependents(job_id, MAX_DEPENDENTS + 1)
+    return {
+        "job": found.to_dict(),
+        "attempts": [item.to_dict() for item in attempts],
+        "dependencies": [{**entry, "state": states.get(entry["id"])} for entry in found.after],
+        "dependents": dependents[:MAX_DEPENDENTS],
+        "more_dependents": len(dependents) > MAX_DEPENDENTS,
+    }
+
+
+def explain(store: Store, job_id: str, query: Query) -> dict[str, Any]:
+    _params(query, ())
+    return service.explain(store, job_id)
+
+
+def groups(store: Store, query: Query) -> dict[str, Any]:
+    _params(query, ())
+    return {"groups": service.groups(store)}
+
+
+def group(store: Store, name: str, query: Query) -> dict[str, Any]:
+    _params(query, ())
+    return service.group_status(store, check_group(name))
+
+
+# What each verb does to a job named, and to a group: hold and release the waiting jobs it
+# applies to, requeue the dead and canceled ones (re-run only what failed), cancel the
+# unfinished ones (a processing one is asked to stop, and not waited for).
+JOB_VERBS: dict[str, Callable[[Store, Sequence[str]], service.Acted]] = {
+    "hold": service.hold,
+    "release": service.release,
+    "requeue": service.requeue,
+}
+GROUP_VERBS: dict[str, Callable[[Store, str], service.Acted]] = {
+    "hold": lambda store, name: service.hold(store, [], name),
+    "release": lambda store, name: service.release(store, [], name),
+    "requeue": lambda store, name: service.requeue(store, [], name),
+    "cancel": lambda store, name: _cancel_group(store, name),
+}
+
+
+def job_verb(store: Store, verb: str, job_id: str, query: Query) -> dict[str, Any]:
+    """Hold, release or requeue one job; a job in a state the verb does not take is a
+    conflict that changes nothing."""
+    _params(query, ())
+    return JOB_VERBS[verb](store, [job_id])._asdict()
+
+
+def group_verb(store: Store, verb: str, name: str, query: Query) -> dict[str, Any]:
+    """A verb on every job of the group it applies to: ``{"ids": [...], "skipped": n}``;
+    a group with no such job is a conflict, as a job in the wrong state is."""
+    _params(query, ())
+    check_group(name)
+    try:
+        return GROUP_VERBS[verb](store, name)._asdict()
+    except (NotFound, Conflict):
+        raise
+    except UserError as exc:  # "no job of group 'g' can be held": its jobs' states
+        raise Conflict(str(exc)) from None
+
+
+def _cancel_group(store: Store, name: str) -> service.Acted:
+    results, skipped = service.cancel_group(store, name)
+    return service.Acted(list(results), skipped)
 
 
 def workers(store: Store, query: Query) -> list[dict[str, Any]]:

@@ -8,9 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from queuectl import __version__
-from queuectl.dashboard.api import MAX_MINUTES, MAX_OFFSET, MAX_PAGE, SINCE_PATTERN
+from queuectl.dashboard.api import (
+    MAX_DEPENDENTS,
+    MAX_MINUTES,
+    MAX_OFFSET,
+    MAX_PAGE,
+    SINCE_PATTERN,
+)
 from queuectl.model import ACCEPTS, PUBLIC_JOB_FIELDS, STATES, JobField
-from queuectl.service import QUEUE_PATTERN
+from queuectl.service import ID_PATTERN, QUEUE_PATTERN, REASONS
 
 SESSION_COOKIE = "queuectl_session"  # + "_PORT": cookies do not tell ports apart
 CSRF_HEADER = "X-CSRF-Token"
@@ -131,6 +137,79 @@ SCHEMAS: dict[str, Any] = {
         {
             "job": _ref("Job"),
             "attempts": {"type": "array", "items": _ref("Attempt")},
+            "dependencies": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "id": {"type": "string"},
+                        "on": {"enum": list(ACCEPTS)},
+                        "state": {
+                            "enum": [*STATES, None],
+                            "description": "null: the job is no longer in the store",
+                        },
+                    }
+                ),
+                "description": "the jobs its `after` names, each with its condition and state",
+            },
+            "dependents": {
+                "type": "array",
+                "items": {"type": "string"},
+                "maxItems": MAX_DEPENDENTS,
+                "description": "the jobs whose `after` names it (met or not), in enqueue "
+                f"order, the first {MAX_DEPENDENTS}",
+            },
+            "more_dependents": {
+                "type": "boolean",
+                "description": f"whether more than {MAX_DEPENDENTS} jobs wait for it",
+            },
+        }
+    ),
+    "Explain": _object(
+        {
+            "id": {"type": "string"},
+            "state": {"enum": list(STATES)},
+            "runnable": {
+                "type": "boolean",
+                "description": "nothing in the store keeps a worker from claiming it now",
+            },
+            "reasons": {
+                "type": "array",
+                "items": _object({"code": {"enum": list(REASONS)}, "message": {"type": "string"}}),
+                "description": "every reason it is not running now, in the order of the codes",
+            },
+        }
+    ),
+    "Group": _object(
+        {
+            "group": {"type": "string"},
+            "counts": _ref("StateCounts"),
+            "total": {"type": "integer", "minimum": 1},
+            "finished": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "jobs completed, dead or canceled",
+            },
+            "progress": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "finished / total, to 4 decimals",
+            },
+        }
+    ),
+    "Groups": _object({"groups": {"type": "array", "items": _ref("Group")}}),
+    "Acted": _object(
+        {
+            "ids": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the jobs acted on",
+            },
+            "skipped": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "the group's jobs the verb does not apply to (0 for a job)",
+            },
         }
     ),
     "StatsSummary": _object(
@@ -281,6 +360,28 @@ _JOB_ID = {
     "required": True,
     "schema": {"type": "string", "minLength": 1},
 }
+_GROUP_SCHEMA = {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$"}
+_GROUP = {"name": "group", "in": "path", "required": True, "schema": _GROUP_SCHEMA}
+_GROUP_QUERY = {
+    "name": "name",
+    "in": "query",
+    "required": True,
+    "schema": _GROUP_SCHEMA,
+    "description": "the group's name; any name, `.` and `..` included, which a browser "
+    "would resolve as a path segment",
+}
+# What a verb does to a job named, and to each job of a group it applies to.
+_JOB_VERBS = {
+    "hold": "Hold a pending or failed job: no worker claims it until it is released",
+    "release": "Release a held job",
+    "requeue": "Move a finished job (completed, dead, canceled) back to pending, attempts 0",
+}
+_GROUP_VERBS = {
+    "hold": "Hold the group's pending and failed jobs that are not held",
+    "release": "Release the group's held jobs",
+    "requeue": "Move the group's dead and canceled jobs back to pending (re-run what failed)",
+    "cancel": "Cancel the group's unfinished jobs (a processing one is asked to stop)",
+}
 _JOB_ID_QUERY = {
     "name": "id",
     "in": "query",
@@ -348,6 +449,7 @@ def _paths() -> dict[str, Any]:
             params=[
                 state_param,
                 queue_param,
+                _query("group", _GROUP_SCHEMA, "only this group's jobs"),
                 _query(
                     "limit",
                     {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50},
@@ -369,6 +471,53 @@ def _paths() -> dict[str, Any]:
         "/api/jobs/{id}/cancel": _post(
             "Cancel a pending, failed or processing job", _ref("CancelResult"), params=[_JOB_ID]
         ),
+        "/api/jobs/{id}/explain": _get(
+            "Why the job is not running now: every reason",
+            _ref("Explain"),
+            params=[_JOB_ID],
+            errors=(*_READ_ERRORS, "404"),
+        ),
+        **{
+            f"/api/jobs/{{id}}/{verb}": _post(summary, _ref("Acted"), params=[_JOB_ID])
+            for verb, summary in _JOB_VERBS.items()
+        },
+        "/api/job/explain": _get(
+            "Why the job is not running now: every reason, the id in the query",
+            _ref("Explain"),
+            params=[_JOB_ID_QUERY],
+            errors=(*_READ_ERRORS, "404"),
+        ),
+        **{
+            f"/api/job/{verb}": _post(
+                f"{summary}, the id in the query", _ref("Acted"), params=[_JOB_ID_QUERY]
+            )
+            for verb, summary in _JOB_VERBS.items()
+        },
+        "/api/groups": _get(
+            "Every group, by name, with its counts per state and progress", _ref("Groups")
+        ),
+        "/api/groups/{group}": _get(
+            "One group's counts per state and progress",
+            _ref("Group"),
+            params=[_GROUP],
+            errors=(*_READ_ERRORS, "404"),
+        ),
+        **{
+            f"/api/groups/{{group}}/{verb}": _post(summary, _ref("Acted"), params=[_GROUP])
+            for verb, summary in _GROUP_VERBS.items()
+        },
+        "/api/group": _get(
+            "One group's counts per state and progress, the name in the query",
+            _ref("Group"),
+            params=[_GROUP_QUERY],
+            errors=(*_READ_ERRORS, "404"),
+        ),
+        **{
+            f"/api/group/{verb}": _post(
+                f"{summary}, the name in the query", _ref("Acted"), params=[_GROUP_QUERY]
+            )
+            for verb, summary in _GROUP_VERBS.items()
+        },
         "/api/job": _get(
             "One job with its attempts and their output, the id in the query",
             _ref("JobDetail"),

@@ -67,6 +67,7 @@ READS = {
     "workers": api.workers,
     "stats": api.stats,
     "throughput": api.throughput,
+    "groups": api.groups,
 }
 # Path pattern -> {method: name of the Handler method that serves it}.
 ROUTES = [
@@ -77,13 +78,25 @@ ROUTES = [
         (r"/logout", {"POST": "logout"}),
         (r"/static/(?P<name>[A-Za-z0-9_.-]+)", {"GET": "static"}),
         (r"/api/openapi\.json", {"GET": "openapi"}),
-        (r"/api/(?P<name>status|jobs|workers|stats|throughput)", {"GET": "read"}),
+        (r"/api/(?P<name>status|jobs|workers|stats|throughput|groups)", {"GET": "read"}),
         (r"/api/jobs/(?P<job_id>[^/]+)", {"GET": "read_job"}),
+        (r"/api/jobs/(?P<job_id>[^/]+)/explain", {"GET": "explain"}),
         (r"/api/jobs/(?P<job_id>[^/]+)/cancel", {"POST": "cancel"}),
+        (r"/api/jobs/(?P<job_id>[^/]+)/(?P<verb>hold|release|requeue)", {"POST": "job_verb"}),
+        (r"/api/groups/(?P<group>[^/]+)", {"GET": "read_group"}),
+        (
+            r"/api/groups/(?P<group>[^/]+)/(?P<verb>hold|release|requeue|cancel)",
+            {"POST": "group_verb"},
+        ),
         # The same with the id in the query, where a browser cannot change it: it resolves
-        # a path segment of ".", "..", "%2E" or "%2E%2E" before sending the request.
+        # a path segment of ".", "..", "%2E" or "%2E%2E" before sending the request. A group
+        # may be called "." too.
         (r"/api/job", {"GET": "read_job_by_query"}),
+        (r"/api/job/explain", {"GET": "explain_by_query"}),
         (r"/api/job/cancel", {"POST": "cancel_by_query"}),
+        (r"/api/job/(?P<verb>hold|release|requeue)", {"POST": "job_verb_by_query"}),
+        (r"/api/group", {"GET": "read_group_by_query"}),
+        (r"/api/group/(?P<verb>hold|release|requeue|cancel)", {"POST": "group_verb_by_query"}),
         (r"/api/dlq/retry", {"POST": "dlq_retry"}),
         (r"/metrics", {"GET": "metrics"}),
     )
@@ -116,10 +129,19 @@ def _allowed(methods: Any) -> str:
 
 def _job_id(query: api.Query) -> tuple[api.Query, str]:
     """The `id` parameter of a job route that takes it in the query, and the others."""
-    ids = query.get("id", [])
-    if len(ids) != 1 or not ids[0]:
-        raise HttpError(400, "name the job once, as ?id=ID")
-    return {k: v for k, v in query.items() if k != "id"}, ids[0]
+    return _named(query, "id", "job", "ID")
+
+
+def _group_name(query: api.Query) -> tuple[api.Query, str]:
+    """The `name` parameter of a group route that takes it in the query, and the others."""
+    return _named(query, "name", "group", "NAME")
+
+
+def _named(query: api.Query, key: str, what: str, example: str) -> tuple[api.Query, str]:
+    values = query.get(key, [])
+    if len(values) != 1 or not values[0]:
+        raise HttpError(400, f"name the {what} once, as ?{key}={example}")
+    return {k: v for k, v in query.items() if k != key}, values[0]
 
 
 def _read_static(name: str) -> str:
@@ -437,6 +459,42 @@ class Handler(connections.ConnectionHandler):
     def _on_cancel_by_query(self, query: api.Query) -> None:
         rest, job_id = _job_id(query)
         self._on_cancel(rest, job_id)
+
+    def _on_explain(self, query: api.Query, job_id: str) -> None:
+        self._authorize()
+        with self.server.stores.store() as store:
+            self._json(api.explain(store, job_id, query))
+
+    def _on_explain_by_query(self, query: api.Query) -> None:
+        rest, job_id = _job_id(query)
+        self._on_explain(rest, job_id)
+
+    def _on_job_verb(self, query: api.Query, job_id: str, verb: str) -> None:
+        self._authorize(mutating=True)
+        with self.server.stores.store() as store:
+            self._json(api.job_verb(store, verb, job_id, query))
+
+    def _on_job_verb_by_query(self, query: api.Query, verb: str) -> None:
+        rest, job_id = _job_id(query)
+        self._on_job_verb(rest, job_id, verb)
+
+    def _on_read_group(self, query: api.Query, group: str) -> None:
+        self._authorize()
+        with self.server.stores.store() as store:
+            self._json(api.group(store, group, query))
+
+    def _on_read_group_by_query(self, query: api.Query) -> None:
+        rest, group = _group_name(query)
+        self._on_read_group(rest, group)
+
+    def _on_group_verb(self, query: api.Query, group: str, verb: str) -> None:
+        self._authorize(mutating=True)
+        with self.server.stores.store() as store:
+            self._json(api.group_verb(store, verb, group, query))
+
+    def _on_group_verb_by_query(self, query: api.Query, verb: str) -> None:
+        rest, group = _group_name(query)
+        self._on_group_verb(rest, group, verb)
 
     def _on_dlq_retry(self, query: api.Query) -> None:
         self._authorize(mutating=True)

@@ -256,6 +256,15 @@ def group_status(store: Store, group: str) -> dict[str, Any]:
     counts = store.group_counts(group)
     if not counts:
         raise NotFound(f"no job in group {quote(group)}")
+    return _group_summary(group, counts)
+
+
+def groups(store: Store) -> list[dict[str, Any]]:
+    """Every group, by name, as `group_status` shows it."""
+    return [_group_summary(group, counts) for group, counts in store.groups().items()]
+
+
+def _group_summary(group: str, counts: Mapping[str, int]) -> dict[str, Any]:
     total = sum(counts.values())
     done = sum(counts.get(state, 0) for state in TERMINAL)
     return {

@@ -287,6 +287,15 @@ class Store(abc.ABC):
         """How many jobs of the group are in each state (states with none left out)."""
 
     @abc.abstractmethod
+    def groups(self) -> dict[str, dict[str, int]]:
+        """{group: {state: n}} for every group and the states its jobs are in, by name."""
+
+    @abc.abstractmethod
+    def dependents(self, job_id: str, limit: int) -> list[str]:
+        """The ids of up to `limit` jobs whose ``after`` names the job (its condition met
+        or not), in enqueue order."""
+
+    @abc.abstractmethod
     def job_states(self, job_ids: Sequence[str]) -> dict[str, str]:
         """The state of each of those jobs that exists."""
 

@@ -555,6 +555,15 @@ class SqlStore(Store):
     def group_counts(self, group: str) -> dict[str, int]:
         return {row["state"]: row["n"] for row in self._rows("group_counts", {"group": group})}
 
+    def groups(self) -> dict[str, dict[str, int]]:
+        result: dict[str, dict[str, int]] = {}
+        for row in sorted(self._rows("groups"), key=lambda row: row["group"]):
+            result.setdefault(row["group"], {})[row["state"]] = row["n"]
+        return result
+
+    def dependents(self, job_id: str, limit: int) -> list[str]:
+        return [row["id"] for row in self._rows("dependents", {"job_id": job_id, "limit": limit})]
+
     def job_states(self, job_ids: Sequence[str]) -> dict[str, str]:
         rows = self._rows("job_states", {"ids": self._list(job_ids)}) if job_ids else []
         return {row["id"]: row["state"] for row in rows}

@@ -107,7 +107,7 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
     store.close()
     with sqlite3.connect(path) as conn:  # as the release before schema_v5 left it
         conn.execute("ALTER TABLE jobs RENAME COLUMN attempt_number TO run_no")
-        for index in ("jobs_claim", "jobs_due", "jobs_group", "jobs_held_by"):
+        for index in ("jobs_claim", "jobs_due", "jobs_group", "jobs_held_by", "jobs_after"):
             conn.execute(f"DROP INDEX {index}")
         for column in ('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"):
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
@@ -127,3 +127,13 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
         assert version == queries.schema_version("sqlite") >= 5
     finally:
         store.close()
+
+
+def test_a_jobs_dependents_are_looked_for_among_the_jobs_that_wait_only(tmp_path):
+    store = SqliteStore(str(tmp_path / "q.db"))
+    rows = store._conn.execute(
+        "EXPLAIN QUERY PLAN " + store._sql("dependents"), {"job_id": "a", "limit": 10}
+    )
+    plan = " | ".join(row["detail"] for row in rows.fetchall())
+    assert "jobs_after" in plan and "TEMP B-TREE" not in plan, plan
+    store.close()

@@ -223,3 +223,30 @@ def test_edit_replaces_what_a_waiting_job_runs_and_keeps_its_dependencies(store)
         store.edit(new("a", command="x"), T0 + 2)
     with pytest.raises(NotFound):
         store.edit(new("nope"), T0 + 2)
+
+
+def test_every_group_is_listed_with_its_counts_per_state(store):
+    assert store.groups() == {}
+    store.enqueue([new(f"b.{i}", group="b", index=i, max_retries=0) for i in (1, 2)], T0)
+    store.enqueue([new("a.1", group="a", index=1), new("loose")], T0)
+    assert run_next(store, 3).id == "b.1"
+    assert store.groups() == {"a": {"pending": 1}, "b": {"dead": 1, "pending": 1}}
+    assert list(store.groups()) == ["a", "b"]
+
+
+def test_dependents_are_every_job_whose_after_names_it_met_or_not(store):
+    store.enqueue([new("a", max_retries=0), new("a2"), new("a%")], T0)
+    store.enqueue(
+        [
+            new("ok", after=after("a")),
+            new("any", after=after("a2", "a", on="any")),
+            new("near", after=after("a2", "a%")),  # ids that a text match would confuse
+        ],
+        T0,
+    )
+    assert store.dependents("a", 10) == ["ok", "any"]
+    assert run_next(store, 0).id == "a"  # met: no longer in the dependencies table
+    assert store.dependents("a", 10) == ["ok", "any"]
+    assert store.dependents("a", 1) == ["ok"]
+    assert store.dependents("a%", 10) == ["near"]
+    assert store.dependents("ok", 10) == []

@@ -244,7 +244,105 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, job
     check("post", "/api/dlq/retry", dash.get("/api/dlq/retry"), 405)
     assert check("get", "/api/openapi.json", dash.get("/api/openapi.json")) == check.doc
     assert check("post", "/logout", dash.post("/logout")) == {"logged_out": True}
-    assert check.seen == check.every_operation()
+    assert check.seen == check.every_operation() - workflow_operations(check)
+
+
+def workflow_operations(check: Checker) -> set[tuple[str, str]]:
+    """The operations on groups and dependencies (SPEC §7), which a test of their own sees."""
+    workflow = re.compile(r"/api/groups?\b|/(explain|hold|release|requeue)$")
+    return {(method, path) for method, path in check.every_operation() if workflow.search(path)}
+
+
+def test_workflow_endpoints_answer_as_documented(fast_config, pool, dashboard):
+    """Groups with their progress, a job's dependencies, dependents and explanation, and
+    hold, release, requeue and cancel of a job or a group, as the CLI's verbs do."""
+    cli = fast_config
+    cli.ok("run", "--id", "ok", "--group", "g", "true")
+    cli.ok("run", "--id", "bad", "--group", "g", "--max-retries", "0", "exit 3")
+    pool(1)
+    wait_for(lambda: [cli.state("ok"), cli.state("bad")] == ["completed", "dead"])
+    after = ("--after", "ok", "--after-any", "bad")
+    cli.ok("run", "--id", "later", "--group", "g", "--delay", "1h", *after, "true")
+    cli.ok("run", "--id", "next", "--after", "later", "true")
+    dash = dashboard()
+    check = Checker(dash)
+
+    g = {
+        "group": "g",
+        "counts": {**dict.fromkeys(STATES, 0), "completed": 1, "dead": 1, "pending": 1},
+        "total": 3,
+        "finished": 2,
+        "progress": 0.6667,
+    }
+    assert check("get", "/api/groups", dash.get("/api/groups")) == {"groups": [g]}
+    assert check("get", "/api/groups/{group}", dash.get("/api/groups/g")) == g
+    assert check("get", "/api/group", dash.get("/api/group?name=g")) == g
+    check("get", "/api/groups/{group}", dash.get("/api/groups/nope"), 404)
+    check("get", "/api/group", dash.get("/api/group"), 400)
+    listed = check("get", "/api/jobs", dash.get("/api/jobs?group=g"))
+    assert [job["id"] for job in listed["jobs"]] == ["later", "bad", "ok"]
+    assert check("get", "/api/jobs", dash.get("/api/jobs?group=no%20such"), 400)["error"] == (
+        "invalid group 'no such': use 1 to 128 of A-Z a-z 0-9 . _ : -"
+    )
+
+    later = check("get", "/api/jobs/{id}", dash.get("/api/jobs/later"))
+    assert later["dependencies"] == [
+        {"id": "ok", "on": "success", "state": "completed"},
+        {"id": "bad", "on": "any", "state": "dead"},
+    ]
+    assert later["dependents"] == ["next"] and later["more_dependents"] is False
+    assert dash.get_json("/api/jobs/ok")["dependents"] == ["later"]
+    waiting = check("get", "/api/jobs/{id}/explain", dash.get("/api/jobs/next/explain"))
+    assert waiting == cli.json("explain", "next")
+    assert not waiting["runnable"] and "dependency" in [r["code"] for r in waiting["reasons"]]
+    delayed = check("get", "/api/job/explain", dash.get("/api/job/explain?id=later"))
+    assert [r["code"] for r in delayed["reasons"]][0] == "delayed"
+    check("get", "/api/jobs/{id}/explain", dash.get("/api/jobs/nope/explain"), 404)
+    check("get", "/api/job/explain", dash.get("/api/job/explain?id=nope"), 404)
+
+    one = {"ids": ["later"], "skipped": 0}
+    assert check("post", "/api/jobs/{id}/hold", dash.post("/api/jobs/later/hold")) == one
+    assert cli.job("later")["held"] is True
+    check("post", "/api/jobs/{id}/hold", dash.post("/api/jobs/ok/hold"), 409)
+    check("post", "/api/jobs/{id}/hold", dash.post("/api/jobs/nope/hold"), 404)
+    assert check("post", "/api/job/release", dash.post("/api/job/release?id=later")) == one
+    assert cli.job("later")["held"] is False
+    check("post", "/api/jobs/{id}/release", dash.post("/api/jobs/ok/release"), 409)
+    assert check("post", "/api/job/hold", dash.post("/api/job/hold?id=later")) == one
+    assert check("post", "/api/jobs/{id}/release", dash.post("/api/jobs/later/release")) == one
+    check("post", "/api/jobs/{id}/requeue", dash.post("/api/jobs/later/requeue"), 409)
+    check("post", "/api/job/requeue", dash.post("/api/job/requeue?id=nope"), 404)
+    check("post", "/api/job/requeue", dash.post("/api/job/requeue"), 400)
+
+    held = {"ids": ["later"], "skipped": 2}
+    assert check("post", "/api/groups/{group}/hold", dash.post("/api/groups/g/hold")) == held
+    check("post", "/api/groups/{group}/hold", dash.post("/api/groups/g/hold"), 409)
+    assert check("post", "/api/group/hold", dash.post("/api/group/hold?name=g"), 409)["error"] == (
+        "no job of group 'g' can be held"
+    )
+    assert check("post", "/api/group/release", dash.post("/api/group/release?name=g")) == held
+    check("post", "/api/groups/{group}/release", dash.post("/api/groups/g/release"), 409)
+    check("post", "/api/groups/{group}/release", dash.post("/api/groups/nope/release"), 404)
+    assert check("post", "/api/group/requeue", dash.post("/api/group/requeue?name=g")) == {
+        "ids": ["bad"],
+        "skipped": 2,
+    }
+    wait_for(lambda: cli.state("bad") == "dead", message="bad to run again")
+    assert check("post", "/api/groups/{group}/requeue", dash.post("/api/groups/g/requeue")) == {
+        "ids": ["bad"],
+        "skipped": 2,
+    }
+    wait_for(lambda: cli.state("bad") == "dead", message="bad to run again")
+    assert check("post", "/api/jobs/{id}/requeue", dash.post("/api/jobs/bad/requeue")) == {
+        "ids": ["bad"],
+        "skipped": 0,
+    }
+    wait_for(lambda: cli.state("bad") == "dead", message="bad to run once more")
+    assert check("post", "/api/groups/{group}/cancel", dash.post("/api/groups/g/cancel")) == held
+    assert cli.state("next") == "canceled"  # it waited for `later` to complete
+    check("post", "/api/group/cancel", dash.post("/api/group/cancel?name=g"), 409)
+    check("post", "/api/groups/{group}/cancel", dash.post("/api/groups/bad%20name/cancel"), 400)
+    assert workflow_operations(check) <= check.seen
 
 
 def _cancel_requested(cli, job_id: str) -> bool:

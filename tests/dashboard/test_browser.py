@@ -420,3 +420,84 @@ def test_live_output_follows_its_newest_lines_unless_scrolled_up(
     wait_for(lambda: cli.state("chatty") == "completed", message="chatty to end")
     cli.ok("worker", "stop", "--wait")
     assert tab.errors == []
+
+
+# --- workflows (SPEC §7): groups, holds, dependencies ------------------------------------
+
+
+def test_groups_show_progress_filter_the_jobs_and_a_job_shows_why_it_waits(
+    fast_config, pool, dashboard, tab
+):
+    """A group's bar and its text, the group filter, and on a job's page its reasons, its
+    dependencies and dependents as links, Hold then Release; Requeue failed on a group."""
+    from playwright.sync_api import expect
+
+    cli = fast_config
+    cli.ok("run", "--id", "ok", "--group", "g", "true")
+    cli.ok("run", "--id", "bad", "--group", "g", "--max-retries", "0", "exit 3")
+    pool(1)
+    wait_for(lambda: [cli.state("ok"), cli.state("bad")] == ["completed", "dead"])
+    cli.ok("worker", "stop", "--wait")  # so what is enqueued now stays pending
+    cli.ok("run", "--id", "later", "--group", "g", "--after", "ok", "--after-any", "bad", "true")
+    cli.ok("run", "--id", "next", "--after", "later", "true")
+    cli.ok("run", "--id", "loose", "true")
+    dash = dashboard()
+    page = tab.page
+    page.goto(dash.url)
+
+    row = page.locator('#groups tr[data-group="g"]')
+    expect(row).to_be_visible(timeout=TIMEOUT_MS)
+    bar = row.locator("svg.progress")
+    expect(bar).to_have_attribute("role", "img")
+    expect(bar).to_have_attribute("aria-label", "progress of g: 1 completed, 1 dead, 1 pending")
+    expect(bar.locator("rect.completed")).to_have_count(1)
+    expect(bar.locator("rect.dead")).to_have_count(1)
+    expect(row).to_contain_text("2 of 3 (67%)")
+    expect(row.locator('button[data-action="group-cancel"]')).to_have_attribute("data-group", "g")
+    assert serious_violations(page) == []
+
+    page.select_option("#filter-group", "g")
+    expect(page.locator("#jobs tr")).to_have_count(3, timeout=TIMEOUT_MS)
+    assert page.locator("#jobs tr[data-job]").evaluate_all(
+        "rows => rows.map(r => r.dataset.job)"
+    ) == ["later", "bad", "ok"]
+    expect(page.locator("#page-info")).to_have_text("1–3 of 3")
+    assert "group=g" in page.evaluate("window.location.hash")
+
+    page.locator('#jobs tr[data-job="later"] a').click()
+    expect(page.locator("#job-id")).to_have_text("later", timeout=TIMEOUT_MS)
+    deps = page.locator("#dependencies li")
+    expect(deps).to_have_count(2, timeout=TIMEOUT_MS)
+    expect(deps.nth(0)).to_have_text("ok to complete completed")
+    expect(deps.nth(1)).to_have_text("bad to end dead")
+    expect(deps.nth(1).locator("a")).to_have_attribute("href", "#/job/bad")
+    expect(page.locator("#reasons li[data-code=no_worker]")).to_have_text(
+        "no live worker serves queue default"
+    )
+    assert serious_violations(page) == []
+
+    page.click('#job-actions button[data-action="hold"]')
+    expect(page.locator("#job-state .badge.held")).to_have_text("held", timeout=TIMEOUT_MS)
+    expect(page.locator("#reasons li[data-code=held]")).to_be_visible()
+    assert cli.job("later")["held"] is True
+    release = page.locator('#job-actions button[data-action="release"]')
+    expect(release).to_have_attribute("data-id", "later")
+    release.click()
+    expect(page.locator("#job-state .badge.held")).to_have_count(0, timeout=TIMEOUT_MS)
+    expect(page.locator('#job-actions button[data-action="hold"]')).to_be_visible()
+    assert cli.job("later")["held"] is False
+
+    page.locator("#dependents li a", has_text="next").click()
+    expect(page.locator("#job-id")).to_have_text("next", timeout=TIMEOUT_MS)
+    expect(page.locator("#reasons li[data-code=dependency]")).to_have_text(
+        "it waits for later (pending) to complete", timeout=TIMEOUT_MS
+    )
+    expect(page.locator("#dependents li")).to_have_text("no job waits for it")
+
+    page.goto(dash.url)
+    page.locator('#groups tr[data-group="g"] button[data-action="group-requeue"]').click()
+    wait_for(lambda: cli.state("bad") == "pending", message="the group's requeue")
+    expect(page.locator("#banner")).to_have_text(
+        "1 jobs of group g moved back to pending (2 skipped)", timeout=TIMEOUT_MS
+    )
+    assert tab.errors == []

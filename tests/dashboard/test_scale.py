@@ -37,6 +37,7 @@ REFRESH = (
     "/api/jobs?state=dead&limit=10",
     "/api/throughput",
     "/api/stats",
+    "/api/groups",
 )
 OTHERS = (
     "/",
@@ -44,6 +45,7 @@ OTHERS = (
     "/api/jobs?state=failed&queue=mail&limit=50",
     "/api/jobs?state=processing&limit=50",
     "/api/jobs/j0999999",
+    "/api/job/explain?id=j0999999",
     "/api/workers",
     "/metrics",
 )

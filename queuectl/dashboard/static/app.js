@@ -19,6 +19,7 @@
   let generation = 0; // bumped on navigation: answers to older requests are dropped
   let timer = null;
   let status = null;
+  let groups = []; // from /api/groups: each with its counts per state
   let clockOffset = 0; // server clock minus ours, in ms
   const drawn = new Map(); // panel -> signature of the data it shows
   const openAttempts = new Set();
@@ -155,6 +156,7 @@
   // The id goes in the query: the browser resolves a path segment of "." or ".." (even
   // percent-encoded) instead of sending it. In the hash, dots are encoded all the same.
   const idQuery = (id) => "?" + new URLSearchParams({ id: id });
+  const groupQuery = (name) => "?" + new URLSearchParams({ name: name });
   const jobLink = (id) => el("a", { href: "#/job/" +
                                     encodeURIComponent(id).replace(/\./g, "%2E") }, id);
 
@@ -200,19 +202,20 @@
       try {
         return { name: "job", jobId: decodeURIComponent(hash.slice(5)) };
       } catch (error) {
-        return { name: "overview", state: "", queue: "", offset: 0 };
+        return { name: "overview", state: "", queue: "", group: "", offset: 0 };
       }
     }
     const params = new URLSearchParams(hash.split("?")[1] || "");
     const offset = Math.max(0, parseInt(params.get("offset") || "0", 10) || 0);
     return { name: "overview", state: params.get("state") || "", queue: params.get("queue") || "",
-             offset: offset - (offset % PAGE) };
+             group: params.get("group") || "", offset: offset - (offset % PAGE) };
   }
 
-  function overviewHash(state, queue, offset) {
+  function overviewHash(state, queue, offset, group = "") {
     const params = new URLSearchParams();
     if (state) params.set("state", state);
     if (queue) params.set("queue", queue);
+    if (group) params.set("group", group);
     if (offset) params.set("offset", String(offset));
     const text = params.toString();
     return "#/" + (text ? "?" + text : "");
@@ -229,6 +232,8 @@
       $("filter-state").value = view.state;
       syncQueueOptions();
       $("filter-queue").value = view.queue;
+      syncGroupOptions();
+      $("filter-group").value = view.group;
     } else {
       clearJob();
       $("job-id").textContent = visible(view.jobId);
@@ -269,30 +274,35 @@
     const query = new URLSearchParams({ limit: PAGE, offset: view.offset });
     if (view.state) query.set("state", view.state);
     if (view.queue) query.set("queue", view.queue);
-    const [current, page, dead, throughput, stats] = await Promise.all([
+    if (view.group) query.set("group", view.group);
+    const [current, page, dead, throughput, stats, listed] = await Promise.all([
       api("/api/status"),
       api("/api/jobs?" + query),
       api("/api/jobs?state=dead&limit=" + DLQ_ROWS),
       api("/api/throughput"),
       api("/api/stats"),
+      api("/api/groups"),
     ]);
     if (mine !== generation) return;
     status = current;
+    groups = listed.groups;
     clockOffset = Date.parse(throughput.until) - Date.now();
     $("store").textContent = visible(current.store);
     drawCounts(current);
     drawQueues(current);
     drawWorkers(current.workers);
     drawDlq(dead, current.counts.dead);
+    drawGroups(groups);
     drawJobs(page);
     drawChart(throughput, stats);
     tickAges();
   }
 
   async function refreshJob(mine) {
-    let detail;
+    let detail, explained;
     try {
-      detail = await api("/api/job" + idQuery(view.jobId));
+      [detail, explained] = await Promise.all([api("/api/job" + idQuery(view.jobId)),
+                                               api("/api/job/explain" + idQuery(view.jobId))]);
     } catch (error) {
       // What is shown, and its Cancel button, may be another job's or out of date.
       if (mine === generation) clearJob();
@@ -300,6 +310,8 @@
     }
     if (mine !== generation) return;
     drawJob(detail);
+    drawExplain(explained);
+    drawDependencies(detail);
     tickAges();
   }
 
@@ -333,9 +345,16 @@
   }
 
   function syncQueueOptions() {
-    const select = $("filter-queue");
-    const names = status ? Object.keys(status.queues) : [];
-    if (view.queue && !names.includes(view.queue)) names.push(view.queue);
+    syncOptions($("filter-queue"), status ? Object.keys(status.queues) : [], view.queue);
+  }
+
+  function syncGroupOptions() {
+    syncOptions($("filter-group"), groups.map((g) => g.group), view.group);
+  }
+
+  // A filter's choices: "all", the names there are, and the one chosen even if it has none.
+  function syncOptions(select, names, current) {
+    if (current && !names.includes(current)) names.push(current);
     const have = Array.from(select.options).slice(1).map((option) => option.value);
     if (JSON.stringify(have) === JSON.stringify(names)) return;
     const chosen = select.value;
@@ -357,17 +376,74 @@
     fillTable("workers", rows, "no worker is running — start some with: queuectl worker start");
   }
 
+  // A button that acts on what it was drawn for: a job's id or a group's name.
+  const actionButton = (action, label, target) =>
+    el("button", { type: "button", class: "action " + action,
+                   dataset: { action: action, ...target } }, label);
+
   function actionButtons(job) {
-    const buttons = [];
-    if (CANCELABLE.includes(job.state)) {
-      buttons.push(el("button", { type: "button", class: "action cancel",
-                                  dataset: { action: "cancel", id: job.id } }, "Cancel"));
+    return [
+      CANCELABLE.includes(job.state) ? actionButton("cancel", "Cancel", { id: job.id }) : null,
+      job.state === "dead" ? actionButton("retry", "Retry", { id: job.id }) : null,
+    ].filter(Boolean);
+  }
+
+  // A job's own page has every verb that applies to it (requeue is dead jobs' retry too).
+  function jobPageButtons(job) {
+    const waiting = job.state === "pending" || job.state === "failed";
+    return [
+      CANCELABLE.includes(job.state) ? actionButton("cancel", "Cancel", { id: job.id }) : null,
+      waiting && !job.held ? actionButton("hold", "Hold", { id: job.id }) : null,
+      job.held ? actionButton("release", "Release", { id: job.id }) : null,
+      TERMINAL.includes(job.state) ? actionButton("requeue", "Requeue", { id: job.id }) : null,
+    ].filter(Boolean);
+  }
+
+  const heldBadge = (job) => (job.held ? [" ", el("span", { class: "badge held" }, "held")]
+    : null);
+
+  // --- groups ----------------------------------------------------------------------
+
+  // The bar's segments, in order; "pending" is what is left of it.
+  const PROGRESS = ["completed", "failed", "dead", "canceled", "processing", "pending"];
+
+  const countsText = (counts) => PROGRESS.filter((state) => counts[state])
+    .map((state) => number(counts[state]) + " " + state).join(", ");
+
+  function progressBar(group) {
+    const bar = svg("svg", { class: "progress", viewBox: "0 0 100 10",
+                             preserveAspectRatio: "none", role: "img",
+                             "aria-label": "progress of " + group.group + ": " +
+                               countsText(group.counts) });
+    let x = 0;
+    for (const state of PROGRESS) {
+      const width = (group.counts[state] / group.total) * 100;
+      if (width) append(bar, svg("rect", { x: x, y: 0, width: width, height: 10, class: state }));
+      x += width;
     }
-    if (job.state === "dead") {
-      buttons.push(el("button", { type: "button", class: "action retry",
-                                  dataset: { action: "retry", id: job.id } }, "Retry"));
-    }
-    return buttons;
+    return bar;
+  }
+
+  function drawGroups(listed) {
+    $("groups-panel").hidden = listed.length === 0;
+    $("groups-count").textContent = listed.length ? "(" + number(listed.length) + ")" : "";
+    syncGroupOptions();
+    if (!changed("groups", listed)) return;
+    const rows = listed.map((group) => {
+      const c = group.counts;
+      return el("tr", { dataset: { group: group.group } },
+        el("td", null, el("a", { href: overviewHash("", "", 0, group.group) }, group.group)),
+        el("td", null, progressBar(group)),
+        el("td", { class: "num" }, number(group.finished) + " of " + number(group.total) +
+           " (" + Math.round(group.progress * 100) + "%)"),
+        el("td", null, countsText(c)),
+        el("td", { class: "actions" },
+           c.dead + c.canceled ? actionButton("group-requeue", "Requeue failed",
+                                              { group: group.group }) : null,
+           c.pending + c.failed + c.processing ? actionButton("group-cancel", "Cancel",
+                                                              { group: group.group }) : null));
+    });
+    fillTable("groups", rows, "no groups");
   }
 
   function drawDlq(page, total) {
@@ -394,6 +470,12 @@
 
   function filteredTotal() {
     if (!status) return null;
+    if (view.group) {
+      const group = groups.find((g) => g.group === view.group);
+      if (!group) return 0;
+      if (view.queue) return null; // no count per group and queue
+      return view.state ? group.counts[view.state] : group.total;
+    }
     if (view.queue) {
       const counts = status.queues[view.queue];
       if (!counts) return 0;
@@ -414,7 +496,7 @@
     $("next").disabled = !page.has_more;
     if (!changed("jobs", page)) return;
     const rows = page.jobs.map((job) => el("tr", { dataset: { job: job.id } },
-      el("td", null, jobLink(job.id)), el("td", null, badge(job.state)),
+      el("td", null, jobLink(job.id)), el("td", null, badge(job.state), heldBadge(job)),
       el("td", null, job.queue), el("td", { class: "num" }, job.priority),
       el("td", { class: "num" }, job.attempts + "/" + (job.max_retries + 1)),
       el("td", { class: "num" }, job.exit_code === null ? "" : job.exit_code),
@@ -483,16 +565,20 @@
     openAttempts.clear();
     drawn.delete("job");
     drawn.delete("job-actions");
-    for (const id of ["job-state", "job-actions", "job-fields", "attempts"]) {
+    drawn.delete("explain");
+    drawn.delete("dependencies");
+    $("runnable").textContent = "";
+    for (const id of ["job-state", "job-actions", "job-fields", "attempts", "reasons",
+                      "dependencies", "dependents"]) {
       $(id).replaceChildren();
     }
   }
 
   function drawJob(detail) {
     const job = detail.job;
-    if (changed("job-actions", [job.id, job.state])) {
-      $("job-state").replaceChildren(badge(job.state));
-      $("job-actions").replaceChildren(...actionButtons(job));
+    if (changed("job-actions", [job.id, job.state, job.held])) {
+      $("job-state").replaceChildren(badge(job.state), ...(heldBadge(job) || []));
+      $("job-actions").replaceChildren(...jobPageButtons(job));
     }
     if (!changed("job", detail)) return;
     const field = (name, value) => el("tr", null, el("th", null, name), el("td", null, value));
@@ -504,6 +590,10 @@
       field("state", badge(job.state)),
       field("attempts", job.attempts + " of " + (job.max_retries + 1)),
       field("queue", job.queue), field("priority", job.priority),
+      field("group", job.group === null ? ""
+        : [el("a", { href: overviewHash("", "", 0, job.group) }, job.group),
+           job.index === null ? "" : " (index " + job.index + ")"]),
+      field("held", job.held ? "yes: no worker claims it until it is released" : "no"),
       field("run at", waits(job)
         ? [job.run_at + " ", el("span", { class: "muted" }, "(", until(job.run_at), ")")]
         : when(job.run_at)),
@@ -523,6 +613,31 @@
       const number = pre.closest("details").dataset.number;
       pre.scrollTop = readPlaces.has(number) ? readPlaces.get(number) : pre.scrollHeight;
     });
+  }
+
+  function drawExplain(explained) {
+    if (!changed("explain", explained)) return;
+    $("runnable").textContent = explained.runnable ? "(a worker may claim it now)" : "";
+    $("reasons").replaceChildren(...(explained.reasons.length
+      ? explained.reasons.map((r) => el("li", { dataset: { code: r.code } }, r.message))
+      : [el("li", { class: "empty" }, "nothing keeps it from running")]));
+  }
+
+  const CONDITIONS = { success: "to complete", any: "to end", failure: "to end dead or canceled" };
+
+  function drawDependencies(detail) {
+    if (!changed("dependencies", [detail.dependencies, detail.dependents,
+                                  detail.more_dependents])) return;
+    const none = (text) => [el("li", { class: "empty" }, text)];
+    $("dependencies").replaceChildren(...(detail.dependencies.length
+      ? detail.dependencies.map((d) => el("li", { dataset: { job: d.id } },
+          jobLink(d.id), " " + CONDITIONS[d.on] + " ",
+          d.state === null ? el("span", { class: "muted" }, "(purged)") : badge(d.state)))
+      : none("no job: it waits for none")));
+    $("dependents").replaceChildren(...(detail.dependents.length
+      ? [...detail.dependents.map((id) => el("li", { dataset: { job: id } }, jobLink(id))),
+         detail.more_dependents ? el("li", { class: "empty" }, "and more") : null]
+      : none("no job waits for it")).filter(Boolean));
   }
 
   // Output follows its newest lines, but not while the reader has scrolled up to read:
@@ -579,6 +694,19 @@
       done = api("/api/job/cancel" + idQuery(id), null).then((r) =>
         r.result === "requested" ? "cancel of " + id + " requested: its worker is stopping it"
           : id + " canceled");
+    } else if (["hold", "release", "requeue"].includes(action)) {
+      done = api("/api/job/" + action + idQuery(id), null).then(() => id + " " +
+        { hold: "held", release: "released", requeue: "moved back to pending" }[action]);
+    } else if (action === "group-requeue" || action === "group-cancel") {
+      const group = button.dataset.group;
+      const verb = action === "group-requeue" ? "requeue" : "cancel";
+      const what = verb === "requeue" ? "Requeue the dead and canceled jobs of group "
+        : "Cancel the unfinished jobs of group ";
+      if (!window.confirm(what + visible(group) + "?")) return;
+      done = api("/api/group/" + verb + groupQuery(group), null).then((r) =>
+        number(r.ids.length) + " jobs of group " + group + " " +
+        (verb === "requeue" ? "moved back to pending" : "canceled") +
+        (r.skipped ? " (" + number(r.skipped) + " skipped)" : ""));
     } else if (action === "retry") {
       done = api("/api/dlq/retry", { ids: [id] }).then(() => id + " moved back to pending");
     } else if (action === "retry-all") {
@@ -609,17 +737,21 @@
     $("retry-all").dataset.action = "retry-all";
     $("filter-state").append(...STATES.map((state) => el("option", { value: state }, state)));
     $("filter-state").addEventListener("change", () => {
-      window.location.hash = overviewHash($("filter-state").value, view.queue, 0);
+      window.location.hash = overviewHash($("filter-state").value, view.queue, 0, view.group);
     });
     $("filter-queue").addEventListener("change", () => {
-      window.location.hash = overviewHash(view.state, $("filter-queue").value, 0);
+      window.location.hash = overviewHash(view.state, $("filter-queue").value, 0, view.group);
+    });
+    $("filter-group").addEventListener("change", () => {
+      window.location.hash = overviewHash(view.state, view.queue, 0, $("filter-group").value);
     });
     $("filters").addEventListener("submit", (event) => event.preventDefault());
     $("prev").addEventListener("click", () => {
-      window.location.hash = overviewHash(view.state, view.queue, Math.max(0, view.offset - PAGE));
+      window.location.hash = overviewHash(view.state, view.queue, Math.max(0, view.offset - PAGE),
+                                          view.group);
     });
     $("next").addEventListener("click", () => {
-      window.location.hash = overviewHash(view.state, view.queue, view.offset + PAGE);
+      window.location.hash = overviewHash(view.state, view.queue, view.offset + PAGE, view.group);
     });
     $("live").addEventListener("change", () => ($("live").checked ? refresh() : clearTimeout(timer)));
     document.addEventListener("visibilitychange", () => {

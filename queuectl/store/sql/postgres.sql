@@ -141,6 +141,10 @@ CREATE INDEX queuectl_dependencies_job ON queuectl_dependencies (job_id);
 -- A worker's job, for held_jobs and the worker list (not a scan of every running job).
 CREATE INDEX queuectl_jobs_held_by ON queuectl_jobs (worker_id) WHERE state = 'processing';
 
+-- name: schema_v7
+-- A job's dependents are found among the jobs that have an "after", not among all jobs.
+CREATE INDEX queuectl_jobs_after ON queuectl_jobs (seq) WHERE "after" IS NOT NULL;
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
                            cwd, env, "after", "group", "index", created_at, updated_at)
@@ -368,6 +372,20 @@ SELECT queue, state, count(*) AS n FROM queuectl_jobs GROUP BY queue, state
 
 -- name: group_counts :repeatable :lookup
 SELECT state, count(*) AS n FROM queuectl_jobs WHERE "group" = %(group)s GROUP BY state
+
+-- name: groups :repeatable :lookup
+SELECT "group", state, count(*) AS n FROM queuectl_jobs
+ WHERE "group" IS NOT NULL
+ GROUP BY "group", state
+
+-- name: dependents :repeatable :lookup
+-- Every job whose "after" names the job, met or not (the dependencies table keeps only
+-- the unmet): a walk of the jobs that have an "after" (its index), as a job's page opens.
+SELECT id FROM queuectl_jobs
+ WHERE "after" IS NOT NULL
+   AND "after"::jsonb @> jsonb_build_array(jsonb_build_object('id', %(job_id)s::text))
+ ORDER BY seq
+ LIMIT %(limit)s
 
 -- name: job_states :repeatable :lookup
 SELECT id, state FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])

@@ -129,6 +129,10 @@ CREATE INDEX dependencies_job ON dependencies (job_id);
 -- A worker's job, for held_jobs and the worker list (not a scan of every running job).
 CREATE INDEX jobs_held_by ON jobs (worker_id) WHERE state = 'processing';
 
+-- name: schema_v7
+-- A job's dependents are found among the jobs that have an "after", not among all jobs.
+CREATE INDEX jobs_after ON jobs (seq) WHERE "after" IS NOT NULL;
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
                   "after", "group", "index", created_at, updated_at)
@@ -343,6 +347,20 @@ SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state
 -- name: group_counts
 SELECT state, count(*) AS n FROM jobs INDEXED BY jobs_group WHERE "group" = :group
  GROUP BY state
+
+-- name: groups
+SELECT "group", state, count(*) AS n FROM jobs INDEXED BY jobs_group
+ WHERE "group" IS NOT NULL
+ GROUP BY "group", state
+
+-- name: dependents
+-- Every job whose "after" names the job, met or not (the dependencies table keeps only
+-- the unmet): a walk of the jobs that have an "after" (its index), as a job's page opens.
+SELECT id FROM jobs INDEXED BY jobs_after
+ WHERE "after" IS NOT NULL
+   AND EXISTS (SELECT 1 FROM json_each(jobs."after") WHERE json_extract(value, '$.id') = :job_id)
+ ORDER BY seq
+ LIMIT :limit
 
 -- name: finished_attempts
 SELECT j.queue, a.outcome, a.started_at, a.finished_at
