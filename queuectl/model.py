@@ -153,6 +153,11 @@ class Job:
         public=False,
         default=False,
     )
+    limited: bool = job_field(
+        "its group has a limit on running jobs: claimed through that limit",
+        public=False,
+        default=False,
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The public job object: exactly the fields of SPEC §2, as every output shows it

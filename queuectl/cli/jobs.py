@@ -38,6 +38,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec["after"] = after
     if args.group is not None:
         spec["group"] = args.group
+    if args.max_running is not None and args.array is None and args.each_line is None:
+        raise UserError("--max-running limits the jobs of --array or --each-line")
     store = open_store(args)
     if args.array is not None or args.each_line is not None:
         return _run_array(args, store, spec)
@@ -67,10 +69,12 @@ def _run_array(args: argparse.Namespace, store, spec: dict[str, Any]) -> int:
     if args.each_line is not None:
         text = sys.stdin.read() if args.each_line == "-" else _read_text(args.each_line)
         items = service.each_line_items(text, "stdin" if args.each_line == "-" else args.each_line)
-        indices = list(range(1, len(items) + 1))
+        indices, limit = list(range(1, len(items) + 1)), None
     else:
-        indices = service.array_indices(args.array)
-    group, ids = service.enqueue_array(store, spec, os.getcwd(), indices, items, os.environ)
+        indices, limit = service.parse_array(args.array)
+    if args.max_running is not None:
+        limit = args.max_running
+    group, ids = service.enqueue_array(store, spec, os.getcwd(), indices, items, os.environ, limit)
     if args.json:
         print_json({"group": group, "ids": ids})
     else:

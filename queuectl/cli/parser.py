@@ -101,14 +101,6 @@ def _state_list(text: str) -> list[str]:
     return [_state(part.strip()) for part in text.split(",") if part.strip()] or [_state(text)]
 
 
-def _array(text: str) -> str:
-    if "%" in text:
-        raise argparse.ArgumentTypeError(
-            "a limit on an array's running jobs (%N) is not available in this version"
-        )
-    return text
-
-
 def _add_group(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--group", metavar="G", help=help)
 
@@ -304,16 +296,22 @@ def build_parser() -> argparse.ArgumentParser:
     many = run.add_mutually_exclusive_group()
     many.add_argument(
         "--array",
-        type=_array,
-        metavar="RANGE",
+        metavar="RANGE[%N]",
         help="one job per index: 1-100, 0-98:2, 1,3,5-7; ids GROUP.INDEX, "
-        "$QUEUECTL_ARRAY_INDEX in each one's environment",
+        "$QUEUECTL_ARRAY_INDEX in each one's environment; %%N: at most N running at once",
     )
     many.add_argument(
         "--each-line",
         metavar="FILE",
         help="one job per non-empty line of FILE (- for stdin), {} in the command "
         "replaced by the line, shell-quoted; $QUEUECTL_ITEM holds it",
+    )
+    run.add_argument(
+        "--max-running",
+        type=_positive_int,
+        metavar="N",
+        help="with --array or --each-line: at most N of its jobs running at once, "
+        "on every worker and host",
     )
 
     enqueue = command("enqueue", "jobs.cmd_enqueue", "enqueue jobs from JSON", json_out=True)

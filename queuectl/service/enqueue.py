@@ -271,15 +271,20 @@ def enqueue(
 
 
 def store_jobs(
-    store: Store, jobs: Sequence[NewJob], now: float, label: Callable[[int], str]
+    store: Store,
+    jobs: Sequence[NewJob],
+    now: float,
+    label: Callable[[int], str],
+    limits: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """Insert validated jobs in one transaction; an id used twice names its job's label."""
+    """Insert validated jobs in one transaction (with the limits of their groups); an id
+    used twice names its job's label."""
     first_use: dict[str, int] = {}
     for index, job in enumerate(jobs):
         if first_use.setdefault(job.id, index) != index:
             raise Conflict(f"{label(index)}job id {quote(job.id)} is used twice in this batch")
     try:
-        store.enqueue(jobs, now)
+        store.enqueue(jobs, now, limits)
     except DuplicateId as exc:  # name the line of a batch
         raise Conflict(f"{label(first_use.get(exc.job_id, 0))}{exc}") from None
     return [job.id for job in jobs]

@@ -40,6 +40,16 @@ _PART = re.compile(r"([0-9]{1,9})(?:-([0-9]{1,9})(?::([0-9]{1,9}))?)?")
 # --- arrays ---------------------------------------------------------------------------------
 
 
+def parse_array(text: str) -> tuple[list[int], int | None]:
+    """`--array RANGE[%N]`: the indices, and N, the most of them to run at once."""
+    spans, percent, limit = text.partition("%")
+    if not percent:
+        return array_indices(spans), None
+    if not limit.isascii() or not limit.isdigit() or not 1 <= int(limit) <= MAX_INDICES:
+        raise UserError(f"invalid array limit {quote('%' + limit)}: use %N with N from 1")
+    return array_indices(spans), int(limit)
+
+
 def array_indices(text: str) -> list[int]:
     """The indices of `--array`: `1-100`, `0-98:2` (a step), `1,3,5-7`; in the order given,
     each once, at most MAX_INDICES."""
@@ -77,11 +87,13 @@ def enqueue_array(
     indices: Sequence[int],
     items: Sequence[str] | None = None,
     environ: Mapping[str, str] = NO_ENVIRONMENT,
+    max_running: int | None = None,
 ) -> tuple[str, list[str]]:
     """One job per index (or per item, numbered from 1), in one transaction: ids
     GROUP.INDEX, the index (and item) in each one's environment, every `{}` of an item's
-    command replaced by the shell-quoted item. The options are validated once, for the
-    first job; the others are copies. Returns (group, ids)."""
+    command replaced by the shell-quoted item; with `max_running`, at most that many of the
+    group's jobs processing at once, on every worker and host. The options are validated
+    once, for the first job; the others are copies. Returns (group, ids)."""
     if "id" in spec:
         raise UserError("an array's jobs are named GROUP.INDEX: give --group, not --id")
     group = spec.get("group") or new_job_id()
@@ -113,7 +125,8 @@ def enqueue_array(
                 }
             )
         )
-    return group, store_jobs(store, jobs, now, lambda position: "")
+    limits = None if max_running is None else {group: max_running}
+    return group, store_jobs(store, jobs, now, lambda position: "", limits)
 
 
 # --- acting on jobs or on a group -----------------------------------------------------------

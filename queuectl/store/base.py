@@ -23,7 +23,7 @@ Rules every implementation follows:
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from queuectl.lifecycle import Transition
 from queuectl.model import Attempt, Job, Lease, NewJob, WorkerInfo
@@ -117,8 +117,14 @@ class Store(abc.ABC):
     # --- producers ---------------------------------------------------------------------
 
     @abc.abstractmethod
-    def enqueue(self, jobs: Sequence[NewJob], now: float) -> None:
+    def enqueue(
+        self, jobs: Sequence[NewJob], now: float, limits: Mapping[str, int] | None = None
+    ) -> None:
         """Insert the jobs as ``pending`` in one transaction, then wake idle workers.
+
+        `limits` sets, first, how many jobs of a group may be processing at once (an
+        array's %N) for every job of that group (Conflict for a group that has unfinished
+        jobs without a limit yet).
 
         A job's ``after`` entries (``group:NAME`` expanded to that group's jobs, the
         batch's included) are stored as it waits for them: it is claimed once each has

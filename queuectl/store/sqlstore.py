@@ -129,10 +129,14 @@ class SqlStore(Store):
 
     # --- producers ---------------------------------------------------------------------
 
-    def enqueue(self, jobs: Sequence[NewJob], now: float) -> None:
+    def enqueue(
+        self, jobs: Sequence[NewJob], now: float, limits: Mapping[str, int] | None = None
+    ) -> None:
         rows = [new_job_params(job, now) for job in jobs]
         try:
             with self._transaction():
+                for group, max_running in (limits or {}).items():
+                    self._limit_group(group, max_running)
                 waits = self._dependencies_of(jobs) if any(job.after for job in jobs) else {}
                 for row, job in zip(rows, jobs):
                     if job.id in waits:
@@ -145,6 +149,19 @@ class SqlStore(Store):
                 self._announce("enqueue")
         except self._duplicate_key:
             raise DuplicateId(self._duplicate_id(jobs)) from None
+
+    def _limit_group(self, group: str, max_running: int) -> None:
+        """At most `max_running` of the group's jobs processing at once, from now on. A
+        group that has unfinished jobs and no limit yet is refused: its running ones were
+        not counted."""
+        if self._row("group_limit", {"group": group}) is None and any(
+            state not in TERMINAL for _, state in self.group_members(group)
+        ):
+            raise Conflict(
+                f"group {quote(group)} already has unfinished jobs without a limit on how "
+                "many run at once: use another group"
+            )
+        self._rows("set_group_limit", {"group": group, "max_running": max_running})
 
     # --- dependencies (SPEC §7) --------------------------------------------------------
 

@@ -193,3 +193,41 @@ def test_edit_changes_a_waiting_job_validated_as_at_enqueue(cli, pool, tmp_path)
     assert out.read_text() == "1 2\n"
     finished = cli("edit", "e", "--priority", "1")
     assert finished.returncode == 1 and "'e' is completed" in finished.stderr
+
+
+def _most_at_once(intervals: list[tuple[float, float]]) -> int:
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    running = most = 0
+    for _, step in events:  # at a tie an end comes first: -1 sorts before 1
+        running += step
+        most = max(most, running)
+    return most
+
+
+def test_six_workers_never_run_more_of_an_array_than_its_limit(cli, pool_of, tmp_path):
+    times = tmp_path / "times"
+    stamp = f'python3 -c "import time; print(time.time())" >> {times}'
+    record = f"{stamp}.$QUEUECTL_ARRAY_INDEX.start; sleep 0.3; {stamp}.$QUEUECTL_ARRAY_INDEX.end"
+    cli.ok("run", "--array", "1-12%2", "--group", "limited", "--", record)
+    cli.ok("run", "--id", "free", "--", "true")  # other work is not held up by the full group
+    pool_of(cli, 3)
+    pool_of(cli, 3)  # two pools: six workers compete for the two slots
+    assert cli("wait", "free", "--timeout", "60").returncode == 0
+    assert cli("wait", "--group", "limited", "--timeout", "120").returncode == 0
+    intervals = []
+    for index in range(1, 13):
+        (start,) = map(float, (tmp_path / f"times.{index}.start").read_text().split())
+        (end,) = map(float, (tmp_path / f"times.{index}.end").read_text().split())
+        intervals.append((start, end))
+    assert _most_at_once(intervals) == 2
+
+
+def test_a_malformed_limit_or_a_limit_without_an_array_is_refused(cli):
+    for args, message in (
+        (["--array", "1-5%0"], "invalid array limit"),
+        (["--array", "1-5%x"], "invalid array limit"),
+        (["--max-running", "2"], "--max-running limits the jobs of --array"),
+    ):
+        result = cli("run", *args, "true")
+        assert result.returncode in (1, 2) and message in result.stderr, result.stderr
+    assert cli.json("list") == []

@@ -86,6 +86,6 @@ def test_postgres_queries_use_only_named_placeholders():
 def test_postgres_claim_is_a_skip_locked_cte():
     claim = queries.load("postgres")["claim"].text
     code = re.sub(r"--[^\n]*", "", claim)
-    assert code.lstrip().startswith("WITH next AS (")
+    assert code.lstrip().startswith("WITH plain AS (")
     assert "FOR UPDATE SKIP LOCKED" in code and "ORDER BY priority DESC, run_at, seq" in code
     assert " IN (SELECT" not in code.upper()

@@ -250,3 +250,35 @@ def test_dependents_are_every_job_whose_after_names_it_met_or_not(store):
     assert store.dependents("a", 1) == ["ok"]
     assert store.dependents("a%", 10) == ["near"]
     assert store.dependents("ok", 10) == []
+
+
+def limited_group(store, group: str, count: int, limit: int) -> None:
+    jobs = [new(f"{group}.{i}", group=group, index=i) for i in range(1, count + 1)]
+    store.enqueue(jobs, T0, {group: limit})
+
+
+def test_a_limited_group_never_has_more_than_its_limit_processing(store):
+    limited_group(store, "g", 5, 2)
+    store.enqueue([new("plain", priority=-1)], T0)
+    first, second = claim(store, now=T0 + 1), claim(store, now=T0 + 1)
+    assert {first.id, second.id} == {"g.1", "g.2"}
+    assert claim(store, now=T0 + 1).id == "plain"  # the full group is passed over
+    assert claim(store, now=T0 + 1) is None
+    assert store.next_run_at(None) is None  # its waiting jobs do not wake anyone
+    finish(store, first, 0, None, T0 + 2)
+    assert claim(store, now=T0 + 3).id == "g.3"
+    assert claim(store, now=T0 + 3) is None
+    finish(store, second, 1, "exit code 1", T0 + 3)  # a retry frees its slot too
+    assert claim(store, now=T0 + 4).id in ("g.2", "g.4")
+
+
+def test_a_job_enqueued_into_a_limited_group_is_limited_and_a_late_limit_refused(store):
+    limited_group(store, "g", 1, 1)
+    store.enqueue([new("g.extra", group="g")], T0)
+    assert claim(store, now=T0 + 1).id == "g.1"
+    assert claim(store, now=T0 + 1) is None
+    store.enqueue([new("loose.1", group="loose")], T0)
+    with pytest.raises(Conflict, match="already has unfinished jobs without a limit"):
+        store.enqueue([new("loose.2", group="loose")], T0, {"loose": 1})
+    with pytest.raises(NotFound):
+        store.get_job("loose.2")

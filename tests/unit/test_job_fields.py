@@ -100,6 +100,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "held": 0,
         "waiting_on": 1,
         "awaited": 0,
+        "limited": 0,
     }
     job = job_from_row(row)
     shown = ("id", "run_at", "timeout", "env", "after", "group", "index", "held")

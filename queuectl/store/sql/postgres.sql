@@ -121,12 +121,36 @@ ALTER TABLE queuectl_jobs ADD COLUMN held BOOLEAN NOT NULL DEFAULT false;
 ALTER TABLE queuectl_jobs ADD COLUMN waiting_on INTEGER NOT NULL DEFAULT 0;
 -- Set once a job is waited on: only then does its end look for dependents to settle.
 ALTER TABLE queuectl_jobs ADD COLUMN awaited BOOLEAN NOT NULL DEFAULT false;
+-- Its group has a limit on running jobs (an array's): claimed through group_limits.
+ALTER TABLE queuectl_jobs ADD COLUMN limited BOOLEAN NOT NULL DEFAULT false;
 DROP INDEX queuectl_jobs_claim;
 CREATE INDEX queuectl_jobs_claim ON queuectl_jobs (priority DESC, run_at, seq)
- WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0;
+ WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND NOT limited;
 DROP INDEX queuectl_jobs_due;
 CREATE INDEX queuectl_jobs_due ON queuectl_jobs (run_at)
- WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0;
+ WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND NOT limited;
+-- The jobs of limited groups, per group: a claim looks only into the groups below their
+-- limit, so a full group's waiting jobs are never walked.
+CREATE INDEX queuectl_jobs_claim_limited
+    ON queuectl_jobs ("group", priority DESC, run_at, seq)
+ WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND limited;
+CREATE INDEX queuectl_jobs_due_limited ON queuectl_jobs ("group", run_at)
+ WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND limited;
+-- At most max_running of a group's jobs processing at once; running counts them (+1 by
+-- the claim, -1 by the end of an attempt, in their transactions: the row's lock orders
+-- the claims of one group, and each sees the count the one before it left).
+CREATE TABLE queuectl_group_limits (
+    name        TEXT    PRIMARY KEY,
+    max_running INTEGER NOT NULL,
+    running     INTEGER NOT NULL DEFAULT 0
+);
+-- The claim takes a slot; the end of an attempt (any move out of processing) frees it.
+CREATE FUNCTION queuectl_free_group_slot() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE queuectl_group_limits SET running = greatest(running - 1, 0)
+ WHERE name = OLD."group"; RETURN NULL; END $$;
+CREATE TRIGGER queuectl_jobs_free_group_slot AFTER UPDATE OF state ON queuectl_jobs
+ FOR EACH ROW WHEN (OLD.state = 'processing' AND NEW.state <> 'processing' AND OLD.limited)
+ EXECUTE FUNCTION queuectl_free_group_slot();
 CREATE INDEX queuectl_jobs_group ON queuectl_jobs ("group", "index", seq)
  WHERE "group" IS NOT NULL;
 -- The unmet conditions, one row each: deleted when the dependency ends, which releases or
@@ -147,9 +171,12 @@ CREATE INDEX queuectl_jobs_after ON queuectl_jobs (seq) WHERE "after" IS NOT NUL
 
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
-                           cwd, env, "after", "group", "index", created_at, updated_at)
+                           cwd, env, "after", "group", "index", limited, created_at,
+                           updated_at)
 VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s, %(run_at)s,
-        %(timeout)s, %(cwd)s, %(env)s, %(after)s, %(group)s, %(index)s, %(now)s, %(now)s)
+        %(timeout)s, %(cwd)s, %(env)s, %(after)s, %(group)s, %(index)s,
+        EXISTS (SELECT 1 FROM queuectl_group_limits WHERE name = %(group)s),
+        %(now)s, %(now)s)
 
 -- name: existing_ids :repeatable :lookup
 SELECT id FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
@@ -157,25 +184,62 @@ SELECT id FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
 -- name: claim
 -- A CTE, never "seq IN (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)": the planner may run
 -- such a subquery more than once and update more rows than the LIMIT (PG bug #15715).
-WITH next AS (
-    SELECT seq FROM queuectl_jobs
-     WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0
+-- The best claimable job of no limited group, or of a limited group below its limit; a
+-- limited one is claimed only if its group's slot is taken in this statement: the update
+-- of the group's row waits for a claim of the same group to commit, then checks again.
+WITH plain AS (
+    SELECT seq, priority, run_at FROM queuectl_jobs
+     WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND NOT limited
        AND run_at <= %(now)s /*queues*/
      ORDER BY priority DESC, run_at, seq
      LIMIT 1
-       FOR UPDATE SKIP LOCKED)
+       FOR UPDATE SKIP LOCKED),
+grouped AS (
+    SELECT j.seq, j.priority, j.run_at
+      FROM queuectl_group_limits g,
+           LATERAL (SELECT seq, priority, run_at FROM queuectl_jobs
+                     WHERE "group" = g.name AND state IN ('pending', 'failed') AND NOT held
+                       AND waiting_on = 0 AND limited AND run_at <= %(now)s /*queues*/
+                     ORDER BY priority DESC, run_at, seq
+                     LIMIT 1
+                       FOR UPDATE SKIP LOCKED) j
+     WHERE g.running < g.max_running),
+next AS (
+    SELECT seq FROM (SELECT * FROM plain UNION ALL SELECT * FROM grouped) candidates
+     ORDER BY priority DESC, run_at, seq
+     LIMIT 1),
+slot AS (
+    UPDATE queuectl_group_limits g SET running = g.running + 1
+      FROM queuectl_jobs j, next
+     WHERE j.seq = next.seq AND j.limited AND g.name = j."group"
+       AND g.running < g.max_running
+    RETURNING g.name)
 UPDATE queuectl_jobs j
    SET state = 'processing', worker_id = %(worker_id)s, attempts = j.attempts + 1,
-       attempt_number = j.attempt_number + 1, lease_until = %(lease_until)s, started_at = %(now)s,
-       updated_at = %(now)s, cancel_requested = false,
+       attempt_number = j.attempt_number + 1, lease_until = %(lease_until)s,
+       started_at = %(now)s, updated_at = %(now)s, cancel_requested = false,
        host = (SELECT w.host FROM queuectl_workers w WHERE w.id = %(worker_id)s)
   FROM next
- WHERE j.seq = next.seq
+ WHERE j.seq = next.seq AND (NOT j.limited OR EXISTS (SELECT 1 FROM slot))
 RETURNING j.*
 
+-- name: set_group_limit
+INSERT INTO queuectl_group_limits (name, max_running) VALUES (%(group)s, %(max_running)s)
+ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running
+
+-- name: group_limit :repeatable :lookup
+SELECT max_running, running FROM queuectl_group_limits WHERE name = %(group)s
+
 -- name: next_run_at :repeatable :lookup
-SELECT min(run_at) AS run_at FROM queuectl_jobs
- WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 /*queues*/
+SELECT min(run_at) AS run_at FROM (
+    SELECT min(run_at) AS run_at FROM queuectl_jobs
+     WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND NOT limited
+       /*queues*/
+    UNION ALL
+    SELECT (SELECT min(run_at) FROM queuectl_jobs
+             WHERE "group" = g.name AND state IN ('pending', 'failed') AND NOT held
+               AND waiting_on = 0 AND limited /*queues*/)
+      FROM queuectl_group_limits g WHERE g.running < g.max_running) due
 
 -- name: record_start :repeatable
 INSERT INTO queuectl_attempts (job_id, number, worker_id, host, pgid, started_at)
@@ -336,7 +400,8 @@ RETURNING id
 UPDATE queuectl_jobs
    SET command = %(command)s, queue = %(queue)s, priority = %(priority)s,
        max_retries = %(max_retries)s, run_at = %(run_at)s, timeout = %(timeout)s,
-       cwd = %(cwd)s, env = %(env)s, "group" = %(group)s, updated_at = %(now)s
+       cwd = %(cwd)s, env = %(env)s, "group" = %(group)s, updated_at = %(now)s,
+       limited = EXISTS (SELECT 1 FROM queuectl_group_limits WHERE name = %(group)s)
  WHERE id = %(id)s AND state IN ('pending', 'failed')
 
 -- name: set_held

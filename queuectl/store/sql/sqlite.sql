@@ -110,12 +110,34 @@ ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN waiting_on INTEGER NOT NULL DEFAULT 0;
 -- Set once a job is waited on: only then does its end look for dependents to settle.
 ALTER TABLE jobs ADD COLUMN awaited INTEGER NOT NULL DEFAULT 0;
+-- Its group has a limit on running jobs (an array's): claimed through group_limits.
+ALTER TABLE jobs ADD COLUMN limited INTEGER NOT NULL DEFAULT 0;
 DROP INDEX jobs_claim;
 CREATE INDEX jobs_claim ON jobs (priority DESC, run_at, seq)
- WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0;
+ WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 AND limited = 0;
 DROP INDEX jobs_due;
 CREATE INDEX jobs_due ON jobs (run_at)
- WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0;
+ WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 AND limited = 0;
+-- The jobs of limited groups, per group: a claim looks only into the groups below their
+-- limit, so a full group's waiting jobs are never walked.
+CREATE INDEX jobs_claim_limited ON jobs ("group", priority DESC, run_at, seq)
+ WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 AND limited = 1;
+CREATE INDEX jobs_due_limited ON jobs ("group", run_at)
+ WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 AND limited = 1;
+-- At most max_running of a group's jobs processing at once; running counts them (+1 by
+-- the claim, -1 by the end of an attempt, in their transactions).
+CREATE TABLE group_limits (
+    name        TEXT    PRIMARY KEY,
+    max_running INTEGER NOT NULL,
+    running     INTEGER NOT NULL DEFAULT 0
+);
+-- SQLite's one writer has checked the limit in the claim that starts the job.
+CREATE TRIGGER jobs_take_group_slot AFTER UPDATE OF state ON jobs
+ WHEN new.state = 'processing' AND new.limited = 1
+ BEGIN UPDATE group_limits SET running = running + 1 WHERE name = new."group"; END;
+CREATE TRIGGER jobs_free_group_slot AFTER UPDATE OF state ON jobs
+ WHEN old.state = 'processing' AND new.state != 'processing' AND old.limited = 1
+ BEGIN UPDATE group_limits SET running = max(running - 1, 0) WHERE name = old."group"; END;
 CREATE INDEX jobs_group ON jobs ("group", "index", seq) WHERE "group" IS NOT NULL;
 -- The unmet conditions, one row each: deleted when the dependency ends, which releases or
 -- cancels the waiting job in the same transaction.
@@ -135,29 +157,60 @@ CREATE INDEX jobs_after ON jobs (seq) WHERE "after" IS NOT NULL;
 
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
-                  "after", "group", "index", created_at, updated_at)
+                  "after", "group", "index", limited, created_at, updated_at)
 VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :timeout, :cwd,
-        :env, :after, :group, :index, :now, :now)
+        :env, :after, :group, :index,
+        :group IS NOT NULL AND EXISTS (SELECT 1 FROM group_limits WHERE name = :group),
+        :now, :now)
 
 -- name: existing_ids
 SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: claim
+-- The best claimable job of no limited group, or of a limited group below its limit: the
+-- first entry of jobs_claim, and of jobs_claim_limited for each such group.
 UPDATE jobs
    SET state = 'processing', worker_id = :worker_id, attempts = attempts + 1,
        attempt_number = attempt_number + 1, lease_until = :lease_until, started_at = :now,
        updated_at = :now, cancel_requested = 0,
        host = (SELECT host FROM workers WHERE id = :worker_id)
- WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_claim
-               WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0
-                 AND run_at <= :now /*queues*/
+ WHERE seq = (SELECT seq FROM (
+                SELECT * FROM (
+                  SELECT seq, priority, run_at FROM jobs INDEXED BY jobs_claim
+                   WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0
+                     AND limited = 0 AND run_at <= :now /*queues*/
+                   ORDER BY priority DESC, run_at, seq
+                   LIMIT 1)
+                UNION ALL
+                SELECT j.seq, j.priority, j.run_at FROM group_limits g JOIN jobs j
+                    ON j.seq = (SELECT seq FROM jobs INDEXED BY jobs_claim_limited
+                                 WHERE "group" = g.name AND state IN ('pending', 'failed')
+                                   AND held = 0 AND waiting_on = 0 AND limited = 1
+                                   AND run_at <= :now /*queues*/
+                                 ORDER BY priority DESC, run_at, seq
+                                 LIMIT 1)
+                 WHERE g.running < g.max_running)
                ORDER BY priority DESC, run_at, seq
                LIMIT 1)
 RETURNING *
 
+-- name: set_group_limit
+INSERT INTO group_limits (name, max_running) VALUES (:group, :max_running)
+ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running
+
+-- name: group_limit
+SELECT max_running, running FROM group_limits WHERE name = :group
+
 -- name: next_run_at
-SELECT min(run_at) AS run_at FROM jobs INDEXED BY jobs_due
- WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 /*queues*/
+SELECT min(run_at) AS run_at FROM (
+    SELECT min(run_at) AS run_at FROM jobs INDEXED BY jobs_due
+     WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 AND limited = 0
+       /*queues*/
+    UNION ALL
+    SELECT (SELECT min(run_at) FROM jobs INDEXED BY jobs_due_limited
+             WHERE "group" = g.name AND state IN ('pending', 'failed') AND held = 0
+               AND waiting_on = 0 AND limited = 1 /*queues*/)
+      FROM group_limits g WHERE g.running < g.max_running)
 
 -- name: record_start
 INSERT INTO attempts (job_id, number, worker_id, host, pgid, started_at)
@@ -310,7 +363,8 @@ RETURNING id
 UPDATE jobs
    SET command = :command, queue = :queue, priority = :priority,
        max_retries = :max_retries, run_at = :run_at, timeout = :timeout,
-       cwd = :cwd, env = :env, "group" = :group, updated_at = :now
+       cwd = :cwd, env = :env, "group" = :group, updated_at = :now,
+       limited = :group IS NOT NULL AND EXISTS (SELECT 1 FROM group_limits WHERE name = :group)
  WHERE id = :id AND state IN ('pending', 'failed')
 
 -- name: set_held
