@@ -164,10 +164,11 @@ class SqliteStore(SqlStore):
             ) from None
         self._conn.row_factory = sqlite3.Row
         self._identity = _file_identity(self.location)
+        self._header = _Header(self.location)
         try:
             yield
         except BaseException as exc:
-            self._conn.close()
+            self.close()
             if isinstance(exc, sqlite3.DatabaseError):  # "file is not a database"
                 raise StoreError(f"cannot open the store {self.location}: {exc}") from None
             raise
@@ -322,6 +323,7 @@ class SqliteStore(SqlStore):
 
     def close(self) -> None:
         self._conn.close()
+        self._header.close()  # after SQLite's own descriptor: see _Header
 
     def clock(self) -> float:
         return time.time()
@@ -329,15 +331,14 @@ class SqliteStore(SqlStore):
     def vanished(self) -> str | None:
         try:
             identity = _file_identity(self.location)
-            with open(self.location, "rb") as handle:
-                header = handle.read(len(SQLITE_HEADER))
+            header = self._header.read(len(SQLITE_HEADER))
         except FileNotFoundError:
             return f"the store file {self.location} was deleted"
         except OSError:
             return None  # cannot look now (a passing I/O error): the store's own errors tell
         if identity != self._identity:
             return f"the store file {self.location} was replaced by another file"
-        if header != SQLITE_HEADER:
+        if header is not None and header != SQLITE_HEADER:
             return f"the store file {self.location} was overwritten: it is no longer a store"
         return None
 
@@ -382,6 +383,33 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+class _Header:
+    """Reads the first bytes of a store's file without ever closing a descriptor of it
+    while SQLite has it open: on POSIX, closing any descriptor of a file drops every lock
+    the process holds on it, SQLite's too, and another connection may then change the WAL
+    under it ("disk I/O error"; SQLite's "How To Corrupt An SQLite Database File", 2.2). So
+    one descriptor is kept for the store's life and read with pread. Windows, whose locks
+    belong to a handle, opens and closes one each time."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd: int | None = None
+        if hasattr(os, "pread"):
+            with contextlib.suppress(OSError):  # then the header is not looked at
+                self._fd = os.open(path, os.O_RDONLY)
+
+    def read(self, size: int) -> bytes | None:
+        if not hasattr(os, "pread"):
+            with open(self._path, "rb") as handle:
+                return handle.read(size)
+        return None if self._fd is None else os.pread(self._fd, size, 0)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _file_identity(path: str) -> tuple[int, int]:
