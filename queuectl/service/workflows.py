@@ -300,6 +300,7 @@ REASONS = (
     "backoff",
     "held",
     "dependency",
+    "limit",
     "no_worker",
     "workers_busy",
 )
@@ -322,7 +323,7 @@ def explain(store: Store, job_id: str) -> dict[str, Any]:
         _processing(store, job, now, reason)
     else:
         _waiting(store, job, now, reason)
-    blocking = {"finished", "processing", "worker_lost", "delayed", "backoff", "held", "dependency"}
+    blocking = set(REASONS) - {"no_worker", "workers_busy"}
     return {
         "id": job.id,
         "state": job.state,
@@ -376,6 +377,8 @@ def _waiting(store: Store, job: Job, now: float, reason: Callable[[str, str], No
                 "dependency",
                 f"it waits for {entry['id']} ({state}) {_WANTS[entry['on']]}",
             )
+    if job.limited and job.group is not None:
+        _limit(store, job.group, reason)
     serving = [
         w
         for w in workers(store)
@@ -387,6 +390,18 @@ def _waiting(store: Store, job: Job, now: float, reason: Callable[[str, str], No
         reason(
             "workers_busy", f"every worker that serves queue {job.queue} is busy ({len(serving)})"
         )
+
+
+def _limit(store: Store, group: str, reason: Callable[[str, str], None]) -> None:
+    limit = store.group_limit(group)
+    if limit is None or limit[1] < limit[0]:
+        return
+    running = [job.id for job in store.list_jobs(PROCESSING, group=group, limit=limit[0])]
+    reason(
+        "limit",
+        f"its group {group} runs at most {limit[0]} at once and {limit[1]} run: "
+        + ", ".join(running),
+    )
 
 
 def _relative(moment: float | None, now: float) -> str:

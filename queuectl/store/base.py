@@ -289,6 +289,10 @@ class Store(abc.ABC):
         """(id, state) of each job of the group, in index (then enqueue) order."""
 
     @abc.abstractmethod
+    def group_limit(self, group: str) -> tuple[int, int] | None:
+        """(most that may run at once, how many run) of a limited group, or None."""
+
+    @abc.abstractmethod
     def group_counts(self, group: str) -> dict[str, int]:
         """How many jobs of the group are in each state (states with none left out)."""
 

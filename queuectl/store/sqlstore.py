@@ -569,6 +569,10 @@ class SqlStore(Store):
         rows = self._rows("group_members", {"groups": self._list([group])})
         return [(row["id"], row["state"]) for row in rows]
 
+    def group_limit(self, group: str) -> tuple[int, int] | None:
+        row = self._row("group_limit", {"group": group})
+        return None if row is None else (row["max_running"], row["running"])
+
     def group_counts(self, group: str) -> dict[str, int]:
         return {row["state"]: row["n"] for row in self._rows("group_counts", {"group": group})}
 

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from tests.conftest import wait_for
+
 
 def ran(log) -> list[str]:
     return log.read_text().split() if log.exists() else []
@@ -220,6 +222,27 @@ def test_six_workers_never_run_more_of_an_array_than_its_limit(cli, pool_of, tmp
         (end,) = map(float, (tmp_path / f"times.{index}.end").read_text().split())
         intervals.append((start, end))
     assert _most_at_once(intervals) == 2
+
+
+def test_explain_names_a_full_groups_limit_and_its_running_jobs(cli, pool, tmp_path):
+    gate = tmp_path / "gate"
+    cli.ok(
+        "run",
+        "--array",
+        "1-3%1",
+        "--group",
+        "one",
+        "--",
+        f"while ! test -e {gate}; do sleep 0.05; done",
+    )
+    pool(2)
+    wait_for(lambda: cli.state("one.1") == "processing", message="one.1 to run")
+    explained = cli.json("explain", "one.2")
+    assert explained["runnable"] is False
+    [limit] = [reason for reason in explained["reasons"] if reason["code"] == "limit"]
+    assert limit["message"] == "its group one runs at most 1 at once and 1 run: one.1"
+    gate.touch()
+    assert cli("wait", "--group", "one", "--timeout", "60").returncode == 0
 
 
 def test_a_malformed_limit_or_a_limit_without_an_array_is_refused(cli):

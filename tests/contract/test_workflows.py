@@ -282,3 +282,11 @@ def test_a_job_enqueued_into_a_limited_group_is_limited_and_a_late_limit_refused
         store.enqueue([new("loose.2", group="loose")], T0, {"loose": 1})
     with pytest.raises(NotFound):
         store.get_job("loose.2")
+
+
+def test_a_limited_groups_limit_and_count_are_read_back(store):
+    limited_group(store, "g", 3, 2)
+    assert store.group_limit("g") == (2, 0)
+    claim(store, now=T0 + 1)
+    assert store.group_limit("g") == (2, 1)
+    assert store.group_limit("other") is None
