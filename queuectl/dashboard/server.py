@@ -463,7 +463,8 @@ class Handler(connections.ConnectionHandler):
     def _on_explain(self, query: api.Query, job_id: str) -> None:
         self._authorize()
         with self.server.stores.store() as store:
-            self._json(api.explain(store, job_id, query))
+            answer = api.explain(store, job_id, query)
+        self._json(answer)
 
     def _on_explain_by_query(self, query: api.Query) -> None:
         rest, job_id = _job_id(query)
@@ -472,7 +473,8 @@ class Handler(connections.ConnectionHandler):
     def _on_job_verb(self, query: api.Query, job_id: str, verb: str) -> None:
         self._authorize(mutating=True)
         with self.server.stores.store() as store:
-            self._json(api.job_verb(store, verb, job_id, query))
+            answer = api.job_verb(store, verb, job_id, query)
+        self._json(answer)
 
     def _on_job_verb_by_query(self, query: api.Query, verb: str) -> None:
         rest, job_id = _job_id(query)
@@ -481,7 +483,8 @@ class Handler(connections.ConnectionHandler):
     def _on_read_group(self, query: api.Query, group: str) -> None:
         self._authorize()
         with self.server.stores.store() as store:
-            self._json(api.group(store, group, query))
+            answer = api.group(store, group, query)
+        self._json(answer)
 
     def _on_read_group_by_query(self, query: api.Query) -> None:
         rest, group = _group_name(query)
@@ -490,7 +493,8 @@ class Handler(connections.ConnectionHandler):
     def _on_group_verb(self, query: api.Query, group: str, verb: str) -> None:
         self._authorize(mutating=True)
         with self.server.stores.store() as store:
-            self._json(api.group_verb(store, verb, group, query))
+            answer = api.group_verb(store, verb, group, query)
+        self._json(answer)
 
     def _on_group_verb_by_query(self, query: api.Query, verb: str) -> None:
         rest, group = _group_name(query)
