@@ -73,6 +73,8 @@ def _run_array(args: argparse.Namespace, store, spec: dict[str, Any]) -> int:
     else:
         indices, limit = service.parse_array(args.array)
     if args.max_running is not None:
+        if limit is not None:
+            raise UserError("give the limit once: --array RANGE%N or --max-running N")
         limit = args.max_running
     group, ids = service.enqueue_array(store, spec, os.getcwd(), indices, items, os.environ, limit)
     if args.json:

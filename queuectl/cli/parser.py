@@ -101,6 +101,12 @@ def _state_list(text: str) -> list[str]:
     return [_state(part.strip()) for part in text.split(",") if part.strip()] or [_state(text)]
 
 
+def _array(text: str) -> str:
+    from queuectl.service import parse_array
+
+    return _usage_check(parse_array, text)
+
+
 def _add_group(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--group", metavar="G", help=help)
 
@@ -296,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     many = run.add_mutually_exclusive_group()
     many.add_argument(
         "--array",
+        type=_array,
         metavar="RANGE[%N]",
         help="one job per index: 1-100, 0-98:2, 1,3,5-7; ids GROUP.INDEX, "
         "$QUEUECTL_ARRAY_INDEX in each one's environment; %%N: at most N running at once",

@@ -126,6 +126,8 @@ def _after(value: Any, job_id: str, fail) -> list[dict[str, str]]:
             if isinstance(target, str) and target.startswith("group:")
             else target
         )
+        if name == "":
+            raise fail(f"'after': {quote(target)} names no group")
         _name(name, "dependency", fail)
         if target == job_id:
             raise fail(f"job {quote(job_id)} cannot wait for itself")

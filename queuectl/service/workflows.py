@@ -64,7 +64,9 @@ def array_indices(text: str) -> list[int]:
         first, last, step = match.group(1), match.group(2), match.group(3)
         low, high = int(first), int(last if last is not None else first)
         stride = int(step) if step is not None else 1
-        if high < low or stride < 1:
+        if stride < 1:
+            raise UserError(f"invalid array range {quote(part.strip())}: the step is at least 1")
+        if high < low:
             raise UserError(f"invalid array range {quote(part.strip())}: it counts up from N to M")
         if (high - low) // stride + 1 + len(indices) > MAX_INDICES:
             raise UserError(f"an array has at most {MAX_INDICES:,} indices")
@@ -158,8 +160,9 @@ def act(
     """Apply a verb to the jobs named (all or nothing: the store refuses one it does not
     apply to), or to those of `group` it `applies` to, skipping the others."""
     if group is None:
+        job_ids = list(dict.fromkeys(job_ids))  # each once: `hold a a` holds one job
         apply(job_ids)
-        return Acted(list(job_ids), 0)
+        return Acted(job_ids, 0)
     jobs = store.list_jobs(group=group, limit=_ALL)
     if not jobs:
         raise NotFound(f"no job in group {quote(group)}")
@@ -200,6 +203,8 @@ def requeue(
 ) -> Acted:
     """Finished jobs back to pending. For a group, by default its dead and canceled jobs
     (re-run only what failed)."""
+    if states and group is None:
+        raise UserError("--state chooses among a group's jobs: give it with --group")
     for state in states or ():
         if state not in TERMINAL:
             raise UserError(
@@ -371,8 +376,8 @@ def _waiting(store: Store, job: Job, now: float, reason: Callable[[str, str], No
         reason("held", f"it is held: queuectl release {job.id} lets it run")
     states = store.job_states([entry["id"] for entry in job.after])
     for entry in job.after:
-        state = states.get(entry["id"], "purged")
-        if state not in TERMINAL or state not in ACCEPTS[entry["on"]]:
+        state = states.get(entry["id"])  # None: purged, long ended and settled
+        if state is not None and (state not in TERMINAL or state not in ACCEPTS[entry["on"]]):
             reason(
                 "dependency",
                 f"it waits for {entry['id']} ({state}) {_WANTS[entry['on']]}",

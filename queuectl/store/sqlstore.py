@@ -151,15 +151,19 @@ class SqlStore(Store):
             raise DuplicateId(self._duplicate_id(jobs)) from None
 
     def _limit_group(self, group: str, max_running: int) -> None:
-        """At most `max_running` of the group's jobs processing at once, from now on. A
-        group that has unfinished jobs and no limit yet is refused: its running ones were
-        not counted."""
-        if self._row("group_limit", {"group": group}) is None and any(
-            state not in TERMINAL for _, state in self.group_members(group)
-        ):
+        """At most `max_running` of the group's jobs processing at once, from now on. While
+        the group has unfinished jobs, a group without a limit cannot be given one (its
+        running jobs were not counted), nor a limited one another limit (the jobs enqueued
+        under the first would run past it)."""
+        limit = self._row("group_limit", {"group": group})
+        if limit is not None and limit["max_running"] == max_running:
+            return
+        if any(state not in TERMINAL for _, state in self.group_members(group)):
+            had = "no limit" if limit is None else f"a limit of {limit['max_running']}"
             raise Conflict(
-                f"group {quote(group)} already has unfinished jobs without a limit on how "
-                "many run at once: use another group"
+                f"group {quote(group)} has unfinished jobs and {had} on how many run at "
+                f"once: give it {'no %N' if limit is None else '%' + str(limit['max_running'])}"
+                " or use another group"
             )
         self._rows("set_group_limit", {"group": group, "max_running": max_running})
 
@@ -478,6 +482,10 @@ class SqlStore(Store):
     def hold(self, job_ids: Sequence[str], held: bool, now: float) -> None:
         with self._transaction():
             self._require_states(job_ids, WAITING, "released" if not held else "held")
+            if not held:
+                for job_id in job_ids:
+                    if not self.get_job(job_id).held:
+                        raise Conflict(f"job {quote(job_id)} is not held: nothing to release")
             self._rows("set_held", {"ids": self._list(job_ids), "held": held, "now": ms(now)})
             if not held:
                 self._announce("release")
@@ -501,10 +509,13 @@ class SqlStore(Store):
         # pending now, so their dependents wait for them; one that can no longer meet its
         # condition refuses the whole requeue.
         self._rows("forget_waits", {"ids": ids})
+        jobs = [self.get_job(job_id) for job_id in moved]
+        # A dependency purged since ended long ago, and its end was settled then.
+        kept = self.job_states([entry["id"] for job in jobs for entry in job.after])
         waits = {
-            job.id: [(entry["id"], entry["on"]) for entry in job.after]
-            for job in map(self.get_job, moved)
-            if job.after
+            job.id: [(entry["id"], entry["on"]) for entry in job.after if entry["id"] in kept]
+            for job in jobs
+            if any(entry["id"] in kept for entry in job.after)
         }
         if waits:
             self._wait_for(waits)

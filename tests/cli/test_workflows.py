@@ -90,10 +90,10 @@ def test_a_cycle_in_a_batch_is_refused(cli):
         ("x", "invalid array range"),
     ],
 )
-def test_a_malformed_range_is_one_line_and_changes_nothing(cli, array, message):
+def test_a_malformed_range_is_a_usage_error_and_changes_nothing(cli, array, message):
     result = cli("run", "--array", array, "true")
-    assert result.returncode == 1 and message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr
     assert cli.json("list") == []
 
 
@@ -250,7 +250,44 @@ def test_a_malformed_limit_or_a_limit_without_an_array_is_refused(cli):
         (["--array", "1-5%0"], "invalid array limit"),
         (["--array", "1-5%x"], "invalid array limit"),
         (["--max-running", "2"], "--max-running limits the jobs of --array"),
+        (["--array", "1-3%2", "--max-running", "3"], "give the limit once"),
+        (["--array", "1-3:0"], "the step is at least 1"),
+        (["--after", "group:"], "names no group"),
     ):
         result = cli("run", *args, "true")
         assert result.returncode in (1, 2) and message in result.stderr, result.stderr
     assert cli.json("list") == []
+
+
+def test_a_limited_groups_limit_cannot_change_while_it_has_unfinished_jobs(cli):
+    cli.ok("run", "--array", "1-3%1", "--group", "g", "true")
+    refused = cli("run", "--array", "4-6%3", "--group", "g", "true")
+    assert refused.returncode == 1 and "a limit of 1" in refused.stderr
+    assert cli("show", "g.4").returncode == 1
+    cli.ok("run", "--array", "4-6%1", "--group", "g", "true")  # the same limit: fine
+
+
+def test_release_hold_and_requeue_refuse_what_does_not_apply(cli, pool):
+    cli.ok("run", "--id", "free", "--delay", "1h", "true")
+    released = cli("release", "free")
+    assert released.returncode == 1 and "'free' is not held" in released.stderr
+    assert cli.json("hold", "free", "free") == {"ids": ["free"], "skipped": 0}
+    cli.ok("run", "--id", "done", "true")
+    pool(1)
+    assert cli("wait", "done", "--timeout", "60").returncode == 0
+    misplaced = cli("requeue", "done", "--state", "dead")
+    assert misplaced.returncode == 1 and "with --group" in misplaced.stderr
+    assert cli.state("done") == "completed"
+
+
+def test_a_purged_dependency_neither_blocks_a_requeue_nor_is_listed_as_unmet(cli, pool):
+    cli.ok("run", "--id", "y", "true")
+    cli.ok("run", "--id", "z", "--after", "y", "--delay", "1h", "true")
+    pool(1)
+    assert cli("wait", "y", "--timeout", "60").returncode == 0
+    cli.ok("cancel", "z")
+    cli.ok("purge", "--state", "completed")  # y is gone
+    cli.ok("requeue", "z")
+    explained = cli.json("explain", "z")
+    assert "dependency" not in [reason["code"] for reason in explained["reasons"]]
+    assert cli("wait", "z", "--timeout", "60").returncode == 0

@@ -278,7 +278,7 @@ def test_a_job_enqueued_into_a_limited_group_is_limited_and_a_late_limit_refused
     assert claim(store, now=T0 + 1).id == "g.1"
     assert claim(store, now=T0 + 1) is None
     store.enqueue([new("loose.1", group="loose")], T0)
-    with pytest.raises(Conflict, match="already has unfinished jobs without a limit"):
+    with pytest.raises(Conflict, match="has unfinished jobs and no limit"):
         store.enqueue([new("loose.2", group="loose")], T0, {"loose": 1})
     with pytest.raises(NotFound):
         store.get_job("loose.2")
