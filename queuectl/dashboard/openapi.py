@@ -5,7 +5,7 @@ responses against real ones, and schemathesis the whole document."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from queuectl import __version__
 from queuectl.dashboard.api import (
@@ -436,6 +436,47 @@ A script with the bearer token and no cookie needs no CSRF token.
 Errors are JSON: `{{"error": "...", "status": 400}}`."""
 
 
+Operation = Callable[[dict[str, Any], str], dict[str, Any]]
+"""An endpoint's operation, given how the job or group is named and a summary's ending."""
+
+
+def _detail(summary: str, schema: str) -> Operation:
+    return lambda param, ending: _get(
+        summary + ending, _ref(schema), params=[param], errors=(*_READ_ERRORS, "404")
+    )
+
+
+def _action(summary: str, schema: str = "Acted") -> Operation:
+    return lambda param, ending: _post(summary + ending, _ref(schema), params=[param])
+
+
+_JOB_OPERATIONS: dict[str, Operation] = {
+    "": _detail("One job with its attempts and their output", "JobDetail"),
+    "cancel": _action("Cancel a pending, failed or processing job", "CancelResult"),
+    "explain": _detail("Why the job is not running now: every reason", "Explain"),
+    **{verb: _action(summary) for verb, summary in _JOB_VERBS.items()},
+}
+_GROUP_OPERATIONS: dict[str, Operation] = {
+    "": _detail("One group's counts per state and progress", "Group"),
+    **{verb: _action(summary) for verb, summary in _GROUP_VERBS.items()},
+}
+
+
+def _by_path_and_query(
+    path: tuple[str, dict[str, Any]],
+    query: tuple[str, dict[str, Any]],
+    what: str,
+    operations: dict[str, Operation],
+) -> dict[str, Any]:
+    """Each operation twice: the job or group named in the path (``/api/jobs/{id}/cancel``)
+    and in the query (``/api/job/cancel?id=``), for names a path cannot carry."""
+    paths = {}
+    for (base, param), ending in ((path, ""), (query, f", the {what} in the query")):
+        for suffix, operation in operations.items():
+            paths[f"{base}/{suffix}" if suffix else base] = operation(param, ending)
+    return paths
+
+
 def _paths() -> dict[str, Any]:
     state_param = _query("state", {"type": "string", "enum": list(STATES)}, "only this state")
     queue_param = _query(
@@ -462,72 +503,17 @@ def _paths() -> dict[str, Any]:
                 ),
             ],
         ),
-        "/api/jobs/{id}": _get(
-            "One job with its attempts and their output",
-            _ref("JobDetail"),
-            params=[_JOB_ID],
-            errors=(*_READ_ERRORS, "404"),
+        **_by_path_and_query(
+            ("/api/jobs/{id}", _JOB_ID), ("/api/job", _JOB_ID_QUERY), "id", _JOB_OPERATIONS
         ),
-        "/api/jobs/{id}/cancel": _post(
-            "Cancel a pending, failed or processing job", _ref("CancelResult"), params=[_JOB_ID]
-        ),
-        "/api/jobs/{id}/explain": _get(
-            "Why the job is not running now: every reason",
-            _ref("Explain"),
-            params=[_JOB_ID],
-            errors=(*_READ_ERRORS, "404"),
-        ),
-        **{
-            f"/api/jobs/{{id}}/{verb}": _post(summary, _ref("Acted"), params=[_JOB_ID])
-            for verb, summary in _JOB_VERBS.items()
-        },
-        "/api/job/explain": _get(
-            "Why the job is not running now: every reason, the id in the query",
-            _ref("Explain"),
-            params=[_JOB_ID_QUERY],
-            errors=(*_READ_ERRORS, "404"),
-        ),
-        **{
-            f"/api/job/{verb}": _post(
-                f"{summary}, the id in the query", _ref("Acted"), params=[_JOB_ID_QUERY]
-            )
-            for verb, summary in _JOB_VERBS.items()
-        },
         "/api/groups": _get(
             "Every group, by name, with its counts per state and progress", _ref("Groups")
         ),
-        "/api/groups/{group}": _get(
-            "One group's counts per state and progress",
-            _ref("Group"),
-            params=[_GROUP],
-            errors=(*_READ_ERRORS, "404"),
-        ),
-        **{
-            f"/api/groups/{{group}}/{verb}": _post(summary, _ref("Acted"), params=[_GROUP])
-            for verb, summary in _GROUP_VERBS.items()
-        },
-        "/api/group": _get(
-            "One group's counts per state and progress, the name in the query",
-            _ref("Group"),
-            params=[_GROUP_QUERY],
-            errors=(*_READ_ERRORS, "404"),
-        ),
-        **{
-            f"/api/group/{verb}": _post(
-                f"{summary}, the name in the query", _ref("Acted"), params=[_GROUP_QUERY]
-            )
-            for verb, summary in _GROUP_VERBS.items()
-        },
-        "/api/job": _get(
-            "One job with its attempts and their output, the id in the query",
-            _ref("JobDetail"),
-            params=[_JOB_ID_QUERY],
-            errors=(*_READ_ERRORS, "404"),
-        ),
-        "/api/job/cancel": _post(
-            "Cancel a pending, failed or processing job, the id in the query",
-            _ref("CancelResult"),
-            params=[_JOB_ID_QUERY],
+        **_by_path_and_query(
+            ("/api/groups/{group}", _GROUP),
+            ("/api/group", _GROUP_QUERY),
+            "name",
+            _GROUP_OPERATIONS,
         ),
         "/api/dlq/retry": _post(
             "Move dead jobs back to pending (attempts reset to 0)",
