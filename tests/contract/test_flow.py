@@ -39,6 +39,7 @@ def test_a_queue_limit_is_respected_and_a_finish_frees_a_slot(store):
     first, second = claim(store, now=T0 + 1), claim(store, now=T0 + 1)
     assert {first.id, second.id} == {"g0", "g1"}
     assert claimed_ids(store, 2) == ["cpu"]  # the full queue is passed over
+    assert store.next_run_at(None) is None  # an idle worker sleeps: nothing it may claim
     assert store.gate("queue:gpu").running == 2
     assert sorted(store.gate_holders("queue:gpu")) == ["g0", "g1"]
     finish(store, first, 0, None, T0 + 2)
@@ -68,6 +69,7 @@ def test_a_lock_is_a_mutex_across_queues_and_jobs_behind_it_still_run(store):
     holder = claim(store, now=T0 + 1)
     assert holder.id == "deploy-a"
     assert claimed_ids(store, 2) == ["other"]  # behind the locked one, in the same queue
+    assert store.next_run_at(None) is None
     assert store.gate_holders("lock:deploy") == ["deploy-a"]
     finish(store, holder, 0, None, T0 + 2)
     assert claimed_ids(store, 1, T0 + 3) == ["deploy-b"]
