@@ -56,6 +56,7 @@ class NewJob:
     after: list[dict[str, str]] = field(default_factory=list)
     group: str | None = None
     index: int | None = None
+    lock: str | None = None
 
 
 def job_field(
@@ -130,6 +131,10 @@ class Job:
     group: str | None = job_field("the group it belongs to (an array's, or --group)", default=None)
     index: int | None = job_field("its index in an array", default=None)
     held: bool = job_field("held by hold until release: not claimed", default=False)
+    lock: str | None = job_field(
+        "a mutex: at most one job holding it processing at a time, across every queue",
+        default=None,
+    )
     # Bookkeeping that is not part of the public job object:
     attempt_number: int = job_field(
         "the number of the latest attempt (attempt numbers are never reused)",
@@ -153,10 +158,10 @@ class Job:
         public=False,
         default=False,
     )
-    limited: bool = job_field(
-        "its group has a limit on running jobs: claimed through that limit",
+    gate: str | None = job_field(
+        "the gate (queue:Q, group:G or lock:L) whose claim index holds it; null: it has none",
         public=False,
-        default=False,
+        default=None,
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -257,6 +262,22 @@ class Attempt:
         if with_output:
             out["output"] = self.text()
         return out
+
+
+@record
+class Gate:
+    """What admits jobs to processing (SPEC §8): a queue's pause and limit (`queue:Q`), a
+    group's %N (`group:G`), a lock (`lock:L`, at most 1). Open while not paused and
+    `running` < `max_running` (None: no limit)."""
+
+    name: str
+    paused: bool
+    max_running: int | None
+    running: int
+
+    @property
+    def open(self) -> bool:
+        return not self.paused and (self.max_running is None or self.running < self.max_running)
 
 
 @record

@@ -38,6 +38,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec["after"] = after
     if args.group is not None:
         spec["group"] = args.group
+    if args.lock is not None:
+        spec["lock"] = args.lock
     if args.max_running is not None and args.array is None and args.each_line is None:
         raise UserError("--max-running limits the jobs of --array or --each-line")
     store = open_store(args)

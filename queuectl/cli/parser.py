@@ -107,6 +107,10 @@ def _array(text: str) -> str:
     return _usage_check(parse_array, text)
 
 
+def _add_lock(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--lock", metavar="NAME", help=help)
+
+
 def _add_group(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--group", metavar="G", help=help)
 
@@ -299,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
             "group:NAME is every job of that group)",
         )
     _add_group(run, "tag the job with a group (an array's jobs: their group's name)")
+    _add_lock(run, "at most one job holding this lock runs at a time, across every queue")
     many = run.add_mutually_exclusive_group()
     many.add_argument(
         "--array",
@@ -415,6 +420,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream a running attempt's output until it ends",
     )
 
+    queue = command("queue", None, "pause, resume and limit queues")
+    queue_commands = _subcommands(queue, "queue_command", "ACTION")
+    command(
+        "list",
+        "queues.cmd_queue_list",
+        "each queue: its counts, paused or not, its limit, its workers",
+        parent=queue_commands,
+        json_out=True,
+    )
+    for name, help in (
+        ("pause", "claim no job of these queues until resumed (running ones finish)"),
+        ("resume", "claim the jobs of these paused queues again"),
+    ):
+        verb = command(name, f"queues.cmd_queue_{name}", help, parent=queue_commands)
+        verb.add_argument("queues", nargs="+", metavar="Q")
+    limit = command(
+        "limit",
+        "queues.cmd_queue_limit",
+        "at most N of the queue's jobs processing at once (none: no limit)",
+        parent=queue_commands,
+    )
+    limit.add_argument("queue", metavar="Q")
+    limit.add_argument("limit", metavar="N|none")
     dlq = command("dlq", None, "the dead letter queue")
     dlq_commands = _subcommands(dlq, "dlq_command", "ACTION")
     dead = command(
@@ -501,6 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="set a variable of the job's environment (repeatable)",
     )
     _add_group(edit, "move the job to this group")
+    _add_lock(edit, "the lock the job holds while it runs")
     explain = command(
         "explain", "workflows.cmd_explain", "say every reason a job is not running", json_out=True
     )

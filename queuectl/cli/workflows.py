@@ -51,6 +51,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         "max_retries",
         "cwd",
         "group",
+        "lock",
     ):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)

@@ -17,6 +17,7 @@ from queuectl.service.enqueue import (
     name_patterns,
 )
 from queuectl.service.names import ID_PATTERN, QUEUE_PATTERN, check_queue, check_state, new_job_id
+from queuectl.service.queues import limit, parse_limit, pause, queue_list, resume
 from queuectl.service.reading import (
     EXIT_TIMEOUT,
     attempt,
@@ -66,6 +67,11 @@ from queuectl.service.workflows import (
 )
 
 __all__ = [
+    "limit",
+    "parse_limit",
+    "pause",
+    "queue_list",
+    "resume",
     "cancel",
     "dlq_list",
     "dlq_retry",

@@ -31,6 +31,7 @@ JOB_KEYS = (
     "inherit_env",
     "after",
     "group",
+    "lock",
 )
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
@@ -98,6 +99,7 @@ def build_job(
         },
         after=_after(spec["after"], job_id, fail) if "after" in spec else [],
         group=_name(spec["group"], "group", fail) if "group" in spec else None,
+        lock=_name(spec["lock"], "lock", fail) if "lock" in spec else None,
     )
 
 

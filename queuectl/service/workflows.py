@@ -247,7 +247,17 @@ def cancel_group(store: Store, group: str) -> tuple[dict[str, str], int]:
     return results, acted.skipped
 
 
-EDITABLE = ("command", "queue", "priority", "max_retries", "timeout", "cwd", "env", "group")
+EDITABLE = (
+    "command",
+    "queue",
+    "priority",
+    "max_retries",
+    "timeout",
+    "cwd",
+    "env",
+    "group",
+    "lock",
+)
 
 
 def edit(store: Store, job_id: str, changes: Mapping[str, Any], base_cwd: str) -> Job:
@@ -305,7 +315,9 @@ REASONS = (
     "backoff",
     "held",
     "dependency",
+    "queue_paused",
     "limit",
+    "lock",
     "no_worker",
     "workers_busy",
 )
@@ -382,8 +394,7 @@ def _waiting(store: Store, job: Job, now: float, reason: Callable[[str, str], No
                 "dependency",
                 f"it waits for {entry['id']} ({state}) {_WANTS[entry['on']]}",
             )
-    if job.limited and job.group is not None:
-        _limit(store, job.group, reason)
+    _gates(store, job, reason)
     serving = [
         w
         for w in workers(store)
@@ -397,16 +408,31 @@ def _waiting(store: Store, job: Job, now: float, reason: Callable[[str, str], No
         )
 
 
-def _limit(store: Store, group: str, reason: Callable[[str, str], None]) -> None:
-    limit = store.group_limit(group)
-    if limit is None or limit[1] < limit[0]:
-        return
-    running = [job.id for job in store.list_jobs(PROCESSING, group=group, limit=limit[0])]
-    reason(
-        "limit",
-        f"its group {group} runs at most {limit[0]} at once and {limit[1]} run: "
-        + ", ".join(running),
-    )
+def _gates(store: Store, job: Job, reason: Callable[[str, str], None]) -> None:
+    """The gates of the job's own that the claim finds closed (SPEC §8)."""
+    queue = store.gate(f"queue:{job.queue}")
+    if queue is not None and queue.paused:
+        reason(
+            "queue_paused", f"its queue {job.queue} is paused: queuectl queue resume {job.queue}"
+        )
+    for gate, what in (
+        (queue, f"its queue {job.queue}"),
+        (None if job.group is None else store.gate(f"group:{job.group}"), f"its group {job.group}"),
+    ):
+        if (
+            gate is not None
+            and gate.max_running is not None
+            and not gate.running < gate.max_running
+        ):
+            reason(
+                "limit",
+                f"{what} runs at most {gate.max_running} at once and {gate.running} run: "
+                + ", ".join(store.gate_holders(gate.name)),
+            )
+    lock = None if job.lock is None else store.gate(f"lock:{job.lock}")
+    if lock is not None and lock.running > 0:
+        holders = ", ".join(store.gate_holders(lock.name))
+        reason("lock", f"its lock {job.lock} is held by {holders}")
 
 
 def _relative(moment: float | None, now: float) -> str:

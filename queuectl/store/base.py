@@ -26,7 +26,7 @@ import abc
 from collections.abc import Mapping, Sequence
 
 from queuectl.lifecycle import Transition
-from queuectl.model import Attempt, Job, Lease, NewJob, WorkerInfo
+from queuectl.model import Attempt, Gate, Job, Lease, NewJob, WorkerInfo
 from queuectl.records import record
 
 
@@ -291,6 +291,27 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def group_limit(self, group: str) -> tuple[int, int] | None:
         """(most that may run at once, how many run) of a limited group, or None."""
+
+    @abc.abstractmethod
+    def gates(self) -> list[Gate]:
+        """Every gate, by name: the queues paused or limited, the limited groups, the locks
+        ever taken."""
+
+    @abc.abstractmethod
+    def gate(self, name: str) -> Gate | None:
+        """The gate `queue:Q`, `group:G` or `lock:L`, or None if there is none."""
+
+    @abc.abstractmethod
+    def gate_holders(self, name: str) -> list[str]:
+        """The ids of the processing jobs that pass through the gate, longest running first."""
+
+    @abc.abstractmethod
+    def set_queue_flow(self, queue: str, paused: bool, max_running: int | None) -> None:
+        """From now on the queue's jobs are claimed only while it is not paused and fewer
+        than `max_running` (None: any number) of them are processing, on every worker at
+        once: its running jobs are counted under a lock that waits for claims in flight,
+        its waiting jobs move to (or, with neither, back from) the gated claim index, in
+        one transaction; idle workers are woken."""
 
     @abc.abstractmethod
     def group_counts(self, group: str) -> dict[str, int]:

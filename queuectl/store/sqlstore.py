@@ -31,6 +31,7 @@ from queuectl.model import (
     TERMINAL,
     WAITING,
     Attempt,
+    Gate,
     Job,
     Lease,
     NewJob,
@@ -53,6 +54,17 @@ from queuectl.store.rows import (
 
 Row = Mapping[str, Any]
 _CONDITION_TEXT = {"success": "complete", "failure": "end dead or canceled"}
+
+
+_HOLDERS = {
+    "queue": ("processing_in_queue", "queue"),
+    "group": ("processing_in_group", "group"),
+    "lock": ("lock_holders", "lock"),
+}
+
+
+def _gate(row: Row) -> Gate:
+    return Gate(row["name"], bool(row["paused"]), row["max_running"], row["running"])
 
 
 def _either(states: Sequence[str]) -> str:
@@ -143,12 +155,18 @@ class SqlStore(Store):
                         row["after"] = json.dumps(
                             [{"id": dep, "on": on} for dep, on in waits[job.id]]
                         )
+                self._add_locks(jobs)
                 self._many("insert_job", rows)
                 if waits:
                     self._wait_for(waits)
                 self._announce("enqueue")
         except self._duplicate_key:
             raise DuplicateId(self._duplicate_id(jobs)) from None
+
+    def _add_locks(self, jobs: Sequence[NewJob]) -> None:
+        """The gate of each lock the jobs take, made on first use: none of its jobs runs."""
+        for lock in sorted({job.lock for job in jobs if job.lock is not None}):
+            self._rows("add_lock", {"lock": lock})
 
     def _limit_group(self, group: str, max_running: int) -> None:
         """At most `max_running` of the group's jobs processing at once, from now on. While
@@ -403,6 +421,8 @@ class SqlStore(Store):
         self._rows("drop_chunks", {"job_id": lease.job_id, "number": lease.attempt_number})
         if finished["awaited"] and transition.state in TERMINAL:
             self._settle_dependents(lease.job_id, transition.state, now)
+        if finished["gate"] is not None:
+            self._announce("slot freed")  # a worker idle behind that gate may claim now
         return True
 
     # --- recovery ----------------------------------------------------------------------
@@ -493,7 +513,9 @@ class SqlStore(Store):
     def edit(self, job: NewJob, now: float) -> None:
         with self._transaction():
             self._require_states([job.id], WAITING, "edited")
+            self._add_locks([job])
             self._rows("edit_job", new_job_params(job, now))
+            self._announce("edit")
 
     def requeue(self, job_ids: Sequence[str], now: float) -> list[str]:
         with self._transaction():
@@ -583,6 +605,30 @@ class SqlStore(Store):
     def group_limit(self, group: str) -> tuple[int, int] | None:
         row = self._row("group_limit", {"group": group})
         return None if row is None else (row["max_running"], row["running"])
+
+    def gates(self) -> list[Gate]:
+        return [_gate(row) for row in self._rows("gates")]
+
+    def gate(self, name: str) -> Gate | None:
+        row = self._row("gate", {"name": name})
+        return None if row is None else _gate(row)
+
+    def gate_holders(self, name: str) -> list[str]:
+        kind, _, value = name.partition(":")
+        query, param = _HOLDERS[kind]
+        return [row["id"] for row in self._rows(query, {param: value})]
+
+    def set_queue_flow(self, queue: str, paused: bool, max_running: int | None) -> None:
+        with self._transaction():
+            self._rows("lock_gates")
+            if paused or max_running is not None:
+                params = {"queue": queue, "paused": paused, "max_running": max_running}
+                self._rows("set_queue_gate", params)
+                self._rows("gate_queue", {"queue": queue})
+            else:
+                self._rows("drop_queue_gate", {"queue": queue})
+                self._rows("ungate_queue", {"queue": queue})
+            self._announce("queue flow")
 
     def group_counts(self, group: str) -> dict[str, int]:
         return {row["state"]: row["n"] for row in self._rows("group_counts", {"group": group})}

@@ -123,11 +123,11 @@ def test_claim_walks_the_partial_index_without_a_sort(pg_location):
         for queues in (None, ["a", "b"]):
             plan = _explain(store, "claim", queues)
             # The plain jobs' candidate comes from the index in claim order; the one sort
-            # is of the candidates (it, and one per limited group below its limit).
-            plain = plan[plan.index("CTE plain") : plan.index("CTE grouped")]
+            # is of the candidates (it, and one per open gate).
+            plain = plan[plan.index("CTE plain") : plan.index("CTE gated")]
             assert "queuectl_jobs_claim" in plain and "Sort" not in plain, plan
             assert "LockRows" in plain, plan  # FOR UPDATE SKIP LOCKED, under the LIMIT
-            assert "queuectl_jobs_claim_limited" in plan, plan
+            assert "queuectl_jobs_claim_gated" in plan, plan
             assert "Seq Scan on queuectl_jobs" not in plan, plan
         assert "queuectl_jobs_due" in _explain(store, "next_run_at")
     finally:
@@ -176,12 +176,13 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
     store._conn.execute("DROP INDEX queuectl_jobs_by_queue")
     store._conn.execute("ALTER TABLE queuectl_jobs DROP COLUMN host")
     store._conn.execute("ALTER TABLE queuectl_jobs RENAME COLUMN attempt_number TO run_no")
-    store._conn.execute("DROP TRIGGER queuectl_jobs_free_group_slot ON queuectl_jobs")
-    store._conn.execute("DROP FUNCTION queuectl_free_group_slot")
-    for column in ('"after"', '"group"', '"index"', "held", "waiting_on", "awaited", "limited"):
+    store._conn.execute("DROP TRIGGER queuectl_jobs_free_slots ON queuectl_jobs")
+    store._conn.execute("DROP FUNCTION queuectl_free_slots")
+    columns = ('"after"', '"group"', '"index"', "held", "waiting_on", "awaited", '"lock"', "gate")
+    for column in columns:
         store._conn.execute(f"ALTER TABLE queuectl_jobs DROP COLUMN {column}")
     store._conn.execute("DROP TABLE queuectl_dependencies")
-    store._conn.execute("DROP TABLE queuectl_group_limits")
+    store._conn.execute("DROP TABLE queuectl_gates")
     store._conn.execute("DROP INDEX queuectl_jobs_held_by")
     for index, columns in (("claim", "priority DESC, run_at, seq"), ("due", "run_at")):
         store._conn.execute(

@@ -80,7 +80,8 @@ def test_postgres_queries_use_only_named_placeholders():
     for name, query in queries.load("postgres").items():
         stray = re.sub(r"%\(\w+\)s", "", query.text)
         assert "%" not in stray, name
-        assert ":" not in re.sub(r"::\w+|--[^\n]*", "", stray), name  # no SQLite :params
+        # no SQLite :params (a colon in a string literal, as in 'queue:', is none)
+        assert ":" not in re.sub(r"::\w+|--[^\n]*|'[^']*'", "", stray), name
 
 
 def test_postgres_claim_is_a_skip_locked_cte():

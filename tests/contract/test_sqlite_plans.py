@@ -19,19 +19,19 @@ def _plan(store: SqliteStore, name: str, queues=None) -> str:
 
 
 def test_claim_uses_the_partial_index_without_a_sort(tmp_path):
-    """The claim walks jobs_claim (and, per limited group below its limit, that group's
-    part of jobs_claim_limited) in claim order: the one sort is of those few candidates,
+    """The claim walks jobs_claim (and, per open gate, that gate's part of
+    jobs_claim_gated) in claim order: the one sort is of those few candidates,
     never of the backlog."""
     store = SqliteStore(str(tmp_path / "q.db"))
     for queues in (None, ["a", "b"]):
         steps = _plan(store, "claim", queues).split(" | ")
         assert "SCAN jobs USING INDEX jobs_claim" in steps, steps
-        assert "SEARCH jobs USING INDEX jobs_claim_limited (group=?)" in steps, steps
+        assert "SEARCH jobs USING INDEX jobs_claim_gated (gate=?)" in steps, steps
         assert not [step for step in steps if step.startswith("SCAN jobs") and "INDEX" not in step]
         sorts = [i for i, step in enumerate(steps) if "TEMP B-TREE" in step]
         assert len(sorts) == 1 and steps[sorts[0] - 1].startswith("SCAN (subquery"), steps
     due = _plan(store, "next_run_at")
-    assert "jobs_due" in due and "jobs_due_limited" in due and "TEMP B-TREE" not in due
+    assert "jobs_due" in due and "jobs_due_gated" in due and "TEMP B-TREE" not in due
     store.close()
 
 
@@ -115,22 +115,26 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
     store.close()
     with sqlite3.connect(path) as conn:  # as the release before schema_v5 left it
         conn.execute("ALTER TABLE jobs RENAME COLUMN attempt_number TO run_no")
-        for trigger in ("jobs_take_group_slot", "jobs_free_group_slot"):
+        for trigger in ("jobs_take_slots", "jobs_free_slots"):
             conn.execute(f"DROP TRIGGER {trigger}")
         for index in (
             "jobs_claim",
             "jobs_due",
             "jobs_group",
             "jobs_held_by",
-            "jobs_claim_limited",
-            "jobs_due_limited",
+            "jobs_claim_gated",
+            "jobs_due_gated",
             "jobs_after",
+            "jobs_by_lock",
         ):
             conn.execute(f"DROP INDEX {index}")
-        for column in ('"after"', '"group"', '"index"', "held", "waiting_on", "awaited", "limited"):
+        for column in (
+            *('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"),
+            *('"lock"', "gate"),
+        ):
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
         conn.execute("DROP TABLE dependencies")
-        conn.execute("DROP TABLE group_limits")
+        conn.execute("DROP TABLE gates")
         for index, columns in (("claim", "priority DESC, run_at, seq"), ("due", "run_at")):
             conn.execute(
                 f"CREATE INDEX jobs_{index} ON jobs ({columns})"

@@ -34,6 +34,8 @@ SPEC_FIELDS = [
     "group",
     "index",
     "held",
+    # SPEC §8:
+    "lock",
 ]
 
 
@@ -63,6 +65,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         after=[{"id": "b", "on": "any"}],
         group="g",
         index=7,
+        lock="deploy",
     )
     params = new_job_params(new, 1_800_000_000.5)
     assert params == {
@@ -78,6 +81,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "after": json.dumps([{"id": "b", "on": "any"}]),
         "group": "g",
         "index": 7,
+        "lock": "deploy",
         "now": 1_800_000_000_500,
     }
     new.env = {}
@@ -100,10 +104,10 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "held": 0,
         "waiting_on": 1,
         "awaited": 0,
-        "limited": 0,
+        "gate": "lock:deploy",
     }
     job = job_from_row(row)
-    shown = ("id", "run_at", "timeout", "env", "after", "group", "index", "held")
+    shown = ("id", "run_at", "timeout", "env", "after", "group", "index", "held", "lock")
     assert {name: getattr(job, name) for name in shown} == {
         "id": "a",
         "run_at": 1_800_000_000.123,
@@ -113,7 +117,9 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "group": "g",
         "index": 7,
         "held": False,
+        "lock": "deploy",
     }
+    assert job.gate == "lock:deploy"
     assert (job.created_at, job.cancel_requested, job.started_at) == (1_800_000_000.5, False, None)
     assert job.to_dict()["run_at"] == "2027-01-15T08:00:00.123Z"
 

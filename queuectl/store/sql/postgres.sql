@@ -169,13 +169,60 @@ CREATE INDEX queuectl_jobs_held_by ON queuectl_jobs (worker_id) WHERE state = 'p
 -- A job's dependents are found among the jobs that have an "after", not among all jobs.
 CREATE INDEX queuectl_jobs_after ON queuectl_jobs (seq) WHERE "after" IS NOT NULL;
 
+-- name: schema_v8
+-- Flow control (SPEC §8): group limits generalised into gates. A gate is a queue's
+-- (`queue:Q`, while it is paused or limited), a limited group's (`group:G`) or a lock's
+-- (`lock:L`, at most 1); it is open while not paused and running < max_running (NULL: no
+-- limit). A job passes every gate of its own that exists; `gate` names one of them (lock >
+-- group > queue), the index it waits in, or is NULL when it has none: the plain claim
+-- index holds only those, as cheap as before.
+CREATE TABLE queuectl_gates (
+    name        TEXT    PRIMARY KEY,
+    paused      BOOLEAN NOT NULL DEFAULT false,
+    max_running INTEGER,
+    running     INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO queuectl_gates (name, max_running, running)
+SELECT 'group:' || name, max_running, running FROM queuectl_group_limits;
+ALTER TABLE queuectl_jobs ADD COLUMN "lock" TEXT;
+ALTER TABLE queuectl_jobs ADD COLUMN gate TEXT;
+UPDATE queuectl_jobs SET gate = 'group:' || "group" WHERE limited;
+DROP TRIGGER queuectl_jobs_free_group_slot ON queuectl_jobs;
+DROP FUNCTION queuectl_free_group_slot();
+ALTER TABLE queuectl_jobs DROP COLUMN limited;
+DROP TABLE queuectl_group_limits;
+CREATE INDEX queuectl_jobs_claim ON queuectl_jobs (priority DESC, run_at, seq)
+ WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND gate IS NULL;
+CREATE INDEX queuectl_jobs_due ON queuectl_jobs (run_at)
+ WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND gate IS NULL;
+-- Per gate: a claim looks only into open gates, so a paused queue's or a full limit's
+-- waiting jobs are never walked.
+CREATE INDEX queuectl_jobs_claim_gated ON queuectl_jobs (gate, priority DESC, run_at, seq)
+ WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND gate IS NOT NULL;
+CREATE INDEX queuectl_jobs_due_gated ON queuectl_jobs (gate, run_at)
+ WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND gate IS NOT NULL;
+CREATE INDEX queuectl_jobs_by_lock ON queuectl_jobs ("lock", state) WHERE "lock" IS NOT NULL;
+-- The claim takes a slot of each gate in its statement; the end of an attempt (any move
+-- out of processing) frees them.
+CREATE FUNCTION queuectl_free_slots() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE queuectl_gates SET running = greatest(running - 1, 0)
+ WHERE name IN ('queue:' || OLD.queue, 'group:' || OLD."group", 'lock:' || OLD."lock"); RETURN NULL; END $$;
+CREATE TRIGGER queuectl_jobs_free_slots AFTER UPDATE OF state ON queuectl_jobs
+ FOR EACH ROW WHEN (OLD.state = 'processing' AND NEW.state <> 'processing'
+                    AND OLD.gate IS NOT NULL)
+ EXECUTE FUNCTION queuectl_free_slots();
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
-                           cwd, env, "after", "group", "index", limited, created_at,
+                           cwd, env, "after", "group", "index", "lock", gate, created_at,
                            updated_at)
 VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s, %(run_at)s,
-        %(timeout)s, %(cwd)s, %(env)s, %(after)s, %(group)s, %(index)s,
-        EXISTS (SELECT 1 FROM queuectl_group_limits WHERE name = %(group)s),
+        %(timeout)s, %(cwd)s, %(env)s, %(after)s, %(group)s, %(index)s, %(lock)s,
+        CASE WHEN %(lock)s::text IS NOT NULL THEN 'lock:' || %(lock)s::text
+            WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || %(group)s::text)
+            THEN 'group:' || %(group)s::text
+            WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'queue:' || %(queue)s::text)
+            THEN 'queue:' || %(queue)s::text END,
         %(now)s, %(now)s)
 
 -- name: existing_ids :repeatable :lookup
@@ -184,62 +231,127 @@ SELECT id FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
 -- name: claim
 -- A CTE, never "seq IN (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)": the planner may run
 -- such a subquery more than once and update more rows than the LIMIT (PG bug #15715).
--- The best claimable job of no limited group, or of a limited group below its limit; a
--- limited one is claimed only if its group's slot is taken in this statement: the update
--- of the group's row waits for a claim of the same group to commit, then checks again.
+-- The best claimable job of no gate, or the first of each open gate's jobs whose other
+-- gates look open too. It is claimed only if every gate of its own is open once locked:
+-- the rows are locked in name order (no deadlock), a lock waits for the claim in flight
+-- of the same gate to commit and then returns the row as that claim left it; the slots
+-- are taken in the same statement, all of them or none.
 WITH plain AS (
     SELECT seq, priority, run_at FROM queuectl_jobs
-     WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND NOT limited
+     WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND gate IS NULL
        AND run_at <= %(now)s /*queues*/
      ORDER BY priority DESC, run_at, seq
      LIMIT 1
        FOR UPDATE SKIP LOCKED),
-grouped AS (
+gated AS (
     SELECT j.seq, j.priority, j.run_at
-      FROM queuectl_group_limits g,
+      FROM queuectl_gates g,
            LATERAL (SELECT seq, priority, run_at FROM queuectl_jobs
-                     WHERE "group" = g.name AND state IN ('pending', 'failed') AND NOT held
-                       AND waiting_on = 0 AND limited AND run_at <= %(now)s /*queues*/
+                     WHERE gate = g.name AND state IN ('pending', 'failed') AND NOT held
+                       AND waiting_on = 0 AND run_at <= %(now)s /*queues*/
+                       AND NOT EXISTS (SELECT 1 FROM queuectl_gates o
+                                  WHERE o.name IN ('queue:' || queuectl_jobs.queue, 'group:' || queuectl_jobs."group",
+                                                   'lock:' || queuectl_jobs."lock")
+                                    AND (o.paused OR o.running >= o.max_running))
                      ORDER BY priority DESC, run_at, seq
                      LIMIT 1
                        FOR UPDATE SKIP LOCKED) j
-     WHERE g.running < g.max_running),
+     WHERE NOT g.paused AND (g.max_running IS NULL OR g.running < g.max_running)),
 next AS (
-    SELECT seq FROM (SELECT * FROM plain UNION ALL SELECT * FROM grouped) candidates
-     ORDER BY priority DESC, run_at, seq
-     LIMIT 1),
-slot AS (
-    UPDATE queuectl_group_limits g SET running = g.running + 1
-      FROM queuectl_jobs j, next
-     WHERE j.seq = next.seq AND j.limited AND g.name = j."group"
-       AND g.running < g.max_running
+    SELECT j.seq, j.gate, ARRAY['queue:' || j.queue, 'group:' || j."group",
+                                'lock:' || j."lock"] AS gates
+      FROM queuectl_jobs j
+     WHERE j.seq = (SELECT seq FROM (SELECT * FROM plain UNION ALL SELECT * FROM gated) c
+                     ORDER BY priority DESC, run_at, seq
+                     LIMIT 1)),
+passed AS (
+    SELECT g.name, NOT g.paused AND (g.max_running IS NULL OR g.running < g.max_running) AS open
+      FROM queuectl_gates g, next
+     WHERE next.gate IS NOT NULL AND g.name = ANY(next.gates)
+     ORDER BY g.name
+       FOR UPDATE OF g),
+admitted AS (
+    SELECT seq FROM next WHERE NOT EXISTS (SELECT 1 FROM passed WHERE NOT passed.open)),
+slots AS (
+    UPDATE queuectl_gates g SET running = g.running + 1
+      FROM passed
+     WHERE g.name = passed.name AND EXISTS (SELECT 1 FROM admitted)
     RETURNING g.name)
 UPDATE queuectl_jobs j
    SET state = 'processing', worker_id = %(worker_id)s, attempts = j.attempts + 1,
        attempt_number = j.attempt_number + 1, lease_until = %(lease_until)s,
        started_at = %(now)s, updated_at = %(now)s, cancel_requested = false,
        host = (SELECT w.host FROM queuectl_workers w WHERE w.id = %(worker_id)s)
-  FROM next
- WHERE j.seq = next.seq AND (NOT j.limited OR EXISTS (SELECT 1 FROM slot))
+  FROM admitted
+ WHERE j.seq = admitted.seq
 RETURNING j.*
 
 -- name: set_group_limit
-INSERT INTO queuectl_group_limits (name, max_running) VALUES (%(group)s, %(max_running)s)
+INSERT INTO queuectl_gates (name, max_running) VALUES ('group:' || %(group)s, %(max_running)s)
 ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running
 
 -- name: group_limit :repeatable :lookup
-SELECT max_running, running FROM queuectl_group_limits WHERE name = %(group)s
+SELECT max_running, running FROM queuectl_gates WHERE name = 'group:' || %(group)s
+
+-- name: gate :repeatable :lookup
+SELECT name, paused, max_running, running FROM queuectl_gates WHERE name = %(name)s
+
+-- name: gates :repeatable
+SELECT name, paused, max_running, running FROM queuectl_gates ORDER BY name
+
+-- name: lock_gates
+-- Waits for the claims in flight (each holds ROW EXCLUSIVE on the gates until it commits)
+-- and keeps new ones out, so that a gate's running jobs are counted exactly.
+LOCK TABLE queuectl_gates IN SHARE ROW EXCLUSIVE MODE
+
+-- name: set_queue_gate
+-- Its running jobs counted afresh: none of them took a slot while the queue had no gate.
+INSERT INTO queuectl_gates (name, paused, max_running, running)
+VALUES ('queue:' || %(queue)s, %(paused)s, %(max_running)s,
+        (SELECT count(*) FROM queuectl_jobs WHERE queue = %(queue)s AND state = 'processing'))
+ON CONFLICT (name) DO UPDATE
+   SET paused = excluded.paused, max_running = excluded.max_running, running = excluded.running
+
+-- name: gate_queue
+UPDATE queuectl_jobs SET gate = 'queue:' || %(queue)s WHERE queue = %(queue)s AND gate IS NULL
+
+-- name: drop_queue_gate :repeatable
+DELETE FROM queuectl_gates WHERE name = 'queue:' || %(queue)s
+
+-- name: ungate_queue :repeatable :lookup
+UPDATE queuectl_jobs SET gate = NULL WHERE queue = %(queue)s AND gate = 'queue:' || %(queue)s
+
+-- name: add_lock :repeatable
+INSERT INTO queuectl_gates (name, max_running) VALUES ('lock:' || %(lock)s, 1)
+ON CONFLICT (name) DO NOTHING
+
+-- name: lock_holders :repeatable :lookup
+SELECT id FROM queuectl_jobs
+ WHERE "lock" = %(lock)s AND state = 'processing' ORDER BY started_at, id
+
+-- name: processing_in_queue :repeatable :lookup
+SELECT id FROM queuectl_jobs
+ WHERE queue = %(queue)s AND state = 'processing' ORDER BY started_at, id
+
+-- name: processing_in_group :repeatable :lookup
+SELECT id FROM queuectl_jobs
+ WHERE "group" = %(group)s AND state = 'processing' ORDER BY started_at, id
 
 -- name: next_run_at :repeatable :lookup
 SELECT min(run_at) AS run_at FROM (
     SELECT min(run_at) AS run_at FROM queuectl_jobs
-     WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND NOT limited
+     WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND gate IS NULL
        /*queues*/
     UNION ALL
     SELECT (SELECT min(run_at) FROM queuectl_jobs
-             WHERE "group" = g.name AND state IN ('pending', 'failed') AND NOT held
-               AND waiting_on = 0 AND limited /*queues*/)
-      FROM queuectl_group_limits g WHERE g.running < g.max_running) due
+             WHERE gate = g.name AND state IN ('pending', 'failed') AND NOT held
+               AND waiting_on = 0 /*queues*/
+               AND NOT EXISTS (SELECT 1 FROM queuectl_gates o
+                                  WHERE o.name IN ('queue:' || queuectl_jobs.queue, 'group:' || queuectl_jobs."group",
+                                                   'lock:' || queuectl_jobs."lock")
+                                    AND (o.paused OR o.running >= o.max_running)))
+      FROM queuectl_gates g
+     WHERE NOT g.paused AND (g.max_running IS NULL OR g.running < g.max_running)) due
 
 -- name: record_start :repeatable
 INSERT INTO queuectl_attempts (job_id, number, worker_id, host, pgid, started_at)
@@ -281,7 +393,7 @@ UPDATE queuectl_jobs
        worker_id = NULL, lease_until = NULL, cancel_requested = false, updated_at = %(now)s
  WHERE id = %(job_id)s AND state = 'processing' AND worker_id = %(worker_id)s
    AND attempt_number = %(attempt_number)s
-RETURNING awaited
+RETURNING awaited, gate
 
 -- name: upsert_attempt
 -- A process group kept but never recorded is 0: its host finds the processes by their tags.
@@ -338,7 +450,13 @@ UPDATE queuectl_jobs SET cancel_requested = true, updated_at = %(now)s
 -- name: requeue :lookup
 UPDATE queuectl_jobs
    SET state = 'pending', attempts = 0, run_at = %(now)s, finished_at = NULL, waiting_on = 0,
-       updated_at = %(now)s
+       updated_at = %(now)s,
+       -- the gates of its queue and group may have come or gone since it was enqueued
+       gate = CASE WHEN "lock" IS NOT NULL THEN 'lock:' || "lock"
+                   WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || "group")
+                   THEN 'group:' || "group"
+                   WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'queue:' || queue)
+                   THEN 'queue:' || queue END
  WHERE id = ANY(%(ids)s::text[]) AND state IN ('completed', 'dead', 'canceled')
 RETURNING id
 
@@ -400,8 +518,13 @@ RETURNING id
 UPDATE queuectl_jobs
    SET command = %(command)s, queue = %(queue)s, priority = %(priority)s,
        max_retries = %(max_retries)s, run_at = %(run_at)s, timeout = %(timeout)s,
-       cwd = %(cwd)s, env = %(env)s, "group" = %(group)s, updated_at = %(now)s,
-       limited = EXISTS (SELECT 1 FROM queuectl_group_limits WHERE name = %(group)s)
+       cwd = %(cwd)s, env = %(env)s, "group" = %(group)s, "lock" = %(lock)s,
+       updated_at = %(now)s,
+       gate = CASE WHEN %(lock)s::text IS NOT NULL THEN 'lock:' || %(lock)s::text
+            WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || %(group)s::text)
+            THEN 'group:' || %(group)s::text
+            WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'queue:' || %(queue)s::text)
+            THEN 'queue:' || %(queue)s::text END
  WHERE id = %(id)s AND state IN ('pending', 'failed')
 
 -- name: set_held

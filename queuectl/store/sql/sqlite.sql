@@ -155,20 +155,72 @@ CREATE INDEX jobs_held_by ON jobs (worker_id) WHERE state = 'processing';
 -- A job's dependents are found among the jobs that have an "after", not among all jobs.
 CREATE INDEX jobs_after ON jobs (seq) WHERE "after" IS NOT NULL;
 
+-- name: schema_v8
+-- Flow control (SPEC §8): group limits generalised into gates. A gate is a queue's
+-- (`queue:Q`, while it is paused or limited), a limited group's (`group:G`) or a lock's
+-- (`lock:L`, at most 1); it is open while not paused and running < max_running (NULL: no
+-- limit). A job passes every gate of its own that exists; `gate` names one of them (lock >
+-- group > queue), the index it waits in, or is NULL when it has none: the plain claim
+-- index holds only those, as cheap as before.
+CREATE TABLE gates (
+    name        TEXT    PRIMARY KEY,
+    paused      INTEGER NOT NULL DEFAULT 0,
+    max_running INTEGER,
+    running     INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO gates (name, max_running, running)
+SELECT 'group:' || name, max_running, running FROM group_limits;
+ALTER TABLE jobs ADD COLUMN "lock" TEXT;
+ALTER TABLE jobs ADD COLUMN gate TEXT;
+UPDATE jobs SET gate = 'group:' || "group" WHERE limited = 1;
+DROP TRIGGER jobs_take_group_slot;
+DROP TRIGGER jobs_free_group_slot;
+DROP INDEX jobs_claim;
+DROP INDEX jobs_due;
+DROP INDEX jobs_claim_limited;
+DROP INDEX jobs_due_limited;
+ALTER TABLE jobs DROP COLUMN limited;
+DROP TABLE group_limits;
+CREATE INDEX jobs_claim ON jobs (priority DESC, run_at, seq)
+ WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 AND gate IS NULL;
+CREATE INDEX jobs_due ON jobs (run_at)
+ WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 AND gate IS NULL;
+-- Per gate: a claim looks only into open gates, so a paused queue's or a full limit's
+-- waiting jobs are never walked.
+CREATE INDEX jobs_claim_gated ON jobs (gate, priority DESC, run_at, seq)
+ WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 AND gate IS NOT NULL;
+CREATE INDEX jobs_due_gated ON jobs (gate, run_at)
+ WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 AND gate IS NOT NULL;
+CREATE INDEX jobs_by_lock ON jobs ("lock", state) WHERE "lock" IS NOT NULL;
+-- SQLite's one writer has checked every gate in the claim that starts the job; each gate
+-- of the job counts it from then until the attempt ends (any move out of processing).
+CREATE TRIGGER jobs_take_slots AFTER UPDATE OF state ON jobs
+ WHEN new.state = 'processing' AND new.gate IS NOT NULL
+ BEGIN UPDATE gates SET running = running + 1
+        WHERE name IN ('queue:' || new.queue, 'group:' || new."group", 'lock:' || new."lock"); END;
+CREATE TRIGGER jobs_free_slots AFTER UPDATE OF state ON jobs
+ WHEN old.state = 'processing' AND new.state != 'processing' AND old.gate IS NOT NULL
+ BEGIN UPDATE gates SET running = max(running - 1, 0)
+        WHERE name IN ('queue:' || old.queue, 'group:' || old."group", 'lock:' || old."lock"); END;
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
-                  "after", "group", "index", limited, created_at, updated_at)
+                  "after", "group", "index", "lock", gate, created_at, updated_at)
 VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :timeout, :cwd,
-        :env, :after, :group, :index,
-        :group IS NOT NULL AND EXISTS (SELECT 1 FROM group_limits WHERE name = :group),
+        :env, :after, :group, :index, :lock,
+        CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
+            WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
+            THEN 'group:' || :group
+            WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'queue:' || :queue)
+            THEN 'queue:' || :queue END,
         :now, :now)
 
 -- name: existing_ids
 SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: claim
--- The best claimable job of no limited group, or of a limited group below its limit: the
--- first entry of jobs_claim, and of jobs_claim_limited for each such group.
+-- The best claimable job of no gate (the first entry of jobs_claim), or the first of each
+-- open gate's jobs (jobs_claim_gated) whose other gates are open too.
 UPDATE jobs
    SET state = 'processing', worker_id = :worker_id, attempts = attempts + 1,
        attempt_number = attempt_number + 1, lease_until = :lease_until, started_at = :now,
@@ -178,39 +230,90 @@ UPDATE jobs
                 SELECT * FROM (
                   SELECT seq, priority, run_at FROM jobs INDEXED BY jobs_claim
                    WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0
-                     AND limited = 0 AND run_at <= :now /*queues*/
+                     AND gate IS NULL AND run_at <= :now /*queues*/
                    ORDER BY priority DESC, run_at, seq
                    LIMIT 1)
                 UNION ALL
-                SELECT j.seq, j.priority, j.run_at FROM group_limits g JOIN jobs j
-                    ON j.seq = (SELECT seq FROM jobs INDEXED BY jobs_claim_limited
-                                 WHERE "group" = g.name AND state IN ('pending', 'failed')
-                                   AND held = 0 AND waiting_on = 0 AND limited = 1
+                SELECT j.seq, j.priority, j.run_at FROM gates g JOIN jobs j
+                    ON j.seq = (SELECT seq FROM jobs INDEXED BY jobs_claim_gated
+                                 WHERE gate = g.name AND state IN ('pending', 'failed')
+                                   AND held = 0 AND waiting_on = 0 AND gate IS NOT NULL
                                    AND run_at <= :now /*queues*/
+                                   AND NOT EXISTS (SELECT 1 FROM gates o
+                                  WHERE o.name IN ('queue:' || jobs.queue, 'group:' || jobs."group",
+                                                   'lock:' || jobs."lock")
+                                    AND (o.paused OR o.running >= o.max_running))
                                  ORDER BY priority DESC, run_at, seq
                                  LIMIT 1)
-                 WHERE g.running < g.max_running)
+                 WHERE g.paused = 0 AND (g.max_running IS NULL OR g.running < g.max_running))
                ORDER BY priority DESC, run_at, seq
                LIMIT 1)
 RETURNING *
 
 -- name: set_group_limit
-INSERT INTO group_limits (name, max_running) VALUES (:group, :max_running)
+INSERT INTO gates (name, max_running) VALUES ('group:' || :group, :max_running)
 ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running
 
 -- name: group_limit
-SELECT max_running, running FROM group_limits WHERE name = :group
+SELECT max_running, running FROM gates WHERE name = 'group:' || :group
+
+-- name: gate
+SELECT name, paused, max_running, running FROM gates WHERE name = :name
+
+-- name: gates
+SELECT name, paused, max_running, running FROM gates ORDER BY name
+
+-- name: lock_gates
+-- (PostgreSQL waits here for the claims in flight; SQLite's one writer needs no lock.)
+SELECT 1 FROM gates LIMIT 0
+
+-- name: set_queue_gate
+-- Its running jobs counted afresh: none of them took a slot while the queue had no gate.
+INSERT INTO gates (name, paused, max_running, running)
+VALUES ('queue:' || :queue, :paused, :max_running,
+        (SELECT count(*) FROM jobs INDEXED BY jobs_queue
+          WHERE queue = :queue AND state = 'processing'))
+ON CONFLICT (name) DO UPDATE
+   SET paused = excluded.paused, max_running = excluded.max_running, running = excluded.running
+
+-- name: gate_queue
+UPDATE jobs SET gate = 'queue:' || :queue WHERE queue = :queue AND gate IS NULL
+
+-- name: drop_queue_gate
+DELETE FROM gates WHERE name = 'queue:' || :queue
+
+-- name: ungate_queue
+UPDATE jobs SET gate = NULL WHERE queue = :queue AND gate = 'queue:' || :queue
+
+-- name: add_lock
+INSERT INTO gates (name, max_running) VALUES ('lock:' || :lock, 1) ON CONFLICT (name) DO NOTHING
+
+-- name: lock_holders
+SELECT id FROM jobs INDEXED BY jobs_by_lock
+ WHERE "lock" = :lock AND state = 'processing' ORDER BY started_at, id
+
+-- name: processing_in_queue
+SELECT id FROM jobs INDEXED BY jobs_queue
+ WHERE queue = :queue AND state = 'processing' ORDER BY started_at, id
+
+-- name: processing_in_group
+SELECT id FROM jobs INDEXED BY jobs_group
+ WHERE "group" = :group AND state = 'processing' ORDER BY started_at, id
 
 -- name: next_run_at
 SELECT min(run_at) AS run_at FROM (
     SELECT min(run_at) AS run_at FROM jobs INDEXED BY jobs_due
-     WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 AND limited = 0
+     WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0 AND gate IS NULL
        /*queues*/
     UNION ALL
-    SELECT (SELECT min(run_at) FROM jobs INDEXED BY jobs_due_limited
-             WHERE "group" = g.name AND state IN ('pending', 'failed') AND held = 0
-               AND waiting_on = 0 AND limited = 1 /*queues*/)
-      FROM group_limits g WHERE g.running < g.max_running)
+    SELECT (SELECT min(run_at) FROM jobs INDEXED BY jobs_due_gated
+             WHERE gate = g.name AND state IN ('pending', 'failed') AND held = 0
+               AND waiting_on = 0 AND gate IS NOT NULL /*queues*/
+               AND NOT EXISTS (SELECT 1 FROM gates o
+                                  WHERE o.name IN ('queue:' || jobs.queue, 'group:' || jobs."group",
+                                                   'lock:' || jobs."lock")
+                                    AND (o.paused OR o.running >= o.max_running)))
+      FROM gates g WHERE g.paused = 0 AND (g.max_running IS NULL OR g.running < g.max_running))
 
 -- name: record_start
 INSERT INTO attempts (job_id, number, worker_id, host, pgid, started_at)
@@ -249,7 +352,7 @@ UPDATE jobs
        lease_until = NULL, cancel_requested = 0, updated_at = :now
  WHERE id = :job_id AND state = 'processing' AND worker_id = :worker_id
    AND attempt_number = :attempt_number
-RETURNING awaited
+RETURNING awaited, gate
 
 -- name: upsert_attempt
 -- A process group kept but never recorded is 0: its host finds the processes by their tags.
@@ -306,7 +409,13 @@ UPDATE jobs SET cancel_requested = 1, updated_at = :now
 -- name: requeue
 UPDATE jobs
    SET state = 'pending', attempts = 0, run_at = :now, finished_at = NULL, waiting_on = 0,
-       updated_at = :now
+       updated_at = :now,
+       -- the gates of its queue and group may have come or gone since it was enqueued
+       gate = CASE WHEN "lock" IS NOT NULL THEN 'lock:' || "lock"
+                   WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || "group")
+                   THEN 'group:' || "group"
+                   WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'queue:' || queue)
+                   THEN 'queue:' || queue END
  WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('completed', 'dead', 'canceled')
 RETURNING id
 
@@ -363,8 +472,12 @@ RETURNING id
 UPDATE jobs
    SET command = :command, queue = :queue, priority = :priority,
        max_retries = :max_retries, run_at = :run_at, timeout = :timeout,
-       cwd = :cwd, env = :env, "group" = :group, updated_at = :now,
-       limited = :group IS NOT NULL AND EXISTS (SELECT 1 FROM group_limits WHERE name = :group)
+       cwd = :cwd, env = :env, "group" = :group, "lock" = :lock, updated_at = :now,
+       gate = CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
+            WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
+            THEN 'group:' || :group
+            WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'queue:' || :queue)
+            THEN 'queue:' || :queue END
  WHERE id = :id AND state IN ('pending', 'failed')
 
 -- name: set_held

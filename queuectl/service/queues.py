@@ -1,0 +1,87 @@
+"""Queues' flow control (SPEC §8): pause, resume, limit, and the list of queues."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from queuectl.errors import UserError, quote
+from queuectl.inputs import integer
+from queuectl.model import STATES, Gate
+from queuectl.service.names import check_queue
+from queuectl.service.workers import workers
+from queuectl.store.base import Store
+
+QUEUE_GATE = "queue:"
+
+
+def _queue_gate(store: Store, queue: str) -> Gate | None:
+    return store.gate(QUEUE_GATE + queue)
+
+
+def _flow(store: Store, queue: str) -> tuple[bool, int | None]:
+    gate = _queue_gate(store, queue)
+    return (False, None) if gate is None else (gate.paused, gate.max_running)
+
+
+def pause(store: Store, queues: Sequence[str]) -> None:
+    """No job of these queues is claimed until they are resumed; running ones finish."""
+    for queue in queues:
+        check_queue(queue)
+    for queue in queues:
+        store.set_queue_flow(queue, True, _flow(store, queue)[1])
+
+
+def resume(store: Store, queues: Sequence[str]) -> list[str]:
+    """Resume the paused queues among these; returns those that were not paused."""
+    for queue in queues:
+        check_queue(queue)
+    not_paused = []
+    for queue in queues:
+        paused, max_running = _flow(store, queue)
+        if paused:
+            store.set_queue_flow(queue, False, max_running)
+        else:
+            not_paused.append(queue)
+    return not_paused
+
+
+def parse_limit(text: str) -> int | None:
+    """`N` (at least 1) or `none`."""
+    if text == "none":
+        return None
+    value = integer(text)
+    if value is None or value < 1:
+        raise UserError(f"invalid limit {quote(text)}: give a whole number of at least 1, or none")
+    return value
+
+
+def limit(store: Store, queue: str, max_running: int | None) -> None:
+    """At most `max_running` (None: any number) of the queue's jobs processing at once."""
+    check_queue(queue)
+    store.set_queue_flow(queue, _flow(store, queue)[0], max_running)
+
+
+def queue_list(store: Store) -> list[dict[str, Any]]:
+    """Each known queue (one with jobs, or paused or limited): its counts per state, paused
+    or not, its limit and running jobs, the live workers that serve it."""
+    counts = store.counts()
+    gates = {
+        gate.name[len(QUEUE_GATE) :]: gate
+        for gate in store.gates()
+        if gate.name.startswith(QUEUE_GATE)
+    }
+    live = [w for w in workers(store) if w["state"] != "lost"]
+    listed = []
+    for queue in sorted(set(counts) | set(gates)):
+        gate = gates.get(queue)
+        listed.append(
+            {
+                "queue": queue,
+                "counts": {state: counts.get(queue, {}).get(state, 0) for state in STATES},
+                "paused": gate is not None and gate.paused,
+                "limit": None if gate is None else gate.max_running,
+                "workers": [w["id"] for w in live if w["queues"] is None or queue in w["queues"]],
+            }
+        )
+    return listed

@@ -1,0 +1,111 @@
+"""The Store contract for flow control (SPEC §8): paused and limited queues, locks, the
+slots of every gate taken by the claim and freed when an attempt ends. Every backend."""
+
+from __future__ import annotations
+
+from queuectl import lifecycle
+from queuectl.model import Attempt, Lease
+from tests.contract.test_store import CONFIG, T0, claim, finish, new
+
+
+def claimed_ids(store, count: int, now: float = T0 + 1) -> list[str]:
+    jobs = [claim(store, now=now) for _ in range(count)]
+    return [job.id for job in jobs if job is not None]
+
+
+def test_a_paused_queue_stops_its_claims_only_and_resume_restores_them(store):
+    store.enqueue([new("img", queue="images", priority=5), new("doc", queue="docs")], T0)
+    store.set_queue_flow("images", True, None)
+    assert store.gate("queue:images").paused
+    assert claimed_ids(store, 2) == ["doc"]
+    assert store.next_run_at(None) is None  # the paused job wakes no one
+    store.set_queue_flow("images", False, None)
+    assert store.gate("queue:images") is None  # nothing left to gate: back to the plain index
+    assert store.get_job("img").gate is None
+    assert claimed_ids(store, 1) == ["img"]
+
+
+def test_a_queue_may_be_paused_before_it_has_jobs(store):
+    store.set_queue_flow("later", True, None)
+    store.enqueue([new("a", queue="later")], T0)
+    assert claim(store, now=T0 + 1) is None
+    store.set_queue_flow("later", False, None)
+    assert claim(store, now=T0 + 1).id == "a"
+
+
+def test_a_queue_limit_is_respected_and_a_finish_frees_a_slot(store):
+    store.set_queue_flow("gpu", False, 2)
+    store.enqueue([new(f"g{i}", queue="gpu") for i in range(4)] + [new("cpu", priority=-1)], T0)
+    first, second = claim(store, now=T0 + 1), claim(store, now=T0 + 1)
+    assert {first.id, second.id} == {"g0", "g1"}
+    assert claimed_ids(store, 2) == ["cpu"]  # the full queue is passed over
+    assert store.next_run_at(None) is None  # an idle worker sleeps: nothing it may claim
+    assert store.gate("queue:gpu").running == 2
+    assert sorted(store.gate_holders("queue:gpu")) == ["g0", "g1"]
+    finish(store, first, 0, None, T0 + 2)
+    assert claimed_ids(store, 2, T0 + 3) == ["g2"]
+
+
+def test_a_limit_set_while_jobs_run_counts_them(store):
+    store.enqueue([new(f"j{i}", queue="q") for i in range(4)], T0)
+    running = [claim(store, now=T0 + 1) for _ in range(2)]
+    store.set_queue_flow("q", False, 2)
+    assert store.gate("queue:q").running == 2
+    assert claim(store, now=T0 + 1) is None
+    finish(store, running[0], 0, None, T0 + 2)
+    assert store.gate("queue:q").running == 1
+    assert claimed_ids(store, 2, T0 + 3) == ["j2"]
+
+
+def test_a_lock_is_a_mutex_across_queues_and_jobs_behind_it_still_run(store):
+    store.enqueue(
+        [
+            new("deploy-a", queue="a", lock="deploy", priority=9),
+            new("deploy-b", queue="b", lock="deploy", priority=9),
+            new("other", queue="a"),
+        ],
+        T0,
+    )
+    holder = claim(store, now=T0 + 1)
+    assert holder.id == "deploy-a"
+    assert claimed_ids(store, 2) == ["other"]  # behind the locked one, in the same queue
+    assert store.next_run_at(None) is None
+    assert store.gate_holders("lock:deploy") == ["deploy-a"]
+    finish(store, holder, 0, None, T0 + 2)
+    assert claimed_ids(store, 1, T0 + 3) == ["deploy-b"]
+
+
+def test_a_job_passes_every_gate_of_its_own(store):
+    store.set_queue_flow("q", True, None)
+    store.enqueue([new("locked", queue="q", lock="L")], T0)
+    assert claim(store, now=T0 + 1) is None  # its lock is free but its queue is paused
+    store.set_queue_flow("q", False, None)
+    assert store.get_job("locked").gate == "lock:L"
+    assert claim(store, now=T0 + 1).id == "locked"
+
+
+def test_a_lost_workers_slot_is_freed_at_recovery_and_not_before(store):
+    store.enqueue([new("a", lock="L"), new("b", lock="L")], T0)
+    lost = claim(store, lease=5)
+    assert claim(store, now=T0 + 6) is None  # the lease ran out, but a is not recovered yet
+    assert store.gate("lock:L").running == 1
+    [expired] = store.expired_jobs(T0 + 6)
+    record = Attempt(
+        "a", expired.attempt_number, "w1", expired.started_at, T0 + 6, error=lifecycle.WORKER_LOST
+    )
+    store.finish(
+        Lease("a", lost.worker_id, expired.attempt_number),
+        lifecycle.after_worker_lost(expired, T0 + 6, CONFIG),
+        record,
+        T0 + 6,
+    )
+    assert store.gate("lock:L").running == 0
+    assert claim(store, now=T0 + 6).id == "b"
+
+
+def test_a_requeued_job_enters_the_gate_its_queue_has_now(store):
+    store.enqueue([new("a", queue="q")], T0)
+    finish(store, claim(store, now=T0 + 1), 0, None, T0 + 2)
+    store.set_queue_flow("q", True, None)
+    store.requeue(["a"], T0 + 3)
+    assert claim(store, now=T0 + 4) is None
