@@ -18,6 +18,7 @@ from pathlib import Path
 from bench import (
     dashboard,
     enqueue,
+    flow,
     latency,
     memory,
     peers,
@@ -41,6 +42,7 @@ WORKLOADS = [
     pg,
     dashboard,
     workflows,
+    flow,
 ]
 NAMES = [module.KEY for module in WORKLOADS]
 

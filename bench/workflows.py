@@ -4,6 +4,7 @@ takes to release 10,000 dependents, and an array's enqueue against a batch's."""
 from __future__ import annotations
 
 import time
+from typing import Callable, Optional
 
 from bench import pg, storeapi
 from bench.common import (
@@ -42,17 +43,21 @@ def _waiting_jobs(store, count: int, cwd: str) -> None:
     store.enqueue(jobs, store.clock())
 
 
-def claim_rate(settings: Settings, backend: Backend, waiting: int, duration: float) -> float:
-    """Claim + finish cycles per second of plain jobs, in a store that also has `waiting`
-    jobs waiting on an unfinished one."""
+Crowd = Optional[Callable[..., None]]
+"""What else a store holds while its plain jobs are claimed: called with (store, cwd)."""
+
+
+def claim_rate(settings: Settings, backend: Backend, crowd: Crowd, duration: float) -> float:
+    """Claim + finish cycles per second of plain jobs, in a store that also holds what
+    `crowd` puts there (nothing if None)."""
     from queuectl.config import Config
 
     with folder(settings, "claims") as where, backend.location(where) as location:
         store = open_store(location, durable=False)
         try:
             bulk_enqueue(store, settings.pick(3_000, 30_000), str(where), batch=10_000)
-            if waiting:
-                _waiting_jobs(store, waiting, str(where))
+            if crowd is not None:
+                crowd(store, str(where))
             config = Config.from_stored(store.config_values())
             count, elapsed, _ = storeapi.cycles(
                 store, "bench", config, deadline=time.perf_counter() + duration
@@ -60,6 +65,10 @@ def claim_rate(settings: Settings, backend: Backend, waiting: int, duration: flo
         finally:
             store.close()
     return count / elapsed
+
+
+def _crowd(waiting: int) -> Crowd:
+    return (lambda store, cwd: _waiting_jobs(store, waiting, cwd)) if waiting else None
 
 
 def release_seconds(settings: Settings, backend: Backend, dependents: int) -> float:
@@ -126,7 +135,7 @@ def fill(section: Section, settings: Settings, backend: Backend) -> None:
         # The two stores in turn, the first one changed every run: a drift of the machine
         # within a run then does not always count against the same one.
         order = (0, waiting) if run % 2 == 0 else (waiting, 0)
-        rates = {count: claim_rate(settings, backend, count, duration) for count in order}
+        rates = {count: claim_rate(settings, backend, _crowd(count), duration) for count in order}
         plain.append(rates[0])
         crowded.append(rates[waiting])
         ratios.append(crowded[-1] / plain[-1])
