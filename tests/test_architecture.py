@@ -15,6 +15,7 @@ LAYERS = {
         "queuectl.records",
         "queuectl.inputs",
         "queuectl.durations",
+        "queuectl.cron",
         "queuectl.model",
         "queuectl.config",
         "queuectl.lifecycle",
