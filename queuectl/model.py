@@ -27,6 +27,7 @@ CANCELED = "canceled"
 
 STATES = (PENDING, PROCESSING, COMPLETED, FAILED, DEAD, CANCELED)
 TERMINAL = (COMPLETED, DEAD, CANCELED)
+LIVE = (PENDING, FAILED, PROCESSING)  # the states that hold a unique key (SPEC §8)
 WAITING = (PENDING, FAILED)  # not yet claimed: what hold, edit and dependencies act on
 
 # A dependency's condition (SPEC §7), by what it accepts of the ended job's state.
@@ -56,6 +57,7 @@ class NewJob:
     after: list[dict[str, str]] = field(default_factory=list)
     group: str | None = None
     index: int | None = None
+    unique_key: str | None = None
 
 
 def job_field(
@@ -130,6 +132,11 @@ class Job:
     group: str | None = job_field("the group it belongs to (an array's, or --group)", default=None)
     index: int | None = job_field("its index in an array", default=None)
     held: bool = job_field("held by hold until release: not claimed", default=False)
+    unique_key: str | None = job_field(
+        "at most one pending, failed or processing job has it; an enqueue with a held key "
+        "creates nothing",
+        default=None,
+    )
     # Bookkeeping that is not part of the public job object:
     attempt_number: int = job_field(
         "the number of the latest attempt (attempt numbers are never reused)",

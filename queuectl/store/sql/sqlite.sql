@@ -155,13 +155,33 @@ CREATE INDEX jobs_held_by ON jobs (worker_id) WHERE state = 'processing';
 -- A job's dependents are found among the jobs that have an "after", not among all jobs.
 CREATE INDEX jobs_after ON jobs (seq) WHERE "after" IS NOT NULL;
 
+-- name: schema_v8
+-- Unique jobs (SPEC §8): a key is held by at most one pending, failed or processing job;
+-- the index itself makes concurrent enqueues with one key safe (ON CONFLICT on it).
+ALTER TABLE jobs ADD COLUMN unique_key TEXT;
+CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
+ WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
-                  "after", "group", "index", limited, created_at, updated_at)
+                  "after", "group", "index", unique_key, limited, created_at, updated_at)
 VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :timeout, :cwd,
-        :env, :after, :group, :index,
+        :env, :after, :group, :index, :unique_key,
         :group IS NOT NULL AND EXISTS (SELECT 1 FROM group_limits WHERE name = :group),
         :now, :now)
+ON CONFLICT (unique_key)
+ WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing') DO NOTHING
+
+-- name: unique_holder
+SELECT id FROM jobs
+ WHERE unique_key = :unique_key AND state IN ('pending', 'failed', 'processing')
+
+-- name: unique_clashes
+SELECT j.id, j.unique_key, h.id AS holder
+  FROM jobs j JOIN jobs h
+    ON h.unique_key = j.unique_key AND h.id <> j.id
+   AND h.state IN ('pending', 'failed', 'processing')
+ WHERE j.id IN (SELECT value FROM json_each(:ids))
 
 -- name: existing_ids
 SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
