@@ -34,6 +34,8 @@ SPEC_FIELDS = [
     "group",
     "index",
     "held",
+    # SPEC §8:
+    "unique_key",
 ]
 
 
@@ -63,6 +65,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         after=[{"id": "b", "on": "any"}],
         group="g",
         index=7,
+        unique_key="k",
     )
     params = new_job_params(new, 1_800_000_000.5)
     assert params == {
@@ -78,6 +81,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "after": json.dumps([{"id": "b", "on": "any"}]),
         "group": "g",
         "index": 7,
+        "unique_key": "k",
         "now": 1_800_000_000_500,
     }
     new.env = {}
