@@ -27,6 +27,7 @@ CANCELED = "canceled"
 
 STATES = (PENDING, PROCESSING, COMPLETED, FAILED, DEAD, CANCELED)
 TERMINAL = (COMPLETED, DEAD, CANCELED)
+LIVE = (PENDING, FAILED, PROCESSING)  # the states that hold a unique key (SPEC §8)
 WAITING = (PENDING, FAILED)  # not yet claimed: what hold, edit and dependencies act on
 
 # A dependency's condition (SPEC §7), by what it accepts of the ended job's state.
@@ -57,6 +58,7 @@ class NewJob:
     group: str | None = None
     index: int | None = None
     lock: str | None = None
+    unique_key: str | None = None
 
 
 def job_field(
@@ -133,6 +135,11 @@ class Job:
     held: bool = job_field("held by hold until release: not claimed", default=False)
     lock: str | None = job_field(
         "a mutex: at most one job holding it processing at a time, across every queue",
+        default=None,
+    )
+    unique_key: str | None = job_field(
+        "at most one pending, failed or processing job has it; an enqueue with a held key "
+        "creates nothing",
         default=None,
     )
     # Bookkeeping that is not part of the public job object:

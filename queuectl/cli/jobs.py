@@ -40,16 +40,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec["group"] = args.group
     if args.lock is not None:
         spec["lock"] = args.lock
+    if args.unique_key is not None:
+        if args.array is not None or args.each_line is not None:
+            raise UserError("--unique-key is for one job, not for --array or --each-line")
+        spec["unique_key"] = args.unique_key
     if args.max_running is not None and args.array is None and args.each_line is None:
         raise UserError("--max-running limits the jobs of --array or --each-line")
     store = open_store(args)
     if args.array is not None or args.each_line is not None:
         return _run_array(args, store, spec)
-    job_id = service.enqueue(store, [spec], os.getcwd(), environ=os.environ)[0]
+    enqueued = service.enqueue(store, [spec], os.getcwd(), environ=os.environ)[0]
+    job_id = enqueued.id
     if args.json:
-        print_json({"id": job_id})
+        print_json({"id": job_id, "created": enqueued.created})
     else:
         print(job_id, flush=True)
+    _say_if_held(enqueued)
+    if not enqueued.created and args.wait and not args.quiet:
+        say(f"waiting for {job_id}, which holds the key")
     if args.run_at is not None:
         _warn_if_past(args.run_at, service.clock(store))
     if not args.wait:
@@ -142,14 +150,25 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         specs, label = _parse_jobs(_utf8(sys.stdin.buffer.read(), "stdin"), batch=True)
     else:
         specs, label = _parse_jobs(args.json_text, batch=False)
-    ids = service.enqueue(open_store(args), specs, os.getcwd(), label, os.environ)
+    enqueued = service.enqueue(open_store(args), specs, os.getcwd(), label, os.environ)
+    ids = [job.id for job in enqueued]
     if args.json:
         print_json(
-            {"id": ids[0]} if len(ids) == 1 and not isinstance(specs, _JsonLines) else {"ids": ids}
+            {"id": ids[0], "created": enqueued[0].created}
+            if len(ids) == 1 and not isinstance(specs, _JsonLines)
+            else {"ids": ids, "created": [job.created for job in enqueued]}
         )
     else:
         sys.stdout.write("".join(f"{job_id}\n" for job_id in ids))
+    for job in enqueued:
+        _say_if_held(job)
     return 0
+
+
+def _say_if_held(job: service.Enqueued) -> None:
+    """One stderr line for a job not created because its unique key is held (SPEC §8)."""
+    if not job.created:
+        say(f"a job with unique key {quote(job.unique_key or '')} is already live: {job.id}")
 
 
 def _utf8(data: bytes, source: str) -> str:

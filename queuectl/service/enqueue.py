@@ -7,7 +7,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from queuectl.config import Config
 from queuectl.durations import MAX_DURATION, parse_duration, parse_time
@@ -32,6 +32,7 @@ JOB_KEYS = (
     "after",
     "group",
     "lock",
+    "unique_key",
 )
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
@@ -100,6 +101,7 @@ def build_job(
         after=_after(spec["after"], job_id, fail) if "after" in spec else [],
         group=_name(spec["group"], "group", fail) if "group" in spec else None,
         lock=_name(spec["lock"], "lock", fail) if "lock" in spec else None,
+        unique_key=_name(spec["unique_key"], "unique_key", fail) if "unique_key" in spec else None,
     )
 
 
@@ -253,13 +255,21 @@ def _inherited(given: Any, environ: Mapping[str, str], fail) -> dict[str, str]:
     return chosen
 
 
+class Enqueued(NamedTuple):
+    """A job of an enqueue: its id, or the id of the job that holds its unique key."""
+
+    id: str
+    created: bool
+    unique_key: str | None
+
+
 def enqueue(
     store: Store,
     specs: Sequence[Mapping[str, Any]],
     base_cwd: str,
     label: Callable[[int], str] = lambda index: "",
     environ: Mapping[str, str] = NO_ENVIRONMENT,
-) -> list[str]:
+) -> list[Enqueued]:
     """Validate every job, then insert them all in one transaction (all or nothing).
     `label(i)` prefixes the error message of the i-th job (e.g. "line 3: "); `environ` is
     the enqueuer's environment, which `inherit_env` copies from."""
@@ -280,15 +290,21 @@ def store_jobs(
     now: float,
     label: Callable[[int], str],
     limits: Mapping[str, int] | None = None,
-) -> list[str]:
+) -> list[Enqueued]:
     """Insert validated jobs in one transaction (with the limits of their groups); an id
-    used twice names its job's label."""
+    or a unique key used twice names its job's label. A job whose unique key is held is
+    not created: its holder's id stands in its place."""
     first_use: dict[str, int] = {}
+    key_use: dict[str, int] = {}
     for index, job in enumerate(jobs):
         if first_use.setdefault(job.id, index) != index:
             raise Conflict(f"{label(index)}job id {quote(job.id)} is used twice in this batch")
+        if job.unique_key is not None and key_use.setdefault(job.unique_key, index) != index:
+            raise Conflict(
+                f"{label(index)}unique key {quote(job.unique_key)} is used twice in this batch"
+            )
     try:
-        store.enqueue(jobs, now, limits)
+        held = store.enqueue(jobs, now, limits)
     except DuplicateId as exc:  # name the line of a batch
         raise Conflict(f"{label(first_use.get(exc.job_id, 0))}{exc}") from None
-    return [job.id for job in jobs]
+    return [Enqueued(held.get(job.id, job.id), job.id not in held, job.unique_key) for job in jobs]

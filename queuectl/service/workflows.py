@@ -128,7 +128,7 @@ def enqueue_array(
             )
         )
     limits = None if max_running is None else {group: max_running}
-    return group, store_jobs(store, jobs, now, lambda position: "", limits)
+    return group, [job.id for job in store_jobs(store, jobs, now, lambda position: "", limits)]
 
 
 # --- acting on jobs or on a group -----------------------------------------------------------

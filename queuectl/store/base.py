@@ -119,8 +119,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def enqueue(
         self, jobs: Sequence[NewJob], now: float, limits: Mapping[str, int] | None = None
-    ) -> None:
+    ) -> dict[str, str]:
         """Insert the jobs as ``pending`` in one transaction, then wake idle workers.
+
+        A job whose ``unique_key`` a pending, failed or processing job holds is not
+        inserted: the answer maps its id to the holder's (SPEC §8), atomically under
+        concurrent enqueues.
 
         `limits` sets, first, how many jobs of a group may be processing at once (an
         array's %N) for every job of that group (Conflict for a group that has unfinished

@@ -53,6 +53,7 @@ from queuectl.store.rows import (
 )
 
 Row = Mapping[str, Any]
+_UNIQUE_TRIES = 5  # inserts of a job whose key's holder keeps ending meanwhile
 _CONDITION_TEXT = {"success": "complete", "failure": "end dead or canceled"}
 
 
@@ -143,7 +144,7 @@ class SqlStore(Store):
 
     def enqueue(
         self, jobs: Sequence[NewJob], now: float, limits: Mapping[str, int] | None = None
-    ) -> None:
+    ) -> dict[str, str]:
         rows = [new_job_params(job, now) for job in jobs]
         try:
             with self._transaction():
@@ -157,11 +158,38 @@ class SqlStore(Store):
                         )
                 self._add_locks(jobs)
                 self._many("insert_job", rows)
+                held = self._unique_holders(jobs, rows)
+                waits = {job_id: deps for job_id, deps in waits.items() if job_id not in held}
                 if waits:
                     self._wait_for(waits)
-                self._announce("enqueue")
+                if len(held) < len(jobs):
+                    self._announce("enqueue")
         except self._duplicate_key:
             raise DuplicateId(self._duplicate_id(jobs)) from None
+        return held
+
+    def _unique_holders(
+        self, jobs: Sequence[NewJob], rows: Sequence[dict[str, Any]]
+    ) -> dict[str, str]:
+        """The id of each job with a unique key that insert_job skipped (its key held), to
+        the holder's. A holder may end between the insert and this read (on PostgreSQL,
+        another transaction's): then the insert is tried again, a bounded number of times."""
+        held: dict[str, str] = {}
+        for row, job in zip(rows, jobs):
+            if job.unique_key is None:
+                continue
+            for _ in range(_UNIQUE_TRIES):
+                holder = self._row("unique_holder", {"unique_key": job.unique_key})
+                if holder is not None:
+                    break
+                self._rows("insert_job", row)
+            else:
+                raise Conflict(
+                    f"unique key {quote(job.unique_key)} keeps changing hands: try again"
+                )
+            if holder["id"] != job.id:
+                held[job.id] = holder["id"]
+        return held
 
     def _add_locks(self, jobs: Sequence[NewJob]) -> None:
         """The gate of each lock the jobs take, made on first use: none of its jobs runs."""
@@ -518,9 +546,23 @@ class SqlStore(Store):
             self._announce("edit")
 
     def requeue(self, job_ids: Sequence[str], now: float) -> list[str]:
-        with self._transaction():
-            self._require_states(job_ids, TERMINAL, "requeued")
-            return self._requeue(job_ids, now)
+        try:
+            with self._transaction():
+                self._require_states(job_ids, TERMINAL, "requeued")
+                return self._requeue(job_ids, now)
+        except self._duplicate_key:
+            raise self._unique_clash(job_ids) from None
+
+    def _unique_clash(self, job_ids: Sequence[str]) -> Conflict:
+        """Why a requeue broke the unique index (after its transaction rolled back): a job's
+        key is held by another live job, or two of the jobs share one."""
+        row = self._row("unique_clashes", {"ids": self._list(job_ids)})
+        if row is None:
+            return Conflict("two of these jobs have the same unique key: requeue one of them")
+        return Conflict(
+            f"job {quote(row['id'])} cannot be requeued: its unique key "
+            f"{quote(row['unique_key'])} is held by job {quote(row['holder'])}"
+        )
 
     def _requeue(self, job_ids: Sequence[str], now: float) -> list[str]:
         if not job_ids:
@@ -545,6 +587,12 @@ class SqlStore(Store):
         return moved
 
     def retry_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
+        try:
+            return self._retry_dead(job_ids, now)
+        except self._duplicate_key:
+            raise self._unique_clash(job_ids or []) from None
+
+    def _retry_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
         with self._transaction():
             if job_ids is None:
                 job_ids = [row["id"] for row in self._rows("dead_ids")]

@@ -44,11 +44,14 @@ def test_default_store_is_in_the_per_user_data_folder(cli):
 
 def test_json_shapes(cli):
     # cli.json puts --json last, where run would take it as a word of the command
-    assert json.loads(cli.ok("run", "--json", "--id", "one", "true")) == {"id": "one"}
-    assert cli.json("enqueue", '{"command":"true","id":"two"}') == {"id": "two"}
+    assert json.loads(cli.ok("run", "--json", "--id", "one", "true")) == {
+        "id": "one",
+        "created": True,
+    }
+    assert cli.json("enqueue", '{"command":"true","id":"two"}') == {"id": "two", "created": True}
     assert cli.json(
         "enqueue", "-", input='{"command":"true","id":"three"}\n{"command":"true","id":"four"}\n'
-    ) == {"ids": ["three", "four"]}
+    ) == {"ids": ["three", "four"], "created": [True, True]}
     status = cli.json("status")
     assert set(status) == {"counts", "queues", "workers", "store"}
     assert list(status["counts"]) == STATES and status["counts"]["pending"] == 4

@@ -36,6 +36,7 @@ SPEC_FIELDS = [
     "held",
     # SPEC §8:
     "lock",
+    "unique_key",
 ]
 
 
@@ -66,6 +67,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         group="g",
         index=7,
         lock="deploy",
+        unique_key="k",
     )
     params = new_job_params(new, 1_800_000_000.5)
     assert params == {
@@ -82,6 +84,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "group": "g",
         "index": 7,
         "lock": "deploy",
+        "unique_key": "k",
         "now": 1_800_000_000_500,
     }
     new.env = {}

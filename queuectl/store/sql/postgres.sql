@@ -212,18 +212,39 @@ CREATE TRIGGER queuectl_jobs_free_slots AFTER UPDATE OF state ON queuectl_jobs
                     AND OLD.gate IS NOT NULL)
  EXECUTE FUNCTION queuectl_free_slots();
 
+-- name: schema_v9
+-- Unique jobs (SPEC §8): a key is held by at most one pending, failed or processing job;
+-- the index itself makes concurrent enqueues with one key safe (ON CONFLICT on it).
+ALTER TABLE queuectl_jobs ADD COLUMN unique_key TEXT;
+CREATE UNIQUE INDEX queuectl_jobs_unique_key ON queuectl_jobs (unique_key)
+ WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
-                           cwd, env, "after", "group", "index", "lock", gate, created_at,
-                           updated_at)
+                           cwd, env, "after", "group", "index", "lock", unique_key, gate,
+                           created_at, updated_at)
 VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s, %(run_at)s,
         %(timeout)s, %(cwd)s, %(env)s, %(after)s, %(group)s, %(index)s, %(lock)s,
+        %(unique_key)s,
         CASE WHEN %(lock)s::text IS NOT NULL THEN 'lock:' || %(lock)s::text
             WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || %(group)s::text)
             THEN 'group:' || %(group)s::text
             WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'queue:' || %(queue)s::text)
             THEN 'queue:' || %(queue)s::text END,
         %(now)s, %(now)s)
+ON CONFLICT (unique_key)
+ WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing') DO NOTHING
+
+-- name: unique_holder
+SELECT id FROM queuectl_jobs
+ WHERE unique_key = %(unique_key)s AND state IN ('pending', 'failed', 'processing')
+
+-- name: unique_clashes
+SELECT j.id, j.unique_key, h.id AS holder
+  FROM queuectl_jobs j JOIN queuectl_jobs h
+    ON h.unique_key = j.unique_key AND h.id <> j.id
+   AND h.state IN ('pending', 'failed', 'processing')
+ WHERE j.id = ANY(%(ids)s::text[])
 
 -- name: existing_ids :repeatable :lookup
 SELECT id FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])

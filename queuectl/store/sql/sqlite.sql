@@ -203,17 +203,37 @@ CREATE TRIGGER jobs_free_slots AFTER UPDATE OF state ON jobs
  BEGIN UPDATE gates SET running = max(running - 1, 0)
         WHERE name IN ('queue:' || old.queue, 'group:' || old."group", 'lock:' || old."lock"); END;
 
+-- name: schema_v9
+-- Unique jobs (SPEC §8): a key is held by at most one pending, failed or processing job;
+-- the index itself makes concurrent enqueues with one key safe (ON CONFLICT on it).
+ALTER TABLE jobs ADD COLUMN unique_key TEXT;
+CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
+ WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
-                  "after", "group", "index", "lock", gate, created_at, updated_at)
+                  "after", "group", "index", "lock", unique_key, gate, created_at, updated_at)
 VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :timeout, :cwd,
-        :env, :after, :group, :index, :lock,
+        :env, :after, :group, :index, :lock, :unique_key,
         CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
             WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
             THEN 'group:' || :group
             WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'queue:' || :queue)
             THEN 'queue:' || :queue END,
         :now, :now)
+ON CONFLICT (unique_key)
+ WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing') DO NOTHING
+
+-- name: unique_holder
+SELECT id FROM jobs
+ WHERE unique_key = :unique_key AND state IN ('pending', 'failed', 'processing')
+
+-- name: unique_clashes
+SELECT j.id, j.unique_key, h.id AS holder
+  FROM jobs j JOIN jobs h
+    ON h.unique_key = j.unique_key AND h.id <> j.id
+   AND h.state IN ('pending', 'failed', 'processing')
+ WHERE j.id IN (SELECT value FROM json_each(:ids))
 
 -- name: existing_ids
 SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
