@@ -41,8 +41,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.lock is not None:
         spec["lock"] = args.lock
     if args.unique_key is not None:
-        if args.array is not None or args.each_line is not None:
-            raise UserError("--unique-key is for one job, not for --array or --each-line")
         spec["unique_key"] = args.unique_key
     if args.max_running is not None and args.array is None and args.each_line is None:
         raise UserError("--max-running limits the jobs of --array or --each-line")

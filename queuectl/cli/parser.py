@@ -304,13 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
     _add_group(run, "tag the job with a group (an array's jobs: their group's name)")
     _add_lock(run, "at most one job holding this lock runs at a time, across every queue")
-    run.add_argument(
+    # A unique key names one job: it is a usage error with --array or --each-line.
+    many = run.add_mutually_exclusive_group()
+    many.add_argument(
         "--unique-key",
         metavar="K",
         help="create no job while one with key K is pending, failed or processing: "
         "print that job's id",
     )
-    many = run.add_mutually_exclusive_group()
     many.add_argument(
         "--array",
         type=_array,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_a_held_key_prints_the_holder_and_a_finished_job_frees_it(cli):
     first = cli.json("run", "true", "--unique-key", "sync-42")
@@ -49,9 +51,10 @@ def test_the_same_key_twice_in_a_batch_inserts_nothing(cli):
     assert cli.json("list") == []
 
 
-def test_unique_key_with_an_array_is_refused(cli):
-    out = cli("run", "echo {}", "--array", "1-3", "--unique-key", "k")
-    assert out.returncode == 1
+@pytest.mark.parametrize("many", [("--array", "1-3"), ("--each-line", "-")])
+def test_unique_key_with_an_array_or_each_line_is_a_usage_error(cli, many):
+    out = cli("run", "echo {}", *many, "--unique-key", "k", input="a\n")
+    assert out.returncode == 2
     assert "--unique-key" in out.stderr and "Traceback" not in out.stderr
     assert cli.json("list") == []
 

@@ -62,7 +62,7 @@ def test_run_wait_quiet_and_json_keep_stdout_clean(cli, pool):
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (4, "q\n", "")
     as_json = cli("run", "--id", "j", "--wait", "--json", "echo hi")
     assert as_json.returncode == 0
-    assert json.loads(as_json.stdout) == {"id": "j"}
+    assert json.loads(as_json.stdout) == {"id": "j", "created": True}
     assert "queuectl: j completed (exit 0)" in as_json.stderr
 
 

@@ -178,7 +178,10 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
     store._conn.execute("ALTER TABLE queuectl_jobs RENAME COLUMN attempt_number TO run_no")
     store._conn.execute("DROP TRIGGER queuectl_jobs_free_slots ON queuectl_jobs")
     store._conn.execute("DROP FUNCTION queuectl_free_slots")
-    columns = ('"after"', '"group"', '"index"', "held", "waiting_on", "awaited", '"lock"', "gate")
+    columns = (
+        *('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"),
+        *('"lock"', "gate", "unique_key"),
+    )
     for column in columns:
         store._conn.execute(f"ALTER TABLE queuectl_jobs DROP COLUMN {column}")
     store._conn.execute("DROP TABLE queuectl_dependencies")

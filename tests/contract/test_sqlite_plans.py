@@ -69,6 +69,33 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path):
     store.close()
 
 
+def test_a_version_7_store_keeps_its_group_limits_as_gates(tmp_path):
+    path = str(tmp_path / "q.db")
+    scripts = queries.load("sqlite")
+    with sqlite3.connect(path) as conn:  # as the workflows release left it
+        for version in range(1, 8):
+            conn.executescript(scripts[f"schema_v{version}"].text)
+        conn.execute("INSERT INTO group_limits (name, max_running, running) VALUES ('g', 1, 1)")
+        for job_id, state in (("running", "processing"), ("next", "pending")):
+            conn.execute(
+                "INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, "
+                'cwd, created_at, updated_at, "group", limited, worker_id) '
+                "VALUES (?, 'true', ?, 'default', 0, 0, 0, '/', 0, 0, 'g', 1, 'w')",
+                (job_id, state),
+            )
+        conn.execute("PRAGMA user_version = 7")
+    conn.close()
+    store = SqliteStore(path)
+    try:
+        assert store.claim("w2", None, store.clock(), 30) is None  # g's one slot is taken
+        assert store.group_limit("g") == (1, 1)
+        store._conn.execute("UPDATE jobs SET state = 'completed' WHERE id = 'running'")
+        claimed = store.claim("w2", None, store.clock(), 30)
+        assert claimed is not None and claimed.id == "next"
+    finally:
+        store.close()
+
+
 def test_user_input_is_fully_synced_and_worker_commits_are_not(tmp_path):
     path = str(tmp_path / "q.db")
     durable, worker = SqliteStore(path, durable=True), SqliteStore(path, durable=False)
@@ -126,11 +153,12 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
             "jobs_due_gated",
             "jobs_after",
             "jobs_by_lock",
+            "jobs_unique_key",
         ):
             conn.execute(f"DROP INDEX {index}")
         for column in (
             *('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"),
-            *('"lock"', "gate"),
+            *('"lock"', "gate", "unique_key"),
         ):
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
         conn.execute("DROP TABLE dependencies")
