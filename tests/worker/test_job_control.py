@@ -272,10 +272,10 @@ def test_batch_from_a_file_in_one_go(fast_config, tmp_path):
     assert cli.json("status")["counts"]["pending"] == 1000
     single = tmp_path / "one.json"
     single.write_text('{\n  "command": "true",\n  "id": "pretty"\n}\n')
-    assert cli.json("enqueue", "--file", str(single)) == {"id": "pretty"}
+    assert cli.json("enqueue", "--file", str(single)) == {"id": "pretty", "created": True}
     with_bom = tmp_path / "bom.jsonl"  # as Windows PowerShell 5's Out-File writes it
     with_bom.write_bytes(b'\xef\xbb\xbf{"command": "true", "id": "bom"}\r\n')
-    assert cli.json("enqueue", "--file", str(with_bom)) == {"id": "bom"}
+    assert cli.json("enqueue", "--file", str(with_bom)) == {"id": "bom", "created": True}
 
 
 def test_pending_job_output_follow_waits_for_the_start(fast_config, pool):
