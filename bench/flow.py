@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from bench import pg
 from bench.common import (
-    SQLITE,
     Backend,
-    PostgresBackend,
     Section,
     Settings,
     Target,
@@ -103,7 +101,5 @@ def run(settings: Settings) -> Section:
         "each run, which goes first alternating from run to run, and the ratio is taken run "
         "by run.",
     ]
-    fill(section, settings, SQLITE)
-    if not pg.unavailable(settings):
-        fill(section, settings, PostgresBackend(settings.pg_url))
+    pg.on_each_backend(settings, lambda backend: fill(section, settings, backend))
     return section

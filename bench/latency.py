@@ -40,7 +40,7 @@ WAIT_POLL = 0.002
 def _enqueue_and_wait(store, cwd: str, timeout: float = 30) -> str:
     from queuectl import service
 
-    job_id = service.enqueue(store, [{"command": "true"}], cwd)[0]  # what `queuectl run` does
+    job_id = service.enqueue(store, [{"command": "true"}], cwd)[0].id  # what `queuectl run` does
     deadline = time.monotonic() + timeout
     while store.get_job(job_id).state not in ("completed", "dead", "canceled", "failed"):
         if time.monotonic() > deadline:

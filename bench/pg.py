@@ -4,8 +4,10 @@ server, each store in a fresh schema dropped afterwards. Runs only when $QUEUECT
 
 from __future__ import annotations
 
+from typing import Callable
+
 from bench import latency, storeapi, throughput
-from bench.common import PostgresBackend, Section, Settings, Target, fmt_ms
+from bench.common import SQLITE, Backend, PostgresBackend, Section, Settings, Target, fmt_ms
 
 NUMBER = 8
 KEY = "postgres"
@@ -25,6 +27,13 @@ def unavailable(settings: Settings) -> str | None:
     except ImportError as exc:
         return f"skipped: the PostgreSQL backend does not import ({exc})"
     return None
+
+
+def on_each_backend(settings: Settings, fill: Callable[[Backend], None]) -> None:
+    """`fill` on SQLite, then on PostgreSQL when a server is there to measure."""
+    fill(SQLITE)
+    if not unavailable(settings):
+        fill(PostgresBackend(settings.pg_url))
 
 
 def run(settings: Settings) -> Section:

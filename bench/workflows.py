@@ -8,9 +8,7 @@ from typing import Callable, Optional
 
 from bench import pg, storeapi
 from bench.common import (
-    SQLITE,
     Backend,
-    PostgresBackend,
     Section,
     Settings,
     Target,
@@ -196,7 +194,5 @@ def run(settings: Settings) -> Section:
         "Arrays: `service.enqueue_array` of N indices against `service.enqueue` of N job "
         "objects, both validated and stored in one transaction, fully synced.",
     ]
-    fill(section, settings, SQLITE)
-    if not pg.unavailable(settings):
-        fill(section, settings, PostgresBackend(settings.pg_url))
+    pg.on_each_backend(settings, lambda backend: fill(section, settings, backend))
     return section
