@@ -156,6 +156,7 @@ class SqlStore(Store):
                         row["after"] = json.dumps(
                             [{"id": dep, "on": on} for dep, on in waits[job.id]]
                         )
+                self._rows("read_gates")
                 self._add_locks(jobs)
                 self._many("insert_job", rows)
                 held = self._unique_holders(jobs, rows)
@@ -541,6 +542,7 @@ class SqlStore(Store):
     def edit(self, job: NewJob, now: float) -> None:
         with self._transaction():
             self._require_states([job.id], WAITING, "edited")
+            self._rows("read_gates")
             self._add_locks([job])
             self._rows("edit_job", new_job_params(job, now))
             self._announce("edit")
@@ -568,6 +570,7 @@ class SqlStore(Store):
         if not job_ids:
             return []
         ids = self._list(job_ids)
+        self._rows("read_gates")
         moved = [row["id"] for row in self._rows("requeue", {"ids": ids, "now": ms(now)})]
         # Their dependencies are waited for again, as at enqueue: those requeued here too are
         # pending now, so their dependents wait for them; one that can no longer meet its

@@ -320,6 +320,13 @@ SELECT name, paused, max_running, running FROM queuectl_gates WHERE name = %(nam
 -- name: gates :repeatable
 SELECT name, paused, max_running, running FROM queuectl_gates ORDER BY name
 
+-- name: read_gates
+-- An enqueue, edit or requeue chooses its jobs' gates from the gates table: this waits for a
+-- pause, resume or limit change in flight (SHARE ROW EXCLUSIVE, lock_gates) and keeps the
+-- next one out until the jobs are stored, so none is stored with a gate that is gone or
+-- without one that came. Enqueues do not wait for each other (ROW EXCLUSIVE is shared).
+LOCK TABLE queuectl_gates IN ROW EXCLUSIVE MODE
+
 -- name: lock_gates
 -- Waits for the claims in flight (each holds ROW EXCLUSIVE on the gates until it commits)
 -- and keeps new ones out, so that a gate's running jobs are counted exactly.

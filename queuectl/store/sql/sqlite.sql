@@ -283,6 +283,11 @@ SELECT name, paused, max_running, running FROM gates WHERE name = :name
 -- name: gates
 SELECT name, paused, max_running, running FROM gates ORDER BY name
 
+-- name: read_gates
+-- (PostgreSQL waits here for a pause, resume or limit change in flight; SQLite's one writer
+-- needs no lock.)
+SELECT 1 FROM gates LIMIT 0
+
 -- name: lock_gates
 -- (PostgreSQL waits here for the claims in flight; SQLite's one writer needs no lock.)
 SELECT 1 FROM gates LIMIT 0
