@@ -11,11 +11,11 @@ from queuectl.visible import visible
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    checks = service.doctor(store_location(args))
+    checks = service.diagnose(store_location(args))
     if args.json:
         print_json([check.to_dict() for check in checks])
     else:
         for check in checks:
             told = f"{check.message}: {check.hint}" if check.hint else check.message
             print(f"{check.level:<5} {check.name:<12} {visible(told)}")
-    return 1 if service.failed(checks) else 0
+    return 1 if service.has_failure(checks) else 0

@@ -52,7 +52,7 @@ class Check:
         return {"name": self.name, "level": self.level, "message": self.message, "hint": self.hint}
 
 
-def doctor(location: str) -> list[Check]:
+def diagnose(location: str) -> list[Check]:
     """Every check that applies to the store at `location`, in a fixed order. A store that
     cannot be opened is one failed check; those that need it are then left out."""
     file_store = backend_of(location).local_disk
@@ -80,7 +80,7 @@ def _reach_hint(file_store: bool) -> str:
     return "check the URL, and that the server runs and takes connections from this host"
 
 
-def failed(checks: list[Check]) -> bool:
+def has_failure(checks: list[Check]) -> bool:
     """Whether any check failed: `doctor` then exits 1."""
     return any(check.level == FAIL for check in checks)
 
@@ -227,21 +227,23 @@ def lost_workers_check(store: Store) -> Check:
     lost = [w for w in listed if w["state"] == "lost"]
     if not lost:
         return Check("workers", OK, f"{len(listed)} worker(s) registered, none lost")
-    shown = ", ".join(
-        f"{w['id']} (host {w['host']}, pid {w['pid']}, last heard {w['heartbeat_age']:.0f} s ago)"
+    shown = "; ".join(
+        f"{w['id']} on host {w['host']}, pid {w['pid']}, silent for {w['heartbeat_age']:.0f} s"
         for w in lost[:SHOWN]
-    )
+    ) + ("; ..." if len(lost) > SHOWN else "")
     if len(lost) < len(listed):
         hint = (
-            "a running pool removes them: those of its own host once their process is "
-            "gone, others once silent for two leases"
+            "the running pool removes them, and recovers their jobs: those of its own host "
+            "once their process is gone, others after two silent leases"
         )
     else:
         hint = (
-            "no pool runs to remove them: queuectl worker start (on their host) removes "
-            "them and recovers their jobs; one whose process still runs hangs: stop it"
+            "no pool runs to remove them: start one (queuectl worker start); it recovers "
+            "their jobs and removes them, at once on their own host, after two silent "
+            "leases elsewhere"
         )
-    return Check("workers", WARN, f"{len(lost)} lost worker(s) still registered: {shown}", hint)
+    hint += "; a lost worker whose process still runs is hung: kill it"
+    return Check("workers", WARN, f"{len(lost)} lost worker(s) still registered ({shown})", hint)
 
 
 def expired_jobs_check(store: Store) -> Check:
@@ -261,8 +263,8 @@ def expired_jobs_check(store: Store) -> Check:
     return Check(
         "leases",
         FAIL,
-        f"{len(expired)} processing job(s) past their lease and no pool left to recover "
-        f"them: {ids}",
+        f"{len(expired)} processing job(s) past their lease ({ids}) and no pool left to "
+        "recover them",
         "start a pool (queuectl worker start): it records them as 'worker lost' and retries them",
     )
 
