@@ -99,9 +99,9 @@ def _broken(name: str, exc: Exception) -> Check:
 
 def _file_checks(location: str, store: Store | None) -> list[Check]:
     """The checks of a store in a file; `store` None if it could not be opened."""
-    journal = None if store is None else store.journal_mode()
+    version = sqlite3.sqlite_version_info
     return [
-        _guarded("sqlite", lambda: sqlite_check(sqlite3.sqlite_version_info, journal)),
+        _guarded("sqlite", lambda: sqlite_check(version, store.journal_mode() if store else None)),
         _guarded("filesystem", lambda: network_check(location)),
         _guarded("disk", lambda: disk_check(location)),
     ]
@@ -227,10 +227,13 @@ def lost_workers_check(store: Store) -> Check:
     lost = [w for w in listed if w["state"] == "lost"]
     if not lost:
         return Check("workers", OK, f"{len(listed)} worker(s) registered, none lost")
-    shown = "; ".join(
-        f"{w['id']} on host {w['host']}, pid {w['pid']}, silent for {w['heartbeat_age']:.0f} s"
-        for w in lost[:SHOWN]
-    ) + ("; ..." if len(lost) > SHOWN else "")
+    shown = _first(
+        [
+            f"{w['id']} on host {w['host']}, pid {w['pid']}, silent for {w['heartbeat_age']:.0f} s"
+            for w in lost
+        ],
+        "; ",
+    )
     if len(lost) < len(listed):
         hint = (
             "the running pool removes them, and recovers their jobs: those of its own host "
@@ -251,7 +254,7 @@ def expired_jobs_check(store: Store) -> Check:
     expired = store.expired_jobs(store.clock())
     if not expired:
         return Check("leases", OK, "no processing job has outlived its lease")
-    ids = ", ".join(job.id for job in expired[:SHOWN]) + (", ..." if len(expired) > SHOWN else "")
+    ids = _first([job.id for job in expired], ", ")
     live = [w for w in workers(store) if w["state"] != "lost"]
     if live:
         return Check(
@@ -265,8 +268,14 @@ def expired_jobs_check(store: Store) -> Check:
         FAIL,
         f"{len(expired)} processing job(s) past their lease ({ids}) and no pool left to "
         "recover them",
-        "start a pool (queuectl worker start): it records them as 'worker lost' and retries them",
+        "start a pool (queuectl worker start): it ends their attempts as 'worker lost', "
+        "and the retry rules apply",
     )
+
+
+def _first(items: list[str], separator: str) -> str:
+    """The first SHOWN of `items`, joined, with "..." for the rest."""
+    return separator.join(items[:SHOWN] + (["..."] if len(items) > SHOWN else []))
 
 
 # --- a store on a server ----------------------------------------------------------------
