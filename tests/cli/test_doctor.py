@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 
 import pytest
 
 from queuectl.model import NewJob, WorkerInfo
-from queuectl.service import diagnose
+from queuectl.service import diagnose, doctor
 from queuectl.store import backend_of, open_store
 from queuectl.store.sqlite import SqliteStore
-from tests.conftest import Cli
+from tests.conftest import Cli, wait_for
 
 FILE_CHECKS = ["sqlite", "filesystem", "disk"]
 STORE_CHECKS = ["schema", "workers", "leases"]
@@ -176,3 +177,30 @@ def test_a_sqlite_store_out_of_wal_mode_fails(file_cli):
     assert out.returncode == 1
     level, text = lines(out.stdout)["sqlite"]
     assert level == "fail" and "journal mode delete" in text
+
+
+def test_the_connections_a_pool_needs_are_those_it_opens(pg_location, tmp_path, pool_of):
+    """What `connections` counts per worker and per pool is what a real pool holds."""
+    import psycopg
+
+    tag = f"doctor_{uuid.uuid4().hex[:8]}"  # marks this pool's connections on the server
+    location = f"{pg_location}&application_name={tag}"
+    open_store(location).close()
+    home = tmp_path / "home"
+    home.mkdir()
+    cli = Cli(location, home)
+    pool_of(cli, 2)
+
+    def held() -> int:
+        with psycopg.connect(pg_location, autocommit=True) as conn:
+            [(count,)] = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [tag]
+            ).fetchall()
+        return count
+
+    expected = 2 * doctor.CONNECTIONS_PER_WORKER + doctor.CONNECTIONS_PER_POOL
+    wait_for(lambda: held() == expected, message=f"the pool's {expected} connections")
+    level, text = lines(cli.ok("doctor"))["connections"]
+    assert level == "ok" and text.endswith(
+        f"the 2 registered worker(s) of 1 pool(s) need {expected}"
+    )
