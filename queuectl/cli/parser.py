@@ -569,6 +569,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the window to look at (default 1h)",
     )
 
+    command(
+        "doctor",
+        "doctor.cmd_doctor",
+        "check the store and what runs on it: ok, warn or fail, with what to do",
+        json_out=True,
+    )
+
     config = command("config", None, "settings, stored in the store")
     config_commands = _subcommands(config, "config_command", "ACTION")
     command(

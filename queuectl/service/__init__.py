@@ -7,6 +7,7 @@ One module per family of use cases; the UIs call them as `service.NAME`.
 from __future__ import annotations
 
 from queuectl.service.changing import cancel, dlq_list, dlq_retry, late_cancels, purge
+from queuectl.service.doctor import Check, diagnose, has_failure
 from queuectl.service.enqueue import (
     JOB_KEYS,
     MAX_TIMEOUT,
@@ -75,6 +76,9 @@ __all__ = [
     "resume",
     "cancel",
     "dlq_list",
+    "Check",
+    "diagnose",
+    "has_failure",
     "dlq_retry",
     "late_cancels",
     "purge",

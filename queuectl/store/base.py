@@ -69,6 +69,16 @@ class RunTimes:
     buckets: list[int]  # attempts with a run time <= each bound (cumulative)
 
 
+@record(frozen=True)
+class ServerFacts:
+    """What `queuectl doctor` reads of a store's database server."""
+
+    clock_offset: float  # the server's clock minus this host's, seconds
+    uncertainty: float  # half the round trip of that reading: the offset's error bound
+    max_connections: int  # those clients may open: max_connections less the reserved ones
+    connections: int  # client connections open now, of any application
+
+
 class Waiter(abc.ABC):
     """How an idle worker sleeps until there may be work."""
 
@@ -113,6 +123,28 @@ class Store(abc.ABC):
     def housekeeping(self) -> None:
         """Upkeep that should not slow the workers down (SQLite: WAL checkpoints). The
         pool supervisor, which is otherwise idle, calls it about once a second."""
+
+    # --- health (queuectl doctor) ------------------------------------------------------
+
+    @abc.abstractmethod
+    def schema_versions(self) -> tuple[int, int]:
+        """(the schema version the store has now, the newest this release knows)."""
+
+    def journal_mode(self) -> str | None:
+        """The journal mode of a SQLite file (``wal``); None for a store without one."""
+        return None
+
+    def server_facts(self) -> ServerFacts | None:
+        """The clock and connection figures of the store's database server, read now;
+        None for a store without a server."""
+        return None
+
+    def notify_delay(self, timeout: float) -> float | None:
+        """Seconds a notification took from this store's connection to another one that
+        listens, on a channel of its own (no worker wakes); None if it did not arrive
+        within `timeout`. Only for a store with a server (`server_facts`): the way its
+        idle workers are woken."""
+        raise NotImplementedError
 
     # --- producers ---------------------------------------------------------------------
 
