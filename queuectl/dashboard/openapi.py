@@ -628,8 +628,8 @@ def _paths() -> dict[str, Any]:
         ),
         "/metrics": {
             "get": {
-                "summary": "Prometheus metrics: jobs by queue and state, attempts by "
-                "outcome, a run-time histogram, workers by state",
+                "summary": "Prometheus metrics: jobs by queue and state, queues paused and "
+                "limited, attempts by outcome, a run-time histogram, workers by state",
                 "responses": {
                     "200": {
                         "description": "Prometheus text format 0.0.4",
