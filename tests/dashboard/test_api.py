@@ -416,6 +416,11 @@ def test_queue_and_lock_endpoints_answer_as_documented(cli, pool, dashboard, tmp
     check("get", "/api/queues", dash.get("/api/queues?all=1"), 400)
     check("post", "/api/queues/{queue}/pause", dash.get("/api/queues/gpu/pause"), 405)
     assert cli.json("queue", "list") == before
+    cli.ok("queue", "limit", "..", "3")  # a name the page sends in the query
+    dot = check("post", "/api/queue/pause", dash.post("/api/queue/pause?name=.."))
+    assert dot == {"queue": "..", "paused": True, "note": None}
+    flows = {q["queue"]: (q["paused"], q["limit"]) for q in cli.json("queue", "list")}
+    assert flows[".."] == (True, 3)
 
     gate.touch()
     assert cli("wait", holder, "--timeout", "60").returncode == 0
