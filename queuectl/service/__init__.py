@@ -19,7 +19,15 @@ from queuectl.service.enqueue import (
     name_patterns,
 )
 from queuectl.service.names import ID_PATTERN, QUEUE_PATTERN, check_queue, check_state, new_job_id
-from queuectl.service.queues import limit, parse_limit, pause, queue_list, resume
+from queuectl.service.queues import (
+    held_locks,
+    limit,
+    parse_limit,
+    pause,
+    queue_gates,
+    queue_list,
+    resume,
+)
 from queuectl.service.reading import (
     EXIT_TIMEOUT,
     attempt,
@@ -69,9 +77,11 @@ from queuectl.service.workflows import (
 )
 
 __all__ = [
+    "held_locks",
     "limit",
     "parse_limit",
     "pause",
+    "queue_gates",
     "queue_list",
     "resume",
     "cancel",
