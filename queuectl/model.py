@@ -357,7 +357,11 @@ class Schedule:
             "expression": self.expression,
             "zone": self.zone,
             "command": self.spec["command"],
-            "job": {key: value for key, value in self.spec.items() if key != "command"},
+            "job": {
+                key: masked_env(value) if key == "env" else value
+                for key, value in self.spec.items()
+                if key != "command"
+            },
             "overlap": self.overlap,
             "catch_up": self.catch_up,
             "paused": self.paused,
