@@ -234,7 +234,9 @@ def _group_status(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     store = open_store(args, only_reads=True)
     # One more than asked for tells whether there are more, without counting them all.
-    jobs = service.list_jobs(store, args.state, args.queue, args.limit + 1, args.offset, args.group)
+    jobs = service.list_jobs(
+        store, args.state, args.queue, args.limit + 1, args.offset, args.group, args.schedule
+    )
     if len(jobs) > args.limit:
         jobs = jobs[: args.limit]
         say(f"showing the newest {len(jobs)} jobs; there are more (see --limit)")

@@ -434,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--state", type=_state, help="only jobs in this state")
     listing.add_argument("--queue", metavar="Q", help="only jobs in this queue")
     _add_group(listing, "only jobs of this group")
+    listing.add_argument("--schedule", metavar="NAME", help="only the runs of this schedule")
     listing.add_argument(
         "--limit",
         type=_positive_int,

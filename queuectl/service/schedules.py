@@ -83,7 +83,7 @@ def schedule_show(store: Store, name: str) -> dict[str, Any]:
     """{"schedule", "runs": its newest jobs, "skipped": its newest skipped ticks}."""
     schedule = store.get_schedule(name)
     states = store.job_states([schedule.last_job] if schedule.last_job else [])
-    runs = store.list_jobs(schedule=name, limit=RECENT)
+    runs = store.list_jobs(limit=RECENT, schedule=name)
     return {
         "schedule": _with_last_run(schedule, states),
         "runs": [job.to_dict() for job in runs],

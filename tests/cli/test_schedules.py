@@ -98,6 +98,7 @@ def test_schedule_run_enqueues_a_run_now_that_show_and_list_tell(cli):
     shown = cli.json("schedule", "show", "nightly")
     assert [run["id"] for run in shown["runs"]] == [job_id]
     assert shown["schedule"]["last_run"] == {"job": job_id, "state": "pending"}
+    assert [job["id"] for job in cli.json("list", "--schedule", "nightly")] == [job_id]
     plain = cli.ok("schedule", "run", "every").strip()
     assert cli.job(plain)["schedule"] == "every"
     assert cli.job(plain)["max_retries"] == 3  # config max_retries, as the run is enqueued
