@@ -229,3 +229,24 @@ def test_the_store_lists_schedules_by_name_with_their_settings(store):
         T0,
     )
     assert b.spec["command"] == "echo tick" and b.next_fire_at == T0 + 3600
+
+
+def test_a_firing_that_fails_half_way_leaves_nothing_and_the_next_one_does_the_tick(
+    store, monkeypatch
+):
+    add(store)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the pool died here")
+
+    monkeypatch.setattr(store, "_insert_jobs", crash)  # after the tick's row was written
+    with pytest.raises(RuntimeError):
+        fire_due(store, T0 + MINUTE)
+    monkeypatch.undo()
+    assert store.schedule_ticks("every", "enqueued", 10) == []
+    assert store.get_schedule("every").fired_through == T0
+    fire_due(store, T0 + MINUTE + 0.5)
+    assert runs(store) == [T0 + MINUTE]
+    assert [tick.job for tick in store.schedule_ticks("every", "enqueued", 10)] == [
+        store.get_schedule("every").last_job
+    ]
