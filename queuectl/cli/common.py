@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from queuectl import service
 from queuectl.cli.output import say
@@ -28,3 +29,17 @@ def ids_or_group(args: argparse.Namespace) -> None:
 def say_skipped(skipped: int, why: str) -> None:
     if skipped:
         say(f"skipped {skipped} job(s) of the group: {why}")
+
+
+def job_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """The job object of the options that describe a job (parser._add_job_options) and
+    the command: run's, and each run of a schedule's."""
+    spec: dict[str, Any] = {"command": args.cmd, "queue": args.queue, "priority": args.priority}
+    for key in ("max_retries", "timeout", "cwd", "group", "lock"):
+        if getattr(args, key) is not None:
+            spec[key] = getattr(args, key)
+    if args.env:
+        spec["env"] = dict(args.env)
+    if args.inherit_env:
+        spec["inherit_env"] = ",".join(args.inherit_env)
+    return spec

@@ -180,12 +180,14 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
     store._conn.execute("DROP FUNCTION queuectl_free_slots")
     columns = (
         *('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"),
-        *('"lock"', "gate", "unique_key"),
+        *('"lock"', "gate", "unique_key", "schedule"),
     )
     for column in columns:
         store._conn.execute(f"ALTER TABLE queuectl_jobs DROP COLUMN {column}")
     store._conn.execute("DROP TABLE queuectl_dependencies")
     store._conn.execute("DROP TABLE queuectl_gates")
+    store._conn.execute("DROP TABLE queuectl_schedules")
+    store._conn.execute("DROP TABLE queuectl_schedule_ticks")
     store._conn.execute("DROP INDEX queuectl_jobs_held_by")
     for index, columns in (("claim", "priority DESC, run_at, seq"), ("due", "run_at")):
         store._conn.execute(

@@ -154,15 +154,18 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
             "jobs_after",
             "jobs_by_lock",
             "jobs_unique_key",
+            "jobs_schedule",
         ):
             conn.execute(f"DROP INDEX {index}")
         for column in (
             *('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"),
-            *('"lock"', "gate", "unique_key"),
+            *('"lock"', "gate", "unique_key", "schedule"),
         ):
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
         conn.execute("DROP TABLE dependencies")
         conn.execute("DROP TABLE gates")
+        conn.execute("DROP TABLE schedules")
+        conn.execute("DROP TABLE schedule_ticks")
         for index, columns in (("claim", "priority DESC, run_at, seq"), ("due", "run_at")):
             conn.execute(
                 f"CREATE INDEX jobs_{index} ON jobs ({columns})"

@@ -37,6 +37,7 @@ SPEC_FIELDS = [
     # SPEC §8:
     "lock",
     "unique_key",
+    "schedule",
 ]
 
 
@@ -68,6 +69,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         index=7,
         lock="deploy",
         unique_key="k",
+        schedule="nightly",
     )
     params = new_job_params(new, 1_800_000_000.5)
     assert params == {
@@ -85,6 +87,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "index": 7,
         "lock": "deploy",
         "unique_key": "k",
+        "schedule": "nightly",
         "now": 1_800_000_000_500,
     }
     new.env = {}

@@ -219,13 +219,44 @@ ALTER TABLE queuectl_jobs ADD COLUMN unique_key TEXT;
 CREATE UNIQUE INDEX queuectl_jobs_unique_key ON queuectl_jobs (unique_key)
  WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
 
+-- name: schema_v10
+-- Schedules (SPEC §8). fired_through: every tick up to this moment has been handled (by the
+-- pool that moved it, under the schedule's row lock); next_fire_at is NULL while paused, so
+-- the pools' look for due schedules is one read of a small index. A tick's row is its
+-- idempotency key: a tick is enqueued (or skipped) at most once, whatever the pools do.
+CREATE TABLE queuectl_schedules (
+    name          TEXT    PRIMARY KEY,
+    expression    TEXT    NOT NULL,
+    zone          TEXT    NOT NULL,
+    spec          TEXT    NOT NULL,               -- its jobs' JSON job object, validated
+    overlap       TEXT    NOT NULL,               -- skip | allow
+    catch_up      TEXT    NOT NULL,               -- latest | none | all
+    paused        BOOLEAN NOT NULL DEFAULT false,
+    created_at    BIGINT  NOT NULL,
+    fired_through BIGINT  NOT NULL,
+    next_fire_at  BIGINT ,
+    last_job      TEXT
+);
+CREATE INDEX queuectl_schedules_due ON queuectl_schedules (next_fire_at) WHERE next_fire_at IS NOT NULL;
+CREATE TABLE queuectl_schedule_ticks (
+    schedule TEXT    NOT NULL,
+    tick     BIGINT  NOT NULL,
+    job      TEXT,                                -- NULL: skipped
+    outcome  TEXT    NOT NULL,                    -- enqueued | skipped
+    reason   TEXT,                                -- overlap | missed
+    at       BIGINT  NOT NULL,
+    PRIMARY KEY (schedule, tick)
+);
+ALTER TABLE queuectl_jobs ADD COLUMN schedule TEXT;
+CREATE INDEX queuectl_jobs_schedule ON queuectl_jobs (schedule, seq) WHERE schedule IS NOT NULL;
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
-                           cwd, env, "after", "group", "index", "lock", unique_key, gate,
-                           created_at, updated_at)
+                           cwd, env, "after", "group", "index", "lock", unique_key, schedule,
+                           gate, created_at, updated_at)
 VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s, %(run_at)s,
         %(timeout)s, %(cwd)s, %(env)s, %(after)s, %(group)s, %(index)s, %(lock)s,
-        %(unique_key)s,
+        %(unique_key)s, %(schedule)s,
         CASE WHEN %(lock)s::text IS NOT NULL THEN 'lock:' || %(lock)s::text
             WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || %(group)s::text)
             THEN 'group:' || %(group)s::text
@@ -673,3 +704,63 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value
 
 -- name: config_unset :repeatable :lookup
 DELETE FROM queuectl_config WHERE key = %(key)s
+
+-- name: add_schedule
+INSERT INTO queuectl_schedules (name, expression, zone, spec, overlap, catch_up, created_at,
+                       fired_through, next_fire_at)
+VALUES (%(name)s, %(expression)s, %(zone)s, %(spec)s, %(overlap)s, %(catch_up)s, %(now)s, %(now)s,
+        %(next_fire_at)s)
+
+-- name: schedules :repeatable :lookup
+SELECT * FROM queuectl_schedules ORDER BY name
+
+-- name: get_schedule :repeatable :lookup
+SELECT * FROM queuectl_schedules WHERE name = %(name)s
+
+-- name: due_schedules :repeatable :lookup
+SELECT * FROM queuectl_schedules WHERE next_fire_at <= %(now)s ORDER BY next_fire_at
+
+-- name: lock_schedule :repeatable :lookup
+-- The row lock makes pools that fire one schedule at once take turns: the second sees the
+-- fired_through the first committed.
+SELECT * FROM queuectl_schedules WHERE name = %(name)s FOR UPDATE
+
+-- name: insert_tick
+INSERT INTO queuectl_schedule_ticks (schedule, tick, job, outcome, reason, at)
+VALUES (%(schedule)s, %(tick)s, %(job)s, %(outcome)s, %(reason)s, %(now)s)
+ON CONFLICT (schedule, tick) DO NOTHING
+
+-- name: prune_ticks :repeatable
+-- The newest ticks are what `schedule show` tells; older ones are below fired_through,
+-- which no pool goes back behind.
+DELETE FROM queuectl_schedule_ticks
+ WHERE schedule = %(schedule)s AND tick < (SELECT tick FROM queuectl_schedule_ticks
+                                         WHERE schedule = %(schedule)s
+                                         ORDER BY tick DESC LIMIT 1 OFFSET %(keep)s)
+
+-- name: advance_schedule
+UPDATE queuectl_schedules
+   SET fired_through = %(fired_through)s, next_fire_at = %(next_fire_at)s,
+       last_job = coalesce(%(last_job)s, last_job)
+ WHERE name = %(name)s
+
+-- name: set_last_job
+UPDATE queuectl_schedules SET last_job = %(last_job)s WHERE name = %(name)s
+
+-- name: pause_schedule
+UPDATE queuectl_schedules SET paused = %(paused)s, next_fire_at = NULL WHERE name = %(name)s
+
+-- name: resume_schedule
+UPDATE queuectl_schedules
+   SET paused = %(paused)s, fired_through = %(now)s, next_fire_at = %(next_fire_at)s
+ WHERE name = %(name)s
+
+-- name: remove_schedule
+DELETE FROM queuectl_schedules WHERE name = %(name)s
+
+-- name: forget_ticks :repeatable
+DELETE FROM queuectl_schedule_ticks WHERE schedule = %(schedule)s
+
+-- name: schedule_ticks :repeatable :lookup
+SELECT * FROM queuectl_schedule_ticks WHERE schedule = %(schedule)s AND outcome = %(outcome)s
+ ORDER BY tick DESC LIMIT %(limit)s

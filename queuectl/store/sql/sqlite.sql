@@ -210,11 +210,43 @@ ALTER TABLE jobs ADD COLUMN unique_key TEXT;
 CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
  WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
 
+-- name: schema_v10
+-- Schedules (SPEC §8). fired_through: every tick up to this moment has been handled (by the
+-- pool that moved it, under the schedule's row lock); next_fire_at is NULL while paused, so
+-- the pools' look for due schedules is one read of a small index. A tick's row is its
+-- idempotency key: a tick is enqueued (or skipped) at most once, whatever the pools do.
+CREATE TABLE schedules (
+    name          TEXT    PRIMARY KEY,
+    expression    TEXT    NOT NULL,
+    zone          TEXT    NOT NULL,
+    spec          TEXT    NOT NULL,               -- its jobs' JSON job object, validated
+    overlap       TEXT    NOT NULL,               -- skip | allow
+    catch_up      TEXT    NOT NULL,               -- latest | none | all
+    paused        INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    fired_through INTEGER NOT NULL,
+    next_fire_at  INTEGER,
+    last_job      TEXT
+);
+CREATE INDEX schedules_due ON schedules (next_fire_at) WHERE next_fire_at IS NOT NULL;
+CREATE TABLE schedule_ticks (
+    schedule TEXT    NOT NULL,
+    tick     INTEGER NOT NULL,
+    job      TEXT,                                -- NULL: skipped
+    outcome  TEXT    NOT NULL,                    -- enqueued | skipped
+    reason   TEXT,                                -- overlap | missed
+    at       INTEGER NOT NULL,
+    PRIMARY KEY (schedule, tick)
+);
+ALTER TABLE jobs ADD COLUMN schedule TEXT;
+CREATE INDEX jobs_schedule ON jobs (schedule, seq) WHERE schedule IS NOT NULL;
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
-                  "after", "group", "index", "lock", unique_key, gate, created_at, updated_at)
+                  "after", "group", "index", "lock", unique_key, schedule, gate, created_at,
+                  updated_at)
 VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :timeout, :cwd,
-        :env, :after, :group, :index, :lock, :unique_key,
+        :env, :after, :group, :index, :lock, :unique_key, :schedule,
         CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
             WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
             THEN 'group:' || :group
@@ -610,3 +642,63 @@ INSERT OR REPLACE INTO config (key, value) VALUES (:key, :value)
 
 -- name: config_unset
 DELETE FROM config WHERE key = :key
+
+-- name: add_schedule
+INSERT INTO schedules (name, expression, zone, spec, overlap, catch_up, created_at,
+                       fired_through, next_fire_at)
+VALUES (:name, :expression, :zone, :spec, :overlap, :catch_up, :now, :now,
+        :next_fire_at)
+
+-- name: schedules
+SELECT * FROM schedules ORDER BY name
+
+-- name: get_schedule
+SELECT * FROM schedules WHERE name = :name
+
+-- name: due_schedules
+SELECT * FROM schedules WHERE next_fire_at <= :now ORDER BY next_fire_at
+
+-- name: lock_schedule
+-- (BEGIN IMMEDIATE already holds the one write lock: pools that fire one schedule at once
+-- take turns, and the second sees the fired_through the first committed.)
+SELECT * FROM schedules WHERE name = :name
+
+-- name: insert_tick
+INSERT INTO schedule_ticks (schedule, tick, job, outcome, reason, at)
+VALUES (:schedule, :tick, :job, :outcome, :reason, :now)
+ON CONFLICT (schedule, tick) DO NOTHING
+
+-- name: prune_ticks
+-- The newest ticks are what `schedule show` tells; older ones are below fired_through,
+-- which no pool goes back behind.
+DELETE FROM schedule_ticks
+ WHERE schedule = :schedule AND tick < (SELECT tick FROM schedule_ticks
+                                         WHERE schedule = :schedule
+                                         ORDER BY tick DESC LIMIT 1 OFFSET :keep)
+
+-- name: advance_schedule
+UPDATE schedules
+   SET fired_through = :fired_through, next_fire_at = :next_fire_at,
+       last_job = coalesce(:last_job, last_job)
+ WHERE name = :name
+
+-- name: set_last_job
+UPDATE schedules SET last_job = :last_job WHERE name = :name
+
+-- name: pause_schedule
+UPDATE schedules SET paused = :paused, next_fire_at = NULL WHERE name = :name
+
+-- name: resume_schedule
+UPDATE schedules
+   SET paused = :paused, fired_through = :now, next_fire_at = :next_fire_at
+ WHERE name = :name
+
+-- name: remove_schedule
+DELETE FROM schedules WHERE name = :name
+
+-- name: forget_ticks
+DELETE FROM schedule_ticks WHERE schedule = :schedule
+
+-- name: schedule_ticks
+SELECT * FROM schedule_ticks WHERE schedule = :schedule AND outcome = :outcome
+ ORDER BY tick DESC LIMIT :limit
