@@ -669,17 +669,41 @@ class SqlStore(Store):
         query, param = _HOLDERS[kind]
         return [row["id"] for row in self._rows(query, {param: value})]
 
-    def set_queue_flow(self, queue: str, paused: bool, max_running: int | None) -> None:
+    def pause_queues(self, queues: Sequence[str]) -> None:
         with self._transaction():
             self._rows("lock_gates")
-            if paused or max_running is not None:
-                params = {"queue": queue, "paused": paused, "max_running": max_running}
-                self._rows("set_queue_gate", params)
+            for queue in queues:
                 self._rows("gate_queue", {"queue": queue})
-            else:
-                self._rows("drop_queue_gate", {"queue": queue})
-                self._rows("ungate_queue", {"queue": queue})
+                self._rows("pause_queue", {"queue": queue})
+
+    def resume_queues(self, queues: Sequence[str]) -> list[str]:
+        not_paused = []
+        with self._transaction():
+            self._rows("lock_gates")
+            for queue in queues:
+                gate = self._row("resume_queue", {"queue": queue})
+                if gate is None:
+                    not_paused.append(queue)
+                else:
+                    self._drop_open_queue_gate(queue, gate)
+            if len(not_paused) < len(queues):
+                self._announce("queue flow")
+        return not_paused
+
+    def limit_queue(self, queue: str, max_running: int | None) -> None:
+        with self._transaction():
+            self._rows("lock_gates")
+            self._rows("gate_queue", {"queue": queue})
+            [gate] = self._rows("limit_queue", {"queue": queue, "max_running": max_running})
+            self._drop_open_queue_gate(queue, gate)
             self._announce("queue flow")
+
+    def _drop_open_queue_gate(self, queue: str, gate: Row) -> None:
+        """A queue neither paused nor limited has no gate: its jobs go back to the plain
+        claim index."""
+        if not gate["paused"] and gate["max_running"] is None:
+            self._rows("drop_queue_gate", {"queue": queue})
+            self._rows("ungate_queue", {"queue": queue})
 
     def group_counts(self, group: str) -> dict[str, int]:
         return {row["state"]: row["n"] for row in self._rows("group_counts", {"group": group})}

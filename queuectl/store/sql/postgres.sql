@@ -332,22 +332,43 @@ LOCK TABLE queuectl_gates IN ROW EXCLUSIVE MODE
 -- and keeps new ones out, so that a gate's running jobs are counted exactly.
 LOCK TABLE queuectl_gates IN SHARE ROW EXCLUSIVE MODE
 
--- name: set_queue_gate
--- Its running jobs counted afresh: none of them took a slot while the queue had no gate.
-INSERT INTO queuectl_gates (name, paused, max_running, running)
-VALUES ('queue:' || %(queue)s, %(paused)s, %(max_running)s,
+-- name: pause_queue :repeatable
+-- Only `paused` is set: a limit set meanwhile by another operator stays. Its running jobs
+-- are counted afresh (none took a slot while the queue had no gate), after gate_queue: each
+-- one counted then frees its slot when it ends.
+INSERT INTO queuectl_gates (name, paused, running)
+VALUES ('queue:' || %(queue)s, true,
         (SELECT count(*) FROM queuectl_jobs WHERE queue = %(queue)s AND state = 'processing'))
-ON CONFLICT (name) DO UPDATE
-   SET paused = excluded.paused, max_running = excluded.max_running, running = excluded.running
+ON CONFLICT (name) DO UPDATE SET paused = true, running = excluded.running
+RETURNING paused, max_running
+
+-- name: limit_queue :repeatable
+-- Only `max_running` is set (NULL: none), its running jobs counted afresh as by pause_queue.
+INSERT INTO queuectl_gates (name, max_running, running)
+VALUES ('queue:' || %(queue)s, %(max_running)s,
+        (SELECT count(*) FROM queuectl_jobs WHERE queue = %(queue)s AND state = 'processing'))
+ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running, running = excluded.running
+RETURNING paused, max_running
+
+-- name: resume_queue :lookup
+-- A row only if the queue was paused.
+UPDATE queuectl_gates SET paused = false WHERE name = 'queue:' || %(queue)s AND paused
+RETURNING paused, max_running
 
 -- name: gate_queue
-UPDATE queuectl_jobs SET gate = 'queue:' || %(queue)s WHERE queue = %(queue)s AND gate IS NULL
+-- The jobs that may still be claimed, and those processing: the end of an attempt frees a
+-- slot of each gate of a job whose `gate` is set, so a running job's must be, as its slot
+-- is counted. A finished job's stays as it is (a requeue chooses its gate afresh).
+UPDATE queuectl_jobs SET gate = 'queue:' || %(queue)s
+ WHERE queue = %(queue)s AND state IN ('pending', 'failed', 'processing') AND gate IS NULL
 
 -- name: drop_queue_gate :repeatable
 DELETE FROM queuectl_gates WHERE name = 'queue:' || %(queue)s
 
 -- name: ungate_queue :repeatable :lookup
-UPDATE queuectl_jobs SET gate = NULL WHERE queue = %(queue)s AND gate = 'queue:' || %(queue)s
+UPDATE queuectl_jobs SET gate = NULL
+ WHERE queue = %(queue)s AND state IN ('pending', 'failed', 'processing')
+   AND gate = 'queue:' || %(queue)s
 
 -- name: add_lock :repeatable
 INSERT INTO queuectl_gates (name, max_running) VALUES ('lock:' || %(lock)s, 1)

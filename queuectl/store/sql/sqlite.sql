@@ -292,23 +292,45 @@ SELECT 1 FROM gates LIMIT 0
 -- (PostgreSQL waits here for the claims in flight; SQLite's one writer needs no lock.)
 SELECT 1 FROM gates LIMIT 0
 
--- name: set_queue_gate
--- Its running jobs counted afresh: none of them took a slot while the queue had no gate.
-INSERT INTO gates (name, paused, max_running, running)
-VALUES ('queue:' || :queue, :paused, :max_running,
+-- name: pause_queue
+-- Only `paused` is set: a limit set meanwhile by another operator stays. Its running jobs
+-- are counted afresh (none took a slot while the queue had no gate), after gate_queue: each
+-- one counted then frees its slot when it ends.
+INSERT INTO gates (name, paused, running)
+VALUES ('queue:' || :queue, 1,
         (SELECT count(*) FROM jobs INDEXED BY jobs_queue
           WHERE queue = :queue AND state = 'processing'))
-ON CONFLICT (name) DO UPDATE
-   SET paused = excluded.paused, max_running = excluded.max_running, running = excluded.running
+ON CONFLICT (name) DO UPDATE SET paused = 1, running = excluded.running
+RETURNING paused, max_running
+
+-- name: limit_queue
+-- Only `max_running` is set (NULL: none), its running jobs counted afresh as by pause_queue.
+INSERT INTO gates (name, max_running, running)
+VALUES ('queue:' || :queue, :max_running,
+        (SELECT count(*) FROM jobs INDEXED BY jobs_queue
+          WHERE queue = :queue AND state = 'processing'))
+ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running, running = excluded.running
+RETURNING paused, max_running
+
+-- name: resume_queue
+-- A row only if the queue was paused.
+UPDATE gates SET paused = 0 WHERE name = 'queue:' || :queue AND paused = 1
+RETURNING paused, max_running
 
 -- name: gate_queue
-UPDATE jobs SET gate = 'queue:' || :queue WHERE queue = :queue AND gate IS NULL
+-- The jobs that may still be claimed, and those processing: the end of an attempt frees a
+-- slot of each gate of a job whose `gate` is set, so a running job's must be, as its slot
+-- is counted. A finished job's stays as it is (a requeue chooses its gate afresh).
+UPDATE jobs SET gate = 'queue:' || :queue
+ WHERE queue = :queue AND state IN ('pending', 'failed', 'processing') AND gate IS NULL
 
 -- name: drop_queue_gate
 DELETE FROM gates WHERE name = 'queue:' || :queue
 
 -- name: ungate_queue
-UPDATE jobs SET gate = NULL WHERE queue = :queue AND gate = 'queue:' || :queue
+UPDATE jobs SET gate = NULL
+ WHERE queue = :queue AND state IN ('pending', 'failed', 'processing')
+   AND gate = 'queue:' || :queue
 
 -- name: add_lock
 INSERT INTO gates (name, max_running) VALUES ('lock:' || :lock, 1) ON CONFLICT (name) DO NOTHING
