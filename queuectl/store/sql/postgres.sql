@@ -436,6 +436,12 @@ DELETE FROM queuectl_output_chunks
    AND start + octet_length(data) <= %(keep_from)s
 
 -- name: finish_job
+-- Naming the gates' table as an UPDATE's target takes its ROW EXCLUSIVE lock as the
+-- statement starts, before the job's row lock, as the claim does. Taken after it (by the
+-- trigger that frees the job's slots) the lock could wait for a pause, resume or limit
+-- change, which holds the gates' lock and then waits for the job's row (gate_queue): a
+-- deadlock.
+WITH gates_first AS (UPDATE queuectl_gates SET running = running WHERE false)
 UPDATE queuectl_jobs
    SET state = %(state)s, attempts = %(attempts)s, run_at = %(run_at)s,
        exit_code = %(exit_code)s, last_error = %(last_error)s, finished_at = %(finished_at)s,
