@@ -136,3 +136,19 @@ def test_a_gate_leaves_finished_jobs_as_they_are(store):
     assert store.gate("queue:q").running == 1
     finish(store, running, 0, None, T0 + 4)
     assert store.gate("queue:q").running == 0
+
+
+def test_a_gated_job_is_claimed_in_claim_order_with_the_plain_ones(store):
+    store.limit_queue("gated", 5)
+    store.enqueue(
+        [
+            new("gated-low", queue="gated", priority=-1),
+            new("gated-early", queue="gated"),
+            new("plain"),
+            new("gated-late", queue="gated"),
+            new("gated-high", queue="gated", priority=1),
+        ],
+        T0,
+    )
+    order = ["gated-high", "gated-early", "plain", "gated-late", "gated-low"]
+    assert claimed_ids(store, 6) == order

@@ -20,13 +20,14 @@ def _plan(store: SqliteStore, name: str, queues=None) -> str:
 
 def test_claim_uses_the_partial_index_without_a_sort(tmp_path):
     """The claim walks jobs_claim (and, per open gate, that gate's part of
-    jobs_claim_gated) in claim order: the one sort is of those few candidates,
+    jobs_claim_gated that could come first) in claim order: the one sort is of those few candidates,
     never of the backlog."""
     store = SqliteStore(str(tmp_path / "q.db"))
     for queues in (None, ["a", "b"]):
         steps = _plan(store, "claim", queues).split(" | ")
         assert "SCAN jobs USING INDEX jobs_claim" in steps, steps
-        assert "SEARCH jobs USING INDEX jobs_claim_gated (gate=?)" in steps, steps
+        # A gate's jobs only from the plain candidate's priority up.
+        assert "SEARCH jobs USING INDEX jobs_claim_gated (gate=? AND priority>?)" in steps, steps
         assert not [step for step in steps if step.startswith("SCAN jobs") and "INDEX" not in step]
         sorts = [i for i, step in enumerate(steps) if "TEMP B-TREE" in step]
         assert len(sorts) == 1 and steps[sorts[0] - 1].startswith("SCAN (subquery"), steps

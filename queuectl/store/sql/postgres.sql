@@ -253,10 +253,12 @@ SELECT id FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
 -- A CTE, never "seq IN (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)": the planner may run
 -- such a subquery more than once and update more rows than the LIMIT (PG bug #15715).
 -- The best claimable job of no gate, or the first of each open gate's jobs whose other
--- gates look open too. It is claimed only if every gate of its own is open once locked:
--- the rows are locked in name order (no deadlock), a lock waits for the claim in flight
--- of the same gate to commit and then returns the row as that claim left it; the slots
--- are taken in the same statement, all of them or none.
+-- gates look open too, looked for from the plain candidate's priority up (one below it
+-- cannot come first: a gate of low-priority jobs costs one empty probe). It is claimed
+-- only if every gate of its own is open once locked: the rows are locked in name order
+-- (no deadlock), a lock waits for the claim in flight of the same gate to commit and then
+-- returns the row as that claim left it; the slots are taken in the same statement, all
+-- of them or none.
 WITH plain AS (
     SELECT seq, priority, run_at FROM queuectl_jobs
      WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND gate IS NULL
@@ -270,6 +272,7 @@ gated AS (
            LATERAL (SELECT seq, priority, run_at FROM queuectl_jobs
                      WHERE gate = g.name AND state IN ('pending', 'failed') AND NOT held
                        AND waiting_on = 0 AND run_at <= %(now)s /*queues*/
+                       AND priority >= coalesce((SELECT priority FROM plain), -2147483648)
                        AND NOT EXISTS (SELECT 1 FROM queuectl_gates o
                                   WHERE o.name IN ('queue:' || queuectl_jobs.queue, 'group:' || queuectl_jobs."group",
                                                    'lock:' || queuectl_jobs."lock")

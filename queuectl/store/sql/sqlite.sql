@@ -240,25 +240,30 @@ SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: claim
 -- The best claimable job of no gate (the first entry of jobs_claim), or the first of each
--- open gate's jobs (jobs_claim_gated) whose other gates are open too.
+-- open gate's jobs (jobs_claim_gated) whose other gates are open too. A gate's jobs are
+-- looked at only from the plain candidate's priority up: those below it cannot come first,
+-- so a gate of low-priority jobs costs a claim one empty index probe.
+WITH plain AS (
+    SELECT seq, priority, run_at FROM jobs INDEXED BY jobs_claim
+     WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0
+       AND gate IS NULL AND run_at <= :now /*queues*/
+     ORDER BY priority DESC, run_at, seq
+     LIMIT 1)
 UPDATE jobs
    SET state = 'processing', worker_id = :worker_id, attempts = attempts + 1,
        attempt_number = attempt_number + 1, lease_until = :lease_until, started_at = :now,
        updated_at = :now, cancel_requested = 0,
        host = (SELECT host FROM workers WHERE id = :worker_id)
  WHERE seq = (SELECT seq FROM (
-                SELECT * FROM (
-                  SELECT seq, priority, run_at FROM jobs INDEXED BY jobs_claim
-                   WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0
-                     AND gate IS NULL AND run_at <= :now /*queues*/
-                   ORDER BY priority DESC, run_at, seq
-                   LIMIT 1)
+                SELECT * FROM plain
                 UNION ALL
                 SELECT j.seq, j.priority, j.run_at FROM gates g JOIN jobs j
                     ON j.seq = (SELECT seq FROM jobs INDEXED BY jobs_claim_gated
                                  WHERE gate = g.name AND state IN ('pending', 'failed')
                                    AND held = 0 AND waiting_on = 0 AND gate IS NOT NULL
                                    AND run_at <= :now /*queues*/
+                                   AND priority >= coalesce((SELECT priority FROM plain),
+                                                            -9223372036854775808)
                                    AND NOT EXISTS (SELECT 1 FROM gates o
                                   WHERE o.name IN ('queue:' || jobs.queue, 'group:' || jobs."group",
                                                    'lock:' || jobs."lock")
