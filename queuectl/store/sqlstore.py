@@ -173,24 +173,29 @@ class SqlStore(Store):
         self, jobs: Sequence[NewJob], rows: Sequence[dict[str, Any]]
     ) -> dict[str, str]:
         """The id of each job with a unique key that insert_job skipped (its key held), to
-        the holder's. A holder may end between the insert and this read (on PostgreSQL,
-        another transaction's): then the insert is tried again, a bounded number of times."""
-        held: dict[str, str] = {}
-        for row, job in zip(rows, jobs):
-            if job.unique_key is None:
-                continue
-            for _ in range(_UNIQUE_TRIES):
-                holder = self._row("unique_holder", {"unique_key": job.unique_key})
-                if holder is not None:
-                    break
-                self._rows("insert_job", row)
-            else:
-                raise Conflict(
-                    f"unique key {quote(job.unique_key)} keeps changing hands: try again"
-                )
-            if holder["id"] != job.id:
-                held[job.id] = holder["id"]
-        return held
+        the holder's, read for the whole batch at once. A holder may end between the insert
+        and this read (on PostgreSQL, another transaction's): then that job's insert is tried
+        again, a bounded number of times."""
+        keyed = {job.unique_key: row for job, row in zip(jobs, rows) if job.unique_key}
+        if not keyed:
+            return {}
+        holders: dict[str, str] = {}  # unique key -> holder's id
+        unheld = list(keyed)
+        for _ in range(_UNIQUE_TRIES):
+            for found in self._rows("unique_holders", {"keys": self._list(unheld)}):
+                holders[found["unique_key"]] = found["id"]
+            unheld = [key for key in unheld if key not in holders]
+            if not unheld:
+                break
+            for key in unheld:
+                self._rows("insert_job", keyed[key])
+        else:
+            raise Conflict(f"unique key {quote(unheld[0])} keeps changing hands: try again")
+        return {
+            job.id: holders[job.unique_key]
+            for job in jobs
+            if job.unique_key and holders[job.unique_key] != job.id
+        }
 
     def _add_locks(self, jobs: Sequence[NewJob]) -> None:
         """The gate of each lock the jobs take, made on first use: none of its jobs runs."""

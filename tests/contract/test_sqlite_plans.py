@@ -189,3 +189,22 @@ def test_a_jobs_dependents_are_looked_for_among_the_jobs_that_wait_only(tmp_path
     plan = " | ".join(row["detail"] for row in rows.fetchall())
     assert "jobs_after" in plan and "TEMP B-TREE" not in plan, plan
     store.close()
+
+
+def test_a_batch_of_keyed_jobs_reads_the_holders_of_its_keys_in_one_query(tmp_path):
+    store = SqliteStore(str(tmp_path / "q.db"))
+    try:
+
+        def keyed(job_id: str, key: str) -> NewJob:
+            return NewJob(id=job_id, command="true", max_retries=0, cwd="/", unique_key=key)
+
+        store.enqueue([keyed("holder", "k3")], 0.0)
+        statements: list[str] = []
+        store._conn.set_trace_callback(statements.append)
+        held = store.enqueue([keyed(f"j{i}", f"k{i}") for i in range(20)], 0.0)
+        store._conn.set_trace_callback(None)
+        assert held == {"j3": "holder"}
+        reads = [s for s in statements if s.lstrip().startswith("SELECT") and "unique_key" in s]
+        assert len(reads) == 1, reads
+    finally:
+        store.close()

@@ -235,9 +235,9 @@ VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s
 ON CONFLICT (unique_key)
  WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing') DO NOTHING
 
--- name: unique_holder
-SELECT id FROM queuectl_jobs
- WHERE unique_key = %(unique_key)s AND state IN ('pending', 'failed', 'processing')
+-- name: unique_holders :repeatable :lookup
+SELECT unique_key, id FROM queuectl_jobs
+ WHERE unique_key = ANY(%(keys)s::text[]) AND state IN ('pending', 'failed', 'processing')
 
 -- name: unique_clashes
 SELECT j.id, j.unique_key, h.id AS holder

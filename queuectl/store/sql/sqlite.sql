@@ -224,9 +224,10 @@ VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :tim
 ON CONFLICT (unique_key)
  WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing') DO NOTHING
 
--- name: unique_holder
-SELECT id FROM jobs
- WHERE unique_key = :unique_key AND state IN ('pending', 'failed', 'processing')
+-- name: unique_holders
+SELECT unique_key, id FROM jobs INDEXED BY jobs_unique_key
+ WHERE unique_key IN (SELECT value FROM json_each(:keys))
+   AND unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing')
 
 -- name: unique_clashes
 SELECT j.id, j.unique_key, h.id AS holder
