@@ -698,9 +698,13 @@ class SqlStore(Store):
     def limit_queue(self, queue: str, max_running: int | None) -> None:
         with self._transaction():
             self._rows("lock_gates")
-            self._rows("gate_queue", {"queue": queue})
-            [gate] = self._rows("limit_queue", {"queue": queue, "max_running": max_running})
-            self._drop_open_queue_gate(queue, gate)
+            if max_running is not None:
+                self._rows("gate_queue", {"queue": queue})
+                self._rows("limit_queue", {"queue": queue, "max_running": max_running})
+            else:
+                gate = self._row("unlimit_queue", {"queue": queue})
+                if gate is not None:
+                    self._drop_open_queue_gate(queue, gate)
             self._announce("queue flow")
 
     def _drop_open_queue_gate(self, queue: str, gate: Row) -> None:

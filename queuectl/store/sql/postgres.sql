@@ -343,14 +343,17 @@ INSERT INTO queuectl_gates (name, paused, running)
 VALUES ('queue:' || %(queue)s, true,
         (SELECT count(*) FROM queuectl_jobs WHERE queue = %(queue)s AND state = 'processing'))
 ON CONFLICT (name) DO UPDATE SET paused = true, running = excluded.running
-RETURNING paused, max_running
 
 -- name: limit_queue :repeatable
--- Only `max_running` is set (NULL: none), its running jobs counted afresh as by pause_queue.
+-- Only `max_running` is set, its running jobs counted afresh as by pause_queue.
 INSERT INTO queuectl_gates (name, max_running, running)
 VALUES ('queue:' || %(queue)s, %(max_running)s,
         (SELECT count(*) FROM queuectl_jobs WHERE queue = %(queue)s AND state = 'processing'))
 ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running, running = excluded.running
+
+-- name: unlimit_queue :repeatable :lookup
+-- Only `max_running` is cleared; a row only if the queue has a gate.
+UPDATE queuectl_gates SET max_running = NULL WHERE name = 'queue:' || %(queue)s
 RETURNING paused, max_running
 
 -- name: resume_queue :lookup

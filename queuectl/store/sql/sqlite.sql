@@ -307,15 +307,18 @@ VALUES ('queue:' || :queue, 1,
         (SELECT count(*) FROM jobs INDEXED BY jobs_queue
           WHERE queue = :queue AND state = 'processing'))
 ON CONFLICT (name) DO UPDATE SET paused = 1, running = excluded.running
-RETURNING paused, max_running
 
 -- name: limit_queue
--- Only `max_running` is set (NULL: none), its running jobs counted afresh as by pause_queue.
+-- Only `max_running` is set, its running jobs counted afresh as by pause_queue.
 INSERT INTO gates (name, max_running, running)
 VALUES ('queue:' || :queue, :max_running,
         (SELECT count(*) FROM jobs INDEXED BY jobs_queue
           WHERE queue = :queue AND state = 'processing'))
 ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running, running = excluded.running
+
+-- name: unlimit_queue
+-- Only `max_running` is cleared; a row only if the queue has a gate.
+UPDATE gates SET max_running = NULL WHERE name = 'queue:' || :queue
 RETURNING paused, max_running
 
 -- name: resume_queue
