@@ -343,12 +343,25 @@ class Store(abc.ABC):
         """The ids of the processing jobs that pass through the gate, longest running first."""
 
     @abc.abstractmethod
-    def set_queue_flow(self, queue: str, paused: bool, max_running: int | None) -> None:
-        """From now on the queue's jobs are claimed only while it is not paused and fewer
-        than `max_running` (None: any number) of them are processing, on every worker at
-        once: its running jobs are counted under a lock that waits for claims in flight,
-        its waiting jobs move to (or, with neither, back from) the gated claim index, in
-        one transaction; idle workers are woken."""
+    def pause_queues(self, queues: Sequence[str]) -> None:
+        """From now on no job of these queues is claimed, on every worker at once, until
+        they are resumed; a queue's limit stays as it is. In one transaction, under a lock
+        that waits for claims in flight: each queue's running jobs are counted, its waiting
+        jobs move to the gated claim index."""
+
+    @abc.abstractmethod
+    def resume_queues(self, queues: Sequence[str]) -> list[str]:
+        """The paused ones among these queues are claimed from again (within their limits),
+        in one transaction as `pause_queues`; idle workers are woken. Returns those that
+        were not paused, as that transaction saw them."""
+
+    @abc.abstractmethod
+    def limit_queue(self, queue: str, max_running: int | None) -> None:
+        """From now on at most `max_running` (None: any number) of the queue's jobs are
+        processing at once, on every worker at once; whether it is paused stays as it is.
+        In one transaction as `pause_queues`; a queue neither paused nor limited has no
+        gate (its waiting jobs move back to the plain claim index). Idle workers are
+        woken."""
 
     @abc.abstractmethod
     def group_counts(self, group: str) -> dict[str, int]:

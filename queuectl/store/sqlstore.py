@@ -215,24 +215,29 @@ class SqlStore(Store):
         self, jobs: Sequence[NewJob], rows: Sequence[dict[str, Any]]
     ) -> dict[str, str]:
         """The id of each job with a unique key that insert_job skipped (its key held), to
-        the holder's. A holder may end between the insert and this read (on PostgreSQL,
-        another transaction's): then the insert is tried again, a bounded number of times."""
-        held: dict[str, str] = {}
-        for row, job in zip(rows, jobs):
-            if job.unique_key is None:
-                continue
-            for _ in range(_UNIQUE_TRIES):
-                holder = self._row("unique_holder", {"unique_key": job.unique_key})
-                if holder is not None:
-                    break
-                self._rows("insert_job", row)
-            else:
-                raise Conflict(
-                    f"unique key {quote(job.unique_key)} keeps changing hands: try again"
-                )
-            if holder["id"] != job.id:
-                held[job.id] = holder["id"]
-        return held
+        the holder's, read for the whole batch at once. A holder may end between the insert
+        and this read (on PostgreSQL, another transaction's): then that job's insert is tried
+        again, a bounded number of times."""
+        keyed = {job.unique_key: row for job, row in zip(jobs, rows) if job.unique_key}
+        if not keyed:
+            return {}
+        holders: dict[str, str] = {}  # unique key -> holder's id
+        unheld = list(keyed)
+        for _ in range(_UNIQUE_TRIES):
+            for found in self._rows("unique_holders", {"keys": self._list(unheld)}):
+                holders[found["unique_key"]] = found["id"]
+            unheld = [key for key in unheld if key not in holders]
+            if not unheld:
+                break
+            for key in unheld:
+                self._rows("insert_job", keyed[key])
+        else:
+            raise Conflict(f"unique key {quote(unheld[0])} keeps changing hands: try again")
+        return {
+            job.id: holders[job.unique_key]
+            for job in jobs
+            if job.unique_key and holders[job.unique_key] != job.id
+        }
 
     def _add_locks(self, jobs: Sequence[NewJob]) -> None:
         """The gate of each lock the jobs take, made on first use: none of its jobs runs."""
@@ -710,17 +715,45 @@ class SqlStore(Store):
         query, param = _HOLDERS[kind]
         return [row["id"] for row in self._rows(query, {param: value})]
 
-    def set_queue_flow(self, queue: str, paused: bool, max_running: int | None) -> None:
+    def pause_queues(self, queues: Sequence[str]) -> None:
         with self._transaction():
             self._rows("lock_gates")
-            if paused or max_running is not None:
-                params = {"queue": queue, "paused": paused, "max_running": max_running}
-                self._rows("set_queue_gate", params)
+            for queue in queues:
                 self._rows("gate_queue", {"queue": queue})
+                self._rows("pause_queue", {"queue": queue})
+
+    def resume_queues(self, queues: Sequence[str]) -> list[str]:
+        not_paused = []
+        with self._transaction():
+            self._rows("lock_gates")
+            for queue in queues:
+                gate = self._row("resume_queue", {"queue": queue})
+                if gate is None:
+                    not_paused.append(queue)
+                else:
+                    self._drop_open_queue_gate(queue, gate)
+            if len(not_paused) < len(queues):
+                self._announce("queue flow")
+        return not_paused
+
+    def limit_queue(self, queue: str, max_running: int | None) -> None:
+        with self._transaction():
+            self._rows("lock_gates")
+            if max_running is not None:
+                self._rows("gate_queue", {"queue": queue})
+                self._rows("limit_queue", {"queue": queue, "max_running": max_running})
             else:
-                self._rows("drop_queue_gate", {"queue": queue})
-                self._rows("ungate_queue", {"queue": queue})
+                gate = self._row("unlimit_queue", {"queue": queue})
+                if gate is not None:
+                    self._drop_open_queue_gate(queue, gate)
             self._announce("queue flow")
+
+    def _drop_open_queue_gate(self, queue: str, gate: Row) -> None:
+        """A queue neither paused nor limited has no gate: its jobs go back to the plain
+        claim index."""
+        if not gate["paused"] and gate["max_running"] is None:
+            self._rows("drop_queue_gate", {"queue": queue})
+            self._rows("ungate_queue", {"queue": queue})
 
     def group_counts(self, group: str) -> dict[str, int]:
         return {row["state"]: row["n"] for row in self._rows("group_counts", {"group": group})}

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -130,6 +131,39 @@ def test_claim_walks_the_partial_index_without_a_sort(pg_location):
             assert "queuectl_jobs_claim_gated" in plan, plan
             assert "Seq Scan on queuectl_jobs" not in plan, plan
         assert "queuectl_jobs_due" in _explain(store, "next_run_at")
+    finally:
+        store.close()
+
+
+def test_a_limit_waits_for_a_pause_in_flight_and_keeps_it(pg_location):
+    """Two operators at once: `queue limit` starts while another's pause holds the gates'
+    lock, uncommitted. The limit waits for it and then sets the limit only: the queue stays
+    paused (a limit that read the gate before the pause committed used to write it back)."""
+    import psycopg
+
+    from queuectl import service
+
+    store = open_store(pg_location)
+    try:
+        with (
+            psycopg.connect(pg_location) as operator,
+            psycopg.connect(pg_location, autocommit=True) as monitor,
+        ):
+            operator.execute("LOCK TABLE queuectl_gates IN SHARE ROW EXCLUSIVE MODE")
+            operator.execute("INSERT INTO queuectl_gates (name, paused) VALUES ('queue:q', true)")
+            limiter = threading.Thread(target=service.limit, args=(store, "q", 3))
+            limiter.start()
+            pids = [operator.info.backend_pid, store._conn.info.backend_pid]
+            wait_for(
+                lambda: monitor.execute(
+                    "SELECT %s = ANY(pg_blocking_pids(%s)) AS waits", pids
+                ).fetchone()[0],
+                message="the limit waiting for the pause's lock",
+            )
+            operator.commit()
+            limiter.join(60)
+        gate = store.gate("queue:q")
+        assert (gate.paused, gate.max_running) == (True, 3)
     finally:
         store.close()
 

@@ -266,9 +266,9 @@ VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s
 ON CONFLICT (unique_key)
  WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing') DO NOTHING
 
--- name: unique_holder
-SELECT id FROM queuectl_jobs
- WHERE unique_key = %(unique_key)s AND state IN ('pending', 'failed', 'processing')
+-- name: unique_holders :repeatable :lookup
+SELECT unique_key, id FROM queuectl_jobs
+ WHERE unique_key = ANY(%(keys)s::text[]) AND state IN ('pending', 'failed', 'processing')
 
 -- name: unique_clashes
 SELECT j.id, j.unique_key, h.id AS holder
@@ -284,10 +284,12 @@ SELECT id FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
 -- A CTE, never "seq IN (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)": the planner may run
 -- such a subquery more than once and update more rows than the LIMIT (PG bug #15715).
 -- The best claimable job of no gate, or the first of each open gate's jobs whose other
--- gates look open too. It is claimed only if every gate of its own is open once locked:
--- the rows are locked in name order (no deadlock), a lock waits for the claim in flight
--- of the same gate to commit and then returns the row as that claim left it; the slots
--- are taken in the same statement, all of them or none.
+-- gates look open too, looked for from the plain candidate's priority up (one below it
+-- cannot come first: a gate of low-priority jobs costs one empty probe). It is claimed
+-- only if every gate of its own is open once locked: the rows are locked in name order
+-- (no deadlock), a lock waits for the claim in flight of the same gate to commit and then
+-- returns the row as that claim left it; the slots are taken in the same statement, all
+-- of them or none.
 WITH plain AS (
     SELECT seq, priority, run_at FROM queuectl_jobs
      WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND gate IS NULL
@@ -301,6 +303,7 @@ gated AS (
            LATERAL (SELECT seq, priority, run_at FROM queuectl_jobs
                      WHERE gate = g.name AND state IN ('pending', 'failed') AND NOT held
                        AND waiting_on = 0 AND run_at <= %(now)s /*queues*/
+                       AND priority >= coalesce((SELECT priority FROM plain), -2147483648)
                        AND NOT EXISTS (SELECT 1 FROM queuectl_gates o
                                   WHERE o.name IN ('queue:' || queuectl_jobs.queue, 'group:' || queuectl_jobs."group",
                                                    'lock:' || queuectl_jobs."lock")
@@ -363,22 +366,46 @@ LOCK TABLE queuectl_gates IN ROW EXCLUSIVE MODE
 -- and keeps new ones out, so that a gate's running jobs are counted exactly.
 LOCK TABLE queuectl_gates IN SHARE ROW EXCLUSIVE MODE
 
--- name: set_queue_gate
--- Its running jobs counted afresh: none of them took a slot while the queue had no gate.
-INSERT INTO queuectl_gates (name, paused, max_running, running)
-VALUES ('queue:' || %(queue)s, %(paused)s, %(max_running)s,
+-- name: pause_queue :repeatable
+-- Only `paused` is set: a limit set meanwhile by another operator stays. Its running jobs
+-- are counted afresh (none took a slot while the queue had no gate), after gate_queue: each
+-- one counted then frees its slot when it ends.
+INSERT INTO queuectl_gates (name, paused, running)
+VALUES ('queue:' || %(queue)s, true,
         (SELECT count(*) FROM queuectl_jobs WHERE queue = %(queue)s AND state = 'processing'))
-ON CONFLICT (name) DO UPDATE
-   SET paused = excluded.paused, max_running = excluded.max_running, running = excluded.running
+ON CONFLICT (name) DO UPDATE SET paused = true, running = excluded.running
+
+-- name: limit_queue :repeatable
+-- Only `max_running` is set, its running jobs counted afresh as by pause_queue.
+INSERT INTO queuectl_gates (name, max_running, running)
+VALUES ('queue:' || %(queue)s, %(max_running)s,
+        (SELECT count(*) FROM queuectl_jobs WHERE queue = %(queue)s AND state = 'processing'))
+ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running, running = excluded.running
+
+-- name: unlimit_queue :repeatable :lookup
+-- Only `max_running` is cleared; a row only if the queue has a gate.
+UPDATE queuectl_gates SET max_running = NULL WHERE name = 'queue:' || %(queue)s
+RETURNING paused, max_running
+
+-- name: resume_queue :lookup
+-- A row only if the queue was paused.
+UPDATE queuectl_gates SET paused = false WHERE name = 'queue:' || %(queue)s AND paused
+RETURNING paused, max_running
 
 -- name: gate_queue
-UPDATE queuectl_jobs SET gate = 'queue:' || %(queue)s WHERE queue = %(queue)s AND gate IS NULL
+-- The jobs that may still be claimed, and those processing: the end of an attempt frees a
+-- slot of each gate of a job whose `gate` is set, so a running job's must be, as its slot
+-- is counted. A finished job's stays as it is (a requeue chooses its gate afresh).
+UPDATE queuectl_jobs SET gate = 'queue:' || %(queue)s
+ WHERE queue = %(queue)s AND state IN ('pending', 'failed', 'processing') AND gate IS NULL
 
 -- name: drop_queue_gate :repeatable
 DELETE FROM queuectl_gates WHERE name = 'queue:' || %(queue)s
 
 -- name: ungate_queue :repeatable :lookup
-UPDATE queuectl_jobs SET gate = NULL WHERE queue = %(queue)s AND gate = 'queue:' || %(queue)s
+UPDATE queuectl_jobs SET gate = NULL
+ WHERE queue = %(queue)s AND state IN ('pending', 'failed', 'processing')
+   AND gate = 'queue:' || %(queue)s
 
 -- name: add_lock :repeatable
 INSERT INTO queuectl_gates (name, max_running) VALUES ('lock:' || %(lock)s, 1)
@@ -446,6 +473,12 @@ DELETE FROM queuectl_output_chunks
    AND start + octet_length(data) <= %(keep_from)s
 
 -- name: finish_job
+-- Naming the gates' table as an UPDATE's target takes its ROW EXCLUSIVE lock as the
+-- statement starts, before the job's row lock, as the claim does. Taken after it (by the
+-- trigger that frees the job's slots) the lock could wait for a pause, resume or limit
+-- change, which holds the gates' lock and then waits for the job's row (gate_queue): a
+-- deadlock.
+WITH gates_first AS (UPDATE queuectl_gates SET running = running WHERE false)
 UPDATE queuectl_jobs
    SET state = %(state)s, attempts = %(attempts)s, run_at = %(run_at)s,
        exit_code = %(exit_code)s, last_error = %(last_error)s, finished_at = %(finished_at)s,

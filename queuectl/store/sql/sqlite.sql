@@ -256,9 +256,10 @@ VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :tim
 ON CONFLICT (unique_key)
  WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing') DO NOTHING
 
--- name: unique_holder
-SELECT id FROM jobs
- WHERE unique_key = :unique_key AND state IN ('pending', 'failed', 'processing')
+-- name: unique_holders
+SELECT unique_key, id FROM jobs INDEXED BY jobs_unique_key
+ WHERE unique_key IN (SELECT value FROM json_each(:keys))
+   AND unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing')
 
 -- name: unique_clashes
 SELECT j.id, j.unique_key, h.id AS holder
@@ -272,25 +273,30 @@ SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: claim
 -- The best claimable job of no gate (the first entry of jobs_claim), or the first of each
--- open gate's jobs (jobs_claim_gated) whose other gates are open too.
+-- open gate's jobs (jobs_claim_gated) whose other gates are open too. A gate's jobs are
+-- looked at only from the plain candidate's priority up: those below it cannot come first,
+-- so a gate of low-priority jobs costs a claim one empty index probe.
+WITH plain AS (
+    SELECT seq, priority, run_at FROM jobs INDEXED BY jobs_claim
+     WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0
+       AND gate IS NULL AND run_at <= :now /*queues*/
+     ORDER BY priority DESC, run_at, seq
+     LIMIT 1)
 UPDATE jobs
    SET state = 'processing', worker_id = :worker_id, attempts = attempts + 1,
        attempt_number = attempt_number + 1, lease_until = :lease_until, started_at = :now,
        updated_at = :now, cancel_requested = 0,
        host = (SELECT host FROM workers WHERE id = :worker_id)
  WHERE seq = (SELECT seq FROM (
-                SELECT * FROM (
-                  SELECT seq, priority, run_at FROM jobs INDEXED BY jobs_claim
-                   WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0
-                     AND gate IS NULL AND run_at <= :now /*queues*/
-                   ORDER BY priority DESC, run_at, seq
-                   LIMIT 1)
+                SELECT * FROM plain
                 UNION ALL
                 SELECT j.seq, j.priority, j.run_at FROM gates g JOIN jobs j
                     ON j.seq = (SELECT seq FROM jobs INDEXED BY jobs_claim_gated
                                  WHERE gate = g.name AND state IN ('pending', 'failed')
                                    AND held = 0 AND waiting_on = 0 AND gate IS NOT NULL
                                    AND run_at <= :now /*queues*/
+                                   AND priority >= coalesce((SELECT priority FROM plain),
+                                                            -9223372036854775808)
                                    AND NOT EXISTS (SELECT 1 FROM gates o
                                   WHERE o.name IN ('queue:' || jobs.queue, 'group:' || jobs."group",
                                                    'lock:' || jobs."lock")
@@ -324,23 +330,48 @@ SELECT 1 FROM gates LIMIT 0
 -- (PostgreSQL waits here for the claims in flight; SQLite's one writer needs no lock.)
 SELECT 1 FROM gates LIMIT 0
 
--- name: set_queue_gate
--- Its running jobs counted afresh: none of them took a slot while the queue had no gate.
-INSERT INTO gates (name, paused, max_running, running)
-VALUES ('queue:' || :queue, :paused, :max_running,
+-- name: pause_queue
+-- Only `paused` is set: a limit set meanwhile by another operator stays. Its running jobs
+-- are counted afresh (none took a slot while the queue had no gate), after gate_queue: each
+-- one counted then frees its slot when it ends.
+INSERT INTO gates (name, paused, running)
+VALUES ('queue:' || :queue, 1,
         (SELECT count(*) FROM jobs INDEXED BY jobs_queue
           WHERE queue = :queue AND state = 'processing'))
-ON CONFLICT (name) DO UPDATE
-   SET paused = excluded.paused, max_running = excluded.max_running, running = excluded.running
+ON CONFLICT (name) DO UPDATE SET paused = 1, running = excluded.running
+
+-- name: limit_queue
+-- Only `max_running` is set, its running jobs counted afresh as by pause_queue.
+INSERT INTO gates (name, max_running, running)
+VALUES ('queue:' || :queue, :max_running,
+        (SELECT count(*) FROM jobs INDEXED BY jobs_queue
+          WHERE queue = :queue AND state = 'processing'))
+ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running, running = excluded.running
+
+-- name: unlimit_queue
+-- Only `max_running` is cleared; a row only if the queue has a gate.
+UPDATE gates SET max_running = NULL WHERE name = 'queue:' || :queue
+RETURNING paused, max_running
+
+-- name: resume_queue
+-- A row only if the queue was paused.
+UPDATE gates SET paused = 0 WHERE name = 'queue:' || :queue AND paused = 1
+RETURNING paused, max_running
 
 -- name: gate_queue
-UPDATE jobs SET gate = 'queue:' || :queue WHERE queue = :queue AND gate IS NULL
+-- The jobs that may still be claimed, and those processing: the end of an attempt frees a
+-- slot of each gate of a job whose `gate` is set, so a running job's must be, as its slot
+-- is counted. A finished job's stays as it is (a requeue chooses its gate afresh).
+UPDATE jobs SET gate = 'queue:' || :queue
+ WHERE queue = :queue AND state IN ('pending', 'failed', 'processing') AND gate IS NULL
 
 -- name: drop_queue_gate
 DELETE FROM gates WHERE name = 'queue:' || :queue
 
 -- name: ungate_queue
-UPDATE jobs SET gate = NULL WHERE queue = :queue AND gate = 'queue:' || :queue
+UPDATE jobs SET gate = NULL
+ WHERE queue = :queue AND state IN ('pending', 'failed', 'processing')
+   AND gate = 'queue:' || :queue
 
 -- name: add_lock
 INSERT INTO gates (name, max_running) VALUES ('lock:' || :lock, 1) ON CONFLICT (name) DO NOTHING
