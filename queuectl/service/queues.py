@@ -8,7 +8,7 @@ from typing import Any
 
 from queuectl.errors import UserError, quote
 from queuectl.inputs import integer
-from queuectl.model import STATES
+from queuectl.model import STATES, Gate
 from queuectl.service.names import check_queue
 from queuectl.service.workers import workers
 from queuectl.store.base import Store
