@@ -59,6 +59,8 @@ class NewJob:
     index: int | None = None
     lock: str | None = None
     unique_key: str | None = None
+    retry_on: list[str] | None = None
+    no_retry_on: list[str] | None = None
 
 
 def job_field(
@@ -140,6 +142,17 @@ class Job:
     unique_key: str | None = job_field(
         "at most one pending, failed or processing job has it; an enqueue with a held key "
         "creates nothing",
+        default=None,
+    )
+    retry_on: list[str] | None = job_field(
+        "failure policy: a failed attempt that matches none of these exit codes, ranges "
+        "and words (timeout, signal) goes dead at once",
+        default=None,
+    )
+    no_retry_on: list[str] | None = job_field(
+        "failure policy: a failed attempt that matches one of these exit codes, ranges and "
+        "words (timeout, signal) goes dead at once; config no_retry_on, copied at enqueue, "
+        "for a job that sets neither",
         default=None,
     )
     # Bookkeeping that is not part of the public job object:

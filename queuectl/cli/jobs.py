@@ -14,6 +14,7 @@ from queuectl.cli.output import ago, print_json, print_workers, relative, say, s
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
 from queuectl.model import FAILED, PUBLIC_JOB_FIELDS, STATES
+from queuectl.policy import KEYS as POLICY_KEYS
 from queuectl.visible import LINE_BREAKS, visible
 
 SHOWN_LEFT = 5  # the jobs `wait` names when it times out; it counts the rest
@@ -21,7 +22,7 @@ SHOWN_LEFT = 5  # the jobs `wait` names when it times out; it counts the rest
 
 def cmd_run(args: argparse.Namespace) -> int:
     spec: dict[str, Any] = {"command": args.cmd, "queue": args.queue, "priority": args.priority}
-    for key in ("id", "max_retries", "timeout", "cwd", "delay", "run_at"):
+    for key in ("id", "max_retries", "timeout", "cwd", "delay", "run_at", *POLICY_KEYS):
         if getattr(args, key) is not None:
             spec[key] = getattr(args, key)
     if args.env:
@@ -300,6 +301,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             )
         elif key == "held":
             value = "yes" if value else "no"
+        elif key in POLICY_KEYS and value is not None:
+            value = ",".join(value)
         elif key in moments and value is not None:
             value = f"{value} ({relative(getattr(job, key), now)})"
         print(f"{key + ':':13} {'' if value is None else visible(str(value), LINE_BREAKS)}")

@@ -210,11 +210,18 @@ ALTER TABLE jobs ADD COLUMN unique_key TEXT;
 CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
  WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
 
+-- name: schema_v10
+-- The failure policy (SPEC §9): comma-separated exit codes, ranges and words; at most one
+-- of the two is set. '' is an empty no_retry_on, NULL one not set.
+ALTER TABLE jobs ADD COLUMN retry_on TEXT;
+ALTER TABLE jobs ADD COLUMN no_retry_on TEXT;
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
-                  "after", "group", "index", "lock", unique_key, gate, created_at, updated_at)
+                  "after", "group", "index", "lock", unique_key, retry_on, no_retry_on, gate,
+                  created_at, updated_at)
 VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :timeout, :cwd,
-        :env, :after, :group, :index, :lock, :unique_key,
+        :env, :after, :group, :index, :lock, :unique_key, :retry_on, :no_retry_on,
         CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
             WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
             THEN 'group:' || :group
@@ -497,7 +504,8 @@ RETURNING id
 UPDATE jobs
    SET command = :command, queue = :queue, priority = :priority,
        max_retries = :max_retries, run_at = :run_at, timeout = :timeout,
-       cwd = :cwd, env = :env, "group" = :group, "lock" = :lock, updated_at = :now,
+       cwd = :cwd, env = :env, "group" = :group, "lock" = :lock, retry_on = :retry_on,
+       no_retry_on = :no_retry_on, updated_at = :now,
        gate = CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
             WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
             THEN 'group:' || :group
