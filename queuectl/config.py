@@ -23,7 +23,7 @@ Value = Union[Number, tuple[str, ...]]  # tuple: a failure policy (no_retry_on)
 @record(frozen=True)
 class Setting:
     name: str
-    kind: type  # int or float
+    kind: type  # int or float (tuple: a failure policy, read by `parser`)
     low: Number
     high: Number
     default: Value

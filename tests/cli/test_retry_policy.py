@@ -4,6 +4,7 @@ bad input is one stderr line and stores nothing."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -170,3 +171,21 @@ def test_a_bad_policy_in_edit_changes_nothing(cli):
     assert "exit code 300 is out of range" in bad.stderr
     job = cli.job(job_id)
     assert (job["retry_on"], job["no_retry_on"]) == (["75"], None)
+
+
+def test_backoff_jitter_spreads_each_delay_within_its_bounds(fast_config, pool):
+    cli = fast_config
+    cli.ok("config", "set", "backoff_base", "4")
+    cli.ok("config", "set", "backoff_jitter", "0.5")
+    ids = [run(cli, "--max-retries", "1", "exit 1") for _ in range(3)]
+    pool(3)
+    delays = []
+    for job_id in ids:
+        cli("wait", job_id, *WAIT)
+        shown = cli.json("show", job_id)
+        # run_at stays where the first failure put it: its end plus the delay.
+        first_end = datetime.fromisoformat(shown["attempts"][0]["finished_at"][:-1])
+        run_at = datetime.fromisoformat(shown["job"]["run_at"][:-1])
+        delays.append((run_at - first_end).total_seconds())
+    assert all(2 - 0.002 <= delay <= 6 + 0.002 for delay in delays), delays  # 4 s × [0.5, 1.5]
+    assert any(abs(delay - 4) > 0.002 for delay in delays), delays  # drawn, not fixed
