@@ -39,6 +39,10 @@ class StoreError(QueuectlError):
     """The store cannot be opened or used (wrong version, missing driver, unreachable)."""
 
 
+class SchemaTooNew(StoreError):
+    """The store's schema is of a newer release than this one: that release upgraded it."""
+
+
 class StoreUnavailable(StoreError):
     """The store cannot be used for now, for a reason that passes: a database server that
     restarts or refuses connections, a full disk, a lock held too long. Workers and pools

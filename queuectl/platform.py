@@ -117,16 +117,19 @@ NETWORK_FILESYSTEMS = (
 )
 
 
-def network_filesystem(path: str) -> str | None:
+def network_filesystem(path: str, mountinfo: list[str] | None = None) -> str | None:
     """The type of the network file system `path` is on (Linux), or None. SQLite's
-    locking, and WAL's shared memory, do not work across hosts on such file systems."""
-    if not _IS_LINUX:
-        return None
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
-            kind = mount_type(os.path.realpath(path), handle.read().splitlines())
-    except OSError:
-        return None
+    locking, and WAL's shared memory, do not work across hosts on such file systems.
+    `mountinfo`: the lines of /proc/self/mountinfo, read from there if not given."""
+    if mountinfo is None:
+        if not _IS_LINUX:
+            return None
+        try:
+            with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+                mountinfo = handle.read().splitlines()
+        except OSError:
+            return None
+    kind = mount_type(os.path.realpath(path), mountinfo)
     return kind if kind in NETWORK_FILESYSTEMS else None
 
 

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from queuectl import service
-from queuectl.cli.common import ids_or_group, open_store, say_skipped
+from queuectl.cli.common import ids_or_group, job_spec, open_store, say_skipped
 from queuectl.cli.output import ago, print_json, print_workers, relative, say, shorten, table
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
@@ -21,14 +21,10 @@ SHOWN_LEFT = 5  # the jobs `wait` names when it times out; it counts the rest
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    spec: dict[str, Any] = {"command": args.cmd, "queue": args.queue, "priority": args.priority}
-    for key in ("id", "max_retries", "timeout", "cwd", "delay", "run_at", *POLICY_KEYS):
+    spec = job_spec(args)
+    for key in ("id", "delay", "run_at"):
         if getattr(args, key) is not None:
             spec[key] = getattr(args, key)
-    if args.env:
-        spec["env"] = dict(args.env)
-    if args.inherit_env:
-        spec["inherit_env"] = ",".join(args.inherit_env)
     after = [
         {"id": job_id, "on": on}
         for option, on in (("after", "success"), ("after_any", "any"), ("after_failure", "failure"))
@@ -37,10 +33,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     ]
     if after:
         spec["after"] = after
-    if args.group is not None:
-        spec["group"] = args.group
-    if args.lock is not None:
-        spec["lock"] = args.lock
     if args.unique_key is not None:
         spec["unique_key"] = args.unique_key
     if args.max_running is not None and args.array is None and args.each_line is None:
@@ -243,7 +235,9 @@ def _group_status(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     store = open_store(args, only_reads=True)
     # One more than asked for tells whether there are more, without counting them all.
-    jobs = service.list_jobs(store, args.state, args.queue, args.limit + 1, args.offset, args.group)
+    jobs = service.list_jobs(
+        store, args.state, args.queue, args.limit + 1, args.offset, args.group, args.schedule
+    )
     if len(jobs) > args.limit:
         jobs = jobs[: args.limit]
         say(f"showing the newest {len(jobs)} jobs; there are more (see --limit)")

@@ -185,6 +185,32 @@ def _cancel_group(store: Store, name: str) -> service.Acted:
     return service.Acted(list(results), skipped)
 
 
+def queues(store: Store, query: Query) -> dict[str, Any]:
+    _params(query, ())
+    return {"queues": service.queue_list(store)}
+
+
+def locks(store: Store, query: Query) -> dict[str, Any]:
+    _params(query, ())
+    return {"locks": service.held_locks(store)}
+
+
+def queue_verb(store: Store, verb: str, queue: str, query: Query) -> dict[str, Any]:
+    """Pause or resume a queue the store knows (as `queue list` shows it): the dashboard
+    acts only on what exists. Resuming one that is not paused changes nothing and says so,
+    as the CLI does."""
+    _params(query, ())
+    service.check_queue(queue)
+    if queue not in {entry["queue"] for entry in service.queue_list(store)}:
+        raise NotFound(f"no queue {quote(queue)}: it has no jobs and is not paused or limited")
+    note = None
+    if verb == "pause":
+        service.pause(store, [queue])
+    elif service.resume(store, [queue]):
+        note = f"queue {queue} is not paused: nothing to resume"
+    return {"queue": queue, "paused": verb == "pause", "note": note}
+
+
 def workers(store: Store, query: Query) -> list[dict[str, Any]]:
     _params(query, ())
     return service.workers(store)

@@ -57,6 +57,19 @@ def render(store: Store) -> str:
         for state in STATES:
             out.sample("queuectl_jobs", counts[queue].get(state, 0), queue=queue, state=state)
 
+    gates = service.queue_gates(store)
+    out.family("queuectl_queue_paused", "gauge", "1 while the queue is paused, else 0.")
+    for queue in sorted(set(counts) | set(gates)):
+        out.sample(
+            "queuectl_queue_paused", int(queue in gates and gates[queue].paused), queue=queue
+        )
+    out.family(
+        "queuectl_queue_limit", "gauge", "At most this many of the queue's jobs run at once."
+    )
+    for queue, gate in sorted(gates.items()):
+        if gate.max_running is not None:
+            out.sample("queuectl_queue_limit", gate.max_running, queue=queue)
+
     attempts = snapshot["attempts"]
     out.family(
         "queuectl_attempts_total", "counter", "Finished attempts kept in the store, by outcome."

@@ -199,6 +199,52 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "Groups": _object({"groups": {"type": "array", "items": _ref("Group")}}),
+    "Queue": _object(
+        {
+            "queue": {"type": "string"},
+            "counts": _ref("StateCounts"),
+            "paused": {"type": "boolean", "description": "its jobs are not claimed"},
+            "limit": {
+                **_nullable("integer", minimum=1),
+                "description": "at most this many of its jobs processing at once; null: any",
+            },
+            "running": {"type": "integer", "minimum": 0, "description": "its jobs processing"},
+            "workers": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the live workers that serve it",
+            },
+        }
+    ),
+    "Queues": _object({"queues": {"type": "array", "items": _ref("Queue")}}),
+    "QueueFlow": _object(
+        {
+            "queue": {"type": "string"},
+            "paused": {"type": "boolean"},
+            "note": {
+                **_nullable("string"),
+                "description": "why nothing changed (a resume of a queue not paused)",
+            },
+        }
+    ),
+    "Locks": _object(
+        {
+            "locks": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "lock": {"type": "string"},
+                        "jobs": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "the processing job that holds it",
+                        },
+                    }
+                ),
+                "description": "each lock held now, by name",
+            }
+        }
+    ),
     "Acted": _object(
         {
             "ids": {
@@ -288,7 +334,7 @@ _ERRORS = {
     "401": "a --token is set and the request has no valid bearer token or session cookie",
     "403": "a cross-origin request, a browser request without the CSRF token, or (on "
     "loopback) a Host header that names another host",
-    "404": "no such job",
+    "404": "no such job, group or queue",
     "405": "wrong method: state-changing endpoints take POST only, reads GET or HEAD",
     "409": "the job is in the wrong state",
     "411": "a chunked body: send it with a Content-Length",
@@ -383,6 +429,21 @@ _GROUP_VERBS = {
     "requeue": "Move the group's dead and canceled jobs back to pending (re-run what failed)",
     "cancel": "Cancel the group's unfinished jobs (a processing one is asked to stop)",
 }
+_QUEUE_SCHEMA = {"type": "string", "pattern": f"^{QUEUE_PATTERN.pattern}$"}
+_QUEUE = {"name": "queue", "in": "path", "required": True, "schema": _QUEUE_SCHEMA}
+_QUEUE_QUERY = {
+    "name": "name",
+    "in": "query",
+    "required": True,
+    "schema": _QUEUE_SCHEMA,
+    "description": "the queue's name; any name, `.` and `..` included, which a browser "
+    "would resolve as a path segment",
+}
+_QUEUE_VERBS = {
+    "pause": "Pause a known queue (one with jobs, or paused or limited): its jobs are not "
+    "claimed until it is resumed; running ones finish",
+    "resume": "Resume a known queue; one that is not paused stays so, with a note",
+}
 _JOB_ID_QUERY = {
     "name": "id",
     "in": "query",
@@ -403,14 +464,13 @@ def _get(summary: str, schema: dict[str, Any], *, params=(), errors=_READ_ERRORS
     }
 
 
-def _post(summary: str, schema: dict[str, Any], *, body=None, params=()) -> dict:
+def _post(
+    summary: str, schema: dict[str, Any], *, body=None, params=(), errors=("404", "409")
+) -> dict:
     operation: dict[str, Any] = {
         "summary": summary,
         "parameters": list(params),
-        "responses": {
-            "200": _api_answer(schema, summary),
-            **_errors(*_WRITE_ERRORS, "404", "409"),
-        },
+        "responses": {"200": _api_answer(schema, summary), **_errors(*_WRITE_ERRORS, *errors)},
     }
     if body is not None:
         operation["requestBody"] = {
@@ -447,8 +507,10 @@ def _detail(summary: str, schema: str) -> Operation:
     )
 
 
-def _action(summary: str, schema: str = "Acted") -> Operation:
-    return lambda param, ending: _post(summary + ending, _ref(schema), params=[param])
+def _action(summary: str, schema: str = "Acted", errors=("404", "409")) -> Operation:
+    return lambda param, ending: _post(
+        summary + ending, _ref(schema), params=[param], errors=errors
+    )
 
 
 _JOB_OPERATIONS: dict[str, Operation] = {
@@ -460,6 +522,11 @@ _JOB_OPERATIONS: dict[str, Operation] = {
 _GROUP_OPERATIONS: dict[str, Operation] = {
     "": _detail("One group's counts per state and progress", "Group"),
     **{verb: _action(summary) for verb, summary in _GROUP_VERBS.items()},
+}
+
+
+_QUEUE_OPERATIONS: dict[str, Operation] = {
+    verb: _action(summary, "QueueFlow", errors=("404",)) for verb, summary in _QUEUE_VERBS.items()
 }
 
 
@@ -516,6 +583,17 @@ def _paths() -> dict[str, Any]:
             "name",
             _GROUP_OPERATIONS,
         ),
+        "/api/queues": _get(
+            "Every known queue: counts per state, paused or not, limit, running jobs, workers",
+            _ref("Queues"),
+        ),
+        **_by_path_and_query(
+            ("/api/queues/{queue}", _QUEUE),
+            ("/api/queue", _QUEUE_QUERY),
+            "name",
+            _QUEUE_OPERATIONS,
+        ),
+        "/api/locks": _get("Every lock held now, and the job that holds it", _ref("Locks")),
         "/api/dlq/retry": _post(
             "Move dead jobs back to pending (attempts reset to 0)",
             _ref("RetryResult"),
@@ -551,8 +629,8 @@ def _paths() -> dict[str, Any]:
         ),
         "/metrics": {
             "get": {
-                "summary": "Prometheus metrics: jobs by queue and state, attempts by "
-                "outcome, a run-time histogram, workers by state",
+                "summary": "Prometheus metrics: jobs by queue and state, queues paused and "
+                "limited, attempts by outcome, a run-time histogram, workers by state",
                 "responses": {
                     "200": {
                         "description": "Prometheus text format 0.0.4",

@@ -68,6 +68,8 @@ READS = {
     "stats": api.stats,
     "throughput": api.throughput,
     "groups": api.groups,
+    "queues": api.queues,
+    "locks": api.locks,
 }
 # Path pattern -> {method: name of the Handler method that serves it}.
 ROUTES = [
@@ -78,7 +80,10 @@ ROUTES = [
         (r"/logout", {"POST": "logout"}),
         (r"/static/(?P<name>[A-Za-z0-9_.-]+)", {"GET": "static"}),
         (r"/api/openapi\.json", {"GET": "openapi"}),
-        (r"/api/(?P<name>status|jobs|workers|stats|throughput|groups)", {"GET": "read"}),
+        (
+            r"/api/(?P<name>status|jobs|workers|stats|throughput|groups|queues|locks)",
+            {"GET": "read"},
+        ),
         (r"/api/jobs/(?P<job_id>[^/]+)", {"GET": "read_job"}),
         (r"/api/jobs/(?P<job_id>[^/]+)/explain", {"GET": "explain"}),
         (r"/api/jobs/(?P<job_id>[^/]+)/cancel", {"POST": "cancel"}),
@@ -88,15 +93,17 @@ ROUTES = [
             r"/api/groups/(?P<group>[^/]+)/(?P<verb>hold|release|requeue|cancel)",
             {"POST": "group_verb"},
         ),
+        (r"/api/queues/(?P<queue>[^/]+)/(?P<verb>pause|resume)", {"POST": "queue_verb"}),
         # The same with the id in the query, where a browser cannot change it: it resolves
         # a path segment of ".", "..", "%2E" or "%2E%2E" before sending the request. A group
-        # may be called "." too.
+        # or a queue may be called "." too.
         (r"/api/job", {"GET": "read_job_by_query"}),
         (r"/api/job/explain", {"GET": "explain_by_query"}),
         (r"/api/job/cancel", {"POST": "cancel_by_query"}),
         (r"/api/job/(?P<verb>hold|release|requeue)", {"POST": "job_verb_by_query"}),
         (r"/api/group", {"GET": "read_group_by_query"}),
         (r"/api/group/(?P<verb>hold|release|requeue|cancel)", {"POST": "group_verb_by_query"}),
+        (r"/api/queue/(?P<verb>pause|resume)", {"POST": "queue_verb_by_query"}),
         (r"/api/dlq/retry", {"POST": "dlq_retry"}),
         (r"/metrics", {"GET": "metrics"}),
     )
@@ -135,6 +142,11 @@ def _job_id(query: api.Query) -> tuple[api.Query, str]:
 def _group_name(query: api.Query) -> tuple[api.Query, str]:
     """The `name` parameter of a group route that takes it in the query, and the others."""
     return _named(query, "name", "group", "NAME")
+
+
+def _queue_name(query: api.Query) -> tuple[api.Query, str]:
+    """The `name` parameter of a queue route that takes it in the query, and the others."""
+    return _named(query, "name", "queue", "NAME")
 
 
 def _named(query: api.Query, key: str, what: str, example: str) -> tuple[api.Query, str]:
@@ -499,6 +511,16 @@ class Handler(connections.ConnectionHandler):
     def _on_group_verb_by_query(self, query: api.Query, verb: str) -> None:
         rest, group = _group_name(query)
         self._on_group_verb(rest, group, verb)
+
+    def _on_queue_verb(self, query: api.Query, queue: str, verb: str) -> None:
+        self._authorize(mutating=True)
+        with self.server.stores.store() as store:
+            answer = api.queue_verb(store, verb, queue, query)
+        self._json(answer)
+
+    def _on_queue_verb_by_query(self, query: api.Query, verb: str) -> None:
+        rest, queue = _queue_name(query)
+        self._on_queue_verb(rest, queue, verb)
 
     def _on_dlq_retry(self, query: api.Query) -> None:
         self._authorize(mutating=True)

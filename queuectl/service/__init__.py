@@ -6,7 +6,9 @@ One module per family of use cases; the UIs call them as `service.NAME`.
 
 from __future__ import annotations
 
+from queuectl.model import new_job_id
 from queuectl.service.changing import cancel, dlq_list, dlq_retry, late_cancels, purge
+from queuectl.service.doctor import Check, diagnose, has_failure
 from queuectl.service.enqueue import (
     JOB_KEYS,
     MAX_TIMEOUT,
@@ -17,8 +19,16 @@ from queuectl.service.enqueue import (
     enqueue,
     name_patterns,
 )
-from queuectl.service.names import ID_PATTERN, QUEUE_PATTERN, check_queue, check_state, new_job_id
-from queuectl.service.queues import limit, parse_limit, pause, queue_list, resume
+from queuectl.service.names import ID_PATTERN, QUEUE_PATTERN, check_queue, check_state
+from queuectl.service.queues import (
+    held_locks,
+    limit,
+    parse_limit,
+    pause,
+    queue_gates,
+    queue_list,
+    resume,
+)
 from queuectl.service.reading import (
     EXIT_TIMEOUT,
     attempt,
@@ -31,6 +41,15 @@ from queuectl.service.reading import (
     show,
     status,
     wait,
+)
+from queuectl.service.schedules import (
+    add_schedule,
+    pause_schedule,
+    remove_schedule,
+    resume_schedule,
+    run_schedule,
+    schedule_list,
+    schedule_show,
 )
 from queuectl.service.settings import (
     config_get,
@@ -68,13 +87,18 @@ from queuectl.service.workflows import (
 )
 
 __all__ = [
+    "held_locks",
     "limit",
     "parse_limit",
     "pause",
+    "queue_gates",
     "queue_list",
     "resume",
     "cancel",
     "dlq_list",
+    "Check",
+    "diagnose",
+    "has_failure",
     "dlq_retry",
     "late_cancels",
     "purge",
@@ -102,6 +126,13 @@ __all__ = [
     "show",
     "status",
     "wait",
+    "add_schedule",
+    "pause_schedule",
+    "remove_schedule",
+    "resume_schedule",
+    "run_schedule",
+    "schedule_list",
+    "schedule_show",
     "config_get",
     "config_set",
     "config_show",

@@ -1,49 +1,15 @@
-"""Names: job ids (generated ones are short, unique and roughly time-ordered), queue names,
-states."""
+"""Names: job ids, queue names, states. (Generated ids are model.new_job_id's: the pools
+make them too, for the jobs of schedules.)"""
 
 from __future__ import annotations
 
-import os
 import re
-import threading
-import time
 
 from queuectl.errors import UserError, quote
 from queuectl.model import STATES
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # used with fullmatch: no trailing \n
 QUEUE_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
-# Service functions may run on several threads at once (the dashboard serves each request
-# on its own): two calls that begin a millisecond together would each pick a counter start,
-# and their runs of ids could meet.
-_id_lock = threading.Lock()
-_last_ms = 0
-_prefix = ""
-_counter = 0
-
-
-def new_job_id() -> str:
-    """13 characters: milliseconds since the epoch then a counter that starts at a random
-    point each millisecond, so ids sort roughly by time and do not collide in a batch."""
-    global _last_ms, _prefix, _counter
-    with _id_lock:
-        ms = int(time.time() * 1000)
-        if ms <= _last_ms:
-            _counter += 1
-        else:
-            start = int.from_bytes(os.urandom(3), "big") % (32**4 // 2)
-            _last_ms, _prefix, _counter = ms, _base32(ms, 9), start
-        return _prefix + _base32(_counter, 4)
-
-
-def _base32(value: int, width: int) -> str:
-    digits = []
-    for _ in range(width):
-        value, digit = divmod(value, 32)
-        digits.append(_ALPHABET[digit])
-    return "".join(reversed(digits))
 
 
 def check_queue(queue: str) -> None:

@@ -1,4 +1,5 @@
-"""Queues' flow control (SPEC §8): pause, resume, limit, and the list of queues."""
+"""Queues' flow control (SPEC §8): pause, resume, limit, the list of queues and the locks
+held."""
 
 from __future__ import annotations
 
@@ -13,37 +14,21 @@ from queuectl.service.workers import workers
 from queuectl.store.base import Store
 
 QUEUE_GATE = "queue:"
-
-
-def _queue_gate(store: Store, queue: str) -> Gate | None:
-    return store.gate(QUEUE_GATE + queue)
-
-
-def _flow(store: Store, queue: str) -> tuple[bool, int | None]:
-    gate = _queue_gate(store, queue)
-    return (False, None) if gate is None else (gate.paused, gate.max_running)
+LOCK_GATE = "lock:"
 
 
 def pause(store: Store, queues: Sequence[str]) -> None:
     """No job of these queues is claimed until they are resumed; running ones finish."""
     for queue in queues:
         check_queue(queue)
-    for queue in queues:
-        store.set_queue_flow(queue, True, _flow(store, queue)[1])
+    store.pause_queues(queues)
 
 
 def resume(store: Store, queues: Sequence[str]) -> list[str]:
     """Resume the paused queues among these; returns those that were not paused."""
     for queue in queues:
         check_queue(queue)
-    not_paused = []
-    for queue in queues:
-        paused, max_running = _flow(store, queue)
-        if paused:
-            store.set_queue_flow(queue, False, max_running)
-        else:
-            not_paused.append(queue)
-    return not_paused
+    return store.resume_queues(queues)
 
 
 def parse_limit(text: str) -> int | None:
@@ -59,29 +44,47 @@ def parse_limit(text: str) -> int | None:
 def limit(store: Store, queue: str, max_running: int | None) -> None:
     """At most `max_running` (None: any number) of the queue's jobs processing at once."""
     check_queue(queue)
-    store.set_queue_flow(queue, _flow(store, queue)[0], max_running)
+    store.limit_queue(queue, max_running)
 
 
-def queue_list(store: Store) -> list[dict[str, Any]]:
-    """Each known queue (one with jobs, or paused or limited): its counts per state, paused
-    or not, its limit and running jobs, the live workers that serve it."""
-    counts = store.counts()
-    gates = {
+def queue_gates(store: Store) -> dict[str, Gate]:
+    """The gate of each queue that has one (it is paused or limited), by queue name."""
+    return {
         gate.name[len(QUEUE_GATE) :]: gate
         for gate in store.gates()
         if gate.name.startswith(QUEUE_GATE)
     }
+
+
+def queue_list(store: Store) -> list[dict[str, Any]]:
+    """Each known queue (one with jobs, or paused or limited): its counts per state, paused
+    or not, its limit and running jobs (those its limit counts), the live workers that
+    serve it."""
+    counts = store.counts()
+    gates = queue_gates(store)
     live = [w for w in workers(store) if w["state"] != "lost"]
     listed = []
     for queue in sorted(set(counts) | set(gates)):
         gate = gates.get(queue)
+        states = {state: counts.get(queue, {}).get(state, 0) for state in STATES}
         listed.append(
             {
                 "queue": queue,
-                "counts": {state: counts.get(queue, {}).get(state, 0) for state in STATES},
+                "counts": states,
                 "paused": gate is not None and gate.paused,
                 "limit": None if gate is None else gate.max_running,
+                "running": states["processing"] if gate is None else gate.running,
                 "workers": [w["id"] for w in live if w["queues"] is None or queue in w["queues"]],
             }
         )
     return listed
+
+
+def held_locks(store: Store) -> list[dict[str, Any]]:
+    """Each lock a processing job holds now, by name: ``{"lock": L, "jobs": [ID]}``, the
+    holder (a lost worker's job holds it until that job is recovered)."""
+    return [
+        {"lock": gate.name[len(LOCK_GATE) :], "jobs": store.gate_holders(gate.name)}
+        for gate in store.gates()
+        if gate.name.startswith(LOCK_GATE) and gate.running > 0
+    ]

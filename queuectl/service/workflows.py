@@ -22,11 +22,12 @@ from queuectl.model import (
     WAITING,
     Job,
     NewJob,
+    new_job_id,
 )
 from queuectl.policy import KEYS as POLICY_KEYS
 from queuectl.records import fields
 from queuectl.service.enqueue import NO_ENVIRONMENT, build_job, plain_text, store_jobs
-from queuectl.service.names import ID_PATTERN, new_job_id
+from queuectl.service.names import ID_PATTERN
 from queuectl.service.stores import load_config
 from queuectl.service.workers import workers
 from queuectl.store.base import Store

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import secrets
 import select
 import time
 from collections.abc import Iterator, Sequence
@@ -26,9 +27,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 
-from queuectl.errors import StoreError, StoreUnavailable
+from queuectl.errors import SchemaTooNew, StoreError, StoreUnavailable
 from queuectl.store import display_location, queries
-from queuectl.store.base import RunTimes, Waiter
+from queuectl.store.base import RunTimes, ServerFacts, Waiter
 from queuectl.store.rows import ms
 from queuectl.store.sqlstore import Row, SqlStore
 
@@ -41,6 +42,16 @@ NOTIFY_SLICE = 0.1  # seconds between checks of `interrupted` while waiting for 
 RELISTEN_INTERVAL = 1.0  # seconds between attempts to restore a lost LISTEN connection
 
 DatabaseErrors = (psycopg.OperationalError, psycopg.InterfaceError)
+# The server's clock and connection figures, for `server_facts`: what superusers (and, from
+# PostgreSQL 16, roles with pg_use_reserved_connections) hold back is not for queuectl.
+_SERVER_FACTS = (
+    "SELECT extract(epoch FROM clock_timestamp())::float8 AS now,"
+    " current_setting('max_connections')::int AS max_connections,"
+    " current_setting('superuser_reserved_connections')::int"
+    " + coalesce(current_setting('reserved_connections', true)::int, 0) AS reserved,"
+    " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int"
+    " AS connections"
+)
 _USERINFO_PASSWORD = re.compile(r"^[^:/]+://[^:/@]*:([^@]*)@")
 
 
@@ -225,8 +236,8 @@ class PostgresStore(SqlStore):
         assert row is not None  # such a SELECT always gives one row
         return row["value"]
 
-    def _too_new(self, version: int) -> StoreError:
-        return StoreError(
+    def _too_new(self, version: int) -> SchemaTooNew:
+        return SchemaTooNew(
             f"the store {self._display()} has schema version {version}; this "
             f"queuectl knows {self._newest_schema}: upgrade queuectl"
         )
@@ -361,6 +372,41 @@ class PostgresStore(SqlStore):
             "SELECT extract(epoch FROM clock_timestamp())::float8 AS now", repeatable=True
         )
         return row["now"], (before + time.monotonic()) / 2
+
+    # --- health ------------------------------------------------------------------------
+
+    def schema_versions(self) -> tuple[int, int]:
+        with self._guard():
+            return self._schema_version(), self._newest_schema
+
+    def server_facts(self) -> ServerFacts:
+        before = time.time()
+        [row] = self._fetch(_SERVER_FACTS, repeatable=True)
+        after = time.time()
+        return ServerFacts(
+            clock_offset=row["now"] - (before + after) / 2,
+            uncertainty=(after - before) / 2,
+            max_connections=row["max_connections"] - row["reserved"],
+            connections=row["connections"],
+        )
+
+    def notify_delay(self, timeout: float) -> float | None:
+        channel = f"queuectl_doctor_{secrets.token_hex(8)}"  # its own: no worker wakes
+        try:
+            listener = _connect(self.location)
+        except psycopg.Error as exc:
+            raise self._lost(exc) from None
+        try:
+            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            sent = time.monotonic()
+            self._fetch("SELECT pg_notify(%(channel)s, 'doctor')", {"channel": channel})
+            for _ in listener.notifies(timeout=timeout, stop_after=1):
+                return time.monotonic() - sent
+            return None
+        except DatabaseErrors as exc:
+            raise self._lost(exc) from None
+        finally:
+            listener.close()
 
     # --- reads -------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from queuectl import platform
-from queuectl.errors import StoreError, StoreReadOnly, StoreUnavailable
+from queuectl.errors import SchemaTooNew, StoreError, StoreReadOnly, StoreUnavailable
 from queuectl.store import queries
 from queuectl.store.base import RunTimes, Waiter
 from queuectl.store.rows import ms
@@ -201,11 +201,11 @@ class SqliteStore(SqlStore):
         )
 
     def _schema_version(self) -> int:
-        version = self._execute("PRAGMA user_version").fetchone()[0]
-        if version > self._newest_schema:
-            raise StoreError(
+        version, newest = self.schema_versions()
+        if version > newest:
+            raise SchemaTooNew(
                 f"the store {self.location} has schema version {version}; this "
-                f"queuectl knows {self._newest_schema}: upgrade queuectl"
+                f"queuectl knows {newest}: upgrade queuectl"
             )
         return version
 
@@ -320,6 +320,12 @@ class SqliteStore(SqlStore):
         if self._host is None:
             self._host = platform.hostname()
         return self._host
+
+    def schema_versions(self) -> tuple[int, int]:
+        return self._execute("PRAGMA user_version").fetchone()[0], self._newest_schema
+
+    def journal_mode(self) -> str:
+        return self._execute("PRAGMA journal_mode").fetchone()[0].lower()
 
     def close(self) -> None:
         self._conn.close()

@@ -244,7 +244,15 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, job
     check("post", "/api/dlq/retry", dash.get("/api/dlq/retry"), 405)
     assert check("get", "/api/openapi.json", dash.get("/api/openapi.json")) == check.doc
     assert check("post", "/logout", dash.post("/logout")) == {"logged_out": True}
-    assert check.seen == check.every_operation() - workflow_operations(check)
+    assert check.seen == (
+        check.every_operation() - workflow_operations(check) - flow_operations(check)
+    )
+
+
+def flow_operations(check: Checker) -> set[tuple[str, str]]:
+    """The operations on queues and locks (SPEC §8), which a test of their own sees."""
+    flow = re.compile(r"^/api/(queues?|locks)\b")
+    return {(method, path) for method, path in check.every_operation() if flow.search(path)}
 
 
 def workflow_operations(check: Checker) -> set[tuple[str, str]]:
@@ -343,6 +351,81 @@ def test_workflow_endpoints_answer_as_documented(fast_config, pool, dashboard):
     check("post", "/api/group/cancel", dash.post("/api/group/cancel?name=g"), 409)
     check("post", "/api/groups/{group}/cancel", dash.post("/api/groups/bad%20name/cancel"), 400)
     assert workflow_operations(check) <= check.seen
+
+
+def test_queue_and_lock_endpoints_answer_as_documented(cli, pool, dashboard, tmp_path):
+    """Every known queue with its pause, limit and running jobs; pause and resume of one
+    as `queue pause` and `queue resume` do (a resume of a queue not paused a note); the
+    lock a processing job holds; and /metrics's queue gauges."""
+    gate = tmp_path / "gate"
+    cli.ok("queue", "limit", "gpu", "2")
+    holder = cli.ok(
+        "run",
+        "--queue",
+        "gpu",
+        "--lock",
+        "deploy",
+        "--",
+        f"while ! test -e {gate}; do sleep 0.05; done",
+    ).strip()
+    cli.ok("run", "--id", "img", "--queue", "images", "--delay", "1h", "true")
+    pool(1, "--queue", "gpu,images")
+    wait_for(lambda: cli.state(holder) == "processing", message="the lock's holder to run")
+    dash = dashboard()
+    check = Checker(dash)
+
+    listed = check("get", "/api/queues", dash.get("/api/queues"))["queues"]
+    assert listed == cli.json("queue", "list")
+    by_name = {entry["queue"]: entry for entry in listed}
+    assert list(by_name) == ["gpu", "images"]
+    assert by_name["gpu"]["limit"] == 2 and by_name["gpu"]["running"] == 1
+    assert by_name["gpu"]["counts"]["processing"] == 1 and not by_name["gpu"]["paused"]
+    assert by_name["images"]["limit"] is None and by_name["images"]["running"] == 0
+    assert len(by_name["images"]["workers"]) == 1
+    assert check("get", "/api/locks", dash.get("/api/locks")) == {
+        "locks": [{"lock": "deploy", "jobs": [holder]}]
+    }
+
+    paused = {"queue": "images", "paused": True, "note": None}
+    assert check("post", "/api/queues/{queue}/pause", dash.post("/api/queues/images/pause")) == (
+        paused
+    )
+    assert [q["paused"] for q in cli.json("queue", "list")] == [False, True]
+    metrics = parse_metrics(check("get", "/metrics", dash.get("/metrics")))
+    assert metrics['queuectl_queue_paused{queue="images"}'] == 1
+    assert metrics['queuectl_queue_paused{queue="gpu"}'] == 0
+    assert metrics['queuectl_queue_limit{queue="gpu"}'] == 2
+    assert 'queuectl_queue_limit{queue="images"}' not in metrics
+    assert check("post", "/api/queue/pause", dash.post("/api/queue/pause?name=images")) == paused
+    resumed = {"queue": "images", "paused": False, "note": None}
+    assert check("post", "/api/queue/resume", dash.post("/api/queue/resume?name=images")) == (
+        resumed
+    )
+    assert cli.json("queue", "list") == dash.get_json("/api/queues")["queues"]
+    assert not any(q["paused"] for q in cli.json("queue", "list"))
+    again = check("post", "/api/queues/{queue}/resume", dash.post("/api/queues/images/resume"))
+    assert again == {**resumed, "note": "queue images is not paused: nothing to resume"}
+
+    before = cli.json("queue", "list")
+    missing = check("post", "/api/queues/{queue}/pause", dash.post("/api/queues/nope/pause"), 404)
+    assert missing["error"] == "no queue 'nope': it has no jobs and is not paused or limited"
+    check("post", "/api/queue/resume", dash.post("/api/queue/resume?name=nope"), 404)
+    check("post", "/api/queues/{queue}/pause", dash.post("/api/queues/bad%20name/pause"), 400)
+    check("post", "/api/queue/pause", dash.post("/api/queue/pause"), 400)
+    check("post", "/api/queues/{queue}/pause", dash.post("/api/queues/gpu/pause", csrf=False), 403)
+    check("get", "/api/queues", dash.get("/api/queues?all=1"), 400)
+    check("post", "/api/queues/{queue}/pause", dash.get("/api/queues/gpu/pause"), 405)
+    assert cli.json("queue", "list") == before
+    cli.ok("queue", "limit", "..", "3")  # a name the page sends in the query
+    dot = check("post", "/api/queue/pause", dash.post("/api/queue/pause?name=.."))
+    assert dot == {"queue": "..", "paused": True, "note": None}
+    flows = {q["queue"]: (q["paused"], q["limit"]) for q in cli.json("queue", "list")}
+    assert flows[".."] == (True, 3)
+
+    gate.touch()
+    assert cli("wait", holder, "--timeout", "60").returncode == 0
+    assert check("get", "/api/locks", dash.get("/api/locks")) == {"locks": []}
+    assert flow_operations(check) <= check.seen
 
 
 def _cancel_requested(cli, job_id: str) -> bool:

@@ -501,3 +501,53 @@ def test_groups_show_progress_filter_the_jobs_and_a_job_shows_why_it_waits(
         "1 jobs of group g moved back to pending (2 skipped)", timeout=TIMEOUT_MS
     )
     assert tab.errors == []
+
+
+# --- flow control (SPEC §8): queues and locks --------------------------------------------
+
+
+def test_queues_pause_and_resume_by_their_buttons_and_held_locks_show(
+    cli, pool, dashboard, tab, tmp_path
+):
+    """The Queues panel's state, running / limit and Pause then Resume (by keyboard, then
+    by a click), each seen in the store; the Held locks panel links the lock's holder."""
+    from playwright.sync_api import expect
+
+    gate = tmp_path / "gate"
+    cli.ok("queue", "limit", "gpu", "2")
+    wait_loop = f"while ! test -e {gate}; do sleep 0.05; done"
+    cli.ok("run", "--id", "holder", "--queue", "gpu", "--lock", "deploy", "--", wait_loop)
+    cli.ok("run", "--id", "img", "--queue", "images", "--delay", "1h", "true")
+    pool(1, "--queue", "gpu")
+    wait_for(lambda: cli.state("holder") == "processing", message="the lock's holder to run")
+    page = tab.page
+    page.goto(dashboard().url)
+
+    def paused(queue: str) -> bool:
+        return {q["queue"]: q["paused"] for q in cli.json("queue", "list")}[queue]
+
+    images = page.locator('#queues tr[data-queue="images"]')
+    expect(images.locator("td.flow")).to_have_text("active", timeout=TIMEOUT_MS)
+    expect(page.locator('#queues tr[data-queue="gpu"] td.running')).to_have_text("1 / 2")
+    expect(images.locator("td.running")).to_have_text("0 / no limit")
+    lock = page.locator('#locks tr[data-lock="deploy"]')
+    expect(lock).to_contain_text("deploy")
+    expect(lock.locator("a")).to_have_attribute("href", "#/job/holder")
+
+    page.get_by_role("button", name="Pause queue images").focus()
+    page.keyboard.press("Enter")
+    wait_for(lambda: paused("images"), message="images to be paused")
+    expect(page.locator("#banner")).to_have_text("queue images paused", timeout=TIMEOUT_MS)
+    expect(images.locator("td.flow")).to_have_text("paused", timeout=TIMEOUT_MS)
+    assert not paused("gpu")
+    assert serious_violations(page) == []
+
+    page.get_by_role("button", name="Resume queue images").click()
+    wait_for(lambda: not paused("images"), message="images to be resumed")
+    expect(images.locator("td.flow")).to_have_text("active", timeout=TIMEOUT_MS)
+    expect(page.get_by_role("button", name="Pause queue images")).to_be_visible()
+
+    gate.touch()
+    wait_for(lambda: cli.state("holder") == "completed", message="the holder to finish")
+    expect(page.locator("#locks td.empty")).to_have_text("no lock is held", timeout=TIMEOUT_MS)
+    assert tab.errors == []

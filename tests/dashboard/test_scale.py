@@ -38,6 +38,8 @@ REFRESH = (
     "/api/throughput",
     "/api/stats",
     "/api/groups",
+    "/api/queues",
+    "/api/locks",
 )
 OTHERS = (
     "/",

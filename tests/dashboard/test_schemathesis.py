@@ -27,12 +27,14 @@ TOKEN = "correct-horse-battery-staple"
 
 @dataclass
 class Target:
-    """A dashboard, the headers each request to it carries, and ids of real jobs to ask
-    for in turn (a generated id names no job, so would only ever be a 404)."""
+    """A dashboard, the headers each request to it carries, and ids of real jobs and names
+    of real queues to ask for in turn (a generated one names none, so would only ever be a
+    404)."""
 
     dash: Dashboard
     headers: dict[str, str]
     job_ids: Iterator[str]
+    queues: Iterator[str]
 
 
 @pytest.fixture(params=["csrf", "token"])
@@ -46,7 +48,12 @@ def target(
         dash = dashboard()
         headers = {"X-CSRF-Token": dash.csrf_token()}
     dash.keep_reading_log()
-    return Target(dash, headers, itertools.cycle([*jobs_in_every_state.values(), "xss"]))
+    return Target(
+        dash,
+        headers,
+        itertools.cycle([*jobs_in_every_state.values(), "xss"]),
+        itertools.cycle(["default", "web", "mail"]),
+    )
 
 
 @pytest.fixture
@@ -72,10 +79,14 @@ def test_the_api_answers_as_its_openapi_document_says(case: Any, target: Target)
     """Every check schemathesis has on by default: status codes, content types, bodies and
     headers as documented, no 5xx at all, invalid data refused and valid data accepted,
     credentials enforced, undocumented methods a 405 with Allow."""
-    # A valid request names a real job now and then, so that 200s and 409s are seen.
+    # A valid request names a real job or queue now and then, so that 200s and 409s are seen.
     if case.meta is not None and case.meta.generation.mode.is_positive:
         if "id" in (case.path_parameters or {}):
             case.path_parameters["id"] = next(target.job_ids)
         elif "id" in (case.query or {}):
             case.query["id"] = next(target.job_ids)
+        elif "queue" in (case.path_parameters or {}):
+            case.path_parameters["queue"] = next(target.queues)
+        elif case.path.startswith("/api/queue/") and "name" in (case.query or {}):
+            case.query["name"] = next(target.queues)
     case.call_and_validate(headers=target.headers)

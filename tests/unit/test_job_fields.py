@@ -37,6 +37,7 @@ SPEC_FIELDS = [
     # SPEC §8:
     "lock",
     "unique_key",
+    "schedule",
     # SPEC §9:
     "retry_on",
     "no_retry_on",
@@ -71,6 +72,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         index=7,
         lock="deploy",
         unique_key="k",
+        schedule="nightly",
         no_retry_on=["2", "64-78", "timeout"],
     )
     params = new_job_params(new, 1_800_000_000.5)
@@ -89,6 +91,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "index": 7,
         "lock": "deploy",
         "unique_key": "k",
+        "schedule": "nightly",
         "retry_on": None,
         "no_retry_on": "2,64-78,timeout",
         "now": 1_800_000_000_500,

@@ -157,6 +157,7 @@
   // percent-encoded) instead of sending it. In the hash, dots are encoded all the same.
   const idQuery = (id) => "?" + new URLSearchParams({ id: id });
   const groupQuery = (name) => "?" + new URLSearchParams({ name: name });
+  const queueQuery = groupQuery; // a queue is named the same way
   const jobLink = (id) => el("a", { href: "#/job/" +
                                     encodeURIComponent(id).replace(/\./g, "%2E") }, id);
 
@@ -275,13 +276,15 @@
     if (view.state) query.set("state", view.state);
     if (view.queue) query.set("queue", view.queue);
     if (view.group) query.set("group", view.group);
-    const [current, page, dead, throughput, stats, listed] = await Promise.all([
+    const [current, page, dead, throughput, stats, listed, queues, locks] = await Promise.all([
       api("/api/status"),
       api("/api/jobs?" + query),
       api("/api/jobs?state=dead&limit=" + DLQ_ROWS),
       api("/api/throughput"),
       api("/api/stats"),
       api("/api/groups"),
+      api("/api/queues"),
+      api("/api/locks"),
     ]);
     if (mine !== generation) return;
     status = current;
@@ -289,7 +292,8 @@
     clockOffset = Date.parse(throughput.until) - Date.now();
     $("store").textContent = visible(current.store);
     drawCounts(current);
-    drawQueues(current);
+    drawQueues(queues.queues);
+    drawLocks(locks.locks);
     drawWorkers(current.workers);
     drawDlq(dead, current.counts.dead);
     drawGroups(groups);
@@ -328,20 +332,41 @@
       ...STATES.map((state) => card(state, current.counts[state], state)));
   }
 
-  function drawQueues(current) {
-    if (!changed("queues", current.queues)) return;
-    if ($("queues-head").children.length === 1) {
-      append($("queues-head"), STATES.map((state) => el("th", { class: "num" }, state)));
-    }
-    const names = Object.keys(current.queues);
-    const rows = names.map((queue) => el("tr", null,
-      el("td", null, el("a", { href: overviewHash("", queue, 0) }, queue)),
-      STATES.map((state) => el("td", { class: "num" },
-        current.queues[queue][state]
-          ? el("a", { href: overviewHash(state, queue, 0) }, number(current.queues[queue][state]))
-          : el("span", { class: "zero" }, "0")))));
-    fillTable("queues", rows, "no jobs yet");
+  // Each known queue: its counts (links to its jobs), paused or not, running / limit, its
+  // workers, and Pause or Resume.
+  function drawQueues(listed) {
     syncQueueOptions();
+    if (!changed("queues", listed)) return;
+    if ($("queues-head").children.length === 1) {
+      append($("queues-head"), [
+        STATES.map((state) => el("th", { class: "num" }, state)),
+        el("th", null, "state"), el("th", { class: "num" }, "running / limit"),
+        el("th", { class: "num" }, "workers"),
+        el("th", { class: "actions" }, el("span", { class: "hidden-label" }, "actions"))]);
+    }
+    const rows = listed.map((q) => el("tr", { dataset: { queue: q.queue } },
+      el("td", null, el("a", { href: overviewHash("", q.queue, 0) }, q.queue)),
+      STATES.map((state) => el("td", { class: "num" },
+        q.counts[state]
+          ? el("a", { href: overviewHash(state, q.queue, 0) }, number(q.counts[state]))
+          : el("span", { class: "zero" }, "0"))),
+      el("td", { class: "flow" }, badge(q.paused ? "paused" : "active")),
+      el("td", { class: "num running" },
+         number(q.running) + " / " + (q.limit === null ? "no limit" : number(q.limit))),
+      el("td", { class: "num" }, number(q.workers.length)),
+      el("td", { class: "actions" }, q.paused
+        ? actionButton("queue-resume", "Resume", { queue: q.queue }, "Resume queue " + q.queue)
+        : actionButton("queue-pause", "Pause", { queue: q.queue }, "Pause queue " + q.queue))));
+    fillTable("queues", rows, "no queue yet: one shows once it has jobs, or is paused or limited");
+  }
+
+  function drawLocks(held) {
+    $("locks-count").textContent = held.length ? "(" + number(held.length) + ")" : "";
+    if (!changed("locks", held)) return;
+    const rows = held.map((lock) => el("tr", { dataset: { lock: lock.lock } },
+      el("td", null, lock.lock),
+      el("td", null, lock.jobs.map((id, i) => [i ? ", " : "", jobLink(id)]))));
+    fillTable("locks", rows, "no lock is held");
   }
 
   function syncQueueOptions() {
@@ -376,9 +401,10 @@
     fillTable("workers", rows, "no worker is running — start some with: queuectl worker start");
   }
 
-  // A button that acts on what it was drawn for: a job's id or a group's name.
-  const actionButton = (action, label, target) =>
-    el("button", { type: "button", class: "action " + action,
+  // A button that acts on what it was drawn for: a job's id, a group's or a queue's name;
+  // `name` is what a screen reader says when the label alone does not say what it acts on.
+  const actionButton = (action, label, target, name) =>
+    el("button", { type: "button", class: "action " + action, "aria-label": name,
                    dataset: { action: action, ...target } }, label);
 
   function actionButtons(job) {
@@ -707,6 +733,11 @@
         number(r.ids.length) + " jobs of group " + group + " " +
         (verb === "requeue" ? "moved back to pending" : "canceled") +
         (r.skipped ? " (" + number(r.skipped) + " skipped)" : ""));
+    } else if (action === "queue-pause" || action === "queue-resume") {
+      const queue = button.dataset.queue;
+      const verb = action === "queue-pause" ? "pause" : "resume";
+      done = api("/api/queue/" + verb + queueQuery(queue), null).then((r) =>
+        r.note || "queue " + queue + " " + (r.paused ? "paused" : "resumed"));
     } else if (action === "retry") {
       done = api("/api/dlq/retry", { ids: [id] }).then(() => id + " moved back to pending");
     } else if (action === "retry-all") {
