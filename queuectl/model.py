@@ -63,6 +63,8 @@ class NewJob:
     lock: str | None = None
     unique_key: str | None = None
     schedule: str | None = None
+    retry_on: list[str] | None = None
+    no_retry_on: list[str] | None = None
 
 
 def job_field(
@@ -148,6 +150,17 @@ class Job:
     )
     schedule: str | None = job_field(
         "the schedule that enqueued it (a tick's run, or schedule run)", default=None
+    )
+    retry_on: list[str] | None = job_field(
+        "failure policy: a failed attempt that matches none of these exit codes, ranges "
+        "and words (timeout, signal) goes dead at once",
+        default=None,
+    )
+    no_retry_on: list[str] | None = job_field(
+        "failure policy: a failed attempt that matches one of these exit codes, ranges and "
+        "words (timeout, signal) goes dead at once; config no_retry_on, copied at enqueue, "
+        "for a job that sets neither",
+        default=None,
     )
     # Bookkeeping that is not part of the public job object:
     attempt_number: int = job_field(

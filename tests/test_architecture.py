@@ -18,6 +18,7 @@ LAYERS = {
         "queuectl.cron",
         "queuectl.model",
         "queuectl.config",
+        "queuectl.policy",
         "queuectl.lifecycle",
         "queuectl.visible",
     ),

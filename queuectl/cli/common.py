@@ -8,6 +8,7 @@ from typing import Any
 from queuectl import service
 from queuectl.cli.output import say
 from queuectl.errors import UserError
+from queuectl.policy import KEYS as POLICY_KEYS
 
 
 def store_location(args: argparse.Namespace) -> str:
@@ -35,7 +36,7 @@ def job_spec(args: argparse.Namespace) -> dict[str, Any]:
     """The job object of the options that describe a job (parser._add_job_options) and
     the command: run's, and each run of a schedule's."""
     spec: dict[str, Any] = {"command": args.cmd, "queue": args.queue, "priority": args.priority}
-    for key in ("max_retries", "timeout", "cwd", "group", "lock"):
+    for key in ("max_retries", "timeout", "cwd", "group", "lock", *POLICY_KEYS):
         if getattr(args, key) is not None:
             spec[key] = getattr(args, key)
     if args.env:

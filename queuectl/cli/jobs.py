@@ -14,6 +14,7 @@ from queuectl.cli.output import ago, print_json, print_workers, relative, say, s
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
 from queuectl.model import FAILED, PUBLIC_JOB_FIELDS, STATES
+from queuectl.policy import KEYS as POLICY_KEYS
 from queuectl.visible import LINE_BREAKS, visible
 
 SHOWN_LEFT = 5  # the jobs `wait` names when it times out; it counts the rest
@@ -294,6 +295,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             )
         elif key == "held":
             value = "yes" if value else "no"
+        elif key in POLICY_KEYS and value is not None:
+            value = ",".join(value)
         elif key in moments and value is not None:
             value = f"{value} ({relative(getattr(job, key), now)})"
         print(f"{key + ':':13} {'' if value is None else visible(str(value), LINE_BREAKS)}")

@@ -116,6 +116,22 @@ def _add_group(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--group", metavar="G", help=help)
 
 
+def _add_failure_policy(parser: argparse.ArgumentParser) -> None:
+    policy = parser.add_mutually_exclusive_group()
+    words = "exit codes and ranges, timeout (stopped by its timeout), signal (killed by another)"
+    policy.add_argument(
+        "--retry-on",
+        metavar="LIST",
+        help=f"retry only a failed attempt that matches LIST (1,75,64-78,timeout): {words}",
+    )
+    policy.add_argument(
+        "--no-retry-on",
+        metavar="LIST",
+        help=f"a failed attempt that matches LIST goes dead at once: {words} "
+        "(default: config no_retry_on)",
+    )
+
+
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
     """The options that describe a job (not when it runs, nor what it waits for): run's,
     and schedule add's for each of its runs (SPEC §8)."""
@@ -152,6 +168,7 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     )
     _add_group(parser, "tag the job with a group (an array's jobs: their group's name)")
     _add_lock(parser, "at most one job holding this lock runs at a time, across every queue")
+    _add_failure_policy(parser)
 
 
 def _state(text: str) -> str:
@@ -642,6 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_group(edit, "move the job to this group")
     _add_lock(edit, "the lock the job holds while it runs")
+    _add_failure_policy(edit)
     explain = command(
         "explain", "workflows.cmd_explain", "say every reason a job is not running", json_out=True
     )

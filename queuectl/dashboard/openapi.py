@@ -49,6 +49,7 @@ _JOB_FIELD_TYPES: dict[str, dict[str, Any]] = {
     "float": {"type": "number"},
     "bool": {"type": "boolean"},
     "dict[str, str]": {"type": "object", "additionalProperties": {"type": "string"}},
+    "list[str]": {"type": "array", "items": {"type": "string"}},
     "list[dict[str, str]]": {
         "type": "array",
         "items": _object({"id": {"type": "string"}, "on": {"enum": list(ACCEPTS)}}),

@@ -13,6 +13,7 @@ from queuectl.config import Config
 from queuectl.durations import MAX_DURATION, parse_duration, parse_time
 from queuectl.errors import Conflict, DuplicateId, UserError, quote
 from queuectl.model import ACCEPTS, DEFAULT_QUEUE, ON_SUCCESS, NewJob, new_job_id
+from queuectl.policy import parse_policy
 from queuectl.service.names import ID_PATTERN, check_queue
 from queuectl.service.stores import load_config
 from queuectl.store.base import Store
@@ -33,6 +34,8 @@ JOB_KEYS = (
     "group",
     "lock",
     "unique_key",
+    "retry_on",
+    "no_retry_on",
 )
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
@@ -85,6 +88,7 @@ def build_job(
     timeout = spec.get("timeout")
     if timeout is not None:
         timeout = _seconds(timeout, "timeout", fail, positive=True, most=MAX_TIMEOUT)
+    retry_on, no_retry_on = _failure_policy(spec, config, fail)
     return NewJob(
         id=job_id,
         command=command,
@@ -102,7 +106,32 @@ def build_job(
         group=_name(spec["group"], "group", fail) if "group" in spec else None,
         lock=_name(spec["lock"], "lock", fail) if "lock" in spec else None,
         unique_key=_name(spec["unique_key"], "unique_key", fail) if "unique_key" in spec else None,
+        retry_on=retry_on,
+        no_retry_on=no_retry_on,
     )
+
+
+def _failure_policy(
+    spec: Mapping[str, Any], config: Config, fail
+) -> tuple[list[str] | None, list[str] | None]:
+    """(retry_on, no_retry_on): the one the job gives, or config no_retry_on as it is now
+    (copied, as max_retries is: a later config change leaves the job as it was)."""
+    if "retry_on" in spec and "no_retry_on" in spec:
+        raise fail("give 'retry_on' or 'no_retry_on', not both")
+    if "retry_on" not in spec:
+        given = spec.get("no_retry_on", config.no_retry_on)
+        return None, _policy(given, "no_retry_on", fail)
+    retry_on = _policy(spec["retry_on"], "retry_on", fail)
+    if not retry_on:
+        raise fail("'retry_on' names no exit code: to retry nothing, set 'max_retries' to 0")
+    return retry_on, None
+
+
+def _policy(value: Any, key: str, fail) -> list[str]:
+    try:
+        return parse_policy(value)
+    except UserError as exc:
+        raise fail(f"'{key}': {exc}") from None
 
 
 def _name(value: Any, key: str, fail) -> str:

@@ -24,6 +24,7 @@ from queuectl.model import (
     NewJob,
     new_job_id,
 )
+from queuectl.policy import KEYS as POLICY_KEYS
 from queuectl.records import fields
 from queuectl.service.enqueue import NO_ENVIRONMENT, build_job, plain_text, store_jobs
 from queuectl.service.names import ID_PATTERN
@@ -258,6 +259,7 @@ EDITABLE = (
     "env",
     "group",
     "lock",
+    *POLICY_KEYS,
 )
 
 
@@ -272,6 +274,8 @@ def edit(store: Store, job_id: str, changes: Mapping[str, Any], base_cwd: str) -
         )
     spec: dict[str, Any] = {name: getattr(job, name) for name in EDITABLE}
     spec.update({key: value for key, value in changes.items() if key != "env"})
+    if any(key in changes for key in POLICY_KEYS):  # a policy given replaces the job's
+        spec.update({key: changes.get(key) for key in POLICY_KEYS})
     spec["env"] = {**job.env, **changes.get("env", {})}
     edited = build_job({**spec, "id": job.id}, load_config(store), store.clock(), base_cwd)
     if "delay" not in changes and "run_at" not in changes:

@@ -33,6 +33,7 @@ class RunResult:
     output: bytes
     output_total: int
     stopped: str | None = None  # TIMEOUT, CANCEL, LEASE_LOST, COLD_STOP or None
+    signal: int | None = None  # the signal that ended the command, if one did (POSIX)
 
 
 class OutputTail:
@@ -107,7 +108,10 @@ def run_command(
         error = lifecycle.timed_out_error(timeout or 0)
     elif stopped is not None:
         error = stopped if stopped != CANCEL else lifecycle.CANCELED_ERROR
-    return RunResult(started, time.time(), exit_code, error, output.tail(), output.total, stopped)
+    signal = -proc.returncode if proc.returncode < 0 else None
+    return RunResult(
+        started, time.time(), exit_code, error, output.tail(), output.total, stopped, signal
+    )
 
 
 def _stop_escaped(

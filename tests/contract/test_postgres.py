@@ -214,7 +214,7 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
     store._conn.execute("DROP FUNCTION queuectl_free_slots")
     columns = (
         *('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"),
-        *('"lock"', "gate", "unique_key", "schedule"),
+        *('"lock"', "gate", "unique_key", "schedule", "retry_on", "no_retry_on"),
     )
     for column in columns:
         store._conn.execute(f"ALTER TABLE queuectl_jobs DROP COLUMN {column}")

@@ -160,7 +160,7 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
             conn.execute(f"DROP INDEX {index}")
         for column in (
             *('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"),
-            *('"lock"', "gate", "unique_key", "schedule"),
+            *('"lock"', "gate", "unique_key", "schedule", "retry_on", "no_retry_on"),
         ):
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
         conn.execute("DROP TABLE dependencies")

@@ -250,13 +250,19 @@ CREATE TABLE queuectl_schedule_ticks (
 ALTER TABLE queuectl_jobs ADD COLUMN schedule TEXT;
 CREATE INDEX queuectl_jobs_schedule ON queuectl_jobs (schedule, seq) WHERE schedule IS NOT NULL;
 
+-- name: schema_v11
+-- The failure policy (SPEC §9): comma-separated exit codes, ranges and words; at most one
+-- of the two is set. '' is an empty no_retry_on, NULL one not set.
+ALTER TABLE queuectl_jobs ADD COLUMN retry_on TEXT;
+ALTER TABLE queuectl_jobs ADD COLUMN no_retry_on TEXT;
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
                            cwd, env, "after", "group", "index", "lock", unique_key, schedule,
-                           gate, created_at, updated_at)
+                           retry_on, no_retry_on, gate, created_at, updated_at)
 VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s, %(run_at)s,
         %(timeout)s, %(cwd)s, %(env)s, %(after)s, %(group)s, %(index)s, %(lock)s,
-        %(unique_key)s, %(schedule)s,
+        %(unique_key)s, %(schedule)s, %(retry_on)s, %(no_retry_on)s,
         CASE WHEN %(lock)s::text IS NOT NULL THEN 'lock:' || %(lock)s::text
             WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || %(group)s::text)
             THEN 'group:' || %(group)s::text
@@ -611,7 +617,7 @@ UPDATE queuectl_jobs
    SET command = %(command)s, queue = %(queue)s, priority = %(priority)s,
        max_retries = %(max_retries)s, run_at = %(run_at)s, timeout = %(timeout)s,
        cwd = %(cwd)s, env = %(env)s, "group" = %(group)s, "lock" = %(lock)s,
-       updated_at = %(now)s,
+       retry_on = %(retry_on)s, no_retry_on = %(no_retry_on)s, updated_at = %(now)s,
        gate = CASE WHEN %(lock)s::text IS NOT NULL THEN 'lock:' || %(lock)s::text
             WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || %(group)s::text)
             THEN 'group:' || %(group)s::text

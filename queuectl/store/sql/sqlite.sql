@@ -241,12 +241,18 @@ CREATE TABLE schedule_ticks (
 ALTER TABLE jobs ADD COLUMN schedule TEXT;
 CREATE INDEX jobs_schedule ON jobs (schedule, seq) WHERE schedule IS NOT NULL;
 
+-- name: schema_v11
+-- The failure policy (SPEC §9): comma-separated exit codes, ranges and words; at most one
+-- of the two is set. '' is an empty no_retry_on, NULL one not set.
+ALTER TABLE jobs ADD COLUMN retry_on TEXT;
+ALTER TABLE jobs ADD COLUMN no_retry_on TEXT;
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
-                  "after", "group", "index", "lock", unique_key, schedule, gate, created_at,
-                  updated_at)
+                  "after", "group", "index", "lock", unique_key, schedule, retry_on,
+                  no_retry_on, gate, created_at, updated_at)
 VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :timeout, :cwd,
-        :env, :after, :group, :index, :lock, :unique_key, :schedule,
+        :env, :after, :group, :index, :lock, :unique_key, :schedule, :retry_on, :no_retry_on,
         CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
             WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
             THEN 'group:' || :group
@@ -560,7 +566,8 @@ RETURNING id
 UPDATE jobs
    SET command = :command, queue = :queue, priority = :priority,
        max_retries = :max_retries, run_at = :run_at, timeout = :timeout,
-       cwd = :cwd, env = :env, "group" = :group, "lock" = :lock, updated_at = :now,
+       cwd = :cwd, env = :env, "group" = :group, "lock" = :lock, retry_on = :retry_on,
+       no_retry_on = :no_retry_on, updated_at = :now,
        gate = CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
             WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
             THEN 'group:' || :group
