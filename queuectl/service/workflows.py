@@ -24,9 +24,11 @@ from queuectl.model import (
     NewJob,
     new_job_id,
 )
+from queuectl.hooks import KEYS as HOOK_KEYS
 from queuectl.policy import KEYS as POLICY_KEYS
 from queuectl.records import fields
-from queuectl.service.enqueue import NO_ENVIRONMENT, build_job, plain_text, store_jobs
+from queuectl.inputs import plain_text
+from queuectl.service.enqueue import NO_ENVIRONMENT, build_job, store_jobs
 from queuectl.service.names import ID_PATTERN
 from queuectl.service.stores import load_config
 from queuectl.service.workers import workers
@@ -260,6 +262,7 @@ EDITABLE = (
     "group",
     "lock",
     *POLICY_KEYS,
+    *HOOK_KEYS,
 )
 
 
@@ -273,6 +276,7 @@ def edit(store: Store, job_id: str, changes: Mapping[str, Any], base_cwd: str) -
             f"job {quote(job_id)} is {job.state}: only pending or failed jobs can be edited"
         )
     spec: dict[str, Any] = {name: getattr(job, name) for name in EDITABLE}
+    spec.update({key: getattr(job, key) or "" for key in HOOK_KEYS})  # none stays none
     spec.update({key: value for key, value in changes.items() if key != "env"})
     if any(key in changes for key in POLICY_KEYS):  # a policy given replaces the job's
         spec.update({key: changes.get(key) for key in POLICY_KEYS})
