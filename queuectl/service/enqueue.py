@@ -12,9 +12,9 @@ from typing import Any, Callable, NamedTuple
 from queuectl.config import Config
 from queuectl.durations import MAX_DURATION, parse_duration, parse_time
 from queuectl.errors import Conflict, DuplicateId, UserError, quote
-from queuectl.model import ACCEPTS, DEFAULT_QUEUE, ON_SUCCESS, NewJob, new_job_id
 from queuectl.hooks import parse_hook
 from queuectl.inputs import plain_text
+from queuectl.model import ACCEPTS, DEFAULT_QUEUE, ON_SUCCESS, NewJob, new_job_id
 from queuectl.policy import parse_policy
 from queuectl.service.names import ID_PATTERN, check_queue
 from queuectl.service.stores import load_config

@@ -10,6 +10,8 @@ from typing import Any, Callable, NamedTuple
 from queuectl import platform
 from queuectl.durations import format_age, iso_utc
 from queuectl.errors import Conflict, NotFound, UserError, quote
+from queuectl.hooks import KEYS as HOOK_KEYS
+from queuectl.inputs import plain_text
 from queuectl.model import (
     ACCEPTS,
     CANCELED,
@@ -24,10 +26,8 @@ from queuectl.model import (
     NewJob,
     new_job_id,
 )
-from queuectl.hooks import KEYS as HOOK_KEYS
 from queuectl.policy import KEYS as POLICY_KEYS
 from queuectl.records import fields
-from queuectl.inputs import plain_text
 from queuectl.service.enqueue import NO_ENVIRONMENT, build_job, store_jobs
 from queuectl.service.names import ID_PATTERN
 from queuectl.service.stores import load_config
