@@ -30,15 +30,15 @@ OUTPUT_WAIT = 5.0  # seconds to collect the output of a stopped hook's group
 class HookRunner:
     """The hooks one pool is running, each in a thread."""
 
-    def __init__(self, time_limit: float = TIME_LIMIT, kill_grace: float = 5.0) -> None:
+    def __init__(self, time_limit: float = TIME_LIMIT) -> None:
         self.time_limit = time_limit
-        self.kill_grace = kill_grace
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()  # a cold stop: running hooks are stopped now
 
-    def start_due(self, store: Store) -> int:
-        """Take the duties waiting (as many as there is room for) and start their hooks;
-        the number started. A store that is away is the upkeep's to report."""
+    def start_due(self, store: Store, kill_grace: float) -> int:
+        """Take the duties waiting (as many as there is room for) and start their hooks,
+        each stopped with `kill_grace` if it must be; the number started. A store that is
+        away is the upkeep's to report."""
         self._threads = [thread for thread in self._threads if thread.is_alive()]
         room = MOST_AT_ONCE - len(self._threads)
         if room <= 0:
@@ -48,7 +48,7 @@ class HookRunner:
             duties = store.take_hook_duties(room)
         for duty in duties:
             thread = threading.Thread(
-                target=self._run, args=(duty,), name=f"hook-{duty.job_id}", daemon=True
+                target=self._run, args=(duty, kill_grace), name=f"hook-{duty.job_id}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -65,14 +65,14 @@ class HookRunner:
         for thread in self._threads:
             thread.join(timeout)
 
-    def _run(self, duty: HookDuty) -> None:
+    def _run(self, duty: HookDuty, kill_grace: float) -> None:
         told = f"hook of job {duty.job_id} ({duty.state})"
         try:
             proc = platform.spawn(duty.command, duty.cwd, {**os.environ, **duty.environment()})
         except OSError as exc:  # a cwd gone since: the hook cannot start
             log.error("%s could not start: %s", told, exc.strerror or exc)
             return
-        output, stopped = self._wait(proc)
+        output, stopped = self._wait(proc, kill_grace)
         for line in output.decode("utf-8", "replace").splitlines():
             log.info("%s: %s", told, line)
         if stopped is not None:
@@ -84,7 +84,7 @@ class HookRunner:
         else:
             log.error("%s failed: %s", told, error)
 
-    def _wait(self, proc: subprocess.Popen) -> tuple[bytes, str | None]:
+    def _wait(self, proc: subprocess.Popen, kill_grace: float) -> tuple[bytes, str | None]:
         """The hook's output once it ended, and why it was stopped (None: it ended by
         itself). Past the time limit, or at a cold stop, its process group is stopped."""
         deadline = time.monotonic() + self.time_limit
@@ -95,7 +95,7 @@ class HookRunner:
             except subprocess.TimeoutExpired:
                 if time.monotonic() >= deadline:
                     break
-        platform.stop_tree(proc.pid, self.kill_grace, proc.poll)
+        platform.stop_tree(proc.pid, kill_grace, proc.poll)
         out = b""
         with contextlib.suppress(subprocess.TimeoutExpired):  # a stray holds the pipe open
             out, _ = proc.communicate(timeout=OUTPUT_WAIT)

@@ -179,8 +179,7 @@ class Pool:
         """Run the hooks of jobs that ended (SPEC §9: within a few seconds), while the pool
         is not stopping: a stopping pool leaves them to the next one."""
         if not self._stop.is_set():
-            self._hooks.kill_grace = config.kill_grace
-            self._hooks.start_due(self.store)
+            self._hooks.start_due(self.store, config.kill_grace)
 
     def _let_hooks_end(self) -> None:
         """Wait for the running hooks (each ends within its time limit); a cold stop, asked

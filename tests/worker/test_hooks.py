@@ -21,9 +21,9 @@ def ended(store, tmp_path, *hooks: str) -> None:
 
 def test_a_hook_past_its_time_limit_is_stopped_and_logged(store, tmp_path, caplog):
     ended(store, tmp_path, "echo started > started; sleep 600")
-    runner = HookRunner(time_limit=0.5, kill_grace=1)
+    runner = HookRunner(time_limit=0.5)
     with caplog.at_level(logging.INFO, "queuectl.hooks"):
-        assert runner.start_due(store) == 1
+        assert runner.start_due(store, kill_grace=1) == 1
         wait_for(lambda: not runner.running(), 60, 0.05, "the hook to be stopped")
     assert (tmp_path / "started").read_text() == "started\n"
     assert "hook of job j0 (canceled) stopped: timed out after 0.5 s" in caplog.text
@@ -36,16 +36,16 @@ def test_a_hook_whose_cwd_is_gone_is_logged_as_not_started(store, tmp_path, capl
     gone.rmdir()
     runner = HookRunner()
     with caplog.at_level(logging.INFO, "queuectl.hooks"):
-        runner.start_due(store)
+        runner.start_due(store, kill_grace=1)
         runner.join(30)
     assert "hook of job j0 (canceled) could not start" in caplog.text
 
 
 def test_a_runner_takes_no_more_than_it_runs_at_once_and_stops_them_cold(store, tmp_path):
     ended(store, tmp_path, *[f"echo {i} >> runs; sleep 600" for i in range(MOST_AT_ONCE + 2)])
-    runner = HookRunner(kill_grace=1)
-    assert runner.start_due(store) == MOST_AT_ONCE
-    assert runner.start_due(store) == 0  # no room: the rest wait in the store
+    runner = HookRunner()
+    assert runner.start_due(store, kill_grace=1) == MOST_AT_ONCE
+    assert runner.start_due(store, kill_grace=1) == 0  # no room: the rest wait in the store
     runs = tmp_path / "runs"
     wait_for(lambda: runs.exists() and len(runs.read_text().splitlines()) == MOST_AT_ONCE, 60)
     runner.stop()
