@@ -3,9 +3,12 @@ ends a job, whichever way it ends, and given out once."""
 
 from __future__ import annotations
 
+import threading
+
 from queuectl import lifecycle
 from queuectl.hooks import HookDuty
 from queuectl.model import Attempt, Lease
+from queuectl.store import open_store
 from tests.contract.test_store import CONFIG, T0, claim, finish, new
 
 
@@ -70,3 +73,27 @@ def test_a_lost_job_that_goes_dead_records_its_duty(store):
     assert store.finish(Lease("lost", "w1", 1), transition, record, T0 + 6)
     [duty] = store.take_hook_duties(10)
     assert (duty.state, duty.attempt, duty.last_error) == ("dead", 1, "worker lost")
+
+
+def test_takers_at_once_take_each_duty_once(store, location):
+    count = 60
+    store.enqueue([new(f"j{i}", on_failure="h", run_at=T0 + 60) for i in range(count)], T0)
+    store.cancel([f"j{i}" for i in range(count)], T0 + 1)
+    takers = [open_store(location) for _ in range(3)]
+    start = threading.Barrier(len(takers))
+    taken: list[list[str]] = [[] for _ in takers]
+
+    def take_all(index: int) -> None:
+        start.wait()
+        while duties := takers[index].take_hook_duties(2):
+            taken[index] += [duty.job_id for duty in duties]
+
+    threads = [threading.Thread(target=take_all, args=(i,)) for i in range(len(takers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for taker in takers:
+        taker.close()
+    every = [job_id for ids in taken for job_id in ids]
+    assert sorted(every) == sorted(f"j{i}" for i in range(count))  # each once, none lost
