@@ -8,7 +8,9 @@ from typing import Any
 
 from queuectl import cron
 from queuectl.errors import UserError, quote
+from queuectl.hooks import KEYS as HOOK_KEYS
 from queuectl.model import CATCH_UPS, OVERLAPS, SKIPPED, Schedule
+from queuectl.policy import KEYS as POLICY_KEYS
 from queuectl.service.enqueue import NO_ENVIRONMENT, build_job
 from queuectl.service.names import ID_PATTERN
 from queuectl.service.stores import load_config
@@ -34,7 +36,8 @@ def add_schedule(
 ) -> Schedule:
     """Validate and store a schedule whose runs are the job object `spec` (the keys of
     `enqueue` but REFUSED_KEYS). Its cwd, env and inherit_env are resolved now, as at
-    enqueue; a max_retries left out is config max_retries as each run is enqueued."""
+    enqueue; a max_retries, failure policy or hook left out is config's as each run is
+    enqueued."""
     if not ID_PATTERN.fullmatch(name):
         raise UserError(f"invalid schedule name {quote(name)}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
     expression_parsed = cron.parse_cron(expression)
@@ -57,6 +60,10 @@ def add_schedule(
     optional = {"max_retries": spec.get("max_retries"), "timeout": job.timeout}
     optional.update(env=job.env or None, group=job.group, lock=job.lock)
     kept.update({key: value for key, value in optional.items() if value is not None})
+    # A policy or hook given is kept ("" for no hook); one left out is config's as each
+    # run is enqueued, as max_retries is.
+    kept.update({key: getattr(job, key) for key in POLICY_KEYS if spec.get(key) is not None})
+    kept.update({key: getattr(job, key) or "" for key in HOOK_KEYS if spec.get(key) is not None})
     schedule = Schedule(
         name=name,
         expression=expression,
@@ -121,6 +128,6 @@ def run_schedule(store: Store, name: str) -> str:
     """Enqueue one run of it now (its last run from then on); the job's id."""
     schedule = store.get_schedule(name)
     now = store.clock()
-    job = job_of(schedule, now, load_config(store).max_retries)
+    job = job_of(schedule, now, load_config(store))
     store.run_schedule(name, job, now)
     return job.id

@@ -38,13 +38,13 @@ def fire_due(store: Store, now: float, config: Config | None = None) -> list[Tic
         if config is None:
             config = Config.from_stored(store.config_values())
         try:
-            recorded += store.fire_schedule(plan(schedule, now, config.max_retries), now)
+            recorded += store.fire_schedule(plan(schedule, now, config), now)
         except UserError as exc:  # a zone this host has no data for, a lock's name taken ...
             _report(schedule.name, str(exc))
     return recorded
 
 
-def plan(schedule: Schedule, now: float, max_retries: int) -> Firing:
+def plan(schedule: Schedule, now: float, config: Config) -> Firing:
     """What to do with the schedule's ticks in (fired_through, now]."""
     expression = cron.parse_cron(schedule.expression)
     zone = cron.load_zone(schedule.zone)
@@ -63,20 +63,23 @@ def plan(schedule: Schedule, now: float, max_retries: int) -> Firing:
         seen_through=schedule.fired_through,
         through=now,
         next_fire_at=expression.next_fire(now, zone),
-        runs=[(tick, job_of(schedule, tick, max_retries)) for tick in caught_up + on_time],
+        runs=[(tick, job_of(schedule, tick, config)) for tick in caught_up + on_time],
         skipped=skipped,
         skip_if_running=schedule.overlap == "skip",
     )
 
 
-def job_of(schedule: Schedule, run_at: float, max_retries: int) -> NewJob:
+def job_of(schedule: Schedule, run_at: float, config: Config) -> NewJob:
     """A run of the schedule: its job object (validated when it was added), due at
-    `run_at`; `max_retries` unless the schedule sets it."""
+    `run_at`; config's max_retries, failure policy and hooks where the schedule sets none
+    (as at enqueue)."""
     spec = schedule.spec
+    retry_on = spec.get("retry_on")
+    default_policy = None if retry_on is not None else list(config.no_retry_on)
     return NewJob(
         id=new_job_id(),
         command=spec["command"],
-        max_retries=spec.get("max_retries", max_retries),
+        max_retries=spec.get("max_retries", config.max_retries),
         queue=spec["queue"],
         priority=spec["priority"],
         run_at=run_at,
@@ -86,6 +89,10 @@ def job_of(schedule: Schedule, run_at: float, max_retries: int) -> NewJob:
         group=spec.get("group"),
         lock=spec.get("lock"),
         schedule=schedule.name,
+        retry_on=retry_on,
+        no_retry_on=spec.get("no_retry_on", default_policy),
+        on_success=spec.get("on_success", config.on_success) or None,
+        on_failure=spec.get("on_failure", config.on_failure) or None,
     )
 
 

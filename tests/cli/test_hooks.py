@@ -126,3 +126,10 @@ def test_a_pool_killed_while_hooks_wait_leaves_them_to_the_next_one(fast_config,
     found = ran(cli.home / "runs", count)
     assert sorted(found, key=int) == [str(index) for index in range(count)]  # none twice
     assert store.take_hook_duties(count) == []
+
+
+def test_a_schedules_runs_carry_its_hooks_and_configs_for_the_others(cli):
+    cli.ok("schedule", "add", "--on-failure", "echo own", "nightly", "0 3 * * *", "true")
+    cli.ok("config", "set", "on_success", "echo config")  # read as each run is enqueued
+    job = cli.job(cli.ok("schedule", "run", "nightly").strip())
+    assert (job["on_success"], job["on_failure"]) == ("echo config", "echo own")

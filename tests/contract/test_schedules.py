@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from queuectl import cron
+from queuectl.config import Config
 from queuectl.errors import Conflict, NotFound
 from queuectl.model import Firing, Schedule
 from queuectl.store import open_store
@@ -66,7 +67,7 @@ def test_a_firing_that_another_pool_overtook_does_nothing(store):
         seen_through=schedule.fired_through,
         through=T0 + MINUTE + 2,
         next_fire_at=T0 + 2 * MINUTE,
-        runs=[(T0 + MINUTE, job_of(schedule, T0 + MINUTE, 0))],
+        runs=[(T0 + MINUTE, job_of(schedule, T0 + MINUTE, Config.from_stored({"max_retries": 0})))],
         skipped=[],
         skip_if_running=False,
     )
@@ -196,13 +197,14 @@ def test_a_name_is_taken_once_and_a_removed_schedule_leaves_its_jobs(store):
 
 def test_schedule_run_enqueues_a_run_now_that_a_tick_then_overlaps(store):
     schedule = add(store)
-    job = job_of(schedule, T0 + 10, 1)
+    config = Config.from_stored({"max_retries": 1})
+    job = job_of(schedule, T0 + 10, config)
     store.run_schedule("every", job, T0 + 10)
     assert store.get_job(job.id).schedule == "every"
     assert store.get_schedule("every").last_job == job.id
     assert fire_due(store, T0 + MINUTE)[0].reason == "overlap"
     with pytest.raises(NotFound):
-        store.run_schedule("nope", job_of(schedule, T0, 1), T0)
+        store.run_schedule("nope", job_of(schedule, T0, config), T0)
 
 
 def test_ticks_follow_the_wall_clock_of_the_zone_across_dst(store):
