@@ -423,7 +423,11 @@ class PostgresStore(SqlStore):
             ).fetchone()
         assert row is not None  # an aggregate gives one row
         return RunTimes(
-            row["n"], row["total_ms"] / 1000.0, [row[f"b{i}"] for i in range(len(bounds))]
+            row["n"],
+            row["total_ms"] / 1000.0,
+            [row[f"b{i}"] for i in range(len(bounds))],
+            row["cpu_user"],
+            row["cpu_system"],
         )
 
     # --- wake-up -----------------------------------------------------------------------

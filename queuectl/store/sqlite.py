@@ -364,8 +364,8 @@ class SqliteStore(SqlStore):
         )
         sql = self._queries["run_times"].text.replace("/*buckets*/", columns)
         row = self._execute(sql, {f"b{i}": ms(bound) for i, bound in enumerate(bounds)})
-        count, total_ms, *buckets = row.fetchone()
-        return RunTimes(count, total_ms / 1000.0, list(buckets))
+        count, total_ms, cpu_user, cpu_system, *buckets = row.fetchone()
+        return RunTimes(count, total_ms / 1000.0, list(buckets), cpu_user, cpu_system)
 
     # --- wake-up -----------------------------------------------------------------------
 

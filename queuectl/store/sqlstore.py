@@ -38,7 +38,13 @@ from queuectl.model import (
     WorkerInfo,
 )
 from queuectl.store import queries
-from queuectl.store.base import FinishedAttempt, Heartbeat, Store, StrayAttempt
+from queuectl.store.base import (
+    FinishedAttempt,
+    Heartbeat,
+    LoggedAttempt,
+    Store,
+    StrayAttempt,
+)
 from queuectl.store.rows import (
     FOREVER_MS,
     attempt_from_row,
@@ -444,6 +450,10 @@ class SqlStore(Store):
                 "outcome": transition.state,
                 "output": attempt.output,
                 "output_total": attempt.output_total,
+                "cpu_user": attempt.cpu_user,
+                "cpu_system": attempt.cpu_system,
+                "max_rss": attempt.max_rss,
+                "signal": attempt.signal,
                 "keep_pgid": keep_pgid,
             },
         )
@@ -721,9 +731,40 @@ class SqlStore(Store):
                 row["outcome"],
                 seconds(row["started_at"]),
                 row["finished_at"] / 1000.0,
+                _cpu_seconds(row["cpu_user"], row["cpu_system"]),
+                row["max_rss"],
             )
             for row in self._rows("finished_attempts", {"since": ms(since)})
         ]
+
+    def attempt_log(
+        self,
+        limit: int,
+        since: float | None = None,
+        queue: str | None = None,
+        group: str | None = None,
+        outcome: str | None = None,
+    ) -> list[LoggedAttempt]:
+        where, params = self._log_filters(since, queue, group, outcome)
+        return [
+            LoggedAttempt(attempt_from_row(row), row["queue"], row["group"])
+            for row in self._rows("attempt_log", {**params, "limit": limit}, where=where)
+        ]
+
+    def _log_filters(
+        self, since: float | None, queue: str | None, group: str | None, outcome: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        """The job log's WHERE, one per combination of filters (as in `list_jobs`), and
+        its parameters."""
+        where = filters(
+            ("a.outcome IS NOT NULL", True),
+            (f"a.finished_at >= {self._param('since')}", since),
+            (f"j.queue = {self._param('queue')}", queue),
+            (f'j."group" = {self._param("group")}', group),
+            (f"a.outcome = {self._param('outcome')}", outcome),
+        )
+        since_ms = None if since is None else ms(since)
+        return where, {"since": since_ms, "queue": queue, "group": group, "outcome": outcome}
 
     def throughput(self, since: float, bucket_seconds: int) -> list[tuple[float, str, int]]:
         rows = self._rows(
@@ -778,3 +819,7 @@ class SqlStore(Store):
 
     def config_unset(self, key: str) -> None:
         self._rows("config_unset", {"key": key})
+
+
+def _cpu_seconds(user: float | None, system: float | None) -> float | None:
+    return None if user is None or system is None else user + system

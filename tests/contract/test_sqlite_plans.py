@@ -1,6 +1,7 @@
 """SQLite-only: the claim is served by the partial index, with no sort; old stores are
 upgraded in place."""
 
+import itertools
 import json
 import sqlite3
 
@@ -163,6 +164,8 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
         conn.execute("DROP TABLE dependencies")
         conn.execute("DROP TABLE gates")
+        for column in ("cpu_user", "cpu_system", "max_rss", '"signal"'):
+            conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
         for index, columns in (("claim", "priority DESC, run_at, seq"), ("due", "run_at")):
             conn.execute(
                 f"CREATE INDEX jobs_{index} ON jobs ({columns})"
@@ -187,4 +190,20 @@ def test_a_jobs_dependents_are_looked_for_among_the_jobs_that_wait_only(tmp_path
     )
     plan = " | ".join(row["detail"] for row in rows.fetchall())
     assert "jobs_after" in plan and "TEMP B-TREE" not in plan, plan
+    store.close()
+
+
+def test_the_job_log_walks_the_finished_index_backwards_whatever_the_filters(tmp_path):
+    """`attempts` reads attempts_finished newest first and stops at its limit: no sort of
+    the attempts, with any combination of filters."""
+    store = SqliteStore(str(tmp_path / "q.db"))
+    for since, queue, group, outcome in itertools.product(
+        (None, 0.0), (None, "q"), (None, "g"), (None, "dead")
+    ):
+        where, params = store._log_filters(since, queue, group, outcome)
+        rows = store._conn.execute(
+            "EXPLAIN QUERY PLAN " + store._sql("attempt_log", where=where), {**params, "limit": 50}
+        )
+        plan = " | ".join(row["detail"] for row in rows.fetchall())
+        assert "attempts_finished" in plan and "TEMP B-TREE" not in plan, plan
     store.close()
