@@ -86,6 +86,11 @@ def render(store: Store) -> str:
     out.sample(f"{name}_sum", round(times.total_seconds, 3))
     out.sample(f"{name}_count", times.count)
 
+    name = "queuectl_attempt_cpu_seconds_total"
+    out.family(name, "counter", "CPU seconds used by finished attempts' commands, by mode.")
+    out.sample(name, round(times.cpu_user, 3), mode="user")
+    out.sample(name, round(times.cpu_system, 3), mode="system")
+
     workers = snapshot["workers"]
     out.family("queuectl_workers", "gauge", "Registered workers, by state.")
     for state in WORKER_STATES:

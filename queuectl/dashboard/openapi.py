@@ -69,6 +69,18 @@ def _job_property(item: JobField) -> dict[str, Any]:
     return schema
 
 
+# What an attempt's command used (SPEC §9), null where the OS could not tell.
+ACCOUNTING: dict[str, Any] = {
+    "cpu_user": {**_nullable("number"), "minimum": 0, "description": "user CPU seconds"},
+    "cpu_system": {**_nullable("number"), "minimum": 0, "description": "system CPU seconds"},
+    "max_rss": {
+        **_nullable("integer"),
+        "minimum": 0,
+        "description": "bytes: the largest resident set of the command's waited-for tree",
+    },
+    "signal": {**_nullable("integer"), "description": "the signal that ended the command"},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Job": _object({item.name: _job_property(item) for item in PUBLIC_JOB_FIELDS}),
     "Attempt": _object(
@@ -92,6 +104,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "the last output_limit bytes of stdout+stderr, as UTF-8",
             },
+            **ACCOUNTING,
         }
     ),
     "Worker": _object(
@@ -267,6 +280,8 @@ SCHEMAS: dict[str, Any] = {
             "jobs_per_minute": _nullable("number"),
             "mean_seconds": _nullable("number"),
             "p95_seconds": _nullable("number"),
+            "cpu_seconds": {"type": "number", "description": "CPU seconds, user + system"},
+            "p95_max_rss": {**_nullable("integer"), "description": "bytes"},
         }
     ),
     "Stats": _object(

@@ -18,7 +18,15 @@ from queuectl.service.enqueue import (
     enqueue,
     name_patterns,
 )
-from queuectl.service.names import ID_PATTERN, QUEUE_PATTERN, check_queue, check_state, new_job_id
+from queuectl.service.names import (
+    ID_PATTERN,
+    OUTCOMES,
+    QUEUE_PATTERN,
+    check_outcome,
+    check_queue,
+    check_state,
+    new_job_id,
+)
 from queuectl.service.queues import (
     held_locks,
     limit,
@@ -30,7 +38,9 @@ from queuectl.service.queues import (
 )
 from queuectl.service.reading import (
     EXIT_TIMEOUT,
+    LOG_COLUMNS,
     attempt,
+    attempt_log,
     attempts_of,
     clock,
     exit_status,
@@ -102,11 +112,15 @@ __all__ = [
     "name_patterns",
     "ID_PATTERN",
     "QUEUE_PATTERN",
+    "OUTCOMES",
+    "check_outcome",
     "check_queue",
     "check_state",
     "new_job_id",
     "EXIT_TIMEOUT",
+    "LOG_COLUMNS",
     "attempt",
+    "attempt_log",
     "attempts_of",
     "clock",
     "exit_status",
