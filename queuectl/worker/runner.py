@@ -239,7 +239,9 @@ class _PipeWatcher:
         if pid == 0:
             return False
         self.proc.returncode = os.waitstatus_to_exitcode(status)
-        self.usage = Usage(usage.ru_utime, usage.ru_stime, usage.ru_maxrss * _MAX_RSS_UNIT)
+        # Microseconds, as the kernel counts them (not 0.0011639999999999999).
+        user, system = round(usage.ru_utime, 6), round(usage.ru_stime, 6)
+        self.usage = Usage(user, system, usage.ru_maxrss * _MAX_RSS_UNIT)
         return True
 
     def _read_available(self) -> None:
