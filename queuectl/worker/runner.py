@@ -190,7 +190,9 @@ def _supervise(
 
 class _PipeWatcher:
     """POSIX: one thread reads the output pipe and learns of the leader's exit at once,
-    from a pidfd (Linux) or the pipe's end, through select; no sleeping poll loop."""
+    from a pidfd (Linux) or the pipe's end, through select; no sleeping poll loop, but for
+    a leader that closed its output where there is no pidfd. It reaps the leader itself,
+    with wait4, for the rusage."""
 
     def __init__(self, proc: subprocess.Popen, output: OutputTail) -> None:
         assert proc.stdout is not None  # platform.spawn opens it
