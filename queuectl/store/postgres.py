@@ -142,6 +142,7 @@ def _channel(schema: str) -> str:
 class PostgresStore(SqlStore):
     dialect = "postgres"
     _queue_filter = "AND queue = ANY(%(queues)s::text[])"
+    _jobs_table = "queuectl_jobs"
     _duplicate_key = psycopg.errors.UniqueViolation
 
     def __init__(self, location: str, durable: bool = True, only_reads: bool = False) -> None:

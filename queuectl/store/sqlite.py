@@ -56,6 +56,7 @@ _CANNOT_WRITE = ("readonly database", "unable to open database file")
 class SqliteStore(SqlStore):
     dialect = "sqlite"
     _queue_filter = "AND queue IN (SELECT value FROM json_each(:queues))"
+    _jobs_table = "jobs"
     _duplicate_key = sqlite3.IntegrityError
 
     def __init__(self, path: str, durable: bool = True, only_reads: bool = False) -> None:

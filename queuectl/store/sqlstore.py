@@ -7,8 +7,8 @@ milliseconds) through a few primitives it provides:
 * `_many(name, rows)`: run one once per parameter set, inside a transaction;
 * `_transaction()`: a write transaction, committed on exit;
 * `_announce(reason)`: tell idle workers, once the transaction commits, that there may be work;
-* `_list(values)`, `_param(name)` and `_queue_filter`: how a list, a named parameter and
-  "in one of these queues" are written;
+* `_list(values)`, `_param(name)`, `_queue_filter` and `_jobs_table`: how a list, a named
+  parameter and "in one of these queues" are written, and the jobs table's name;
 * `_duplicate_key`: the exception a statement raises when a row's key is taken.
 
 Everything that differs more than that (opening, migrating, the clock, wake-ups, the
@@ -81,6 +81,7 @@ def _either(states: Sequence[str]) -> str:
 class SqlStore(Store):
     dialect: str  # its queries are sql/<dialect>.sql
     _queue_filter: str  # what a statement's /*queues*/ becomes when queues are given
+    _jobs_table: str
     _duplicate_key: type[Exception]
 
     @property
@@ -755,12 +756,15 @@ class SqlStore(Store):
         self, since: float | None, queue: str | None, group: str | None, outcome: str | None
     ) -> tuple[str, dict[str, Any]]:
         """The job log's WHERE, one per combination of filters (as in `list_jobs`), and
-        its parameters."""
+        its parameters. The job's queue and group are looked up for each attempt walked: a
+        condition on the joined job would have SQLite (3.38+) first build a Bloom filter
+        from every job of that queue or group, a cost that grows with the store."""
+        job = f"{self._jobs_table} WHERE id = a.job_id"
         where = filters(
             ("a.outcome IS NOT NULL", True),
             (f"a.finished_at >= {self._param('since')}", since),
-            (f"j.queue = {self._param('queue')}", queue),
-            (f'j."group" = {self._param("group")}', group),
+            (f"(SELECT queue FROM {job}) = {self._param('queue')}", queue),
+            (f'(SELECT "group" FROM {job}) = {self._param("group")}', group),
             (f"a.outcome = {self._param('outcome')}", outcome),
         )
         since_ms = None if since is None else ms(since)

@@ -195,8 +195,20 @@ def test_a_jobs_dependents_are_looked_for_among_the_jobs_that_wait_only(tmp_path
 
 def test_the_job_log_walks_the_finished_index_backwards_whatever_the_filters(tmp_path):
     """`attempts` reads attempts_finished newest first and stops at its limit: no sort of
-    the attempts, with any combination of filters."""
+    the attempts, with any combination of filters, and no Bloom filter built from every
+    job of a queue or group first (which SQLite plans once ANALYZE has run)."""
     store = SqliteStore(str(tmp_path / "q.db"))
+    store._conn.executemany(
+        "INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, cwd,"
+        ' created_at, updated_at, "group") VALUES (?, ?, ?, ?, 0, 0, 0, ?, 0, 0, ?)',
+        [(f"j{i}", "true", "completed", f"q{i % 3}", "/", f"g{i % 7}") for i in range(1000)],
+    )
+    store._conn.executemany(  # more attempts than jobs: what makes SQLite want the filter
+        "INSERT INTO attempts (job_id, number, started_at, finished_at, outcome)"
+        " VALUES (?, ?, ?, ?, 'completed')",
+        [(f"j{i}", n, 4 * i + n, 4 * i + n + 1) for i in range(1000) for n in range(1, 5)],
+    )
+    store._conn.execute("ANALYZE")
     for since, queue, group, outcome in itertools.product(
         (None, 0.0), (None, "q"), (None, "g"), (None, "dead")
     ):
@@ -206,4 +218,5 @@ def test_the_job_log_walks_the_finished_index_backwards_whatever_the_filters(tmp
         )
         plan = " | ".join(row["detail"] for row in rows.fetchall())
         assert "attempts_finished" in plan and "TEMP B-TREE" not in plan, plan
+        assert "BLOOM" not in plan, plan
     store.close()
