@@ -1,8 +1,8 @@
 """``/metrics`` in the Prometheus text exposition format (version 0.0.4).
 
 Everything is read from the store at scrape time, so any dashboard of the same store gives
-the same numbers. Attempt totals and the run-time histogram count the attempts kept in the
-store: `purge` lowers them, which Prometheus reads as a counter reset.
+the same numbers. Attempt totals, the run-time histogram and the CPU seconds count the
+attempts kept in the store: `purge` lowers them, which Prometheus reads as a counter reset.
 """
 
 from __future__ import annotations

@@ -74,7 +74,8 @@ class LoggedAttempt:
 
 @record(frozen=True)
 class RunTimes:
-    """Run times of every finished attempt, for a Prometheus histogram."""
+    """Run times of every finished attempt, for a Prometheus histogram, and the CPU time
+    they used (read in the same pass over the attempts)."""
 
     count: int
     total_seconds: float
