@@ -54,7 +54,7 @@ def _summary(items: Sequence[Any], window: float) -> dict[str, Any]:
         "jobs_per_minute": round(finished / (window / 60.0), 3) if window > 0 else None,
         "mean_seconds": round(sum(durations) / len(durations), 3) if durations else None,
         "p95_seconds": round(_percentile(durations, 0.95), 3) if durations else None,
-        "cpu_seconds": round(sum(item.cpu_seconds or 0.0 for item in items), 3),
+        "cpu_seconds": round(sum((item.cpu_seconds or 0.0 for item in items), 0.0), 3),
         "p95_max_rss": _percentile(rss, 0.95) if rss else None,
     }
 
