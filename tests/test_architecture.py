@@ -19,6 +19,8 @@ LAYERS = {
         "queuectl.model",
         "queuectl.config",
         "queuectl.policy",
+        "queuectl.names",
+        "queuectl.jobspec",
         "queuectl.lifecycle",
         "queuectl.visible",
     ),

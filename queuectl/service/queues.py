@@ -9,7 +9,7 @@ from typing import Any
 from queuectl.errors import UserError, quote
 from queuectl.inputs import integer
 from queuectl.model import STATES, Gate
-from queuectl.service.names import check_queue
+from queuectl.names import check_queue
 from queuectl.service.workers import workers
 from queuectl.store.base import Store
 

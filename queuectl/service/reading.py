@@ -15,7 +15,7 @@ from queuectl.model import (
     Attempt,
     Job,
 )
-from queuectl.service.names import check_state
+from queuectl.names import check_state
 from queuectl.service.stores import shown_location
 from queuectl.service.workers import workers
 from queuectl.store.base import Store

@@ -8,9 +8,9 @@ from typing import Any
 
 from queuectl import cron
 from queuectl.errors import UserError, quote
+from queuectl.jobspec import NO_ENVIRONMENT, build_job
 from queuectl.model import CATCH_UPS, OVERLAPS, SKIPPED, Schedule
-from queuectl.service.enqueue import NO_ENVIRONMENT, build_job
-from queuectl.service.names import ID_PATTERN
+from queuectl.names import ID_PATTERN
 from queuectl.service.stores import load_config
 from queuectl.store.base import Store
 from queuectl.worker.schedules import job_of
@@ -48,15 +48,16 @@ def add_schedule(
         raise UserError(f"a schedule's jobs take no {quote(refused[0])}: the schedule says when")
     now = store.clock()
     job = build_job(spec, load_config(store), now, base_cwd, environ=environ)
+    # Kept as validated, under the keys given (and command, queue, priority, cwd always);
+    # inherit_env is resolved into env now, as at enqueue.
+    given = [key for key, value in spec.items() if value is not None and key != "inherit_env"]
     kept: dict[str, Any] = {
-        "command": job.command,
-        "queue": job.queue,
-        "priority": job.priority,
-        "cwd": job.cwd,
+        key: getattr(job, key) for key in ("command", "queue", "priority", "cwd", *given)
     }
-    optional = {"max_retries": spec.get("max_retries"), "timeout": job.timeout}
-    optional.update(env=job.env or None, group=job.group, lock=job.lock)
-    kept.update({key: value for key, value in optional.items() if value is not None})
+    if job.env:
+        kept["env"] = job.env
+    else:
+        kept.pop("env", None)
     schedule = Schedule(
         name=name,
         expression=expression,
@@ -121,6 +122,6 @@ def run_schedule(store: Store, name: str) -> str:
     """Enqueue one run of it now (its last run from then on); the job's id."""
     schedule = store.get_schedule(name)
     now = store.clock()
-    job = job_of(schedule, now, load_config(store).max_retries)
+    job = job_of(schedule, now, load_config(store))
     store.run_schedule(name, job, now)
     return job.id

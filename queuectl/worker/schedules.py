@@ -18,7 +18,8 @@ import logging
 from queuectl import cron
 from queuectl.config import Config
 from queuectl.errors import UserError
-from queuectl.model import Firing, NewJob, Schedule, Tick, new_job_id
+from queuectl.jobspec import build_job
+from queuectl.model import Firing, NewJob, Schedule, Tick
 from queuectl.store.base import Store
 
 log = logging.getLogger("queuectl.schedules")
@@ -38,13 +39,13 @@ def fire_due(store: Store, now: float, config: Config | None = None) -> list[Tic
         if config is None:
             config = Config.from_stored(store.config_values())
         try:
-            recorded += store.fire_schedule(plan(schedule, now, config.max_retries), now)
+            recorded += store.fire_schedule(plan(schedule, now, config), now)
         except UserError as exc:  # a zone this host has no data for, a lock's name taken ...
             _report(schedule.name, str(exc))
     return recorded
 
 
-def plan(schedule: Schedule, now: float, max_retries: int) -> Firing:
+def plan(schedule: Schedule, now: float, config: Config) -> Firing:
     """What to do with the schedule's ticks in (fired_through, now]."""
     expression = cron.parse_cron(schedule.expression)
     zone = cron.load_zone(schedule.zone)
@@ -63,30 +64,19 @@ def plan(schedule: Schedule, now: float, max_retries: int) -> Firing:
         seen_through=schedule.fired_through,
         through=now,
         next_fire_at=expression.next_fire(now, zone),
-        runs=[(tick, job_of(schedule, tick, max_retries)) for tick in caught_up + on_time],
+        runs=[(tick, job_of(schedule, tick, config)) for tick in caught_up + on_time],
         skipped=skipped,
         skip_if_running=schedule.overlap == "skip",
     )
 
 
-def job_of(schedule: Schedule, run_at: float, max_retries: int) -> NewJob:
-    """A run of the schedule: its job object (validated when it was added), due at
-    `run_at`; `max_retries` unless the schedule sets it."""
-    spec = schedule.spec
-    return NewJob(
-        id=new_job_id(),
-        command=spec["command"],
-        max_retries=spec.get("max_retries", max_retries),
-        queue=spec["queue"],
-        priority=spec["priority"],
-        run_at=run_at,
-        timeout=spec.get("timeout"),
-        cwd=spec["cwd"],
-        env=spec.get("env", {}),
-        group=spec.get("group"),
-        lock=spec.get("lock"),
-        schedule=schedule.name,
-    )
+def job_of(schedule: Schedule, run_at: float, config: Config) -> NewJob:
+    """A run of the schedule, due at `run_at`: its job object (validated when it was
+    added) built as an enqueue builds one, so config max_retries and no_retry_on apply
+    as they are now to a run whose schedule does not set them."""
+    job = build_job(schedule.spec, config, run_at, schedule.spec["cwd"])
+    job.schedule = schedule.name
+    return job
 
 
 def _report(name: str, problem: str) -> None:
