@@ -205,7 +205,8 @@ def queue_verb(store: Store, verb: str, queue: str, query: Query) -> dict[str, A
         raise NotFound(f"no queue {quote(queue)}: it has no jobs and is not paused or limited")
     note = None
     if verb == "pause":
-        service.pause(store, [queue])
+        if service.pause(store, [queue]):
+            note = f"queue {queue} is paused already"
     elif service.resume(store, [queue]):
         note = f"queue {queue} is not paused: nothing to resume"
     return {"queue": queue, "paused": verb == "pause", "note": note}

@@ -17,11 +17,12 @@ QUEUE_GATE = "queue:"
 LOCK_GATE = "lock:"
 
 
-def pause(store: Store, queues: Sequence[str]) -> None:
-    """No job of these queues is claimed until they are resumed; running ones finish."""
+def pause(store: Store, queues: Sequence[str]) -> list[str]:
+    """No job of these queues is claimed until they are resumed; running ones finish.
+    Returns those that were paused already."""
     for queue in queues:
         check_queue(queue)
-    store.pause_queues(queues)
+    return store.pause_queues(queues)
 
 
 def resume(store: Store, queues: Sequence[str]) -> list[str]:

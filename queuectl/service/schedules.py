@@ -38,7 +38,7 @@ def add_schedule(
     if not ID_PATTERN.fullmatch(name):
         raise UserError(f"invalid schedule name {quote(name)}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
     expression_parsed = cron.parse_cron(expression)
-    zone = zone or cron.local_zone_name()
+    zone = cron.local_zone_name() if zone is None else zone
     tz = cron.load_zone(zone)
     for key, value, allowed in (("overlap", overlap, OVERLAPS), ("catch-up", catch_up, CATCH_UPS)):
         if value not in allowed:
@@ -84,7 +84,12 @@ def schedule_show(store: Store, name: str) -> dict[str, Any]:
     """{"schedule", "runs": its newest jobs, "skipped": its newest skipped ticks}."""
     schedule = store.get_schedule(name)
     states = store.job_states([schedule.last_job] if schedule.last_job else [])
-    runs = store.list_jobs(limit=RECENT, schedule=name)
+    # A schedule removed and added again under its name: the old one's jobs are not its.
+    runs = [
+        job
+        for job in store.list_jobs(limit=RECENT, schedule=name)
+        if job.created_at >= schedule.created_at
+    ]
     return {
         "schedule": _with_last_run(schedule, states),
         "runs": [job.to_dict() for job in runs],

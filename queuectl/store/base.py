@@ -343,11 +343,11 @@ class Store(abc.ABC):
         """The ids of the processing jobs that pass through the gate, longest running first."""
 
     @abc.abstractmethod
-    def pause_queues(self, queues: Sequence[str]) -> None:
+    def pause_queues(self, queues: Sequence[str]) -> list[str]:
         """From now on no job of these queues is claimed, on every worker at once, until
         they are resumed; a queue's limit stays as it is. In one transaction, under a lock
         that waits for claims in flight: each queue's running jobs are counted, its waiting
-        jobs move to the gated claim index."""
+        jobs move to the gated claim index. Returns those that were paused already."""
 
     @abc.abstractmethod
     def resume_queues(self, queues: Sequence[str]) -> list[str]:

@@ -715,12 +715,18 @@ class SqlStore(Store):
         query, param = _HOLDERS[kind]
         return [row["id"] for row in self._rows(query, {param: value})]
 
-    def pause_queues(self, queues: Sequence[str]) -> None:
+    def pause_queues(self, queues: Sequence[str]) -> list[str]:
+        paused_already = []
         with self._transaction():
             self._rows("lock_gates")
             for queue in queues:
+                gate = self._row("gate", {"name": "queue:" + queue})
+                if gate is not None and gate["paused"]:
+                    paused_already.append(queue)
+                    continue
                 self._rows("gate_queue", {"queue": queue})
                 self._rows("pause_queue", {"queue": queue})
+        return paused_already
 
     def resume_queues(self, queues: Sequence[str]) -> list[str]:
         not_paused = []
