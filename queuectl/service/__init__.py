@@ -19,7 +19,13 @@ from queuectl.service.enqueue import (
     enqueue,
     name_patterns,
 )
-from queuectl.service.names import ID_PATTERN, QUEUE_PATTERN, check_queue, check_state
+from queuectl.service.names import (
+    ID_PATTERN,
+    QUEUE_PATTERN,
+    check_queue,
+    check_schedule,
+    check_state,
+)
 from queuectl.service.queues import (
     held_locks,
     limit,
@@ -113,6 +119,7 @@ __all__ = [
     "ID_PATTERN",
     "QUEUE_PATTERN",
     "check_queue",
+    "check_schedule",
     "check_state",
     "new_job_id",
     "EXIT_TIMEOUT",
