@@ -395,8 +395,8 @@
       el("td", null, el("code", null, s.expression)),
       el("td", null, s.zone),
       el("td", { class: "next-run" }, s.next_run
-        ? [wallTime(s.next_run, s.zone), " ", el("span", { class: "muted" }, "(",
-                                                 until(s.next_run), ")")]
+        ? [el("span", null, wallTime(s.next_run, s.zone)), " ",
+           el("span", { class: "muted" }, "(", until(s.next_run), ")")]
         : el("span", { class: "muted" }, "paused")),
       el("td", { class: "last-run" }, s.last_run
         ? [jobLink(s.last_run.job), " ", badge(s.last_run.state)]
