@@ -17,6 +17,12 @@ def check_queue(queue: str) -> None:
         raise UserError(f"invalid queue {quote(queue)}: use 1 to 64 of A-Z a-z 0-9 . _ : -")
 
 
+def check_schedule(name: str) -> str:
+    if not ID_PATTERN.fullmatch(name):
+        raise UserError(f"invalid schedule name {quote(name)}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
+    return name
+
+
 def check_state(state: str | None) -> str | None:
     if state is not None and state not in STATES:
         raise UserError(f"unknown state {quote(state)}; states: {', '.join(STATES)}")

@@ -15,7 +15,13 @@ from queuectl.jobspec import (
     name_patterns,
 )
 from queuectl.model import new_job_id
-from queuectl.names import ID_PATTERN, QUEUE_PATTERN, check_queue, check_state
+from queuectl.names import (
+    ID_PATTERN,
+    QUEUE_PATTERN,
+    check_queue,
+    check_schedule,
+    check_state,
+)
 from queuectl.service.changing import cancel, dlq_list, dlq_retry, late_cancels, purge
 from queuectl.service.doctor import Check, diagnose, has_failure
 from queuectl.service.enqueue import Enqueued, enqueue
@@ -112,6 +118,7 @@ __all__ = [
     "ID_PATTERN",
     "QUEUE_PATTERN",
     "check_queue",
+    "check_schedule",
     "check_state",
     "new_job_id",
     "EXIT_TIMEOUT",

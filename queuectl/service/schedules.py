@@ -10,7 +10,7 @@ from queuectl import cron
 from queuectl.errors import UserError, quote
 from queuectl.jobspec import NO_ENVIRONMENT, build_job
 from queuectl.model import CATCH_UPS, OVERLAPS, SKIPPED, Schedule
-from queuectl.names import ID_PATTERN
+from queuectl.names import check_schedule
 from queuectl.service.stores import load_config
 from queuectl.store.base import Store
 from queuectl.worker.schedules import job_of
@@ -35,8 +35,7 @@ def add_schedule(
     """Validate and store a schedule whose runs are the job object `spec` (the keys of
     `enqueue` but REFUSED_KEYS). Its cwd, env and inherit_env are resolved now, as at
     enqueue; a max_retries left out is config max_retries as each run is enqueued."""
-    if not ID_PATTERN.fullmatch(name):
-        raise UserError(f"invalid schedule name {quote(name)}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
+    check_schedule(name)
     expression_parsed = cron.parse_cron(expression)
     zone = cron.local_zone_name() if zone is None else zone
     tz = cron.load_zone(zone)
