@@ -8,29 +8,39 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 from queuectl.durations import parse_duration
 from queuectl.errors import UserError, quote
 from queuectl.inputs import decimal, integer, size
+from queuectl.policy import parse_policy
 from queuectl.records import record
 
 Number = Union[int, float]
+Value = Union[Number, tuple[str, ...]]  # tuple: a failure policy (no_retry_on)
 
 
 @record(frozen=True)
 class Setting:
     name: str
-    kind: type  # int or float
+    kind: type  # int or float (tuple: a failure policy, read by `parser`)
     low: Number
     high: Number
-    default: Number
+    default: Value
     help: str
     duration: bool = False  # seconds, also given as DUR text: "30s", "5m", "2h", "1d"
     size: bool = False  # bytes, also given with a unit: "512K", "10M", "10MiB"
+    # A value that is not a number (kind, low and high unused): its parser, whose
+    # UserError says why a value is wrong.
+    parser: Callable[[object], Any] | None = None
 
-    def parse(self, raw: object) -> Number:
+    def parse(self, raw: object) -> Any:
         """Validate a value given as text (CLI) or JSON (API); UserError if bad."""
+        if self.parser is not None:
+            try:
+                return self.parser(raw)
+            except UserError as exc:
+                raise UserError(f"invalid value {quote(raw)} for {self.name}: {exc}") from None
         if self.duration and isinstance(raw, str):
             value = _as_duration(raw)
         elif self.size and isinstance(raw, str):
@@ -73,7 +83,10 @@ def _as_number(raw: object, kind: type) -> Number | None:
 
 
 def format_value(value: object) -> str:
-    """A setting's value as `config get` prints it: 300.0 -> "300", 0.5 -> "0.5"."""
+    """A setting's value as `config get` prints it: 300.0 -> "300", 0.5 -> "0.5", a
+    failure policy as its comma-separated text ("" if empty)."""
+    if isinstance(value, tuple):
+        return ",".join(value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value) if isinstance(value, float) else str(value)
@@ -99,6 +112,24 @@ SETTINGS: dict[str, Setting] = {
             "seconds, raised to the attempt number: delay = base ** attempts",
         ),
         Setting("backoff_max", float, 0, 604800, 3600.0, "cap on one backoff delay, seconds", True),
+        Setting(
+            "backoff_jitter",
+            float,
+            0,
+            1,
+            0.0,
+            "random spread of each backoff delay: times a factor in [1 - j, 1 + j]",
+        ),
+        Setting(
+            "no_retry_on",
+            tuple,
+            0,
+            0,
+            (),
+            "failure policy for jobs that set none: exit codes, ranges, timeout, signal "
+            "(1,64-78,timeout) that go dead at once",
+            parser=lambda raw: tuple(parse_policy(raw)),
+        ),
         Setting(
             "job_timeout",
             float,
@@ -166,7 +197,7 @@ def setting(key: str) -> Setting:
     return SETTINGS[name]
 
 
-def defaults() -> dict[str, Number]:
+def defaults() -> dict[str, Value]:
     return {name: s.default for name, s in SETTINGS.items()}
 
 
@@ -177,6 +208,8 @@ class Config:
     max_retries: int
     backoff_base: float
     backoff_max: float
+    backoff_jitter: float
+    no_retry_on: tuple[str, ...]
     job_timeout: float
     lease_seconds: float
     poll_interval: float

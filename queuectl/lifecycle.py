@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from queuectl.config import Config
 from queuectl.durations import format_seconds
 from queuectl.model import CANCELED, COMPLETED, DEAD, FAILED, PENDING, Attempt, Job
+from queuectl.policy import retried
 from queuectl.records import record
 
 WORKER_LOST = "worker lost"
@@ -29,14 +30,20 @@ class Transition:
     finished_at: float | None  # set only when the job reaches a terminal state
 
 
-def backoff_delay(failures: int, base: float, cap: float) -> float:
-    """Seconds to wait after the n-th failed attempt: min(base ** n, cap)."""
-    if cap <= 0:
+def backoff_delay(failures: int, base: float, cap: float, factor: float = 1.0) -> float:
+    """Seconds to wait after the n-th failed attempt: min(base ** n * factor, cap)."""
+    if cap <= 0 or factor <= 0:
         return 0.0
     # Compare logarithms first: base ** n overflows a float long before the cap matters.
-    if failures * math.log(base) >= math.log(cap):
+    if failures * math.log(base) + math.log(factor) >= math.log(cap):
         return float(cap)
-    return float(base**failures)
+    return float(base**failures * factor)
+
+
+def jitter_factor(jitter: float, draw: float) -> float:
+    """The factor config `backoff_jitter` puts on a delay, in [1 - jitter, 1 + jitter]:
+    `draw` is a random number in [-1, 1] (the caller draws it, so this stays pure)."""
+    return 1.0 + jitter * draw
 
 
 def exit_status(returncode: int) -> tuple[int, str | None]:
@@ -63,10 +70,14 @@ def after_attempt(
     now: float,
     config: Config,
     cancel_requested: bool = False,
+    stopped_by: str | None = None,
+    draw: float = 0.0,
 ) -> Transition:
     """Where a processing job goes once its current attempt has ended.
 
     `error` is None for success; `job.attempts` already counts the attempt that ended.
+    `stopped_by` is how a failed attempt was stopped, as the failure policy words it
+    (policy.TIMEOUT, policy.SIGNAL, or None); `draw`, in [-1, 1], spreads its backoff.
     """
     if cancel_requested:
         return Transition(
@@ -74,15 +85,19 @@ def after_attempt(
         )
     if error is None:
         return Transition(COMPLETED, job.attempts, job.run_at, exit_code, None, now)
-    if job.attempts <= job.max_retries:
-        delay = backoff_delay(job.attempts, config.backoff_base, config.backoff_max)
-        return Transition(FAILED, job.attempts, now + delay, exit_code, error, None)
-    return Transition(DEAD, job.attempts, job.run_at, exit_code, error, now)
+    if job.attempts > job.max_retries:
+        return Transition(DEAD, job.attempts, job.run_at, exit_code, error, now)
+    # A lost worker always follows the normal retry rules (SPEC §9).
+    if error != WORKER_LOST and not retried(job.retry_on, job.no_retry_on, exit_code, stopped_by):
+        return Transition(DEAD, job.attempts, job.run_at, exit_code, f"{error}, not retried", now)
+    factor = jitter_factor(config.backoff_jitter, draw)
+    delay = backoff_delay(job.attempts, config.backoff_base, config.backoff_max, factor)
+    return Transition(FAILED, job.attempts, now + delay, exit_code, error, None)
 
 
-def after_worker_lost(job: Job, now: float, config: Config) -> Transition:
+def after_worker_lost(job: Job, now: float, config: Config, draw: float = 0.0) -> Transition:
     """A processing job whose worker died (lease expired or process gone)."""
-    return after_attempt(job, None, WORKER_LOST, now, config, job.cancel_requested)
+    return after_attempt(job, None, WORKER_LOST, now, config, job.cancel_requested, draw=draw)
 
 
 def after_release(job: Job, now: float) -> Transition:

@@ -13,6 +13,9 @@ States (SPEC §2):
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from typing import Any, NamedTuple
 
 from queuectl.durations import iso_utc
@@ -59,6 +62,9 @@ class NewJob:
     index: int | None = None
     lock: str | None = None
     unique_key: str | None = None
+    schedule: str | None = None
+    retry_on: list[str] | None = None
+    no_retry_on: list[str] | None = None
 
 
 def job_field(
@@ -140,6 +146,20 @@ class Job:
     unique_key: str | None = job_field(
         "at most one pending, failed or processing job has it; an enqueue with a held key "
         "creates nothing",
+        default=None,
+    )
+    schedule: str | None = job_field(
+        "the schedule that enqueued it (a tick's run, or schedule run)", default=None
+    )
+    retry_on: list[str] | None = job_field(
+        "failure policy: a failed attempt that matches none of these exit codes, ranges "
+        "and words (timeout, signal) goes dead at once",
+        default=None,
+    )
+    no_retry_on: list[str] | None = job_field(
+        "failure policy: a failed attempt that matches one of these exit codes, ranges and "
+        "words (timeout, signal) goes dead at once; config no_retry_on, copied at enqueue, "
+        "for a job that sets neither",
         default=None,
     )
     # Bookkeeping that is not part of the public job object:
@@ -330,3 +350,115 @@ class WorkerInfo:
             "last_heartbeat": iso_utc(self.heartbeat_at),
             "heartbeat_age": round(max(now - self.heartbeat_at, 0.0), 3),
         }
+
+
+# --- schedules (SPEC §8) ----------------------------------------------------------------
+
+OVERLAPS = ("skip", "allow")
+CATCH_UPS = ("latest", "none", "all")
+ENQUEUED, SKIPPED = "enqueued", "skipped"
+
+
+@record
+class Schedule:
+    name: str
+    expression: str  # cron, as given
+    zone: str  # IANA name
+    spec: dict[str, Any]  # its jobs' job object (the keys of enqueue), validated at add
+    overlap: str = "skip"
+    catch_up: str = "latest"
+    paused: bool = False
+    created_at: float = 0.0
+    fired_through: float = 0.0  # every tick up to this moment has been handled
+    next_fire_at: float | None = None  # None while paused
+    last_job: str | None = None  # the latest run's job: a tick's or `schedule run`'s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "expression": self.expression,
+            "zone": self.zone,
+            "command": self.spec["command"],
+            "job": {
+                key: masked_env(value) if key == "env" else value
+                for key, value in self.spec.items()
+                if key != "command"
+            },
+            "overlap": self.overlap,
+            "catch_up": self.catch_up,
+            "paused": self.paused,
+            "created_at": iso_utc(self.created_at),
+            "next_run": iso_utc(self.next_fire_at),
+            "last_job": self.last_job,
+        }
+
+
+@record(frozen=True)
+class Tick:
+    """One tick of a schedule as recorded: enqueued as `job`, or skipped for `reason`
+    (overlap: its previous run had not finished; missed: no pool ran at its time)."""
+
+    schedule: str
+    tick: float
+    job: str | None
+    outcome: str  # enqueued | skipped
+    reason: str | None
+    at: float  # when it was handled
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tick": iso_utc(self.tick),
+            "job": self.job,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "at": iso_utc(self.at),
+        }
+
+
+@record
+class Firing:
+    """What a pool decided for a schedule's ticks in (seen_through, through]: the jobs of
+    the ticks to run and the ticks to skip. The store applies it only if no other pool
+    has moved fired_through meanwhile."""
+
+    schedule: str
+    seen_through: float
+    through: float
+    next_fire_at: float | None
+    runs: list[tuple[float, NewJob]]  # (tick, its job), oldest first
+    skipped: list[tuple[float, str]]  # (tick, reason)
+    skip_if_running: bool  # overlap skip: runs become skipped while the last job is live
+
+
+# --- job ids ------------------------------------------------------------------------------
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
+# Ids may be made on several threads at once (the dashboard serves each request on its
+# own): two calls that begin a millisecond together would each pick a counter start, and
+# their runs of ids could meet.
+_id_lock = threading.Lock()
+_last_ms = 0
+_prefix = ""
+_counter = 0
+
+
+def new_job_id() -> str:
+    """13 characters: milliseconds since the epoch then a counter that starts at a random
+    point each millisecond, so ids sort roughly by time and do not collide in a batch."""
+    global _last_ms, _prefix, _counter
+    with _id_lock:
+        ms = int(time.time() * 1000)
+        if ms <= _last_ms:
+            _counter += 1
+        else:
+            start = int.from_bytes(os.urandom(3), "big") % (32**4 // 2)
+            _last_ms, _prefix, _counter = ms, _base32(ms, 9), start
+        return _prefix + _base32(_counter, 4)
+
+
+def _base32(value: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        value, digit = divmod(value, 32)
+        digits.append(_ALPHABET[digit])
+    return "".join(reversed(digits))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from queuectl import service
 from queuectl.cli.output import say
 from queuectl.errors import UserError
+from queuectl.policy import KEYS as POLICY_KEYS
 
 
 def store_location(args: argparse.Namespace) -> str:
@@ -28,3 +30,17 @@ def ids_or_group(args: argparse.Namespace) -> None:
 def say_skipped(skipped: int, why: str) -> None:
     if skipped:
         say(f"skipped {skipped} job(s) of the group: {why}")
+
+
+def job_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """The job object of the options that describe a job (parser._add_job_options) and
+    the command: run's, and each run of a schedule's."""
+    spec: dict[str, Any] = {"command": args.cmd, "queue": args.queue, "priority": args.priority}
+    for key in ("max_retries", "timeout", "cwd", "group", "lock", *POLICY_KEYS):
+        if getattr(args, key) is not None:
+            spec[key] = getattr(args, key)
+    if args.env:
+        spec["env"] = dict(args.env)
+    if args.inherit_env:
+        spec["inherit_env"] = ",".join(args.inherit_env)
+    return spec

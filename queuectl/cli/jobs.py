@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from queuectl import service
-from queuectl.cli.common import ids_or_group, open_store, say_skipped
+from queuectl.cli.common import ids_or_group, job_spec, open_store, say_skipped
 from queuectl.cli.output import (
     ago,
     cpu_seconds,
@@ -24,20 +24,17 @@ from queuectl.cli.output import (
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
 from queuectl.model import FAILED, PUBLIC_JOB_FIELDS, STATES
+from queuectl.policy import KEYS as POLICY_KEYS
 from queuectl.visible import LINE_BREAKS, visible
 
 SHOWN_LEFT = 5  # the jobs `wait` names when it times out; it counts the rest
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    spec: dict[str, Any] = {"command": args.cmd, "queue": args.queue, "priority": args.priority}
-    for key in ("id", "max_retries", "timeout", "cwd", "delay", "run_at"):
+    spec = job_spec(args)
+    for key in ("id", "delay", "run_at"):
         if getattr(args, key) is not None:
             spec[key] = getattr(args, key)
-    if args.env:
-        spec["env"] = dict(args.env)
-    if args.inherit_env:
-        spec["inherit_env"] = ",".join(args.inherit_env)
     after = [
         {"id": job_id, "on": on}
         for option, on in (("after", "success"), ("after_any", "any"), ("after_failure", "failure"))
@@ -46,10 +43,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     ]
     if after:
         spec["after"] = after
-    if args.group is not None:
-        spec["group"] = args.group
-    if args.lock is not None:
-        spec["lock"] = args.lock
     if args.unique_key is not None:
         spec["unique_key"] = args.unique_key
     if args.max_running is not None and args.array is None and args.each_line is None:
@@ -252,7 +245,9 @@ def _group_status(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     store = open_store(args, only_reads=True)
     # One more than asked for tells whether there are more, without counting them all.
-    jobs = service.list_jobs(store, args.state, args.queue, args.limit + 1, args.offset, args.group)
+    jobs = service.list_jobs(
+        store, args.state, args.queue, args.limit + 1, args.offset, args.group, args.schedule
+    )
     if len(jobs) > args.limit:
         jobs = jobs[: args.limit]
         say(f"showing the newest {len(jobs)} jobs; there are more (see --limit)")
@@ -310,6 +305,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             )
         elif key == "held":
             value = "yes" if value else "no"
+        elif key in POLICY_KEYS and value is not None:
+            value = ",".join(value)
         elif key in moments and value is not None:
             value = f"{value} ({relative(getattr(job, key), now)})"
         print(f"{key + ':':13} {'' if value is None else visible(str(value), LINE_BREAKS)}")

@@ -11,6 +11,7 @@ from typing import Any, Callable, NoReturn
 from queuectl import __version__
 from queuectl.errors import QueuectlError, UserError, quote
 from queuectl.inputs import integer, whole_number
+from queuectl.model import CATCH_UPS, OVERLAPS
 
 DUR_HELP = "a duration: 30, 30s, 5m, 2h, 1d, 0.5s"
 
@@ -115,6 +116,61 @@ def _add_group(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--group", metavar="G", help=help)
 
 
+def _add_failure_policy(parser: argparse.ArgumentParser) -> None:
+    policy = parser.add_mutually_exclusive_group()
+    words = "exit codes and ranges, timeout (stopped by its timeout), signal (killed by another)"
+    policy.add_argument(
+        "--retry-on",
+        metavar="LIST",
+        help=f"retry only a failed attempt that matches LIST (1,75,64-78,timeout): {words}",
+    )
+    policy.add_argument(
+        "--no-retry-on",
+        metavar="LIST",
+        help=f"a failed attempt that matches LIST goes dead at once: {words} "
+        "(default: config no_retry_on)",
+    )
+
+
+def _add_job_options(parser: argparse.ArgumentParser) -> None:
+    """The options that describe a job (not when it runs, nor what it waits for): run's,
+    and schedule add's for each of its runs (SPEC §8)."""
+    parser.add_argument(
+        "--max-retries",
+        type=_integer,
+        metavar="N",
+        help="retries after the first run (default: config max_retries)",
+    )
+    parser.add_argument(
+        "--timeout", type=_duration, metavar="DUR", help=f"per-attempt time limit, {DUR_HELP}"
+    )
+    parser.add_argument(
+        "--priority", type=_integer, default=0, metavar="P", help="higher runs first"
+    )
+    parser.add_argument("--queue", default="default", metavar="Q", help="named queue")
+    parser.add_argument("--cwd", metavar="DIR", help="working directory (default: this one)")
+    parser.add_argument(
+        "--env",
+        type=_env_pair,
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="add a variable to the command's environment (repeatable)",
+    )
+    parser.add_argument(
+        "--inherit-env",
+        type=_name_patterns,
+        action="append",
+        default=[],
+        metavar="PATTERN[,PATTERN]",
+        help="copy this shell's variables whose names match into the job's env "
+        "(e.g. PATH,LANG,AWS_*; repeatable; --env wins)",
+    )
+    _add_group(parser, "tag the job with a group (an array's jobs: their group's name)")
+    _add_lock(parser, "at most one job holding this lock runs at a time, across every queue")
+    _add_failure_policy(parser)
+
+
 def _state(text: str) -> str:
     from queuectl.service import check_state
 
@@ -205,6 +261,32 @@ class _CommandWords(argparse.Action):
         setattr(namespace, self.dest, " ".join(words))
 
 
+# run's options that `schedule add` refuses (SPEC §8): when a run starts is the schedule's
+# to say, and each run is one job of its own.
+_REFUSED_BY_SCHEDULES = (
+    "--id",
+    "--wait",
+    "--delay",
+    "--run-at",
+    "--array",
+    "--each-line",
+    "--max-running",
+    "--after",
+    "--after-any",
+    "--after-failure",
+    "--unique-key",
+)
+
+
+class _Refused(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        raise argparse.ArgumentError(
+            self,
+            "not an option of schedule add: the schedule says when each run starts, "
+            "and each run is a job of its own",
+        )
+
+
 def _did_you_mean(word: str, known: list[str]) -> str:
     """The known word closest to a mistyped one, as "; did you mean X?", or "". Options
     are compared without their dashes, which would make every pair look alike; of the
@@ -250,17 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run's options may come before or after it; after -- every word is the command's",
     )
     run.add_argument("--id", help="job id (default: generated)")
-    run.add_argument(
-        "--max-retries",
-        type=_integer,
-        metavar="N",
-        help="retries after the first run (default: config max_retries)",
-    )
-    run.add_argument(
-        "--timeout", type=_duration, metavar="DUR", help=f"per-attempt time limit, {DUR_HELP}"
-    )
-    run.add_argument("--priority", type=_integer, default=0, metavar="P", help="higher runs first")
-    run.add_argument("--queue", default="default", metavar="Q", help="named queue")
+    _add_job_options(run)
     when = run.add_mutually_exclusive_group()
     when.add_argument("--delay", type=_duration, metavar="DUR", help=f"run after {DUR_HELP}")
     when.add_argument(
@@ -268,24 +340,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=_time,
         metavar="TIME",
         help="run at an ISO-8601 time (local time without an offset)",
-    )
-    run.add_argument("--cwd", metavar="DIR", help="working directory (default: this one)")
-    run.add_argument(
-        "--env",
-        type=_env_pair,
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="add a variable to the command's environment (repeatable)",
-    )
-    run.add_argument(
-        "--inherit-env",
-        type=_name_patterns,
-        action="append",
-        default=[],
-        metavar="PATTERN[,PATTERN]",
-        help="copy this shell's variables whose names match into the job's env "
-        "(e.g. PATH,LANG,AWS_*; repeatable; --env wins)",
     )
     run.add_argument(
         "--wait",
@@ -308,8 +362,6 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"run only once each of these jobs has {condition} (repeatable; "
             "group:NAME is every job of that group)",
         )
-    _add_group(run, "tag the job with a group (an array's jobs: their group's name)")
-    _add_lock(run, "at most one job holding this lock runs at a time, across every queue")
     # A unique key names one job: it is a usage error with --array or --each-line.
     many = run.add_mutually_exclusive_group()
     many.add_argument(
@@ -405,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--state", type=_state, help="only jobs in this state")
     listing.add_argument("--queue", metavar="Q", help="only jobs in this queue")
     _add_group(listing, "only jobs of this group")
+    listing.add_argument("--schedule", metavar="NAME", help="only the runs of this schedule")
     listing.add_argument(
         "--limit",
         type=_positive_int,
@@ -477,6 +530,75 @@ def build_parser() -> argparse.ArgumentParser:
     )
     limit.add_argument("queue", metavar="Q")
     limit.add_argument("limit", metavar="N|none")
+    schedule = command("schedule", None, "run commands on a cron schedule")
+    schedule_commands = _subcommands(schedule, "schedule_command", "ACTION")
+    add = command(
+        "add",
+        "schedules.cmd_schedule_add",
+        "add a schedule: a job enqueued at each tick of a cron expression",
+        parent=schedule_commands,
+        json_out=True,
+    )
+    add.usage = "%(prog)s [options] NAME CRON [--] CMD..."
+    add.add_argument("name", metavar="NAME", help="the schedule's name")
+    add.add_argument(
+        "cron",
+        metavar="CRON",
+        help="minute hour day-of-month month day-of-week, quoted (e.g. '*/15 8-18 * * MON-FRI'),"
+        " or @hourly, @daily, @weekly, @monthly, @yearly",
+    )
+    add.add_argument(
+        "cmd",
+        nargs="*",
+        action=_CommandWords,
+        metavar="CMD",
+        help="the shell command line of each run, as for run",
+    )
+    add.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="an IANA time zone, e.g. Europe/Berlin (default: this machine's)",
+    )
+    add.add_argument(
+        "--overlap",
+        choices=OVERLAPS,
+        default="skip",
+        help="skip (default): a tick whose previous run has not finished is skipped; "
+        "allow: enqueue it anyway",
+    )
+    add.add_argument(
+        "--catch-up",
+        choices=CATCH_UPS,
+        default="latest",
+        help="ticks missed while no pool ran: latest (default) runs the latest of them, "
+        "none none, all each of them (at most 100)",
+    )
+    _add_job_options(add)
+    for refused in _REFUSED_BY_SCHEDULES:
+        add.add_argument(refused, nargs="?", action=_Refused, help=argparse.SUPPRESS)
+    command(
+        "list",
+        "schedules.cmd_schedule_list",
+        "every schedule: its cron, zone, next run, last run, paused or not",
+        parent=schedule_commands,
+        json_out=True,
+    )
+    for name, help, json_out in (
+        ("show", "a schedule's settings, recent runs and skipped ticks", True),
+        ("pause", "enqueue no run of a schedule until it is resumed", False),
+        ("resume", "fire a paused schedule again, from its next tick on", False),
+        ("remove", "delete a schedule (its jobs stay)", False),
+        ("run", "enqueue one run of a schedule now", True),
+    ):
+        verb = command(
+            name,
+            f"schedules.cmd_schedule_{name}",
+            help,
+            parent=schedule_commands,
+            json_out=json_out,
+        )
+        verb.add_argument("name", metavar="NAME")
+
     dlq = command("dlq", None, "the dead letter queue")
     dlq_commands = _subcommands(dlq, "dlq_command", "ACTION")
     dead = command(
@@ -564,6 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_group(edit, "move the job to this group")
     _add_lock(edit, "the lock the job holds while it runs")
+    _add_failure_policy(edit)
     explain = command(
         "explain", "workflows.cmd_explain", "say every reason a job is not running", json_out=True
     )

@@ -10,6 +10,7 @@ from queuectl import service
 from queuectl.cli.common import ids_or_group, open_store, say_skipped
 from queuectl.cli.output import print_json
 from queuectl.errors import UserError
+from queuectl.policy import KEYS as POLICY_KEYS
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
@@ -52,6 +53,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         "cwd",
         "group",
         "lock",
+        *POLICY_KEYS,
     ):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)

@@ -70,6 +70,8 @@ def render(store: Store) -> str:
         if gate.max_running is not None:
             out.sample("queuectl_queue_limit", gate.max_running, queue=queue)
 
+    _schedules(out, store)
+
     attempts = snapshot["attempts"]
     out.family(
         "queuectl_attempts_total", "counter", "Finished attempts kept in the store, by outcome."
@@ -96,3 +98,17 @@ def render(store: Store) -> str:
     for state in WORKER_STATES:
         out.sample("queuectl_workers", sum(w["state"] == state for w in workers), state=state)
     return out.text()
+
+
+def _schedules(out: _Writer, store: Store) -> None:
+    schedules = store.schedules()
+    out.family("queuectl_schedule_paused", "gauge", "1 while the schedule is paused, else 0.")
+    for schedule in schedules:
+        out.sample("queuectl_schedule_paused", int(schedule.paused), schedule=schedule.name)
+    name = "queuectl_schedule_next_run_timestamp_seconds"
+    out.family(
+        name, "gauge", "When the schedule's next tick is due (Unix time); none while paused."
+    )
+    for schedule in schedules:
+        if schedule.next_fire_at is not None:
+            out.sample(name, schedule.next_fire_at, schedule=schedule.name)

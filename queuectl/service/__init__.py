@@ -6,27 +6,27 @@ One module per family of use cases; the UIs call them as `service.NAME`.
 
 from __future__ import annotations
 
-from queuectl.service.changing import cancel, dlq_list, dlq_retry, late_cancels, purge
-from queuectl.service.doctor import Check, diagnose, has_failure
-from queuectl.service.enqueue import (
+from queuectl.jobspec import (
     JOB_KEYS,
     MAX_TIMEOUT,
     NO_ENVIRONMENT,
     PRIORITY_RANGE,
-    Enqueued,
     build_job,
-    enqueue,
     name_patterns,
 )
-from queuectl.service.names import (
+from queuectl.model import new_job_id
+from queuectl.names import (
     ID_PATTERN,
     OUTCOMES,
     QUEUE_PATTERN,
     check_outcome,
     check_queue,
+    check_schedule,
     check_state,
-    new_job_id,
 )
+from queuectl.service.changing import cancel, dlq_list, dlq_retry, late_cancels, purge
+from queuectl.service.doctor import Check, diagnose, has_failure
+from queuectl.service.enqueue import Enqueued, enqueue
 from queuectl.service.queues import (
     held_locks,
     limit,
@@ -50,6 +50,15 @@ from queuectl.service.reading import (
     show,
     status,
     wait,
+)
+from queuectl.service.schedules import (
+    add_schedule,
+    pause_schedule,
+    remove_schedule,
+    resume_schedule,
+    run_schedule,
+    schedule_list,
+    schedule_show,
 )
 from queuectl.service.settings import (
     config_get,
@@ -115,6 +124,7 @@ __all__ = [
     "OUTCOMES",
     "check_outcome",
     "check_queue",
+    "check_schedule",
     "check_state",
     "new_job_id",
     "EXIT_TIMEOUT",
@@ -130,6 +140,13 @@ __all__ = [
     "show",
     "status",
     "wait",
+    "add_schedule",
+    "pause_schedule",
+    "remove_schedule",
+    "resume_schedule",
+    "run_schedule",
+    "schedule_list",
+    "schedule_show",
     "config_get",
     "config_set",
     "config_show",

@@ -9,7 +9,7 @@ from typing import Any
 from queuectl.errors import UserError, quote
 from queuectl.inputs import integer
 from queuectl.model import STATES, Gate
-from queuectl.service.names import check_queue
+from queuectl.names import check_queue
 from queuectl.service.workers import workers
 from queuectl.store.base import Store
 
@@ -17,35 +17,19 @@ QUEUE_GATE = "queue:"
 LOCK_GATE = "lock:"
 
 
-def _queue_gate(store: Store, queue: str) -> Gate | None:
-    return store.gate(QUEUE_GATE + queue)
-
-
-def _flow(store: Store, queue: str) -> tuple[bool, int | None]:
-    gate = _queue_gate(store, queue)
-    return (False, None) if gate is None else (gate.paused, gate.max_running)
-
-
-def pause(store: Store, queues: Sequence[str]) -> None:
-    """No job of these queues is claimed until they are resumed; running ones finish."""
+def pause(store: Store, queues: Sequence[str]) -> list[str]:
+    """No job of these queues is claimed until they are resumed; running ones finish.
+    Returns those that were paused already."""
     for queue in queues:
         check_queue(queue)
-    for queue in queues:
-        store.set_queue_flow(queue, True, _flow(store, queue)[1])
+    return store.pause_queues(queues)
 
 
 def resume(store: Store, queues: Sequence[str]) -> list[str]:
     """Resume the paused queues among these; returns those that were not paused."""
     for queue in queues:
         check_queue(queue)
-    not_paused = []
-    for queue in queues:
-        paused, max_running = _flow(store, queue)
-        if paused:
-            store.set_queue_flow(queue, False, max_running)
-        else:
-            not_paused.append(queue)
-    return not_paused
+    return store.resume_queues(queues)
 
 
 def parse_limit(text: str) -> int | None:
@@ -61,7 +45,7 @@ def parse_limit(text: str) -> int | None:
 def limit(store: Store, queue: str, max_running: int | None) -> None:
     """At most `max_running` (None: any number) of the queue's jobs processing at once."""
     check_queue(queue)
-    store.set_queue_flow(queue, _flow(store, queue)[0], max_running)
+    store.limit_queue(queue, max_running)
 
 
 def queue_gates(store: Store) -> dict[str, Gate]:

@@ -17,7 +17,7 @@ from queuectl.model import (
     Attempt,
     Job,
 )
-from queuectl.service.names import check_outcome, check_state
+from queuectl.names import check_outcome, check_state
 from queuectl.service.stores import shown_location
 from queuectl.service.workers import workers
 from queuectl.store.base import LoggedAttempt, Store
@@ -54,10 +54,11 @@ def list_jobs(
     limit: int = 50,
     offset: int = 0,
     group: str | None = None,
+    schedule: str | None = None,
 ) -> list[Job]:
     if limit < 1 or offset < 0:
         raise UserError("limit must be at least 1 and offset at least 0")
-    return store.list_jobs(check_state(state), queue, limit, offset, group)
+    return store.list_jobs(check_state(state), queue, limit, offset, group, schedule)
 
 
 def attempts_of(store: Store, job: Job) -> list[Attempt]:

@@ -10,6 +10,7 @@ from typing import Any, Callable, NamedTuple
 from queuectl import platform
 from queuectl.durations import format_age, iso_utc
 from queuectl.errors import Conflict, NotFound, UserError, quote
+from queuectl.jobspec import NO_ENVIRONMENT, build_job, plain_text
 from queuectl.model import (
     ACCEPTS,
     CANCELED,
@@ -22,10 +23,12 @@ from queuectl.model import (
     WAITING,
     Job,
     NewJob,
+    new_job_id,
 )
+from queuectl.names import ID_PATTERN
+from queuectl.policy import KEYS as POLICY_KEYS
 from queuectl.records import fields
-from queuectl.service.enqueue import NO_ENVIRONMENT, build_job, plain_text, store_jobs
-from queuectl.service.names import ID_PATTERN, new_job_id
+from queuectl.service.enqueue import store_jobs
 from queuectl.service.stores import load_config
 from queuectl.service.workers import workers
 from queuectl.store.base import Store
@@ -257,6 +260,7 @@ EDITABLE = (
     "env",
     "group",
     "lock",
+    *POLICY_KEYS,
 )
 
 
@@ -271,6 +275,8 @@ def edit(store: Store, job_id: str, changes: Mapping[str, Any], base_cwd: str) -
         )
     spec: dict[str, Any] = {name: getattr(job, name) for name in EDITABLE}
     spec.update({key: value for key, value in changes.items() if key != "env"})
+    if any(key in changes for key in POLICY_KEYS):  # a policy given replaces the job's
+        spec.update({key: changes.get(key) for key in POLICY_KEYS})
     spec["env"] = {**job.env, **changes.get("env", {})}
     edited = build_job({**spec, "id": job.id}, load_config(store), store.clock(), base_cwd)
     if "delay" not in changes and "run_at" not in changes:

@@ -26,7 +26,7 @@ import abc
 from collections.abc import Mapping, Sequence
 
 from queuectl.lifecycle import Transition
-from queuectl.model import Attempt, Gate, Job, Lease, NewJob, WorkerInfo
+from queuectl.model import Attempt, Firing, Gate, Job, Lease, NewJob, Schedule, Tick, WorkerInfo
 from queuectl.records import record
 
 
@@ -332,6 +332,7 @@ class Store(abc.ABC):
         limit: int = 50,
         offset: int = 0,
         group: str | None = None,
+        schedule: str | None = None,
     ) -> list[Job]:
         """Jobs, newest first."""
 
@@ -357,12 +358,25 @@ class Store(abc.ABC):
         """The ids of the processing jobs that pass through the gate, longest running first."""
 
     @abc.abstractmethod
-    def set_queue_flow(self, queue: str, paused: bool, max_running: int | None) -> None:
-        """From now on the queue's jobs are claimed only while it is not paused and fewer
-        than `max_running` (None: any number) of them are processing, on every worker at
-        once: its running jobs are counted under a lock that waits for claims in flight,
-        its waiting jobs move to (or, with neither, back from) the gated claim index, in
-        one transaction; idle workers are woken."""
+    def pause_queues(self, queues: Sequence[str]) -> list[str]:
+        """From now on no job of these queues is claimed, on every worker at once, until
+        they are resumed; a queue's limit stays as it is. In one transaction, under a lock
+        that waits for claims in flight: each queue's running jobs are counted, its waiting
+        jobs move to the gated claim index. Returns those that were paused already."""
+
+    @abc.abstractmethod
+    def resume_queues(self, queues: Sequence[str]) -> list[str]:
+        """The paused ones among these queues are claimed from again (within their limits),
+        in one transaction as `pause_queues`; idle workers are woken. Returns those that
+        were not paused, as that transaction saw them."""
+
+    @abc.abstractmethod
+    def limit_queue(self, queue: str, max_running: int | None) -> None:
+        """From now on at most `max_running` (None: any number) of the queue's jobs are
+        processing at once, on every worker at once; whether it is paused stays as it is.
+        In one transaction as `pause_queues`; a queue neither paused nor limited has no
+        gate (its waiting jobs move back to the plain claim index). Idle workers are
+        woken."""
 
     @abc.abstractmethod
     def group_counts(self, group: str) -> dict[str, int]:
@@ -422,6 +436,57 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def run_times(self, bounds: Sequence[float]) -> RunTimes:
         """Run times of all finished attempts, counted against ascending `bounds`."""
+
+    # --- schedules (SPEC §8) ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def add_schedule(self, schedule: Schedule) -> None:
+        """Store a new schedule; its fired_through is its created_at. `Conflict` if the
+        name is taken."""
+
+    @abc.abstractmethod
+    def schedules(self) -> list[Schedule]:
+        """Every schedule, by name."""
+
+    @abc.abstractmethod
+    def get_schedule(self, name: str) -> Schedule:
+        """The schedule, or `NotFound`."""
+
+    @abc.abstractmethod
+    def due_schedules(self, now: float) -> list[Schedule]:
+        """The schedules not paused whose next_fire_at is at or before `now`: one read of
+        an index, cheap when none is due (every pool asks twice a second)."""
+
+    @abc.abstractmethod
+    def fire_schedule(self, firing: Firing, now: float) -> list[Tick]:
+        """Apply a pool's `firing` in one transaction, holding the schedule's row: nothing
+        (an empty answer) if the schedule is gone or paused or its fired_through is no
+        longer `firing.seen_through` (another pool handled those ticks). Else each tick is
+        recorded once (its row is the idempotency key) and only a newly recorded run's job
+        is inserted, as `enqueue` inserts; under `skip_if_running` the runs are skipped
+        (reason overlap) while the schedule's last job is pending, failed or processing.
+        fired_through, next_fire_at and last_job move on. Returns the ticks recorded."""
+
+    @abc.abstractmethod
+    def run_schedule(self, name: str, job: NewJob, now: float) -> None:
+        """Insert `job` (a run of the schedule now) and make it the schedule's last job, in
+        one transaction; `NotFound` if there is no such schedule."""
+
+    @abc.abstractmethod
+    def pause_schedule(
+        self, name: str, paused: bool, now: float, next_fire_at: float | None
+    ) -> bool:
+        """Pause (next_fire_at None) or resume (fired_through = now: the ticks of the pause
+        are not made up for; next_fire_at as given) a schedule. Returns whether it was
+        paused before; `NotFound` if there is no such schedule."""
+
+    @abc.abstractmethod
+    def remove_schedule(self, name: str) -> None:
+        """Delete the schedule and its ticks (its jobs stay); `NotFound` if none."""
+
+    @abc.abstractmethod
+    def schedule_ticks(self, name: str, outcome: str, limit: int) -> list[Tick]:
+        """The newest `limit` ticks of the schedule with that outcome, newest first."""
 
     # --- workers -----------------------------------------------------------------------
 

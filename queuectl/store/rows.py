@@ -30,8 +30,8 @@ def seconds(millis: int | None) -> float | None:
 
 
 # A job's columns have the names of its fields (model.JOB_FIELDS) and hold them as they are,
-# but for a moment (integer milliseconds), a mapping (JSON text, NULL if empty) and a flag
-# (0 or 1 on SQLite).
+# but for a moment (integer milliseconds), a mapping (JSON text, NULL if empty), a list of
+# words (comma-separated text: a failure policy, "" if empty) and a flag (0 or 1 on SQLite).
 def _as_is(value: Any) -> Any:
     return value
 
@@ -48,13 +48,23 @@ def _json_list(text: str | None) -> list[Any]:
     return json.loads(text) if text else []
 
 
+def _comma_text(words: list[str] | None) -> str | None:
+    return None if words is None else ",".join(words)
+
+
+def _comma_list(text: str | None) -> list[str] | None:
+    return None if text is None else text.split(",") if text else []
+
+
 _WRITERS: dict[str, Callable[[Any], Any]] = {
     "dict[str, str]": _json_text,
     "list[dict[str, str]]": _json_text,
+    "list[str]": _comma_text,
 }
 _READERS: dict[str, Callable[[Any], Any]] = {
     "dict[str, str]": _json_object,
     "list[dict[str, str]]": _json_list,
+    "list[str]": _comma_list,
     "bool": bool,
 }
 

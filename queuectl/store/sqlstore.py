@@ -28,13 +28,19 @@ from queuectl.lifecycle import Transition, dependency_cycle
 from queuectl.model import (
     ACCEPTS,
     CANCELED,
+    ENQUEUED,
+    LIVE,
+    SKIPPED,
     TERMINAL,
     WAITING,
     Attempt,
+    Firing,
     Gate,
     Job,
     Lease,
     NewJob,
+    Schedule,
+    Tick,
     WorkerInfo,
 )
 from queuectl.store import queries
@@ -59,6 +65,7 @@ from queuectl.store.rows import (
 )
 
 Row = Mapping[str, Any]
+TICKS_KEPT = 100  # of each schedule: what `schedule show` tells of its skipped ticks
 _UNIQUE_TRIES = 5  # inserts of a job whose key's holder keeps ending meanwhile
 _CONDITION_TEXT = {"success": "complete", "failure": "end dead or canceled"}
 
@@ -72,6 +79,37 @@ _HOLDERS = {
 
 def _gate(row: Row) -> Gate:
     return Gate(row["name"], bool(row["paused"]), row["max_running"], row["running"])
+
+
+def _schedule(row: Row) -> Schedule:
+    return Schedule(
+        name=row["name"],
+        expression=row["expression"],
+        zone=row["zone"],
+        spec=json.loads(row["spec"]),
+        overlap=row["overlap"],
+        catch_up=row["catch_up"],
+        paused=bool(row["paused"]),
+        created_at=row["created_at"] / 1000.0,
+        fired_through=row["fired_through"] / 1000.0,
+        next_fire_at=seconds(row["next_fire_at"]),
+        last_job=row["last_job"],
+    )
+
+
+def _tick_params(tick: Tick) -> dict[str, Any]:
+    return {
+        "schedule": tick.schedule,
+        "tick": ms(tick.tick),
+        "job": tick.job,
+        "outcome": tick.outcome,
+        "reason": tick.reason,
+        "now": ms(tick.at),
+    }
+
+
+def _no_schedule(name: str) -> NotFound:
+    return NotFound(f"no schedule named {quote(name)} (queuectl schedule list shows them)")
 
 
 def _either(states: Sequence[str]) -> str:
@@ -152,52 +190,61 @@ class SqlStore(Store):
     def enqueue(
         self, jobs: Sequence[NewJob], now: float, limits: Mapping[str, int] | None = None
     ) -> dict[str, str]:
-        rows = [new_job_params(job, now) for job in jobs]
         try:
             with self._transaction():
-                for group, max_running in (limits or {}).items():
-                    self._limit_group(group, max_running)
-                waits = self._dependencies_of(jobs) if any(job.after for job in jobs) else {}
-                for row, job in zip(rows, jobs):
-                    if job.id in waits:
-                        row["after"] = json.dumps(
-                            [{"id": dep, "on": on} for dep, on in waits[job.id]]
-                        )
-                self._rows("read_gates")
-                self._add_locks(jobs)
-                self._many("insert_job", rows)
-                held = self._unique_holders(jobs, rows)
-                waits = {job_id: deps for job_id, deps in waits.items() if job_id not in held}
-                if waits:
-                    self._wait_for(waits)
-                if len(held) < len(jobs):
-                    self._announce("enqueue")
+                return self._insert_jobs(jobs, now, limits)
         except self._duplicate_key:
             raise DuplicateId(self._duplicate_id(jobs)) from None
+
+    def _insert_jobs(
+        self, jobs: Sequence[NewJob], now: float, limits: Mapping[str, int] | None = None
+    ) -> dict[str, str]:
+        """`enqueue`'s work, inside the caller's transaction."""
+        rows = [new_job_params(job, now) for job in jobs]
+        for group, max_running in (limits or {}).items():
+            self._limit_group(group, max_running)
+        waits = self._dependencies_of(jobs) if any(job.after for job in jobs) else {}
+        for row, job in zip(rows, jobs):
+            if job.id in waits:
+                row["after"] = json.dumps([{"id": dep, "on": on} for dep, on in waits[job.id]])
+        self._rows("read_gates")
+        self._add_locks(jobs)
+        self._many("insert_job", rows)
+        held = self._unique_holders(jobs, rows)
+        waits = {job_id: deps for job_id, deps in waits.items() if job_id not in held}
+        if waits:
+            self._wait_for(waits)
+        if len(held) < len(jobs):
+            self._announce("enqueue")
         return held
 
     def _unique_holders(
         self, jobs: Sequence[NewJob], rows: Sequence[dict[str, Any]]
     ) -> dict[str, str]:
         """The id of each job with a unique key that insert_job skipped (its key held), to
-        the holder's. A holder may end between the insert and this read (on PostgreSQL,
-        another transaction's): then the insert is tried again, a bounded number of times."""
-        held: dict[str, str] = {}
-        for row, job in zip(rows, jobs):
-            if job.unique_key is None:
-                continue
-            for _ in range(_UNIQUE_TRIES):
-                holder = self._row("unique_holder", {"unique_key": job.unique_key})
-                if holder is not None:
-                    break
-                self._rows("insert_job", row)
-            else:
-                raise Conflict(
-                    f"unique key {quote(job.unique_key)} keeps changing hands: try again"
-                )
-            if holder["id"] != job.id:
-                held[job.id] = holder["id"]
-        return held
+        the holder's, read for the whole batch at once. A holder may end between the insert
+        and this read (on PostgreSQL, another transaction's): then that job's insert is tried
+        again, a bounded number of times."""
+        keyed = {job.unique_key: row for job, row in zip(jobs, rows) if job.unique_key}
+        if not keyed:
+            return {}
+        holders: dict[str, str] = {}  # unique key -> holder's id
+        unheld = list(keyed)
+        for _ in range(_UNIQUE_TRIES):
+            for found in self._rows("unique_holders", {"keys": self._list(unheld)}):
+                holders[found["unique_key"]] = found["id"]
+            unheld = [key for key in unheld if key not in holders]
+            if not unheld:
+                break
+            for key in unheld:
+                self._rows("insert_job", keyed[key])
+        else:
+            raise Conflict(f"unique key {quote(unheld[0])} keeps changing hands: try again")
+        return {
+            job.id: holders[job.unique_key]
+            for job in jobs
+            if job.unique_key and holders[job.unique_key] != job.id
+        }
 
     def _add_locks(self, jobs: Sequence[NewJob]) -> None:
         """The gate of each lock the jobs take, made on first use: none of its jobs runs."""
@@ -645,6 +692,7 @@ class SqlStore(Store):
         limit: int = 50,
         offset: int = 0,
         group: str | None = None,
+        schedule: str | None = None,
     ) -> list[Job]:
         # One WHERE per combination: "(state IS NULL OR state = ...)" would keep the
         # planner from the index that serves each filter.
@@ -652,12 +700,10 @@ class SqlStore(Store):
             (f"state = {self._param('state')}", state),
             (f"queue = {self._param('queue')}", queue),
             (f'"group" = {self._param("group")}', group),
+            (f"schedule = {self._param('schedule')}", schedule),
         )
-        rows = self._rows(
-            "list_jobs",
-            {"state": state, "queue": queue, "group": group, "limit": limit, "offset": offset},
-            where=where,
-        )
+        params = {"state": state, "queue": queue, "group": group, "schedule": schedule}
+        rows = self._rows("list_jobs", {**params, "limit": limit, "offset": offset}, where=where)
         return [job_from_row(row) for row in rows]
 
     def group_members(self, group: str) -> list[tuple[str, str]]:
@@ -680,17 +726,51 @@ class SqlStore(Store):
         query, param = _HOLDERS[kind]
         return [row["id"] for row in self._rows(query, {param: value})]
 
-    def set_queue_flow(self, queue: str, paused: bool, max_running: int | None) -> None:
+    def pause_queues(self, queues: Sequence[str]) -> list[str]:
+        paused_already = []
         with self._transaction():
             self._rows("lock_gates")
-            if paused or max_running is not None:
-                params = {"queue": queue, "paused": paused, "max_running": max_running}
-                self._rows("set_queue_gate", params)
+            for queue in queues:
+                gate = self._row("gate", {"name": "queue:" + queue})
+                if gate is not None and gate["paused"]:
+                    paused_already.append(queue)
+                    continue
                 self._rows("gate_queue", {"queue": queue})
+                self._rows("pause_queue", {"queue": queue})
+        return paused_already
+
+    def resume_queues(self, queues: Sequence[str]) -> list[str]:
+        not_paused = []
+        with self._transaction():
+            self._rows("lock_gates")
+            for queue in queues:
+                gate = self._row("resume_queue", {"queue": queue})
+                if gate is None:
+                    not_paused.append(queue)
+                else:
+                    self._drop_open_queue_gate(queue, gate)
+            if len(not_paused) < len(queues):
+                self._announce("queue flow")
+        return not_paused
+
+    def limit_queue(self, queue: str, max_running: int | None) -> None:
+        with self._transaction():
+            self._rows("lock_gates")
+            if max_running is not None:
+                self._rows("gate_queue", {"queue": queue})
+                self._rows("limit_queue", {"queue": queue, "max_running": max_running})
             else:
-                self._rows("drop_queue_gate", {"queue": queue})
-                self._rows("ungate_queue", {"queue": queue})
+                gate = self._row("unlimit_queue", {"queue": queue})
+                if gate is not None:
+                    self._drop_open_queue_gate(queue, gate)
             self._announce("queue flow")
+
+    def _drop_open_queue_gate(self, queue: str, gate: Row) -> None:
+        """A queue neither paused nor limited has no gate: its jobs go back to the plain
+        claim index."""
+        if not gate["paused"] and gate["max_running"] is None:
+            self._rows("drop_queue_gate", {"queue": queue})
+            self._rows("ungate_queue", {"queue": queue})
 
     def group_counts(self, group: str) -> dict[str, int]:
         return {row["state"]: row["n"] for row in self._rows("group_counts", {"group": group})}
@@ -778,6 +858,119 @@ class SqlStore(Store):
 
     def attempt_counts(self) -> dict[str, int]:
         return {row["outcome"]: row["n"] for row in self._rows("attempt_counts")}
+
+    # --- schedules (SPEC §8) ------------------------------------------------------------
+
+    def add_schedule(self, schedule: Schedule) -> None:
+        try:
+            self._rows(
+                "add_schedule",
+                {
+                    "name": schedule.name,
+                    "expression": schedule.expression,
+                    "zone": schedule.zone,
+                    "spec": json.dumps(schedule.spec),
+                    "overlap": schedule.overlap,
+                    "catch_up": schedule.catch_up,
+                    "now": ms(schedule.created_at),
+                    "next_fire_at": ms(schedule.next_fire_at),
+                },
+            )
+        except self._duplicate_key:
+            raise Conflict(
+                f"a schedule named {quote(schedule.name)} exists already: remove it first, "
+                "or choose another name"
+            ) from None
+
+    def schedules(self) -> list[Schedule]:
+        return [_schedule(row) for row in self._rows("schedules")]
+
+    def get_schedule(self, name: str) -> Schedule:
+        row = self._row("get_schedule", {"name": name})
+        if row is None:
+            raise _no_schedule(name)
+        return _schedule(row)
+
+    def due_schedules(self, now: float) -> list[Schedule]:
+        return [_schedule(row) for row in self._rows("due_schedules", {"now": ms(now)})]
+
+    def fire_schedule(self, firing: Firing, now: float) -> list[Tick]:
+        with self._transaction():
+            row = self._row("lock_schedule", {"name": firing.schedule})
+            if row is None or row["paused"] or row["fired_through"] != ms(firing.seen_through):
+                return []
+            runs, skipped = list(firing.runs), list(firing.skipped)
+            if runs and firing.skip_if_running and self._running(row["last_job"]):
+                skipped += [(tick, "overlap") for tick, _ in runs]
+                runs = []
+            ticks = [Tick(firing.schedule, tick, job.id, ENQUEUED, None, now) for tick, job in runs]
+            ticks += [
+                Tick(firing.schedule, tick, None, SKIPPED, reason, now) for tick, reason in skipped
+            ]
+            recorded = [tick for tick in ticks if self._count("insert_tick", _tick_params(tick))]
+            new_ids = {tick.job for tick in recorded if tick.job is not None}
+            jobs = [job for _, job in runs if job.id in new_ids]
+            if jobs:
+                self._insert_jobs(jobs, now)
+            self._rows(
+                "advance_schedule",
+                {
+                    "name": firing.schedule,
+                    "fired_through": ms(firing.through),
+                    "next_fire_at": ms(firing.next_fire_at),
+                    "last_job": jobs[-1].id if jobs else None,
+                },
+            )
+            self._rows("prune_ticks", {"schedule": firing.schedule, "keep": TICKS_KEPT})
+        return sorted(recorded, key=lambda tick: tick.tick)
+
+    def _running(self, job_id: str | None) -> bool:
+        """Whether that job is pending, failed or processing (a purged one has ended)."""
+        return job_id is not None and self.job_states([job_id]).get(job_id) in LIVE
+
+    def run_schedule(self, name: str, job: NewJob, now: float) -> None:
+        try:
+            with self._transaction():
+                if self._row("lock_schedule", {"name": name}) is None:
+                    raise _no_schedule(name)
+                self._insert_jobs([job], now)
+                self._rows("set_last_job", {"name": name, "last_job": job.id})
+        except self._duplicate_key:
+            raise DuplicateId(job.id) from None
+
+    def pause_schedule(
+        self, name: str, paused: bool, now: float, next_fire_at: float | None
+    ) -> bool:
+        with self._transaction():
+            row = self._row("lock_schedule", {"name": name})
+            if row is None:
+                raise _no_schedule(name)
+            if paused:
+                self._rows("pause_schedule", {"name": name, "paused": True})
+            elif row["paused"]:
+                params = {"name": name, "paused": False, "now": ms(now)}
+                self._rows("resume_schedule", {**params, "next_fire_at": ms(next_fire_at)})
+            return bool(row["paused"])
+
+    def remove_schedule(self, name: str) -> None:
+        with self._transaction():
+            if not self._count("remove_schedule", {"name": name}):
+                raise _no_schedule(name)
+            self._rows("forget_ticks", {"schedule": name})
+
+    def schedule_ticks(self, name: str, outcome: str, limit: int) -> list[Tick]:
+        rows = self._rows("schedule_ticks", {"schedule": name, "outcome": outcome, "limit": limit})
+        return [
+            Tick(
+                row["schedule"],
+                row["tick"] / 1000.0,
+                row["job"],
+                row["outcome"],
+                row["reason"],
+                row["at"] / 1000.0,
+            )
+            for row in rows
+        ]
 
     # --- workers -----------------------------------------------------------------------
 

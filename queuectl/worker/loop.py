@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import signal
 import sys
 import time
 from typing import Callable
 
-from queuectl import lifecycle, platform
+from queuectl import lifecycle, platform, policy
 from queuectl.config import Config
 from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.model import Attempt, Job, Lease, WorkerInfo
@@ -313,7 +314,14 @@ class Worker:
         config = self.config
         if result.stopped != runner.COLD_STOP:
             return lifecycle.after_attempt(
-                job, result.exit_code, result.error, now, config, result.stopped == runner.CANCEL
+                job,
+                result.exit_code,
+                result.error,
+                now,
+                config,
+                result.stopped == runner.CANCEL,
+                _stopped_by(result),
+                random.uniform(-1.0, 1.0),
             )
         try:
             canceled = self.store.job_flags(lease)[1]
@@ -409,6 +417,13 @@ class Worker:
             attempt,
             now,
         )
+
+
+def _stopped_by(result: runner.RunResult) -> str | None:
+    """How the failure policy words the way a command was stopped (SPEC §9)."""
+    if result.stopped == runner.TIMEOUT:
+        return policy.TIMEOUT
+    return policy.SIGNAL if result.signal is not None else None
 
 
 def _reason(lease_held: bool, cancel_requested: bool) -> str | None:

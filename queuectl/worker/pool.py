@@ -1,6 +1,7 @@
 """The pool supervisor: starts N worker processes, replaces one that dies, turns stop
 signals into warm (first signal) and cold (second signal) stops for all of them, and, being
-otherwise idle, does the upkeep: recovering lost jobs (of any host) and SQLite checkpoints.
+otherwise idle, does the upkeep: recovering lost jobs (of any host), SQLite checkpoints, and
+firing the schedules that are due (every pool takes part: worker/schedules.py).
 
 Workers are started with multiprocessing's *spawn* method on every OS: no connection or
 lock crosses a fork, and Windows takes the same path as Linux.
@@ -20,9 +21,10 @@ from typing import Any, Callable
 
 from queuectl import platform
 from queuectl.config import Config
+from queuectl.durations import iso_utc
 from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.store.base import Store
-from queuectl.worker import recovery
+from queuectl.worker import recovery, schedules
 from queuectl.worker.logfile import PoolLog
 from queuectl.worker.loop import STORE_UNUSABLE_EXIT, WorkerSpec, worker_main
 from queuectl.worker.outage import Outage
@@ -110,12 +112,12 @@ class Pool:
     def _supervise(self, wake_r: socket.socket) -> None:
         """Reap and replace workers, act on signals, keep up the store, until every worker
         has stopped. A store outage pauses only the upkeep, never the reaping."""
-        next_upkeep = 0.0
+        next_upkeep = next_firing = 0.0
         while self._slots or self._restarts:
             config = self._config()
             # SPEC §2: a lost job is recovered within lease_seconds plus one poll.
             interval = min(1.0, config.poll_interval, config.lease_seconds / 3)
-            timeout = min(interval, max(next_upkeep - time.monotonic(), 0.0))
+            timeout = min(interval, max(min(next_upkeep, next_firing) - time.monotonic(), 0.0))
             if self._restarts:
                 timeout = min(timeout, max(min(self._restarts) - time.monotonic(), 0.0))
             sentinels = [slot.process.sentinel for slot in self._slots.values()]
@@ -124,6 +126,9 @@ class Pool:
             self._apply_signals()
             self._reap()
             self._start_due_workers()
+            if time.monotonic() >= next_firing:
+                next_firing = time.monotonic() + schedules.FIRE_INTERVAL
+                self._fire_schedules(config)
             if time.monotonic() >= next_upkeep:
                 next_upkeep = time.monotonic() + interval
                 self._upkeep(config)
@@ -148,6 +153,22 @@ class Pool:
             self._outage.failed(exc)
         except StoreError as exc:
             self._give_up(str(exc))
+
+    def _fire_schedules(self, config: Config) -> None:
+        """Enqueue the due ticks of schedules (SPEC §8: within 1 s of their time), while
+        the pool is not stopping. A store that is away or broken is the upkeep's to report
+        (and to stop the pool for)."""
+        if self._stop.is_set():
+            return
+        with contextlib.suppress(StoreError):
+            for tick in schedules.fire_due(self.store, self.store.clock(), config):
+                log.info(
+                    "schedule %s: tick %s %s%s",
+                    tick.schedule,
+                    iso_utc(tick.tick),
+                    tick.outcome,
+                    f" as {tick.job}" if tick.job else f" ({tick.reason})",
+                )
 
     def _give_up(self, reason: str) -> None:
         """Stop warm by itself: running jobs finish (into the store they were claimed

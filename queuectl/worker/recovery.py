@@ -9,6 +9,7 @@ two workers recovering the same job apply it once.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Mapping
 
 from queuectl import lifecycle, platform
@@ -47,7 +48,7 @@ def recover_job(
         host=ran_on,
     )
     lease = Lease(job.id, job.worker_id or "", job.attempt_number)
-    transition = lifecycle.after_worker_lost(job, now, config)
+    transition = lifecycle.after_worker_lost(job, now, config, random.uniform(-1.0, 1.0))
     keep_pgid = ran_on is not None and not here
     applied = store.finish(lease, transition, record, now, keep_pgid=keep_pgid)
     if applied:

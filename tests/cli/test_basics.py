@@ -67,6 +67,8 @@ def test_json_shapes(cli):
         "max_retries",
         "backoff_base",
         "backoff_max",
+        "backoff_jitter",
+        "no_retry_on",
         "job_timeout",
         "lease_seconds",
         "poll_interval",

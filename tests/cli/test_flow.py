@@ -40,6 +40,14 @@ def test_a_paused_queue_waits_and_explain_says_so_until_resumed(cli, pool):
     assert cli("wait", job_id, "--timeout", "60").returncode == 0
 
 
+def test_pause_of_a_paused_queue_is_a_noop_with_a_note(cli):
+    cli.ok("queue", "pause", "images")
+    result = cli("queue", "pause", "images", "gpu")
+    assert result.returncode == 0 and result.stdout.strip() == "paused gpu"
+    assert result.stderr.strip() == "queuectl: queue images is paused already"
+    assert queues(cli)["images"]["paused"] and queues(cli)["gpu"]["paused"]
+
+
 def test_resume_of_a_queue_not_paused_is_a_noop_with_a_note(cli):
     result = cli("queue", "resume", "idle")
     assert result.returncode == 0

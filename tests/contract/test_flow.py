@@ -15,26 +15,26 @@ def claimed_ids(store, count: int, now: float = T0 + 1) -> list[str]:
 
 def test_a_paused_queue_stops_its_claims_only_and_resume_restores_them(store):
     store.enqueue([new("img", queue="images", priority=5), new("doc", queue="docs")], T0)
-    store.set_queue_flow("images", True, None)
+    store.pause_queues(["images"])
     assert store.gate("queue:images").paused
     assert claimed_ids(store, 2) == ["doc"]
     assert store.next_run_at(None) is None  # the paused job wakes no one
-    store.set_queue_flow("images", False, None)
+    assert store.resume_queues(["images"]) == []
     assert store.gate("queue:images") is None  # nothing left to gate: back to the plain index
     assert store.get_job("img").gate is None
     assert claimed_ids(store, 1) == ["img"]
 
 
 def test_a_queue_may_be_paused_before_it_has_jobs(store):
-    store.set_queue_flow("later", True, None)
+    store.pause_queues(["later"])
     store.enqueue([new("a", queue="later")], T0)
     assert claim(store, now=T0 + 1) is None
-    store.set_queue_flow("later", False, None)
+    assert store.resume_queues(["later"]) == []
     assert claim(store, now=T0 + 1).id == "a"
 
 
 def test_a_queue_limit_is_respected_and_a_finish_frees_a_slot(store):
-    store.set_queue_flow("gpu", False, 2)
+    store.limit_queue("gpu", 2)
     store.enqueue([new(f"g{i}", queue="gpu") for i in range(4)] + [new("cpu", priority=-1)], T0)
     first, second = claim(store, now=T0 + 1), claim(store, now=T0 + 1)
     assert {first.id, second.id} == {"g0", "g1"}
@@ -49,7 +49,7 @@ def test_a_queue_limit_is_respected_and_a_finish_frees_a_slot(store):
 def test_a_limit_set_while_jobs_run_counts_them(store):
     store.enqueue([new(f"j{i}", queue="q") for i in range(4)], T0)
     running = [claim(store, now=T0 + 1) for _ in range(2)]
-    store.set_queue_flow("q", False, 2)
+    store.limit_queue("q", 2)
     assert store.gate("queue:q").running == 2
     assert claim(store, now=T0 + 1) is None
     finish(store, running[0], 0, None, T0 + 2)
@@ -76,10 +76,10 @@ def test_a_lock_is_a_mutex_across_queues_and_jobs_behind_it_still_run(store):
 
 
 def test_a_job_passes_every_gate_of_its_own(store):
-    store.set_queue_flow("q", True, None)
+    store.pause_queues(["q"])
     store.enqueue([new("locked", queue="q", lock="L")], T0)
     assert claim(store, now=T0 + 1) is None  # its lock is free but its queue is paused
-    store.set_queue_flow("q", False, None)
+    assert store.resume_queues(["q"]) == []
     assert store.get_job("locked").gate == "lock:L"
     assert claim(store, now=T0 + 1).id == "locked"
 
@@ -106,6 +106,49 @@ def test_a_lost_workers_slot_is_freed_at_recovery_and_not_before(store):
 def test_a_requeued_job_enters_the_gate_its_queue_has_now(store):
     store.enqueue([new("a", queue="q")], T0)
     finish(store, claim(store, now=T0 + 1), 0, None, T0 + 2)
-    store.set_queue_flow("q", True, None)
+    store.pause_queues(["q"])
     store.requeue(["a"], T0 + 3)
     assert claim(store, now=T0 + 4) is None
+
+
+def test_each_verb_changes_only_its_own_setting(store):
+    store.limit_queue("q", 3)
+    store.pause_queues(["q"])
+    assert (store.gate("queue:q").paused, store.gate("queue:q").max_running) == (True, 3)
+    store.limit_queue("q", None)
+    assert (store.gate("queue:q").paused, store.gate("queue:q").max_running) == (True, None)
+    store.limit_queue("q", 2)
+    assert store.resume_queues(["q", "other"]) == ["other"]  # other was never paused
+    assert (store.gate("queue:q").paused, store.gate("queue:q").max_running) == (False, 2)
+    assert store.resume_queues(["q"]) == ["q"]
+    store.limit_queue("q", None)
+    assert store.gate("queue:q") is None
+
+
+def test_a_gate_leaves_finished_jobs_as_they_are(store):
+    store.enqueue([new("done", queue="q"), new("running", queue="q"), new("next", queue="q")], T0)
+    finish(store, claim(store, now=T0 + 1), 0, None, T0 + 2)
+    running = claim(store, now=T0 + 3)
+    store.pause_queues(["q"])
+    assert store.get_job("done").gate is None
+    assert store.get_job("next").gate == "queue:q"
+    assert store.get_job("running").gate == "queue:q"  # its end frees the slot it holds
+    assert store.gate("queue:q").running == 1
+    finish(store, running, 0, None, T0 + 4)
+    assert store.gate("queue:q").running == 0
+
+
+def test_a_gated_job_is_claimed_in_claim_order_with_the_plain_ones(store):
+    store.limit_queue("gated", 5)
+    store.enqueue(
+        [
+            new("gated-low", queue="gated", priority=-1),
+            new("gated-early", queue="gated"),
+            new("plain"),
+            new("gated-late", queue="gated"),
+            new("gated-high", queue="gated", priority=1),
+        ],
+        T0,
+    )
+    order = ["gated-high", "gated-early", "plain", "gated-late", "gated-low"]
+    assert claimed_ids(store, 6) == order

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -135,6 +136,39 @@ def test_claim_walks_the_partial_index_without_a_sort(pg_location):
         store.close()
 
 
+def test_a_limit_waits_for_a_pause_in_flight_and_keeps_it(pg_location):
+    """Two operators at once: `queue limit` starts while another's pause holds the gates'
+    lock, uncommitted. The limit waits for it and then sets the limit only: the queue stays
+    paused (a limit that read the gate before the pause committed used to write it back)."""
+    import psycopg
+
+    from queuectl import service
+
+    store = open_store(pg_location)
+    try:
+        with (
+            psycopg.connect(pg_location) as operator,
+            psycopg.connect(pg_location, autocommit=True) as monitor,
+        ):
+            operator.execute("LOCK TABLE queuectl_gates IN SHARE ROW EXCLUSIVE MODE")
+            operator.execute("INSERT INTO queuectl_gates (name, paused) VALUES ('queue:q', true)")
+            limiter = threading.Thread(target=service.limit, args=(store, "q", 3))
+            limiter.start()
+            pids = [operator.info.backend_pid, store._conn.info.backend_pid]
+            wait_for(
+                lambda: monitor.execute(
+                    "SELECT %s = ANY(pg_blocking_pids(%s)) AS waits", pids
+                ).fetchone()[0],
+                message="the limit waiting for the pause's lock",
+            )
+            operator.commit()
+            limiter.join(60)
+        gate = store.gate("queue:q")
+        assert (gate.paused, gate.max_running) == (True, 3)
+    finally:
+        store.close()
+
+
 def _open_and_enqueue(location: str, name: str, barrier, out) -> None:
     try:
         barrier.wait(60)
@@ -181,12 +215,14 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
     store._conn.execute("DROP FUNCTION queuectl_free_slots")
     columns = (
         *('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"),
-        *('"lock"', "gate", "unique_key"),
+        *('"lock"', "gate", "unique_key", "schedule", "retry_on", "no_retry_on"),
     )
     for column in columns:
         store._conn.execute(f"ALTER TABLE queuectl_jobs DROP COLUMN {column}")
     store._conn.execute("DROP TABLE queuectl_dependencies")
     store._conn.execute("DROP TABLE queuectl_gates")
+    store._conn.execute("DROP TABLE queuectl_schedules")
+    store._conn.execute("DROP TABLE queuectl_schedule_ticks")
     store._conn.execute("DROP INDEX queuectl_jobs_held_by")
     for index, columns in (("claim", "priority DESC, run_at, seq"), ("due", "run_at")):
         store._conn.execute(

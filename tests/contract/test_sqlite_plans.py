@@ -21,13 +21,14 @@ def _plan(store: SqliteStore, name: str, queues=None) -> str:
 
 def test_claim_uses_the_partial_index_without_a_sort(tmp_path):
     """The claim walks jobs_claim (and, per open gate, that gate's part of
-    jobs_claim_gated) in claim order: the one sort is of those few candidates,
+    jobs_claim_gated that could come first) in claim order: the one sort is of those few candidates,
     never of the backlog."""
     store = SqliteStore(str(tmp_path / "q.db"))
     for queues in (None, ["a", "b"]):
         steps = _plan(store, "claim", queues).split(" | ")
         assert "SCAN jobs USING INDEX jobs_claim" in steps, steps
-        assert "SEARCH jobs USING INDEX jobs_claim_gated (gate=?)" in steps, steps
+        # A gate's jobs only from the plain candidate's priority up.
+        assert "SEARCH jobs USING INDEX jobs_claim_gated (gate=? AND priority>?)" in steps, steps
         assert not [step for step in steps if step.startswith("SCAN jobs") and "INDEX" not in step]
         sorts = [i for i, step in enumerate(steps) if "TEMP B-TREE" in step]
         assert len(sorts) == 1 and steps[sorts[0] - 1].startswith("SCAN (subquery"), steps
@@ -155,15 +156,18 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
             "jobs_after",
             "jobs_by_lock",
             "jobs_unique_key",
+            "jobs_schedule",
         ):
             conn.execute(f"DROP INDEX {index}")
         for column in (
             *('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"),
-            *('"lock"', "gate", "unique_key"),
+            *('"lock"', "gate", "unique_key", "schedule", "retry_on", "no_retry_on"),
         ):
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
         conn.execute("DROP TABLE dependencies")
         conn.execute("DROP TABLE gates")
+        conn.execute("DROP TABLE schedules")
+        conn.execute("DROP TABLE schedule_ticks")
         for column in ("cpu_user", "cpu_system", "max_rss", '"signal"'):
             conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
         for index, columns in (("claim", "priority DESC, run_at, seq"), ("due", "run_at")):
@@ -220,3 +224,22 @@ def test_the_job_log_walks_the_finished_index_backwards_whatever_the_filters(tmp
         assert "attempts_finished" in plan and "TEMP B-TREE" not in plan, plan
         assert "BLOOM" not in plan, plan
     store.close()
+
+
+def test_a_batch_of_keyed_jobs_reads_the_holders_of_its_keys_in_one_query(tmp_path):
+    store = SqliteStore(str(tmp_path / "q.db"))
+    try:
+
+        def keyed(job_id: str, key: str) -> NewJob:
+            return NewJob(id=job_id, command="true", max_retries=0, cwd="/", unique_key=key)
+
+        store.enqueue([keyed("holder", "k3")], 0.0)
+        statements: list[str] = []
+        store._conn.set_trace_callback(statements.append)
+        held = store.enqueue([keyed(f"j{i}", f"k{i}") for i in range(20)], 0.0)
+        store._conn.set_trace_callback(None)
+        assert held == {"j3": "holder"}
+        reads = [s for s in statements if s.lstrip().startswith("SELECT") and "unique_key" in s]
+        assert len(reads) == 1, reads
+    finally:
+        store.close()

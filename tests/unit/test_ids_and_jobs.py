@@ -3,10 +3,9 @@ import time
 
 import pytest
 
-from queuectl import service
+from queuectl import model, service
 from queuectl.config import Config
 from queuectl.errors import UserError
-from queuectl.service import names
 
 CONFIG = Config.from_stored({})
 
@@ -23,7 +22,7 @@ def test_ids_made_on_several_threads_at_once_are_unique(monkeypatch):
         time.sleep(0.001)  # let another thread reach the same millisecond meanwhile
         return bytes(size)
 
-    monkeypatch.setattr(names.os, "urandom", slow_random)
+    monkeypatch.setattr(model.os, "urandom", slow_random)
     made: list[list[str]] = [[] for _ in range(4)]
 
     def make(ids: list[str]) -> None:

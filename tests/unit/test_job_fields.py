@@ -37,6 +37,10 @@ SPEC_FIELDS = [
     # SPEC §8:
     "lock",
     "unique_key",
+    "schedule",
+    # SPEC §9:
+    "retry_on",
+    "no_retry_on",
 ]
 
 
@@ -68,6 +72,8 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         index=7,
         lock="deploy",
         unique_key="k",
+        schedule="nightly",
+        no_retry_on=["2", "64-78", "timeout"],
     )
     params = new_job_params(new, 1_800_000_000.5)
     assert params == {
@@ -85,10 +91,15 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "index": 7,
         "lock": "deploy",
         "unique_key": "k",
+        "schedule": "nightly",
+        "retry_on": None,
+        "no_retry_on": "2,64-78,timeout",
         "now": 1_800_000_000_500,
     }
     new.env = {}
     assert new_job_params(new, 0)["env"] is None
+    new.no_retry_on = []  # set, and empty: not the same as not set
+    assert new_job_params(new, 0)["no_retry_on"] == ""
     row = {
         **params,
         "state": "pending",
@@ -111,6 +122,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
     }
     job = job_from_row(row)
     shown = ("id", "run_at", "timeout", "env", "after", "group", "index", "held", "lock")
+    shown += ("retry_on", "no_retry_on")
     assert {name: getattr(job, name) for name in shown} == {
         "id": "a",
         "run_at": 1_800_000_000.123,
@@ -121,7 +133,10 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "index": 7,
         "held": False,
         "lock": "deploy",
+        "retry_on": None,
+        "no_retry_on": ["2", "64-78", "timeout"],
     }
+    assert job_from_row({**row, "no_retry_on": ""}).no_retry_on == []
     assert job.gate == "lock:deploy"
     assert (job.created_at, job.cancel_requested, job.started_at) == (1_800_000_000.5, False, None)
     assert job.to_dict()["run_at"] == "2027-01-15T08:00:00.123Z"
@@ -136,3 +151,5 @@ def test_the_openapi_schema_of_a_field_follows_its_annotation():
     assert properties["finished_at"]["type"] == ["string", "null"]
     assert properties["attempts"]["minimum"] == 0 and "pending" in properties["state"]["enum"]
     assert properties["env"]["additionalProperties"] == {"type": "string"}
+    assert properties["retry_on"]["type"] == ["array", "null"]
+    assert properties["retry_on"]["items"] == {"type": "string"}

@@ -220,6 +220,43 @@ CREATE UNIQUE INDEX queuectl_jobs_unique_key ON queuectl_jobs (unique_key)
  WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
 
 -- name: schema_v10
+-- Schedules (SPEC §8). fired_through: every tick up to this moment has been handled (by the
+-- pool that moved it, under the schedule's row lock); next_fire_at is NULL while paused, so
+-- the pools' look for due schedules is one read of a small index. A tick's row is its
+-- idempotency key: a tick is enqueued (or skipped) at most once, whatever the pools do.
+CREATE TABLE queuectl_schedules (
+    name          TEXT    PRIMARY KEY,
+    expression    TEXT    NOT NULL,
+    zone          TEXT    NOT NULL,
+    spec          TEXT    NOT NULL,               -- its jobs' JSON job object, validated
+    overlap       TEXT    NOT NULL,               -- skip | allow
+    catch_up      TEXT    NOT NULL,               -- latest | none | all
+    paused        BOOLEAN NOT NULL DEFAULT false,
+    created_at    BIGINT  NOT NULL,
+    fired_through BIGINT  NOT NULL,
+    next_fire_at  BIGINT ,
+    last_job      TEXT
+);
+CREATE INDEX queuectl_schedules_due ON queuectl_schedules (next_fire_at) WHERE next_fire_at IS NOT NULL;
+CREATE TABLE queuectl_schedule_ticks (
+    schedule TEXT    NOT NULL,
+    tick     BIGINT  NOT NULL,
+    job      TEXT,                                -- NULL: skipped
+    outcome  TEXT    NOT NULL,                    -- enqueued | skipped
+    reason   TEXT,                                -- overlap | missed
+    at       BIGINT  NOT NULL,
+    PRIMARY KEY (schedule, tick)
+);
+ALTER TABLE queuectl_jobs ADD COLUMN schedule TEXT;
+CREATE INDEX queuectl_jobs_schedule ON queuectl_jobs (schedule, seq) WHERE schedule IS NOT NULL;
+
+-- name: schema_v11
+-- The failure policy (SPEC §9): comma-separated exit codes, ranges and words; at most one
+-- of the two is set. '' is an empty no_retry_on, NULL one not set.
+ALTER TABLE queuectl_jobs ADD COLUMN retry_on TEXT;
+ALTER TABLE queuectl_jobs ADD COLUMN no_retry_on TEXT;
+
+-- name: schema_v12
 -- Accounting (SPEC §9): what each attempt's command used, NULL where the OS could not
 -- tell, and the signal that ended it. The job log reads queuectl_attempts_finished backwards.
 ALTER TABLE queuectl_attempts ADD COLUMN cpu_user DOUBLE PRECISION;
@@ -229,11 +266,11 @@ ALTER TABLE queuectl_attempts ADD COLUMN "signal" INTEGER;
 
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
-                           cwd, env, "after", "group", "index", "lock", unique_key, gate,
-                           created_at, updated_at)
+                           cwd, env, "after", "group", "index", "lock", unique_key, schedule,
+                           retry_on, no_retry_on, gate, created_at, updated_at)
 VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s, %(run_at)s,
         %(timeout)s, %(cwd)s, %(env)s, %(after)s, %(group)s, %(index)s, %(lock)s,
-        %(unique_key)s,
+        %(unique_key)s, %(schedule)s, %(retry_on)s, %(no_retry_on)s,
         CASE WHEN %(lock)s::text IS NOT NULL THEN 'lock:' || %(lock)s::text
             WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || %(group)s::text)
             THEN 'group:' || %(group)s::text
@@ -243,9 +280,9 @@ VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s
 ON CONFLICT (unique_key)
  WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing') DO NOTHING
 
--- name: unique_holder
-SELECT id FROM queuectl_jobs
- WHERE unique_key = %(unique_key)s AND state IN ('pending', 'failed', 'processing')
+-- name: unique_holders :repeatable :lookup
+SELECT unique_key, id FROM queuectl_jobs
+ WHERE unique_key = ANY(%(keys)s::text[]) AND state IN ('pending', 'failed', 'processing')
 
 -- name: unique_clashes
 SELECT j.id, j.unique_key, h.id AS holder
@@ -261,10 +298,12 @@ SELECT id FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
 -- A CTE, never "seq IN (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)": the planner may run
 -- such a subquery more than once and update more rows than the LIMIT (PG bug #15715).
 -- The best claimable job of no gate, or the first of each open gate's jobs whose other
--- gates look open too. It is claimed only if every gate of its own is open once locked:
--- the rows are locked in name order (no deadlock), a lock waits for the claim in flight
--- of the same gate to commit and then returns the row as that claim left it; the slots
--- are taken in the same statement, all of them or none.
+-- gates look open too, looked for from the plain candidate's priority up (one below it
+-- cannot come first: a gate of low-priority jobs costs one empty probe). It is claimed
+-- only if every gate of its own is open once locked: the rows are locked in name order
+-- (no deadlock), a lock waits for the claim in flight of the same gate to commit and then
+-- returns the row as that claim left it; the slots are taken in the same statement, all
+-- of them or none.
 WITH plain AS (
     SELECT seq, priority, run_at FROM queuectl_jobs
      WHERE state IN ('pending', 'failed') AND NOT held AND waiting_on = 0 AND gate IS NULL
@@ -278,6 +317,7 @@ gated AS (
            LATERAL (SELECT seq, priority, run_at FROM queuectl_jobs
                      WHERE gate = g.name AND state IN ('pending', 'failed') AND NOT held
                        AND waiting_on = 0 AND run_at <= %(now)s /*queues*/
+                       AND priority >= coalesce((SELECT priority FROM plain), -2147483648)
                        AND NOT EXISTS (SELECT 1 FROM queuectl_gates o
                                   WHERE o.name IN ('queue:' || queuectl_jobs.queue, 'group:' || queuectl_jobs."group",
                                                    'lock:' || queuectl_jobs."lock")
@@ -340,22 +380,46 @@ LOCK TABLE queuectl_gates IN ROW EXCLUSIVE MODE
 -- and keeps new ones out, so that a gate's running jobs are counted exactly.
 LOCK TABLE queuectl_gates IN SHARE ROW EXCLUSIVE MODE
 
--- name: set_queue_gate
--- Its running jobs counted afresh: none of them took a slot while the queue had no gate.
-INSERT INTO queuectl_gates (name, paused, max_running, running)
-VALUES ('queue:' || %(queue)s, %(paused)s, %(max_running)s,
+-- name: pause_queue :repeatable
+-- Only `paused` is set: a limit set meanwhile by another operator stays. Its running jobs
+-- are counted afresh (none took a slot while the queue had no gate), after gate_queue: each
+-- one counted then frees its slot when it ends.
+INSERT INTO queuectl_gates (name, paused, running)
+VALUES ('queue:' || %(queue)s, true,
         (SELECT count(*) FROM queuectl_jobs WHERE queue = %(queue)s AND state = 'processing'))
-ON CONFLICT (name) DO UPDATE
-   SET paused = excluded.paused, max_running = excluded.max_running, running = excluded.running
+ON CONFLICT (name) DO UPDATE SET paused = true, running = excluded.running
+
+-- name: limit_queue :repeatable
+-- Only `max_running` is set, its running jobs counted afresh as by pause_queue.
+INSERT INTO queuectl_gates (name, max_running, running)
+VALUES ('queue:' || %(queue)s, %(max_running)s,
+        (SELECT count(*) FROM queuectl_jobs WHERE queue = %(queue)s AND state = 'processing'))
+ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running, running = excluded.running
+
+-- name: unlimit_queue :repeatable :lookup
+-- Only `max_running` is cleared; a row only if the queue has a gate.
+UPDATE queuectl_gates SET max_running = NULL WHERE name = 'queue:' || %(queue)s
+RETURNING paused, max_running
+
+-- name: resume_queue :lookup
+-- A row only if the queue was paused.
+UPDATE queuectl_gates SET paused = false WHERE name = 'queue:' || %(queue)s AND paused
+RETURNING paused, max_running
 
 -- name: gate_queue
-UPDATE queuectl_jobs SET gate = 'queue:' || %(queue)s WHERE queue = %(queue)s AND gate IS NULL
+-- The jobs that may still be claimed, and those processing: the end of an attempt frees a
+-- slot of each gate of a job whose `gate` is set, so a running job's must be, as its slot
+-- is counted. A finished job's stays as it is (a requeue chooses its gate afresh).
+UPDATE queuectl_jobs SET gate = 'queue:' || %(queue)s
+ WHERE queue = %(queue)s AND state IN ('pending', 'failed', 'processing') AND gate IS NULL
 
 -- name: drop_queue_gate :repeatable
 DELETE FROM queuectl_gates WHERE name = 'queue:' || %(queue)s
 
 -- name: ungate_queue :repeatable :lookup
-UPDATE queuectl_jobs SET gate = NULL WHERE queue = %(queue)s AND gate = 'queue:' || %(queue)s
+UPDATE queuectl_jobs SET gate = NULL
+ WHERE queue = %(queue)s AND state IN ('pending', 'failed', 'processing')
+   AND gate = 'queue:' || %(queue)s
 
 -- name: add_lock :repeatable
 INSERT INTO queuectl_gates (name, max_running) VALUES ('lock:' || %(lock)s, 1)
@@ -423,6 +487,12 @@ DELETE FROM queuectl_output_chunks
    AND start + octet_length(data) <= %(keep_from)s
 
 -- name: finish_job
+-- Naming the gates' table as an UPDATE's target takes its ROW EXCLUSIVE lock as the
+-- statement starts, before the job's row lock, as the claim does. Taken after it (by the
+-- trigger that frees the job's slots) the lock could wait for a pause, resume or limit
+-- change, which holds the gates' lock and then waits for the job's row (gate_queue): a
+-- deadlock.
+WITH gates_first AS (UPDATE queuectl_gates SET running = running WHERE false)
 UPDATE queuectl_jobs
    SET state = %(state)s, attempts = %(attempts)s, run_at = %(run_at)s,
        exit_code = %(exit_code)s, last_error = %(last_error)s, finished_at = %(finished_at)s,
@@ -558,7 +628,7 @@ UPDATE queuectl_jobs
    SET command = %(command)s, queue = %(queue)s, priority = %(priority)s,
        max_retries = %(max_retries)s, run_at = %(run_at)s, timeout = %(timeout)s,
        cwd = %(cwd)s, env = %(env)s, "group" = %(group)s, "lock" = %(lock)s,
-       updated_at = %(now)s,
+       retry_on = %(retry_on)s, no_retry_on = %(no_retry_on)s, updated_at = %(now)s,
        gate = CASE WHEN %(lock)s::text IS NOT NULL THEN 'lock:' || %(lock)s::text
             WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || %(group)s::text)
             THEN 'group:' || %(group)s::text
@@ -696,3 +766,63 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value
 
 -- name: config_unset :repeatable :lookup
 DELETE FROM queuectl_config WHERE key = %(key)s
+
+-- name: add_schedule
+INSERT INTO queuectl_schedules (name, expression, zone, spec, overlap, catch_up, created_at,
+                       fired_through, next_fire_at)
+VALUES (%(name)s, %(expression)s, %(zone)s, %(spec)s, %(overlap)s, %(catch_up)s, %(now)s, %(now)s,
+        %(next_fire_at)s)
+
+-- name: schedules :repeatable :lookup
+SELECT * FROM queuectl_schedules ORDER BY name
+
+-- name: get_schedule :repeatable :lookup
+SELECT * FROM queuectl_schedules WHERE name = %(name)s
+
+-- name: due_schedules :repeatable :lookup
+SELECT * FROM queuectl_schedules WHERE next_fire_at <= %(now)s ORDER BY next_fire_at
+
+-- name: lock_schedule :repeatable :lookup
+-- The row lock makes pools that fire one schedule at once take turns: the second sees the
+-- fired_through the first committed.
+SELECT * FROM queuectl_schedules WHERE name = %(name)s FOR UPDATE
+
+-- name: insert_tick
+INSERT INTO queuectl_schedule_ticks (schedule, tick, job, outcome, reason, at)
+VALUES (%(schedule)s, %(tick)s, %(job)s, %(outcome)s, %(reason)s, %(now)s)
+ON CONFLICT (schedule, tick) DO NOTHING
+
+-- name: prune_ticks :repeatable
+-- The newest ticks are what `schedule show` tells; older ones are below fired_through,
+-- which no pool goes back behind.
+DELETE FROM queuectl_schedule_ticks
+ WHERE schedule = %(schedule)s AND tick < (SELECT tick FROM queuectl_schedule_ticks
+                                         WHERE schedule = %(schedule)s
+                                         ORDER BY tick DESC LIMIT 1 OFFSET %(keep)s)
+
+-- name: advance_schedule
+UPDATE queuectl_schedules
+   SET fired_through = %(fired_through)s, next_fire_at = %(next_fire_at)s,
+       last_job = coalesce(%(last_job)s, last_job)
+ WHERE name = %(name)s
+
+-- name: set_last_job
+UPDATE queuectl_schedules SET last_job = %(last_job)s WHERE name = %(name)s
+
+-- name: pause_schedule
+UPDATE queuectl_schedules SET paused = %(paused)s, next_fire_at = NULL WHERE name = %(name)s
+
+-- name: resume_schedule
+UPDATE queuectl_schedules
+   SET paused = %(paused)s, fired_through = %(now)s, next_fire_at = %(next_fire_at)s
+ WHERE name = %(name)s
+
+-- name: remove_schedule
+DELETE FROM queuectl_schedules WHERE name = %(name)s
+
+-- name: forget_ticks :repeatable
+DELETE FROM queuectl_schedule_ticks WHERE schedule = %(schedule)s
+
+-- name: schedule_ticks :repeatable :lookup
+SELECT * FROM queuectl_schedule_ticks WHERE schedule = %(schedule)s AND outcome = %(outcome)s
+ ORDER BY tick DESC LIMIT %(limit)s

@@ -211,6 +211,43 @@ CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
  WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
 
 -- name: schema_v10
+-- Schedules (SPEC §8). fired_through: every tick up to this moment has been handled (by the
+-- pool that moved it, under the schedule's row lock); next_fire_at is NULL while paused, so
+-- the pools' look for due schedules is one read of a small index. A tick's row is its
+-- idempotency key: a tick is enqueued (or skipped) at most once, whatever the pools do.
+CREATE TABLE schedules (
+    name          TEXT    PRIMARY KEY,
+    expression    TEXT    NOT NULL,
+    zone          TEXT    NOT NULL,
+    spec          TEXT    NOT NULL,               -- its jobs' JSON job object, validated
+    overlap       TEXT    NOT NULL,               -- skip | allow
+    catch_up      TEXT    NOT NULL,               -- latest | none | all
+    paused        INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    fired_through INTEGER NOT NULL,
+    next_fire_at  INTEGER,
+    last_job      TEXT
+);
+CREATE INDEX schedules_due ON schedules (next_fire_at) WHERE next_fire_at IS NOT NULL;
+CREATE TABLE schedule_ticks (
+    schedule TEXT    NOT NULL,
+    tick     INTEGER NOT NULL,
+    job      TEXT,                                -- NULL: skipped
+    outcome  TEXT    NOT NULL,                    -- enqueued | skipped
+    reason   TEXT,                                -- overlap | missed
+    at       INTEGER NOT NULL,
+    PRIMARY KEY (schedule, tick)
+);
+ALTER TABLE jobs ADD COLUMN schedule TEXT;
+CREATE INDEX jobs_schedule ON jobs (schedule, seq) WHERE schedule IS NOT NULL;
+
+-- name: schema_v11
+-- The failure policy (SPEC §9): comma-separated exit codes, ranges and words; at most one
+-- of the two is set. '' is an empty no_retry_on, NULL one not set.
+ALTER TABLE jobs ADD COLUMN retry_on TEXT;
+ALTER TABLE jobs ADD COLUMN no_retry_on TEXT;
+
+-- name: schema_v12
 -- Accounting (SPEC §9): what each attempt's command used, NULL where the OS could not
 -- tell, and the signal that ended it. The job log reads attempts_finished backwards.
 ALTER TABLE attempts ADD COLUMN cpu_user REAL;
@@ -220,9 +257,10 @@ ALTER TABLE attempts ADD COLUMN "signal" INTEGER;
 
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
-                  "after", "group", "index", "lock", unique_key, gate, created_at, updated_at)
+                  "after", "group", "index", "lock", unique_key, schedule, retry_on,
+                  no_retry_on, gate, created_at, updated_at)
 VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :timeout, :cwd,
-        :env, :after, :group, :index, :lock, :unique_key,
+        :env, :after, :group, :index, :lock, :unique_key, :schedule, :retry_on, :no_retry_on,
         CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
             WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
             THEN 'group:' || :group
@@ -232,9 +270,10 @@ VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :tim
 ON CONFLICT (unique_key)
  WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing') DO NOTHING
 
--- name: unique_holder
-SELECT id FROM jobs
- WHERE unique_key = :unique_key AND state IN ('pending', 'failed', 'processing')
+-- name: unique_holders
+SELECT unique_key, id FROM jobs INDEXED BY jobs_unique_key
+ WHERE unique_key IN (SELECT value FROM json_each(:keys))
+   AND unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing')
 
 -- name: unique_clashes
 SELECT j.id, j.unique_key, h.id AS holder
@@ -248,25 +287,30 @@ SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: claim
 -- The best claimable job of no gate (the first entry of jobs_claim), or the first of each
--- open gate's jobs (jobs_claim_gated) whose other gates are open too.
+-- open gate's jobs (jobs_claim_gated) whose other gates are open too. A gate's jobs are
+-- looked at only from the plain candidate's priority up: those below it cannot come first,
+-- so a gate of low-priority jobs costs a claim one empty index probe.
+WITH plain AS (
+    SELECT seq, priority, run_at FROM jobs INDEXED BY jobs_claim
+     WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0
+       AND gate IS NULL AND run_at <= :now /*queues*/
+     ORDER BY priority DESC, run_at, seq
+     LIMIT 1)
 UPDATE jobs
    SET state = 'processing', worker_id = :worker_id, attempts = attempts + 1,
        attempt_number = attempt_number + 1, lease_until = :lease_until, started_at = :now,
        updated_at = :now, cancel_requested = 0,
        host = (SELECT host FROM workers WHERE id = :worker_id)
  WHERE seq = (SELECT seq FROM (
-                SELECT * FROM (
-                  SELECT seq, priority, run_at FROM jobs INDEXED BY jobs_claim
-                   WHERE state IN ('pending', 'failed') AND held = 0 AND waiting_on = 0
-                     AND gate IS NULL AND run_at <= :now /*queues*/
-                   ORDER BY priority DESC, run_at, seq
-                   LIMIT 1)
+                SELECT * FROM plain
                 UNION ALL
                 SELECT j.seq, j.priority, j.run_at FROM gates g JOIN jobs j
                     ON j.seq = (SELECT seq FROM jobs INDEXED BY jobs_claim_gated
                                  WHERE gate = g.name AND state IN ('pending', 'failed')
                                    AND held = 0 AND waiting_on = 0 AND gate IS NOT NULL
                                    AND run_at <= :now /*queues*/
+                                   AND priority >= coalesce((SELECT priority FROM plain),
+                                                            -9223372036854775808)
                                    AND NOT EXISTS (SELECT 1 FROM gates o
                                   WHERE o.name IN ('queue:' || jobs.queue, 'group:' || jobs."group",
                                                    'lock:' || jobs."lock")
@@ -300,23 +344,48 @@ SELECT 1 FROM gates LIMIT 0
 -- (PostgreSQL waits here for the claims in flight; SQLite's one writer needs no lock.)
 SELECT 1 FROM gates LIMIT 0
 
--- name: set_queue_gate
--- Its running jobs counted afresh: none of them took a slot while the queue had no gate.
-INSERT INTO gates (name, paused, max_running, running)
-VALUES ('queue:' || :queue, :paused, :max_running,
+-- name: pause_queue
+-- Only `paused` is set: a limit set meanwhile by another operator stays. Its running jobs
+-- are counted afresh (none took a slot while the queue had no gate), after gate_queue: each
+-- one counted then frees its slot when it ends.
+INSERT INTO gates (name, paused, running)
+VALUES ('queue:' || :queue, 1,
         (SELECT count(*) FROM jobs INDEXED BY jobs_queue
           WHERE queue = :queue AND state = 'processing'))
-ON CONFLICT (name) DO UPDATE
-   SET paused = excluded.paused, max_running = excluded.max_running, running = excluded.running
+ON CONFLICT (name) DO UPDATE SET paused = 1, running = excluded.running
+
+-- name: limit_queue
+-- Only `max_running` is set, its running jobs counted afresh as by pause_queue.
+INSERT INTO gates (name, max_running, running)
+VALUES ('queue:' || :queue, :max_running,
+        (SELECT count(*) FROM jobs INDEXED BY jobs_queue
+          WHERE queue = :queue AND state = 'processing'))
+ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running, running = excluded.running
+
+-- name: unlimit_queue
+-- Only `max_running` is cleared; a row only if the queue has a gate.
+UPDATE gates SET max_running = NULL WHERE name = 'queue:' || :queue
+RETURNING paused, max_running
+
+-- name: resume_queue
+-- A row only if the queue was paused.
+UPDATE gates SET paused = 0 WHERE name = 'queue:' || :queue AND paused = 1
+RETURNING paused, max_running
 
 -- name: gate_queue
-UPDATE jobs SET gate = 'queue:' || :queue WHERE queue = :queue AND gate IS NULL
+-- The jobs that may still be claimed, and those processing: the end of an attempt frees a
+-- slot of each gate of a job whose `gate` is set, so a running job's must be, as its slot
+-- is counted. A finished job's stays as it is (a requeue chooses its gate afresh).
+UPDATE jobs SET gate = 'queue:' || :queue
+ WHERE queue = :queue AND state IN ('pending', 'failed', 'processing') AND gate IS NULL
 
 -- name: drop_queue_gate
 DELETE FROM gates WHERE name = 'queue:' || :queue
 
 -- name: ungate_queue
-UPDATE jobs SET gate = NULL WHERE queue = :queue AND gate = 'queue:' || :queue
+UPDATE jobs SET gate = NULL
+ WHERE queue = :queue AND state IN ('pending', 'failed', 'processing')
+   AND gate = 'queue:' || :queue
 
 -- name: add_lock
 INSERT INTO gates (name, max_running) VALUES ('lock:' || :lock, 1) ON CONFLICT (name) DO NOTHING
@@ -509,7 +578,8 @@ RETURNING id
 UPDATE jobs
    SET command = :command, queue = :queue, priority = :priority,
        max_retries = :max_retries, run_at = :run_at, timeout = :timeout,
-       cwd = :cwd, env = :env, "group" = :group, "lock" = :lock, updated_at = :now,
+       cwd = :cwd, env = :env, "group" = :group, "lock" = :lock, retry_on = :retry_on,
+       no_retry_on = :no_retry_on, updated_at = :now,
        gate = CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
             WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
             THEN 'group:' || :group
@@ -635,3 +705,63 @@ INSERT OR REPLACE INTO config (key, value) VALUES (:key, :value)
 
 -- name: config_unset
 DELETE FROM config WHERE key = :key
+
+-- name: add_schedule
+INSERT INTO schedules (name, expression, zone, spec, overlap, catch_up, created_at,
+                       fired_through, next_fire_at)
+VALUES (:name, :expression, :zone, :spec, :overlap, :catch_up, :now, :now,
+        :next_fire_at)
+
+-- name: schedules
+SELECT * FROM schedules ORDER BY name
+
+-- name: get_schedule
+SELECT * FROM schedules WHERE name = :name
+
+-- name: due_schedules
+SELECT * FROM schedules WHERE next_fire_at <= :now ORDER BY next_fire_at
+
+-- name: lock_schedule
+-- (BEGIN IMMEDIATE already holds the one write lock: pools that fire one schedule at once
+-- take turns, and the second sees the fired_through the first committed.)
+SELECT * FROM schedules WHERE name = :name
+
+-- name: insert_tick
+INSERT INTO schedule_ticks (schedule, tick, job, outcome, reason, at)
+VALUES (:schedule, :tick, :job, :outcome, :reason, :now)
+ON CONFLICT (schedule, tick) DO NOTHING
+
+-- name: prune_ticks
+-- The newest ticks are what `schedule show` tells; older ones are below fired_through,
+-- which no pool goes back behind.
+DELETE FROM schedule_ticks
+ WHERE schedule = :schedule AND tick < (SELECT tick FROM schedule_ticks
+                                         WHERE schedule = :schedule
+                                         ORDER BY tick DESC LIMIT 1 OFFSET :keep)
+
+-- name: advance_schedule
+UPDATE schedules
+   SET fired_through = :fired_through, next_fire_at = :next_fire_at,
+       last_job = coalesce(:last_job, last_job)
+ WHERE name = :name
+
+-- name: set_last_job
+UPDATE schedules SET last_job = :last_job WHERE name = :name
+
+-- name: pause_schedule
+UPDATE schedules SET paused = :paused, next_fire_at = NULL WHERE name = :name
+
+-- name: resume_schedule
+UPDATE schedules
+   SET paused = :paused, fired_through = :now, next_fire_at = :next_fire_at
+ WHERE name = :name
+
+-- name: remove_schedule
+DELETE FROM schedules WHERE name = :name
+
+-- name: forget_ticks
+DELETE FROM schedule_ticks WHERE schedule = :schedule
+
+-- name: schedule_ticks
+SELECT * FROM schedule_ticks WHERE schedule = :schedule AND outcome = :outcome
+ ORDER BY tick DESC LIMIT :limit
