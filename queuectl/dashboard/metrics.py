@@ -1,8 +1,8 @@
 """``/metrics`` in the Prometheus text exposition format (version 0.0.4).
 
 Everything is read from the store at scrape time, so any dashboard of the same store gives
-the same numbers. Attempt totals and the run-time histogram count the attempts kept in the
-store: `purge` lowers them, which Prometheus reads as a counter reset.
+the same numbers. Attempt totals, the run-time histogram and the CPU seconds count the
+attempts kept in the store: `purge` lowers them, which Prometheus reads as a counter reset.
 """
 
 from __future__ import annotations
@@ -87,6 +87,11 @@ def render(store: Store) -> str:
     out.sample(f"{name}_bucket", times.count, le="+Inf")
     out.sample(f"{name}_sum", round(times.total_seconds, 3))
     out.sample(f"{name}_count", times.count)
+
+    name = "queuectl_attempt_cpu_seconds_total"
+    out.family(name, "counter", "CPU seconds used by finished attempts' commands, by mode.")
+    out.sample(name, round(times.cpu_user, 3), mode="user")
+    out.sample(name, round(times.cpu_system, 3), mode="system")
 
     workers = snapshot["workers"]
     out.family("queuectl_workers", "gauge", "Registered workers, by state.")

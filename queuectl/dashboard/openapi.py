@@ -15,6 +15,7 @@ from queuectl.dashboard.api import (
     MAX_PAGE,
     SINCE_PATTERN,
 )
+from queuectl.jobspec import JOB_KEYS
 from queuectl.model import (
     ACCEPTS,
     CATCH_UPS,
@@ -26,7 +27,7 @@ from queuectl.model import (
     JobField,
 )
 from queuectl.service import ID_PATTERN, QUEUE_PATTERN, REASONS
-from queuectl.service.schedules import RECENT
+from queuectl.service.schedules import RECENT, REFUSED_KEYS
 
 SESSION_COOKIE = "queuectl_session"  # + "_PORT": cookies do not tell ports apart
 CSRF_HEADER = "X-CSRF-Token"
@@ -80,9 +81,23 @@ def _job_property(item: JobField) -> dict[str, Any]:
     return schema
 
 
+# What an attempt's command used (SPEC §9), null where the OS could not tell.
+ACCOUNTING: dict[str, Any] = {
+    "cpu_user": {**_nullable("number"), "minimum": 0, "description": "user CPU seconds"},
+    "cpu_system": {**_nullable("number"), "minimum": 0, "description": "system CPU seconds"},
+    "max_rss": {
+        **_nullable("integer"),
+        "minimum": 0,
+        "description": "bytes: the largest resident set of the command's waited-for tree",
+    },
+    "signal": {**_nullable("integer"), "description": "the signal that ended the command"},
+}
 _JOB_PROPERTIES = {item.name: _job_property(item) for item in PUBLIC_JOB_FIELDS}
-# The job options a schedule keeps for its runs (service.add_schedule).
-_SCHEDULE_JOB_KEYS = ("queue", "priority", "cwd", "max_retries", "timeout", "env", "group", "lock")
+# The job options a schedule keeps for its runs (service.add_schedule): a job object's
+# keys but those a schedule refuses, and inherit_env (kept resolved, as env).
+_SCHEDULE_JOB_KEYS = tuple(
+    key for key in JOB_KEYS if key not in (*REFUSED_KEYS, "command", "inherit_env")
+)
 
 SCHEMAS: dict[str, Any] = {
     "Job": _object(_JOB_PROPERTIES),
@@ -107,6 +122,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "the last output_limit bytes of stdout+stderr, as UTF-8",
             },
+            **ACCOUNTING,
         }
     ),
     "Worker": _object(
@@ -356,6 +372,8 @@ SCHEMAS: dict[str, Any] = {
             "jobs_per_minute": _nullable("number"),
             "mean_seconds": _nullable("number"),
             "p95_seconds": _nullable("number"),
+            "cpu_seconds": {"type": "number", "description": "CPU seconds, user + system"},
+            "p95_max_rss": {**_nullable("integer"), "description": "bytes"},
         }
     ),
     "Stats": _object(

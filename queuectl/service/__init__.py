@@ -17,7 +17,9 @@ from queuectl.jobspec import (
 from queuectl.model import new_job_id
 from queuectl.names import (
     ID_PATTERN,
+    OUTCOMES,
     QUEUE_PATTERN,
+    check_outcome,
     check_queue,
     check_schedule,
     check_state,
@@ -36,7 +38,9 @@ from queuectl.service.queues import (
 )
 from queuectl.service.reading import (
     EXIT_TIMEOUT,
+    LOG_COLUMNS,
     attempt,
+    attempt_log,
     attempts_of,
     clock,
     exit_status,
@@ -117,12 +121,16 @@ __all__ = [
     "name_patterns",
     "ID_PATTERN",
     "QUEUE_PATTERN",
+    "OUTCOMES",
+    "check_outcome",
     "check_queue",
     "check_schedule",
     "check_state",
     "new_job_id",
     "EXIT_TIMEOUT",
+    "LOG_COLUMNS",
     "attempt",
+    "attempt_log",
     "attempts_of",
     "clock",
     "exit_status",

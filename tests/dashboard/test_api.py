@@ -120,6 +120,24 @@ class Checker:
         return {(method, path) for path, item in self.doc["paths"].items() for method in item}
 
 
+def _check_cpu_seconds(
+    check: Checker, dash: Dashboard, metrics: dict[str, float], ids: list[str]
+) -> None:
+    """queuectl_attempt_cpu_seconds_total is the sum of what the finished attempts of
+    these jobs (every job of the store) report."""
+    finished = [
+        attempt
+        for job_id in ids
+        for attempt in check("get", "/api/jobs/{id}", dash.get(f"/api/jobs/{job_id}"))["attempts"]
+        if attempt["outcome"] is not None
+    ]
+    assert finished and all(a["max_rss"] > 0 and a["cpu_user"] >= 0 for a in finished)
+    for mode in ("user", "system"):
+        total = sum(attempt[f"cpu_{mode}"] for attempt in finished)
+        sample = metrics[f'queuectl_attempt_cpu_seconds_total{{mode="{mode}"}}']
+        assert sample == pytest.approx(total, abs=0.002)
+
+
 def parse_metrics(text: str) -> dict[str, float]:
     """Each sample by its line's name and labels, of a text a real parser reads too."""
     prometheus_families(text)
@@ -211,6 +229,7 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, job
     ]
     assert buckets == sorted(buckets) and buckets[-1] == 4
     assert metrics["queuectl_attempt_duration_seconds_count"] == 4
+    _check_cpu_seconds(check, dash, metrics, [*jobs_in_every_state.values(), "xss"])
 
     assert check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/later/cancel")) == {
         "id": "later",
@@ -541,6 +560,7 @@ METRIC_TYPES = {
     "queuectl_schedule_next_run_timestamp_seconds": "gauge",
     "queuectl_attempts": "counter",
     "queuectl_attempt_duration_seconds": "histogram",
+    "queuectl_attempt_cpu_seconds": "counter",
     "queuectl_workers": "gauge",
 }
 
@@ -870,3 +890,17 @@ def test_a_slow_client_does_not_block_others_and_ctrl_c_stops_it(cli, dashboard)
     stalled.close()
     with pytest.raises(OSError):
         socket.create_connection((dash.host, dash.port), timeout=2).close()
+
+
+def test_metrics_parse_as_prometheus_parses_them(cli, dashboard, jobs_in_every_state):
+    """The whole exposition, read by the Prometheus client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = dashboard().get("/metrics").body.decode()
+    families = {family.name: family for family in text_string_to_metric_families(body)}
+    cpu = families["queuectl_attempt_cpu_seconds"]  # the parser drops a counter's _total
+    assert cpu.type == "counter"
+    modes = {sample.labels["mode"]: sample.value for sample in cpu.samples}
+    assert set(modes) == {"user", "system"} and modes["user"] + modes["system"] > 0
+    assert families["queuectl_attempt_duration_seconds"].type == "histogram"
+    assert {"queuectl_jobs", "queuectl_attempts", "queuectl_workers"} <= set(families)

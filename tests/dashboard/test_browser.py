@@ -155,6 +155,9 @@ def test_the_page_shows_counts_escapes_jobs_and_retries_a_dead_job(
     expect(page.locator("#job-view")).to_be_visible()
     expect(page.locator("#job-fields pre.command")).to_have_text(XSS_COMMAND, timeout=TIMEOUT_MS)
     expect(page.locator("#attempts pre.output")).to_have_text(XSS_OUTPUT)
+    # What the attempt's command used (SPEC §9), in its summary line.
+    expect(page.locator("#attempts summary")).to_contain_text(re.compile(r"CPU \d+\.\d{3} s"))
+    expect(page.locator("#attempts summary")).to_contain_text(re.compile(r"max RSS \d+\.\d MiB"))
     assert page.locator("img").count() == 0
     assert page.evaluate("window.pwned") is None
 

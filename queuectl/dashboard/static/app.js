@@ -96,6 +96,7 @@
   // --- formatting ------------------------------------------------------------------
 
   const number = (n) => Number(n).toLocaleString("en-US");
+  const mebibytes = (n) => (n / 1048576).toFixed(1) + " MiB";
 
   function age(seconds) {
     if (seconds < 10) return seconds.toFixed(1) + "s";
@@ -731,7 +732,11 @@
          attempt.exit_code === null ? "" : " exit " + attempt.exit_code,
          attempt.error && attempt.error !== "exit code " + attempt.exit_code
            ? " · " + attempt.error : "",
+         attempt.signal === null ? "" : " · signal " + attempt.signal,
          seconds ? " · " + seconds : "",
+         attempt.cpu_user === null ? ""
+           : " · CPU " + (attempt.cpu_user + attempt.cpu_system).toFixed(3) + " s",
+         attempt.max_rss === null ? "" : " · max RSS " + mebibytes(attempt.max_rss),
          attempt.worker_id ? " · " + attempt.worker_id : "",
          attempt.started_at ? [" · ", since(attempt.started_at)] : ""),
       attempt.output_bytes > attempt.output.length

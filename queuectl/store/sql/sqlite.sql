@@ -247,6 +247,14 @@ CREATE INDEX jobs_schedule ON jobs (schedule, seq) WHERE schedule IS NOT NULL;
 ALTER TABLE jobs ADD COLUMN retry_on TEXT;
 ALTER TABLE jobs ADD COLUMN no_retry_on TEXT;
 
+-- name: schema_v12
+-- Accounting (SPEC §9): what each attempt's command used, NULL where the OS could not
+-- tell, and the signal that ended it. The job log reads attempts_finished backwards.
+ALTER TABLE attempts ADD COLUMN cpu_user REAL;
+ALTER TABLE attempts ADD COLUMN cpu_system REAL;
+ALTER TABLE attempts ADD COLUMN max_rss INTEGER;
+ALTER TABLE attempts ADD COLUMN "signal" INTEGER;
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
                   "after", "group", "index", "lock", unique_key, schedule, retry_on,
@@ -451,13 +459,17 @@ RETURNING awaited, gate
 -- name: upsert_attempt
 -- A process group kept but never recorded is 0: its host finds the processes by their tags.
 INSERT INTO attempts (job_id, number, worker_id, host, pgid, started_at, finished_at,
-                      exit_code, error, outcome, output, output_total)
+                      exit_code, error, outcome, output, output_total, cpu_user, cpu_system,
+                      max_rss, "signal")
 VALUES (:job_id, :number, :worker_id, :host, CASE WHEN :keep_pgid THEN 0 END, :started_at,
-        :finished_at, :exit_code, :error, :outcome, :output, :output_total)
+        :finished_at, :exit_code, :error, :outcome, :output, :output_total, :cpu_user,
+        :cpu_system, :max_rss, :signal)
 ON CONFLICT (job_id, number) DO UPDATE
    SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
        error = excluded.error, outcome = excluded.outcome, output = excluded.output,
-       output_total = excluded.output_total, host = coalesce(attempts.host, excluded.host),
+       output_total = excluded.output_total, cpu_user = excluded.cpu_user,
+       cpu_system = excluded.cpu_system, max_rss = excluded.max_rss,
+       "signal" = excluded."signal", host = coalesce(attempts.host, excluded.host),
        pgid = CASE WHEN :keep_pgid THEN coalesce(attempts.pgid, 0) END
 
 -- name: drop_chunks
@@ -625,9 +637,20 @@ SELECT id FROM jobs INDEXED BY jobs_after
  LIMIT :limit
 
 -- name: finished_attempts
-SELECT j.queue, a.outcome, a.started_at, a.finished_at
+SELECT j.queue, a.outcome, a.started_at, a.finished_at, a.cpu_user, a.cpu_system, a.max_rss
   FROM attempts a JOIN jobs j ON j.id = a.job_id
  WHERE a.finished_at >= :since AND a.outcome IS NOT NULL
+
+-- name: attempt_log
+-- The job log, newest first: a backward walk of attempts_finished that stops after :limit
+-- matching rows. Outputs are left out (NULL), as the log does not show them.
+SELECT a.job_id, a.number, a.worker_id, a.host, NULL AS pgid, a.started_at, a.finished_at,
+       a.exit_code, a.error, a.outcome, NULL AS output, a.output_total, a.cpu_user,
+       a.cpu_system, a.max_rss, a."signal", j.queue, j."group"
+  FROM attempts a INDEXED BY attempts_finished JOIN jobs j ON j.id = a.job_id
+ /*filters*/
+ ORDER BY a.finished_at DESC
+ LIMIT :limit
 
 -- name: throughput
 SELECT (finished_at / :bucket_ms) * :bucket_ms AS bucket, outcome, count(*) AS n
@@ -640,7 +663,9 @@ SELECT (finished_at / :bucket_ms) * :bucket_ms AS bucket, outcome, count(*) AS n
 SELECT outcome, count(*) AS n FROM attempts WHERE outcome IS NOT NULL GROUP BY outcome
 
 -- name: run_times
-SELECT count(*) AS n, coalesce(sum(finished_at - started_at), 0) AS total_ms /*buckets*/
+SELECT count(*) AS n, coalesce(sum(finished_at - started_at), 0) AS total_ms,
+       coalesce(sum(cpu_user), 0) AS cpu_user, coalesce(sum(cpu_system), 0) AS cpu_system
+       /*buckets*/
   FROM attempts
  WHERE outcome IS NOT NULL AND started_at IS NOT NULL
 
