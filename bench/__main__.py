@@ -19,6 +19,7 @@ from bench import (
     dashboard,
     enqueue,
     flow,
+    joblog,
     latency,
     memory,
     peers,
@@ -43,6 +44,7 @@ WORKLOADS = [
     dashboard,
     workflows,
     flow,
+    joblog,
 ]
 NAMES = [module.KEY for module in WORKLOADS]
 

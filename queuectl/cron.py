@@ -277,10 +277,12 @@ def load_zone(name: str) -> tzinfo:
     """The IANA time zone `name`; UserError if unknown, or if there is no tz data at all."""
     from zoneinfo import ZoneInfo
 
-    try:
-        return ZoneInfo(name)
-    except (LookupError, ValueError, OSError):
-        pass
+    # "localtime" is a file of the tz data too, but it means each host's own zone.
+    if name != "localtime":
+        try:
+            return ZoneInfo(name)
+        except (LookupError, ValueError, OSError):
+            pass
     try:
         ZoneInfo("UTC")
     except (LookupError, ValueError, OSError):
@@ -293,9 +295,20 @@ def local_zone_name(
     localtime: Path = Path("/etc/localtime"),
     timezone_file: Path = Path("/etc/timezone"),
 ) -> str:
-    """The machine's IANA zone name: $TZ if it names a zone, else the zone /etc/localtime
-    links to, else /etc/timezone's, else UTC."""
-    for name in _zone_name_candidates(environ, localtime, timezone_file):
+    """The machine's IANA zone name: $TZ's, else the zone /etc/localtime links to, else
+    /etc/timezone's, else UTC. A $TZ that names no IANA zone (a POSIX rule such as EST+5)
+    is a UserError: the local time it gives cannot be kept by name."""
+    given = environ.get("TZ", "").lstrip(":")  # glibc reads TZ=":Europe/Berlin" so too
+    if given:
+        try:
+            load_zone(given)
+        except UserError:
+            raise UserError(
+                f"TZ={quote(environ['TZ'])} names no IANA time zone: give --tz, such as "
+                "--tz Europe/Berlin"
+            ) from None
+        return given
+    for name in _zone_name_candidates(localtime, timezone_file):
         try:
             load_zone(name)
         except UserError:
@@ -304,11 +317,7 @@ def local_zone_name(
     return "UTC"
 
 
-def _zone_name_candidates(
-    environ: Mapping[str, str], localtime: Path, timezone_file: Path
-) -> Iterator[str]:
-    # glibc reads TZ=":Europe/Berlin" as the zone file Europe/Berlin.
-    yield environ.get("TZ", "").lstrip(":")
+def _zone_name_candidates(localtime: Path, timezone_file: Path) -> Iterator[str]:
     try:
         target = os.readlink(localtime)
     except OSError:  # not a link (a copied file), or absent

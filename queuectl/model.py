@@ -280,6 +280,11 @@ class Attempt:
     outcome: str | None = None  # the job state this attempt led to; None while running
     output: bytes = b""
     output_total: int = 0  # bytes the command wrote in all; output keeps the tail
+    # What its command used (SPEC §9); None where the OS could not tell:
+    cpu_user: float | None = None  # seconds
+    cpu_system: float | None = None
+    max_rss: int | None = None  # bytes
+    signal: int | None = None  # the signal that ended it
     # Where the command's process group runs while it may be alive (not shown to users):
     host: str | None = None
     pgid: int | None = None
@@ -297,6 +302,10 @@ class Attempt:
             "error": self.error,
             "outcome": self.outcome,
             "output_bytes": self.output_total,
+            "cpu_user": self.cpu_user,
+            "cpu_system": self.cpu_system,
+            "max_rss": self.max_rss,
+            "signal": self.signal,
         }
         if with_output:
             out["output"] = self.text()

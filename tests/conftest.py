@@ -125,6 +125,28 @@ def store(location: str):
     opened.close()  # an open file cannot be deleted on Windows
 
 
+# Where a process's CPU time can be read (/proc): Linux.
+linux_only = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="reads a process's CPU time from /proc"
+)
+
+MAX_SPIN_CPU = 0.3  # seconds of CPU over SPIN_WINDOW: a spinning core uses most of it
+SPIN_WINDOW = 2.0
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_used_while_idle(pid: int) -> float:
+    """CPU seconds `pid` uses over SPIN_WINDOW while the test waits."""
+    before = cpu_seconds(pid)
+    time.sleep(SPIN_WINDOW)
+    return cpu_seconds(pid) - before
+
+
 def wait_for(
     predicate: Callable[[], object],
     timeout: float = 20.0,

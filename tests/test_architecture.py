@@ -20,6 +20,8 @@ LAYERS = {
         "queuectl.config",
         "queuectl.policy",
         "queuectl.hooks",
+        "queuectl.names",
+        "queuectl.jobspec",
         "queuectl.lifecycle",
         "queuectl.visible",
     ),

@@ -1,5 +1,5 @@
-"""The commands about jobs: run, enqueue, status, list, show, logs, cancel, wait, purge,
-stats."""
+"""The commands about jobs: run, enqueue, status, list, show, attempts, logs, cancel, wait,
+purge, stats."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from typing import Any
 
 from queuectl import service
 from queuectl.cli.common import ids_or_group, job_spec, open_store, say_skipped
-from queuectl.cli.output import ago, print_json, print_workers, relative, say, shorten, table
+from queuectl.cli.output import (
+    ago,
+    cpu_seconds,
+    print_json,
+    print_workers,
+    relative,
+    say,
+    shorten,
+    size,
+    table,
+)
 from queuectl.errors import UserError, quote
 from queuectl.inputs import load_json
 from queuectl.model import FAILED, PUBLIC_JOB_FIELDS, STATES
@@ -309,13 +319,66 @@ def cmd_show(args: argparse.Namespace) -> int:
                     a.outcome or "running",
                     a.exit_code,
                     a.error or "",
+                    a.signal,
                     a.worker_id or "",
                     _run_time(a),
+                    cpu_seconds(a.cpu_user, a.cpu_system),
+                    size(a.max_rss),
                     a.output_total,
                 )
                 for a in attempts
             ],
-            ("ATTEMPT", "OUTCOME", "EXIT", "ERROR", "WORKER", "TIME", "OUTPUT BYTES"),
+            (
+                *("ATTEMPT", "OUTCOME", "EXIT", "ERROR", "SIGNAL", "WORKER", "TIME", "CPU"),
+                *("MAX RSS", "OUTPUT BYTES"),
+            ),
+        )
+    return 0
+
+
+def cmd_attempts(args: argparse.Namespace) -> int:
+    rows = service.attempt_log(
+        open_store(args, only_reads=True),
+        args.since,
+        args.queue,
+        args.group,
+        args.outcome,
+        args.limit,
+    )
+    if args.json:
+        print_json(rows)
+    elif args.csv:
+        import csv  # RFC 4180: CRLF line ends, fields quoted where they need it
+
+        writer = csv.DictWriter(sys.stdout, service.LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        table(
+            [
+                (
+                    r["job_id"],
+                    r["number"],
+                    r["queue"],
+                    r["group"],
+                    r["host"],
+                    r["worker_id"],
+                    r["started_at"],
+                    r["finished_at"],
+                    _secs(r["wall_seconds"]),
+                    cpu_seconds(r["cpu_user"], r["cpu_system"]),
+                    size(r["max_rss"]),
+                    r["exit_code"],
+                    r["signal"],
+                    shorten(r["error"] or "", 40),
+                    r["outcome"],
+                )
+                for r in rows
+            ],
+            (
+                *("JOB", "ATTEMPT", "QUEUE", "GROUP", "HOST", "WORKER", "START", "END", "WALL"),
+                *("CPU", "MAX RSS", "EXIT", "SIGNAL", "ERROR", "OUTCOME"),
+            ),
         )
     return 0
 
@@ -417,10 +480,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 s["jobs_per_minute"],
                 _secs(s["mean_seconds"]),
                 _secs(s["p95_seconds"]),
+                _secs(s["cpu_seconds"]),
+                size(s["p95_max_rss"]),
             )
             for name, s in rows
         ],
-        ("QUEUE", "COMPLETED", "FAILED", "DEAD", "CANCELED", "JOBS/MIN", "MEAN", "P95"),
+        (
+            *("QUEUE", "COMPLETED", "FAILED", "DEAD", "CANCELED", "JOBS/MIN", "MEAN", "P95"),
+            *("CPU", "P95 MAX RSS"),
+        ),
     )
     return 0
 

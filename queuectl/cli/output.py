@@ -63,3 +63,20 @@ def print_workers(workers: list[dict[str, Any]]) -> None:
         ],
         ("ID", "HOST", "PID", "POOL", "STATE", "JOB", "QUEUES", "HEARTBEAT"),
     )
+
+
+def cpu_seconds(user: float | None, system: float | None) -> str:
+    """An attempt's CPU time, user + system; blank where the OS did not tell."""
+    return "" if user is None or system is None else f"{user + system:.3f}s"
+
+
+def size(count: int | None) -> str:
+    """Bytes, as KiB, MiB or GiB; blank for None."""
+    if count is None:
+        return ""
+    value, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            break
+        value /= 1024
+    return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"

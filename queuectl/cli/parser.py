@@ -188,6 +188,12 @@ def _state(text: str) -> str:
     return _usage_check(check_state, text)
 
 
+def _outcome(text: str) -> str:
+    from queuectl.service import check_outcome
+
+    return _usage_check(check_outcome, text)
+
+
 def _usage_check(check: Callable[[str], object], text: str) -> str:
     """Run a service check on an option's value; what it rejects is a usage error."""
     try:
@@ -471,6 +477,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most N jobs (default 50; says so on stderr when there are more)",
     )
     listing.add_argument("--offset", type=_count, default=0, metavar="N", help=argparse.SUPPRESS)
+
+    log = command("attempts", "jobs.cmd_attempts", "the job log: finished attempts, newest first")
+    log.add_argument(
+        "--since", type=_window, metavar="DUR", help="only attempts that ended in the last DUR"
+    )
+    log.add_argument("--queue", metavar="Q", help="only attempts of jobs in this queue")
+    _add_group(log, "only attempts of this group's jobs")
+    log.add_argument(
+        "--outcome",
+        type=_outcome,
+        metavar="O",
+        help="only attempts that led to this state: completed, failed, dead, canceled, pending",
+    )
+    log.add_argument(
+        "--limit", type=_positive_int, default=50, metavar="N", help="at most N (default 50)"
+    )
+    log_format = log.add_mutually_exclusive_group()
+    log_format.add_argument("--json", action="store_true", help="print JSON on stdout")
+    log_format.add_argument(
+        "--csv", action="store_true", help="print CSV on stdout, a header row first"
+    )
 
     show = command("show", "jobs.cmd_show", "show a job and its attempts", json_out=True)
     show.add_argument("job_id", metavar="ID")

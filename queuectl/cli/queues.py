@@ -31,8 +31,12 @@ def cmd_queue_list(args: argparse.Namespace) -> int:
 
 
 def cmd_queue_pause(args: argparse.Namespace) -> int:
-    service.pause(open_store(args), args.queues)
-    print(f"paused {', '.join(args.queues)}")
+    paused_already = service.pause(open_store(args), args.queues)
+    for queue in paused_already:
+        say(f"queue {queue} is paused already")
+    paused = [queue for queue in args.queues if queue not in paused_already]
+    if paused:
+        print(f"paused {', '.join(paused)}")
     return 0
 
 

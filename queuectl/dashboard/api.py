@@ -205,10 +205,39 @@ def queue_verb(store: Store, verb: str, queue: str, query: Query) -> dict[str, A
         raise NotFound(f"no queue {quote(queue)}: it has no jobs and is not paused or limited")
     note = None
     if verb == "pause":
-        service.pause(store, [queue])
+        if service.pause(store, [queue]):
+            note = f"queue {queue} is paused already"
     elif service.resume(store, [queue]):
         note = f"queue {queue} is not paused: nothing to resume"
     return {"queue": queue, "paused": verb == "pause", "note": note}
+
+
+def schedules(store: Store, query: Query) -> dict[str, Any]:
+    _params(query, ())
+    return {"schedules": service.schedule_list(store)}
+
+
+def schedule(store: Store, name: str, query: Query) -> dict[str, Any]:
+    """As `schedule show --json`: its settings, newest runs and newest skipped ticks."""
+    _params(query, ())
+    return service.schedule_show(store, service.check_schedule(name))
+
+
+def schedule_verb(store: Store, verb: str, name: str, query: Query) -> dict[str, Any]:
+    """Pause, resume or run now a schedule that exists (the dashboard adds none: it takes
+    no command). A pause of a paused one or a resume of one not paused changes nothing and
+    says so, as the CLI does; a run answers its job's id."""
+    _params(query, ())
+    service.check_schedule(name)
+    note = job_id = None
+    if verb == "run":
+        job_id = service.run_schedule(store, name)
+    elif verb == "pause" and service.pause_schedule(store, name):
+        note = f"schedule {name} is paused already"
+    elif verb == "resume" and not service.resume_schedule(store, name):
+        note = f"schedule {name} is not paused: nothing to resume"
+    paused = store.get_schedule(name).paused
+    return {"schedule": name, "paused": paused, "job": job_id, "note": note}
 
 
 def workers(store: Store, query: Query) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
 """``/metrics`` in the Prometheus text exposition format (version 0.0.4).
 
 Everything is read from the store at scrape time, so any dashboard of the same store gives
-the same numbers. Attempt totals and the run-time histogram count the attempts kept in the
-store: `purge` lowers them, which Prometheus reads as a counter reset.
+the same numbers. Attempt totals, the run-time histogram and the CPU seconds count the
+attempts kept in the store: `purge` lowers them, which Prometheus reads as a counter reset.
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ def render(store: Store) -> str:
         if gate.max_running is not None:
             out.sample("queuectl_queue_limit", gate.max_running, queue=queue)
 
+    _schedules(out, store)
+
     attempts = snapshot["attempts"]
     out.family(
         "queuectl_attempts_total", "counter", "Finished attempts kept in the store, by outcome."
@@ -86,8 +88,27 @@ def render(store: Store) -> str:
     out.sample(f"{name}_sum", round(times.total_seconds, 3))
     out.sample(f"{name}_count", times.count)
 
+    name = "queuectl_attempt_cpu_seconds_total"
+    out.family(name, "counter", "CPU seconds used by finished attempts' commands, by mode.")
+    out.sample(name, round(times.cpu_user, 3), mode="user")
+    out.sample(name, round(times.cpu_system, 3), mode="system")
+
     workers = snapshot["workers"]
     out.family("queuectl_workers", "gauge", "Registered workers, by state.")
     for state in WORKER_STATES:
         out.sample("queuectl_workers", sum(w["state"] == state for w in workers), state=state)
     return out.text()
+
+
+def _schedules(out: _Writer, store: Store) -> None:
+    schedules = store.schedules()
+    out.family("queuectl_schedule_paused", "gauge", "1 while the schedule is paused, else 0.")
+    for schedule in schedules:
+        out.sample("queuectl_schedule_paused", int(schedule.paused), schedule=schedule.name)
+    name = "queuectl_schedule_next_run_timestamp_seconds"
+    out.family(
+        name, "gauge", "When the schedule's next tick is due (Unix time); none while paused."
+    )
+    for schedule in schedules:
+        if schedule.next_fire_at is not None:
+            out.sample(name, schedule.next_fire_at, schedule=schedule.name)

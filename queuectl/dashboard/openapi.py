@@ -15,8 +15,19 @@ from queuectl.dashboard.api import (
     MAX_PAGE,
     SINCE_PATTERN,
 )
-from queuectl.model import ACCEPTS, PUBLIC_JOB_FIELDS, STATES, JobField
+from queuectl.jobspec import JOB_KEYS
+from queuectl.model import (
+    ACCEPTS,
+    CATCH_UPS,
+    ENQUEUED,
+    OVERLAPS,
+    PUBLIC_JOB_FIELDS,
+    SKIPPED,
+    STATES,
+    JobField,
+)
 from queuectl.service import ID_PATTERN, QUEUE_PATTERN, REASONS
+from queuectl.service.schedules import RECENT, REFUSED_KEYS
 
 SESSION_COOKIE = "queuectl_session"  # + "_PORT": cookies do not tell ports apart
 CSRF_HEADER = "X-CSRF-Token"
@@ -70,8 +81,26 @@ def _job_property(item: JobField) -> dict[str, Any]:
     return schema
 
 
+# What an attempt's command used (SPEC §9), null where the OS could not tell.
+ACCOUNTING: dict[str, Any] = {
+    "cpu_user": {**_nullable("number"), "minimum": 0, "description": "user CPU seconds"},
+    "cpu_system": {**_nullable("number"), "minimum": 0, "description": "system CPU seconds"},
+    "max_rss": {
+        **_nullable("integer"),
+        "minimum": 0,
+        "description": "bytes: the largest resident set of the command's waited-for tree",
+    },
+    "signal": {**_nullable("integer"), "description": "the signal that ended the command"},
+}
+_JOB_PROPERTIES = {item.name: _job_property(item) for item in PUBLIC_JOB_FIELDS}
+# The job options a schedule keeps for its runs (service.add_schedule): a job object's
+# keys but those a schedule refuses, and inherit_env (kept resolved, as env).
+_SCHEDULE_JOB_KEYS = tuple(
+    key for key in JOB_KEYS if key not in (*REFUSED_KEYS, "command", "inherit_env")
+)
+
 SCHEMAS: dict[str, Any] = {
-    "Job": _object({item.name: _job_property(item) for item in PUBLIC_JOB_FIELDS}),
+    "Job": _object(_JOB_PROPERTIES),
     "Attempt": _object(
         {
             "number": {"type": "integer", "minimum": 1},
@@ -93,6 +122,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "the last output_limit bytes of stdout+stderr, as UTF-8",
             },
+            **ACCOUNTING,
         }
     ),
     "Worker": _object(
@@ -245,6 +275,80 @@ SCHEMAS: dict[str, Any] = {
             }
         }
     ),
+    "Schedule": _object(
+        {
+            "name": {"type": "string"},
+            "expression": {"type": "string", "description": "cron, as given"},
+            "zone": {"type": "string", "description": "the IANA zone it is read in"},
+            "command": {"type": "string"},
+            "job": {
+                **_object({key: _JOB_PROPERTIES[key] for key in _SCHEDULE_JOB_KEYS}),
+                "required": ["queue", "priority", "cwd"],
+                "description": "the options of each run's job; secrets in env shown as ***",
+            },
+            "overlap": {"enum": list(OVERLAPS)},
+            "catch_up": {"enum": list(CATCH_UPS)},
+            "paused": {"type": "boolean", "description": "no tick is enqueued"},
+            "created_at": TIME,
+            "next_run": {**NULLABLE_TIME, "description": "its next tick; null while paused"},
+            "last_job": _nullable("string"),
+            "last_run": {
+                "oneOf": [
+                    {"type": "null"},
+                    _object(
+                        {
+                            "job": {"type": "string"},
+                            "state": {
+                                "enum": [*STATES, "purged"],
+                                "description": "its job's state; purged: the job is gone",
+                            },
+                        }
+                    ),
+                ],
+                "description": "its latest run (a tick's or a run now); null: none yet",
+            },
+        }
+    ),
+    "Schedules": _object({"schedules": {"type": "array", "items": _ref("Schedule")}}),
+    "ScheduleDetail": _object(
+        {
+            "schedule": _ref("Schedule"),
+            "runs": {
+                "type": "array",
+                "items": _ref("Job"),
+                "description": f"its {RECENT} newest jobs, newest first",
+            },
+            "skipped": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "tick": TIME,
+                        "job": _nullable("string"),
+                        "outcome": {"enum": [ENQUEUED, SKIPPED]},
+                        "reason": {
+                            **_nullable("string"),
+                            "description": "overlap: its previous run had not finished; "
+                            "missed: no pool ran at its time",
+                        },
+                        "at": {**TIME, "description": "when it was handled"},
+                    }
+                ),
+                "description": f"its {RECENT} newest skipped ticks, newest first",
+            },
+        }
+    ),
+    "ScheduleFlow": _object(
+        {
+            "schedule": {"type": "string"},
+            "paused": {"type": "boolean"},
+            "job": {**_nullable("string"), "description": "the job a run now enqueued"},
+            "note": {
+                **_nullable("string"),
+                "description": "why nothing changed (a pause of a paused schedule, a resume "
+                "of one not paused)",
+            },
+        }
+    ),
     "Acted": _object(
         {
             "ids": {
@@ -268,6 +372,8 @@ SCHEMAS: dict[str, Any] = {
             "jobs_per_minute": _nullable("number"),
             "mean_seconds": _nullable("number"),
             "p95_seconds": _nullable("number"),
+            "cpu_seconds": {"type": "number", "description": "CPU seconds, user + system"},
+            "p95_max_rss": {**_nullable("integer"), "description": "bytes"},
         }
     ),
     "Stats": _object(
@@ -334,7 +440,7 @@ _ERRORS = {
     "401": "a --token is set and the request has no valid bearer token or session cookie",
     "403": "a cross-origin request, a browser request without the CSRF token, or (on "
     "loopback) a Host header that names another host",
-    "404": "no such job, group or queue",
+    "404": "no such job, group, queue or schedule",
     "405": "wrong method: state-changing endpoints take POST only, reads GET or HEAD",
     "409": "the job is in the wrong state",
     "411": "a chunked body: send it with a Content-Length",
@@ -444,6 +550,23 @@ _QUEUE_VERBS = {
     "claimed until it is resumed; running ones finish",
     "resume": "Resume a known queue; one that is not paused stays so, with a note",
 }
+_SCHEDULE_SCHEMA = {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$"}
+_SCHEDULE = {"name": "schedule", "in": "path", "required": True, "schema": _SCHEDULE_SCHEMA}
+_SCHEDULE_QUERY = {
+    "name": "name",
+    "in": "query",
+    "required": True,
+    "schema": _SCHEDULE_SCHEMA,
+    "description": "the schedule's name; any name, `.` and `..` included, which a browser "
+    "would resolve as a path segment",
+}
+_SCHEDULE_VERBS = {
+    "pause": "Pause a schedule: no tick is enqueued until it is resumed; one paused already "
+    "stays so, with a note",
+    "resume": "Resume a schedule from its next tick on (the paused ones are not made up "
+    "for); one that is not paused stays so, with a note",
+    "run": "Enqueue one run of a schedule now (its last run from then on); `job` is its id",
+}
 _JOB_ID_QUERY = {
     "name": "id",
     "in": "query",
@@ -482,7 +605,8 @@ def _post(
 
 
 DESCRIPTION = """\
-The queuectl dashboard's API: everything the page shows and does. It never creates a job.
+The queuectl dashboard's API: everything the page shows and does. It never takes a
+command: the only job it creates is a run now of a schedule that exists.
 
 Authentication: without `--token` (loopback only) reads need nothing. With `--token T`,
 send `Authorization: Bearer T`, or log in once at `POST /login` (form field `token`), which
@@ -527,6 +651,17 @@ _GROUP_OPERATIONS: dict[str, Operation] = {
 
 _QUEUE_OPERATIONS: dict[str, Operation] = {
     verb: _action(summary, "QueueFlow", errors=("404",)) for verb, summary in _QUEUE_VERBS.items()
+}
+
+
+_SCHEDULE_OPERATIONS: dict[str, Operation] = {
+    "": _detail(
+        "One schedule: its settings, newest runs and newest skipped ticks", "ScheduleDetail"
+    ),
+    **{
+        verb: _action(summary, "ScheduleFlow", errors=("404",))
+        for verb, summary in _SCHEDULE_VERBS.items()
+    },
 }
 
 
@@ -594,6 +729,16 @@ def _paths() -> dict[str, Any]:
             _QUEUE_OPERATIONS,
         ),
         "/api/locks": _get("Every lock held now, and the job that holds it", _ref("Locks")),
+        "/api/schedules": _get(
+            "Every schedule: cron, zone, next run, last run and its state, paused or not",
+            _ref("Schedules"),
+        ),
+        **_by_path_and_query(
+            ("/api/schedules/{schedule}", _SCHEDULE),
+            ("/api/schedule", _SCHEDULE_QUERY),
+            "name",
+            _SCHEDULE_OPERATIONS,
+        ),
         "/api/dlq/retry": _post(
             "Move dead jobs back to pending (attempts reset to 0)",
             _ref("RetryResult"),
@@ -630,7 +775,8 @@ def _paths() -> dict[str, Any]:
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics: jobs by queue and state, queues paused and "
-                "limited, attempts by outcome, a run-time histogram, workers by state",
+                "limited, schedules paused and their next runs, attempts by outcome, a "
+                "run-time histogram, workers by state",
                 "responses": {
                     "200": {
                         "description": "Prometheus text format 0.0.4",

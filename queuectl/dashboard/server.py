@@ -70,6 +70,7 @@ READS = {
     "groups": api.groups,
     "queues": api.queues,
     "locks": api.locks,
+    "schedules": api.schedules,
 }
 # Path pattern -> {method: name of the Handler method that serves it}.
 ROUTES = [
@@ -81,7 +82,7 @@ ROUTES = [
         (r"/static/(?P<name>[A-Za-z0-9_.-]+)", {"GET": "static"}),
         (r"/api/openapi\.json", {"GET": "openapi"}),
         (
-            r"/api/(?P<name>status|jobs|workers|stats|throughput|groups|queues|locks)",
+            r"/api/(?P<name>status|jobs|workers|stats|throughput|groups|queues|locks|schedules)",
             {"GET": "read"},
         ),
         (r"/api/jobs/(?P<job_id>[^/]+)", {"GET": "read_job"}),
@@ -94,9 +95,14 @@ ROUTES = [
             {"POST": "group_verb"},
         ),
         (r"/api/queues/(?P<queue>[^/]+)/(?P<verb>pause|resume)", {"POST": "queue_verb"}),
+        (r"/api/schedules/(?P<schedule>[^/]+)", {"GET": "read_schedule"}),
+        (
+            r"/api/schedules/(?P<schedule>[^/]+)/(?P<verb>pause|resume|run)",
+            {"POST": "schedule_verb"},
+        ),
         # The same with the id in the query, where a browser cannot change it: it resolves
-        # a path segment of ".", "..", "%2E" or "%2E%2E" before sending the request. A group
-        # or a queue may be called "." too.
+        # a path segment of ".", "..", "%2E" or "%2E%2E" before sending the request. A group,
+        # a queue or a schedule may be called "." too.
         (r"/api/job", {"GET": "read_job_by_query"}),
         (r"/api/job/explain", {"GET": "explain_by_query"}),
         (r"/api/job/cancel", {"POST": "cancel_by_query"}),
@@ -104,6 +110,8 @@ ROUTES = [
         (r"/api/group", {"GET": "read_group_by_query"}),
         (r"/api/group/(?P<verb>hold|release|requeue|cancel)", {"POST": "group_verb_by_query"}),
         (r"/api/queue/(?P<verb>pause|resume)", {"POST": "queue_verb_by_query"}),
+        (r"/api/schedule", {"GET": "read_schedule_by_query"}),
+        (r"/api/schedule/(?P<verb>pause|resume|run)", {"POST": "schedule_verb_by_query"}),
         (r"/api/dlq/retry", {"POST": "dlq_retry"}),
         (r"/metrics", {"GET": "metrics"}),
     )
@@ -147,6 +155,11 @@ def _group_name(query: api.Query) -> tuple[api.Query, str]:
 def _queue_name(query: api.Query) -> tuple[api.Query, str]:
     """The `name` parameter of a queue route that takes it in the query, and the others."""
     return _named(query, "name", "queue", "NAME")
+
+
+def _schedule_name(query: api.Query) -> tuple[api.Query, str]:
+    """The `name` parameter of a schedule route that takes it in the query, and the others."""
+    return _named(query, "name", "schedule", "NAME")
 
 
 def _named(query: api.Query, key: str, what: str, example: str) -> tuple[api.Query, str]:
@@ -521,6 +534,26 @@ class Handler(connections.ConnectionHandler):
     def _on_queue_verb_by_query(self, query: api.Query, verb: str) -> None:
         rest, queue = _queue_name(query)
         self._on_queue_verb(rest, queue, verb)
+
+    def _on_read_schedule(self, query: api.Query, schedule: str) -> None:
+        self._authorize()
+        with self.server.stores.store() as store:
+            answer = api.schedule(store, schedule, query)
+        self._json(answer)
+
+    def _on_read_schedule_by_query(self, query: api.Query) -> None:
+        rest, schedule = _schedule_name(query)
+        self._on_read_schedule(rest, schedule)
+
+    def _on_schedule_verb(self, query: api.Query, schedule: str, verb: str) -> None:
+        self._authorize(mutating=True)
+        with self.server.stores.store() as store:
+            answer = api.schedule_verb(store, verb, schedule, query)
+        self._json(answer)
+
+    def _on_schedule_verb_by_query(self, query: api.Query, verb: str) -> None:
+        rest, schedule = _schedule_name(query)
+        self._on_schedule_verb(rest, schedule, verb)
 
     def _on_dlq_retry(self, query: api.Query) -> None:
         self._authorize(mutating=True)

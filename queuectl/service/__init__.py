@@ -6,20 +6,27 @@ One module per family of use cases; the UIs call them as `service.NAME`.
 
 from __future__ import annotations
 
-from queuectl.model import new_job_id
-from queuectl.service.changing import cancel, dlq_list, dlq_retry, late_cancels, purge
-from queuectl.service.doctor import Check, diagnose, has_failure
-from queuectl.service.enqueue import (
+from queuectl.jobspec import (
     JOB_KEYS,
     MAX_TIMEOUT,
     NO_ENVIRONMENT,
     PRIORITY_RANGE,
-    Enqueued,
     build_job,
-    enqueue,
     name_patterns,
 )
-from queuectl.service.names import ID_PATTERN, QUEUE_PATTERN, check_queue, check_state
+from queuectl.model import new_job_id
+from queuectl.names import (
+    ID_PATTERN,
+    OUTCOMES,
+    QUEUE_PATTERN,
+    check_outcome,
+    check_queue,
+    check_schedule,
+    check_state,
+)
+from queuectl.service.changing import cancel, dlq_list, dlq_retry, late_cancels, purge
+from queuectl.service.doctor import Check, diagnose, has_failure
+from queuectl.service.enqueue import Enqueued, enqueue
 from queuectl.service.queues import (
     held_locks,
     limit,
@@ -31,7 +38,9 @@ from queuectl.service.queues import (
 )
 from queuectl.service.reading import (
     EXIT_TIMEOUT,
+    LOG_COLUMNS,
     attempt,
+    attempt_log,
     attempts_of,
     clock,
     exit_status,
@@ -112,11 +121,16 @@ __all__ = [
     "name_patterns",
     "ID_PATTERN",
     "QUEUE_PATTERN",
+    "OUTCOMES",
+    "check_outcome",
     "check_queue",
+    "check_schedule",
     "check_state",
     "new_job_id",
     "EXIT_TIMEOUT",
+    "LOG_COLUMNS",
     "attempt",
+    "attempt_log",
     "attempts_of",
     "clock",
     "exit_status",

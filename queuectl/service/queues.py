@@ -9,7 +9,7 @@ from typing import Any
 from queuectl.errors import UserError, quote
 from queuectl.inputs import integer
 from queuectl.model import STATES, Gate
-from queuectl.service.names import check_queue
+from queuectl.names import check_queue
 from queuectl.service.workers import workers
 from queuectl.store.base import Store
 
@@ -17,11 +17,12 @@ QUEUE_GATE = "queue:"
 LOCK_GATE = "lock:"
 
 
-def pause(store: Store, queues: Sequence[str]) -> None:
-    """No job of these queues is claimed until they are resumed; running ones finish."""
+def pause(store: Store, queues: Sequence[str]) -> list[str]:
+    """No job of these queues is claimed until they are resumed; running ones finish.
+    Returns those that were paused already."""
     for queue in queues:
         check_queue(queue)
-    store.pause_queues(queues)
+    return store.pause_queues(queues)
 
 
 def resume(store: Store, queues: Sequence[str]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Reading jobs: status, listings, a job and its attempts, following output, waiting."""
+"""Reading jobs: status, listings, a job and its attempts, the job log, following output,
+waiting."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Callable
 
+from queuectl.durations import iso_utc
 from queuectl.errors import NotFound, UserError, quote
 from queuectl.model import (
     COMPLETED,
@@ -15,10 +17,10 @@ from queuectl.model import (
     Attempt,
     Job,
 )
-from queuectl.service.names import check_state
+from queuectl.names import check_outcome, check_state
 from queuectl.service.stores import shown_location
 from queuectl.service.workers import workers
-from queuectl.store.base import Store
+from queuectl.store.base import LoggedAttempt, Store
 
 EXIT_TIMEOUT = 124  # like timeout(1): `wait` gave up before the jobs ended
 
@@ -73,6 +75,70 @@ def attempts_of(store: Store, job: Job) -> list[Attempt]:
             )
         )
     return attempts
+
+
+# The job log's columns, in order: its JSON keys and its CSV header (SPEC §9).
+LOG_COLUMNS = (
+    "job_id",
+    "number",
+    "queue",
+    "group",
+    "host",
+    "worker_id",
+    "started_at",
+    "finished_at",
+    "wall_seconds",
+    "cpu_user",
+    "cpu_system",
+    "max_rss",
+    "exit_code",
+    "signal",
+    "error",
+    "outcome",
+)
+
+
+def attempt_log(
+    store: Store,
+    since: float | None = None,
+    queue: str | None = None,
+    group: str | None = None,
+    outcome: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """The job log: up to `limit` finished attempts, newest first, of the last `since`
+    seconds, of that queue and group, with that outcome, where given; each row has the
+    keys of LOG_COLUMNS."""
+    if limit < 1:
+        raise UserError("limit must be at least 1")
+    start = None if since is None else store.clock() - since
+    rows = store.attempt_log(limit, start, queue, group, check_outcome(outcome))
+    return [_log_row(item) for item in rows]
+
+
+def _log_row(item: LoggedAttempt) -> dict[str, Any]:
+    a = item.attempt
+    wall = None
+    if a.started_at is not None and a.finished_at is not None:
+        wall = round(a.finished_at - a.started_at, 3)
+    return {
+        "job_id": a.job_id,
+        "number": a.number,
+        "queue": item.queue,
+        "group": item.group,
+        "host": a.host,
+        "worker_id": a.worker_id,
+        "started_at": iso_utc(a.started_at),
+        "finished_at": iso_utc(a.finished_at),
+        "wall_seconds": wall,
+        "cpu_user": a.cpu_user,
+        "cpu_system": a.cpu_system,
+        "max_rss": a.max_rss,
+        "exit_code": a.exit_code,
+        "signal": a.signal,
+        "error": a.error,
+        "outcome": a.outcome,
+    }
 
 
 def show(store: Store, job_id: str) -> tuple[Job, list[Attempt]]:

@@ -9,10 +9,9 @@ from typing import Any
 from queuectl import cron
 from queuectl.errors import UserError, quote
 from queuectl.hooks import KEYS as HOOK_KEYS
+from queuectl.jobspec import NO_ENVIRONMENT, build_job
 from queuectl.model import CATCH_UPS, OVERLAPS, SKIPPED, Schedule
-from queuectl.policy import KEYS as POLICY_KEYS
-from queuectl.service.enqueue import NO_ENVIRONMENT, build_job
-from queuectl.service.names import ID_PATTERN
+from queuectl.names import check_schedule
 from queuectl.service.stores import load_config
 from queuectl.store.base import Store
 from queuectl.worker.schedules import job_of
@@ -38,10 +37,9 @@ def add_schedule(
     `enqueue` but REFUSED_KEYS). Its cwd, env and inherit_env are resolved now, as at
     enqueue; a max_retries, failure policy or hook left out is config's as each run is
     enqueued."""
-    if not ID_PATTERN.fullmatch(name):
-        raise UserError(f"invalid schedule name {quote(name)}: use 1 to 128 of A-Z a-z 0-9 . _ : -")
+    check_schedule(name)
     expression_parsed = cron.parse_cron(expression)
-    zone = zone or cron.local_zone_name()
+    zone = cron.local_zone_name() if zone is None else zone
     tz = cron.load_zone(zone)
     for key, value, allowed in (("overlap", overlap, OVERLAPS), ("catch-up", catch_up, CATCH_UPS)):
         if value not in allowed:
@@ -51,19 +49,19 @@ def add_schedule(
         raise UserError(f"a schedule's jobs take no {quote(refused[0])}: the schedule says when")
     now = store.clock()
     job = build_job(spec, load_config(store), now, base_cwd, environ=environ)
+    # Kept as validated, under the keys given (and command, queue, priority, cwd always);
+    # inherit_env is resolved into env now, as at enqueue.
+    given = [key for key, value in spec.items() if value is not None and key != "inherit_env"]
     kept: dict[str, Any] = {
-        "command": job.command,
-        "queue": job.queue,
-        "priority": job.priority,
-        "cwd": job.cwd,
+        key: getattr(job, key) for key in ("command", "queue", "priority", "cwd", *given)
     }
-    optional = {"max_retries": spec.get("max_retries"), "timeout": job.timeout}
-    optional.update(env=job.env or None, group=job.group, lock=job.lock)
-    kept.update({key: value for key, value in optional.items() if value is not None})
-    # A policy or hook given is kept ("" for no hook); one left out is config's as each
-    # run is enqueued, as max_retries is.
-    kept.update({key: getattr(job, key) for key in POLICY_KEYS if spec.get(key) is not None})
-    kept.update({key: getattr(job, key) or "" for key in HOOK_KEYS if spec.get(key) is not None})
+    if job.env:
+        kept["env"] = job.env
+    else:
+        kept.pop("env", None)
+    for key in HOOK_KEYS:  # a hook given as "" (none, whatever config says) stays "":
+        if key in kept:  # None would mean config's
+            kept[key] = kept[key] or ""
     schedule = Schedule(
         name=name,
         expression=expression,
@@ -90,7 +88,12 @@ def schedule_show(store: Store, name: str) -> dict[str, Any]:
     """{"schedule", "runs": its newest jobs, "skipped": its newest skipped ticks}."""
     schedule = store.get_schedule(name)
     states = store.job_states([schedule.last_job] if schedule.last_job else [])
-    runs = store.list_jobs(limit=RECENT, schedule=name)
+    # A schedule removed and added again under its name: the old one's jobs are not its.
+    runs = [
+        job
+        for job in store.list_jobs(limit=RECENT, schedule=name)
+        if job.created_at >= schedule.created_at
+    ]
     return {
         "schedule": _with_last_run(schedule, states),
         "runs": [job.to_dict() for job in runs],

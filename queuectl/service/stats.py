@@ -44,6 +44,8 @@ def _summary(items: Sequence[Any], window: float) -> dict[str, Any]:
         if item.started_at is not None and item.outcome != "pending"
     )
     finished = sum(outcomes.count(s) for s in (COMPLETED, DEAD, CANCELED))
+    # Accounting (SPEC §9), over the attempts the OS told about.
+    rss = sorted(item.max_rss for item in items if item.max_rss is not None)
     return {
         "completed": outcomes.count(COMPLETED),
         "failed_attempts": outcomes.count(FAILED) + outcomes.count(DEAD),
@@ -52,10 +54,12 @@ def _summary(items: Sequence[Any], window: float) -> dict[str, Any]:
         "jobs_per_minute": round(finished / (window / 60.0), 3) if window > 0 else None,
         "mean_seconds": round(sum(durations) / len(durations), 3) if durations else None,
         "p95_seconds": round(_percentile(durations, 0.95), 3) if durations else None,
+        "cpu_seconds": round(sum((item.cpu_seconds or 0.0 for item in items), 0.0), 3),
+        "p95_max_rss": _percentile(rss, 0.95) if rss else None,
     }
 
 
-def _percentile(ordered: Sequence[float], fraction: float) -> float:
+def _percentile(ordered: Sequence[Any], fraction: float) -> Any:
     """Nearest-rank percentile of sorted values."""
     rank = max(math.ceil(fraction * len(ordered)), 1)
     return ordered[rank - 1]

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from queuectl.service.names import check_queue
+from queuectl.names import check_queue
 from queuectl.service.stores import load_config
 from queuectl.store.base import Store
 

@@ -12,6 +12,7 @@ from queuectl.durations import format_age, iso_utc
 from queuectl.errors import Conflict, NotFound, UserError, quote
 from queuectl.hooks import KEYS as HOOK_KEYS
 from queuectl.inputs import plain_text
+from queuectl.jobspec import NO_ENVIRONMENT, build_job
 from queuectl.model import (
     ACCEPTS,
     CANCELED,
@@ -26,10 +27,10 @@ from queuectl.model import (
     NewJob,
     new_job_id,
 )
+from queuectl.names import ID_PATTERN
 from queuectl.policy import KEYS as POLICY_KEYS
 from queuectl.records import fields
-from queuectl.service.enqueue import NO_ENVIRONMENT, build_job, store_jobs
-from queuectl.service.names import ID_PATTERN
+from queuectl.service.enqueue import store_jobs
 from queuectl.service.stores import load_config
 from queuectl.service.workers import workers
 from queuectl.store.base import Store

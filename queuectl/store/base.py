@@ -59,15 +59,30 @@ class FinishedAttempt:
     outcome: str
     started_at: float | None
     finished_at: float
+    cpu_seconds: float | None = None  # user + system; None where the OS could not tell
+    max_rss: int | None = None  # bytes
+
+
+@record(frozen=True)
+class LoggedAttempt:
+    """One line of the job log: a finished attempt (without its output) and its job's
+    queue and group."""
+
+    attempt: Attempt
+    queue: str
+    group: str | None
 
 
 @record(frozen=True)
 class RunTimes:
-    """Run times of every finished attempt, for a Prometheus histogram."""
+    """Run times of every finished attempt, for a Prometheus histogram, and the CPU time
+    they used (read in the same pass over the attempts)."""
 
     count: int
     total_seconds: float
     buckets: list[int]  # attempts with a run time <= each bound (cumulative)
+    cpu_user: float = 0.0  # seconds of CPU the attempts used, where the OS told
+    cpu_system: float = 0.0
 
 
 @record(frozen=True)
@@ -344,11 +359,11 @@ class Store(abc.ABC):
         """The ids of the processing jobs that pass through the gate, longest running first."""
 
     @abc.abstractmethod
-    def pause_queues(self, queues: Sequence[str]) -> None:
+    def pause_queues(self, queues: Sequence[str]) -> list[str]:
         """From now on no job of these queues is claimed, on every worker at once, until
         they are resumed; a queue's limit stays as it is. In one transaction, under a lock
         that waits for claims in flight: each queue's running jobs are counted, its waiting
-        jobs move to the gated claim index."""
+        jobs move to the gated claim index. Returns those that were paused already."""
 
     @abc.abstractmethod
     def resume_queues(self, queues: Sequence[str]) -> list[str]:
@@ -396,6 +411,19 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def finished_attempts(self, since: float) -> list[FinishedAttempt]:
         """Attempts that finished at or after `since`."""
+
+    @abc.abstractmethod
+    def attempt_log(
+        self,
+        limit: int,
+        since: float | None = None,
+        queue: str | None = None,
+        group: str | None = None,
+        outcome: str | None = None,
+    ) -> list[LoggedAttempt]:
+        """Up to `limit` finished attempts, newest first (by when they finished), those
+        that finished at or after `since`, of jobs of that `queue` and `group`, that led
+        to that `outcome` (a job state), where given."""
 
     @abc.abstractmethod
     def throughput(self, since: float, bucket_seconds: int) -> list[tuple[float, str, int]]:

@@ -142,6 +142,7 @@ def _channel(schema: str) -> str:
 class PostgresStore(SqlStore):
     dialect = "postgres"
     _queue_filter = "AND queue = ANY(%(queues)s::text[])"
+    _jobs_table = "queuectl_jobs"
     _duplicate_key = psycopg.errors.UniqueViolation
 
     def __init__(self, location: str, durable: bool = True, only_reads: bool = False) -> None:
@@ -423,7 +424,11 @@ class PostgresStore(SqlStore):
             ).fetchone()
         assert row is not None  # an aggregate gives one row
         return RunTimes(
-            row["n"], row["total_ms"] / 1000.0, [row[f"b{i}"] for i in range(len(bounds))]
+            row["n"],
+            row["total_ms"] / 1000.0,
+            [row[f"b{i}"] for i in range(len(bounds))],
+            row["cpu_user"],
+            row["cpu_system"],
         )
 
     # --- wake-up -----------------------------------------------------------------------

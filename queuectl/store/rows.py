@@ -105,6 +105,10 @@ def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
         outcome=row["outcome"],
         output=bytes(row["output"] or b""),
         output_total=row["output_total"],
+        cpu_user=row["cpu_user"],
+        cpu_system=row["cpu_system"],
+        max_rss=row["max_rss"],
+        signal=row["signal"],
         host=row["host"],
         pgid=row["pgid"],
     )

@@ -56,6 +56,7 @@ _CANNOT_WRITE = ("readonly database", "unable to open database file")
 class SqliteStore(SqlStore):
     dialect = "sqlite"
     _queue_filter = "AND queue IN (SELECT value FROM json_each(:queues))"
+    _jobs_table = "jobs"
     _duplicate_key = sqlite3.IntegrityError
 
     def __init__(self, path: str, durable: bool = True, only_reads: bool = False) -> None:
@@ -364,8 +365,8 @@ class SqliteStore(SqlStore):
         )
         sql = self._queries["run_times"].text.replace("/*buckets*/", columns)
         row = self._execute(sql, {f"b{i}": ms(bound) for i, bound in enumerate(bounds)})
-        count, total_ms, *buckets = row.fetchone()
-        return RunTimes(count, total_ms / 1000.0, list(buckets))
+        count, total_ms, cpu_user, cpu_system, *buckets = row.fetchone()
+        return RunTimes(count, total_ms / 1000.0, list(buckets), cpu_user, cpu_system)
 
     # --- wake-up -----------------------------------------------------------------------
 

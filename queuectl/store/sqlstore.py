@@ -7,8 +7,8 @@ milliseconds) through a few primitives it provides:
 * `_many(name, rows)`: run one once per parameter set, inside a transaction;
 * `_transaction()`: a write transaction, committed on exit;
 * `_announce(reason)`: tell idle workers, once the transaction commits, that there may be work;
-* `_list(values)`, `_param(name)` and `_queue_filter`: how a list, a named parameter and
-  "in one of these queues" are written;
+* `_list(values)`, `_param(name)`, `_queue_filter` and `_jobs_table`: how a list, a named
+  parameter and "in one of these queues" are written, and the jobs table's name;
 * `_duplicate_key`: the exception a statement raises when a row's key is taken.
 
 Everything that differs more than that (opening, migrating, the clock, wake-ups, the
@@ -45,7 +45,13 @@ from queuectl.model import (
     WorkerInfo,
 )
 from queuectl.store import queries
-from queuectl.store.base import FinishedAttempt, Heartbeat, Store, StrayAttempt
+from queuectl.store.base import (
+    FinishedAttempt,
+    Heartbeat,
+    LoggedAttempt,
+    Store,
+    StrayAttempt,
+)
 from queuectl.store.rows import (
     FOREVER_MS,
     attempt_from_row,
@@ -114,6 +120,7 @@ def _either(states: Sequence[str]) -> str:
 class SqlStore(Store):
     dialect: str  # its queries are sql/<dialect>.sql
     _queue_filter: str  # what a statement's /*queues*/ becomes when queues are given
+    _jobs_table: str
     _duplicate_key: type[Exception]
 
     @property
@@ -492,6 +499,10 @@ class SqlStore(Store):
                 "outcome": transition.state,
                 "output": attempt.output,
                 "output_total": attempt.output_total,
+                "cpu_user": attempt.cpu_user,
+                "cpu_system": attempt.cpu_system,
+                "max_rss": attempt.max_rss,
+                "signal": attempt.signal,
                 "keep_pgid": keep_pgid,
             },
         )
@@ -716,12 +727,18 @@ class SqlStore(Store):
         query, param = _HOLDERS[kind]
         return [row["id"] for row in self._rows(query, {param: value})]
 
-    def pause_queues(self, queues: Sequence[str]) -> None:
+    def pause_queues(self, queues: Sequence[str]) -> list[str]:
+        paused_already = []
         with self._transaction():
             self._rows("lock_gates")
             for queue in queues:
+                gate = self._row("gate", {"name": "queue:" + queue})
+                if gate is not None and gate["paused"]:
+                    paused_already.append(queue)
+                    continue
                 self._rows("gate_queue", {"queue": queue})
                 self._rows("pause_queue", {"queue": queue})
+        return paused_already
 
     def resume_queues(self, queues: Sequence[str]) -> list[str]:
         not_paused = []
@@ -796,9 +813,43 @@ class SqlStore(Store):
                 row["outcome"],
                 seconds(row["started_at"]),
                 row["finished_at"] / 1000.0,
+                _cpu_seconds(row["cpu_user"], row["cpu_system"]),
+                row["max_rss"],
             )
             for row in self._rows("finished_attempts", {"since": ms(since)})
         ]
+
+    def attempt_log(
+        self,
+        limit: int,
+        since: float | None = None,
+        queue: str | None = None,
+        group: str | None = None,
+        outcome: str | None = None,
+    ) -> list[LoggedAttempt]:
+        where, params = self._log_filters(since, queue, group, outcome)
+        return [
+            LoggedAttempt(attempt_from_row(row), row["queue"], row["group"])
+            for row in self._rows("attempt_log", {**params, "limit": limit}, where=where)
+        ]
+
+    def _log_filters(
+        self, since: float | None, queue: str | None, group: str | None, outcome: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        """The job log's WHERE, one per combination of filters (as in `list_jobs`), and
+        its parameters. The job's queue and group are looked up for each attempt walked: a
+        condition on the joined job would have SQLite (3.38+) first build a Bloom filter
+        from every job of that queue or group, a cost that grows with the store."""
+        job = f"{self._jobs_table} WHERE id = a.job_id"
+        where = filters(
+            ("a.outcome IS NOT NULL", True),
+            (f"a.finished_at >= {self._param('since')}", since),
+            (f"(SELECT queue FROM {job}) = {self._param('queue')}", queue),
+            (f'(SELECT "group" FROM {job}) = {self._param("group")}', group),
+            (f"a.outcome = {self._param('outcome')}", outcome),
+        )
+        since_ms = None if since is None else ms(since)
+        return where, {"since": since_ms, "queue": queue, "group": group, "outcome": outcome}
 
     def throughput(self, since: float, bucket_seconds: int) -> list[tuple[float, str, int]]:
         rows = self._rows(
@@ -988,3 +1039,7 @@ class SqlStore(Store):
 
     def config_unset(self, key: str) -> None:
         self._rows("config_unset", {"key": key})
+
+
+def _cpu_seconds(user: float | None, system: float | None) -> float | None:
+    return None if user is None or system is None else user + system

@@ -288,8 +288,13 @@ class Worker:
             error=result.error,
             output=result.output,
             output_total=result.output_total,
+            signal=result.signal,
             host=self.host,
         )
+        if result.usage is not None:
+            attempt.cpu_user = result.usage.cpu_user
+            attempt.cpu_system = result.usage.cpu_system
+            attempt.max_rss = result.usage.max_rss
         applied, next_job = self._record(lease, transition, attempt, now)
         if not applied:
             log.warning(

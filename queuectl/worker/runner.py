@@ -1,11 +1,13 @@
 """Run one command: spawn it in its own process group, capture its output, enforce its
-timeout, and stop its whole tree when asked. Knows nothing of the store."""
+timeout, stop its whole tree when asked, and account for what it used. Knows nothing of
+the store."""
 
 from __future__ import annotations
 
 import os
 import select
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -16,12 +18,28 @@ from queuectl.records import record
 
 TICK = 0.05  # seconds between checks while a command runs
 DRAIN = 1.0  # seconds to wait for the last output once the command's group is gone
+_REAP_POLL = 0.005  # seconds between looks at a leader without pidfd whose pipe is closed
 
 # Why a command was stopped before it ended by itself.
 TIMEOUT = "timeout"
 CANCEL = "cancel"
 LEASE_LOST = "lease lost"
 COLD_STOP = "cold stop"
+
+
+@record(frozen=True)
+class Usage:
+    """What the command used (SPEC §9): the rusage that wait4 reports for the shell, which
+    covers the descendants it waited for. A grandchild the shell did not wait for (one left
+    in the background, or escaped with setsid) is not counted."""
+
+    cpu_user: float  # seconds
+    cpu_system: float
+    max_rss: int  # bytes: the largest resident set of the shell and its waited-for tree
+
+
+# ru_maxrss is in KiB on Linux and the BSDs, in bytes on macOS.
+_MAX_RSS_UNIT = 1 if sys.platform == "darwin" else 1024
 
 
 @record
@@ -34,6 +52,7 @@ class RunResult:
     output_total: int
     stopped: str | None = None  # TIMEOUT, CANCEL, LEASE_LOST, COLD_STOP or None
     signal: int | None = None  # the signal that ended the command, if one did (POSIX)
+    usage: Usage | None = None  # None where the OS cannot tell (Windows, a start failure)
 
 
 class OutputTail:
@@ -108,9 +127,19 @@ def run_command(
         error = lifecycle.timed_out_error(timeout or 0)
     elif stopped is not None:
         error = stopped if stopped != CANCEL else lifecycle.CANCELED_ERROR
+    # Only a real signal: the shell itself killed by one (the timeout's or a stop's SIGTERM
+    # and SIGKILL included), not a shell that exited 128 + N because its child was.
     signal = -proc.returncode if proc.returncode < 0 else None
     return RunResult(
-        started, time.time(), exit_code, error, output.tail(), output.total, stopped, signal
+        started,
+        time.time(),
+        exit_code,
+        error,
+        output.tail(),
+        output.total,
+        stopped,
+        signal,
+        watcher.usage,
     )
 
 
@@ -153,15 +182,17 @@ def _supervise(
             platform.reap_adopted(proc.pid)  # orphans that ended while the command runs
             reason = on_tick(output)
         if reason is not None:
-            platform.stop_tree(proc.pid, kill_grace, lambda: (proc.poll(), keep_alive()))
-            proc.wait()
+            platform.stop_tree(proc.pid, kill_grace, lambda: (watcher.reap(False), keep_alive()))
+            watcher.reap(True)
             watcher.close_exit_watch()
             return reason
 
 
 class _PipeWatcher:
     """POSIX: one thread reads the output pipe and learns of the leader's exit at once,
-    from a pidfd (Linux) or the pipe's end, through select; no sleeping poll loop."""
+    from a pidfd (Linux) or the pipe's end, through select; no sleeping poll loop, but for
+    a leader that closed its output where there is no pidfd. It reaps the leader itself,
+    with wait4, for the rusage."""
 
     def __init__(self, proc: subprocess.Popen, output: OutputTail) -> None:
         assert proc.stdout is not None  # platform.spawn opens it
@@ -171,6 +202,7 @@ class _PipeWatcher:
         self.fd: int | None = proc.stdout.fileno()
         os.set_blocking(self.fd, False)
         self.pidfd: int | None = None
+        self.usage: Usage | None = None
         if hasattr(os, "pidfd_open"):
             try:
                 self.pidfd = os.pidfd_open(proc.pid)
@@ -182,20 +214,37 @@ class _PipeWatcher:
         deadline = time.monotonic() + timeout
         while True:
             watched = [fd for fd in (self.fd, self.pidfd) if fd is not None]
-            if not watched:  # no pidfd, and the pipe is closed: wait on the leader itself
-                try:
-                    self.proc.wait(max(deadline - time.monotonic(), 0))
-                except subprocess.TimeoutExpired:
-                    return False
+            remaining = max(deadline - time.monotonic(), 0)
+            if not watched:  # no pidfd, and the pipe is closed: poll the leader itself
+                time.sleep(min(remaining, _REAP_POLL))
             else:
-                ready, _, _ = select.select(watched, [], [], max(deadline - time.monotonic(), 0))
+                ready, _, _ = select.select(watched, [], [], remaining)
                 if self.fd in ready:
                     self._read_available()
-            if self.proc.poll() is not None:
+            if self.reap(False):
                 self.close_exit_watch()
                 return True
             if time.monotonic() >= deadline:
                 return False
+
+    def reap(self, block: bool) -> bool:
+        """Reap the leader if it has exited (wait for it if `block`): True once it has.
+        wait4 in place of subprocess's waitpid, the same one call, also gives its rusage;
+        the returncode is set as subprocess would, so that it does not wait again."""
+        if self.proc.returncode is not None:
+            return True
+        try:
+            pid, status, usage = os.wait4(self.proc.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere: no status, as subprocess would say
+            self.proc.returncode = 0
+            return True
+        if pid == 0:
+            return False
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        # Microseconds, as the kernel counts them (not 0.0011639999999999999).
+        user, system = round(usage.ru_utime, 6), round(usage.ru_stime, 6)
+        self.usage = Usage(user, system, usage.ru_maxrss * _MAX_RSS_UNIT)
+        return True
 
     def _read_available(self) -> None:
         while self.fd is not None:
@@ -239,6 +288,7 @@ class _ThreadWatcher:
         self.proc = proc
         self.stdout = proc.stdout
         self.output = output
+        self.usage: Usage | None = None  # a job object would tell; not read yet
         self.thread = threading.Thread(target=self._pump, daemon=True)
         self.thread.start()
 
@@ -259,6 +309,9 @@ class _ThreadWatcher:
             return True
         except subprocess.TimeoutExpired:
             return False
+
+    def reap(self, block: bool) -> bool:
+        return (self.proc.wait() if block else self.proc.poll()) is not None
 
     def drain(self, timeout: float) -> None:
         self.thread.join(timeout)

@@ -18,7 +18,8 @@ import logging
 from queuectl import cron
 from queuectl.config import Config
 from queuectl.errors import UserError
-from queuectl.model import Firing, NewJob, Schedule, Tick, new_job_id
+from queuectl.jobspec import build_job
+from queuectl.model import Firing, NewJob, Schedule, Tick
 from queuectl.store.base import Store
 
 log = logging.getLogger("queuectl.schedules")
@@ -70,30 +71,12 @@ def plan(schedule: Schedule, now: float, config: Config) -> Firing:
 
 
 def job_of(schedule: Schedule, run_at: float, config: Config) -> NewJob:
-    """A run of the schedule: its job object (validated when it was added), due at
-    `run_at`; config's max_retries, failure policy and hooks where the schedule sets none
-    (as at enqueue)."""
-    spec = schedule.spec
-    retry_on = spec.get("retry_on")
-    default_policy = None if retry_on is not None else list(config.no_retry_on)
-    return NewJob(
-        id=new_job_id(),
-        command=spec["command"],
-        max_retries=spec.get("max_retries", config.max_retries),
-        queue=spec["queue"],
-        priority=spec["priority"],
-        run_at=run_at,
-        timeout=spec.get("timeout"),
-        cwd=spec["cwd"],
-        env=spec.get("env", {}),
-        group=spec.get("group"),
-        lock=spec.get("lock"),
-        schedule=schedule.name,
-        retry_on=retry_on,
-        no_retry_on=spec.get("no_retry_on", default_policy),
-        on_success=spec.get("on_success", config.on_success) or None,
-        on_failure=spec.get("on_failure", config.on_failure) or None,
-    )
+    """A run of the schedule, due at `run_at`: its job object (validated when it was
+    added) built as an enqueue builds one, so config max_retries and no_retry_on apply
+    as they are now to a run whose schedule does not set them."""
+    job = build_job(schedule.spec, config, run_at, schedule.spec["cwd"])
+    job.schedule = schedule.name
+    return job
 
 
 def _report(name: str, problem: str) -> None:

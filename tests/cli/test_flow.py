@@ -3,9 +3,11 @@ backend."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import MAX_SPIN_CPU, SPIN_WINDOW, cpu_seconds, linux_only, wait_for
 
 
 def queues(cli) -> dict[str, dict]:
@@ -38,6 +40,14 @@ def test_a_paused_queue_waits_and_explain_says_so_until_resumed(cli, pool):
     resumed = cli("queue", "resume", "images")
     assert resumed.returncode == 0 and "resumed images" in resumed.stdout
     assert cli("wait", job_id, "--timeout", "60").returncode == 0
+
+
+def test_pause_of_a_paused_queue_is_a_noop_with_a_note(cli):
+    cli.ok("queue", "pause", "images")
+    result = cli("queue", "pause", "images", "gpu")
+    assert result.returncode == 0 and result.stdout.strip() == "paused gpu"
+    assert result.stderr.strip() == "queuectl: queue images is paused already"
+    assert queues(cli)["images"]["paused"] and queues(cli)["gpu"]["paused"]
 
 
 def test_resume_of_a_queue_not_paused_is_a_noop_with_a_note(cli):
@@ -106,5 +116,24 @@ def test_explain_names_a_full_queue_limit_and_its_running_jobs(cli, pool, tmp_pa
     explained = cli.json("explain", waiting)
     [limit] = [reason for reason in explained["reasons"] if reason["code"] == "limit"]
     assert limit["message"] == f"its queue gpu runs at most 1 at once and 1 run: {busy.strip()}"
+    gate.touch()
+    assert cli("wait", waiting, "--timeout", "60").returncode == 0
+
+
+@linux_only
+def test_a_worker_whose_only_jobs_a_limit_blocks_sleeps_until_a_slot_frees(cli, pool, tmp_path):
+    # Issue 13: a claim a limit refuses must not spin. One of two workers runs the queue's
+    # only slot; the other has nothing it may claim and must sleep, yet start the waiting
+    # job once the slot frees (the finish wakes it).
+    gate = tmp_path / "gate"
+    cli.ok("queue", "limit", "gpu", "1")
+    busy = cli.ok("run", "--queue", "gpu", "--", f"while ! test -e {gate}; do sleep 0.05; done")
+    waiting = cli.ok("run", "--queue", "gpu", "true").strip()
+    workers = pool(2, "--queue", "gpu").workers.values()
+    wait_for(lambda: cli.state(busy.strip()) == "processing", message="the first to run")
+    before = sum(cpu_seconds(pid) for pid in workers)
+    time.sleep(SPIN_WINDOW)
+    assert sum(cpu_seconds(pid) for pid in workers) - before < MAX_SPIN_CPU
+    assert cli.state(waiting) == "pending"
     gate.touch()
     assert cli("wait", waiting, "--timeout", "60").returncode == 0

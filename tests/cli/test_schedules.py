@@ -126,6 +126,9 @@ def test_the_zone_defaults_to_this_machines(cli):
     cli.env["TZ"] = "America/New_York"
     cli.ok("schedule", "add", "local", "@daily", "true")
     assert cli.json("schedule", "show", "local")["schedule"]["zone"] == "America/New_York"
+    cli.env["TZ"] = "EST+5"  # a POSIX rule: no zone name to keep, so the user must say
+    refused = cli("schedule", "add", "posix", "@daily", "true")
+    assert refused.returncode == 1 and "TZ='EST+5' names no IANA time zone" in refused.stderr
 
 
 @pytest.mark.parametrize(
@@ -136,6 +139,8 @@ def test_the_zone_defaults_to_this_machines(cli):
         (("x", "* * *", "true"), "expected 5 fields"),
         (("x", "@often", "true"), "unknown macro"),
         (("x", "* * * * *", "true", "--tz", "Mars/Olympus"), "unknown time zone 'Mars/Olympus'"),
+        (("x", "* * * * *", "true", "--tz", ""), "unknown time zone ''"),
+        (("x", "* * * * *", "true", "--tz", "localtime"), "unknown time zone 'localtime'"),
         (("every", "* * * * *", "true"), "a schedule named 'every' exists already"),
         (("bad name", "* * * * *", "true"), "invalid schedule name"),
         (("x", "* * * * *", "true", "--queue", "a b"), "invalid queue"),
@@ -186,3 +191,14 @@ def test_an_option_a_schedule_refuses_is_exit_2_naming_it(cli, refused):
     assert result.returncode == 2
     assert f"argument {refused[0]}" in result.stderr.splitlines()[-1]
     assert cli.json("schedule", "list") == []
+
+
+def test_a_schedule_added_again_under_its_name_shows_none_of_the_old_runs(cli):
+    cli.ok("schedule", "add", "again", "@daily", "true")
+    old_run = cli.ok("schedule", "run", "again").strip()
+    cli.ok("schedule", "remove", "again")
+    cli.ok("schedule", "add", "again", "@daily", "true")
+    assert cli.json("schedule", "show", "again")["runs"] == []
+    new_run = cli.ok("schedule", "run", "again").strip()
+    assert [job["id"] for job in cli.json("schedule", "show", "again")["runs"]] == [new_run]
+    assert cli.job(old_run)["schedule"] == "again"  # the old run keeps its name

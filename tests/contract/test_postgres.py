@@ -8,6 +8,7 @@ the driver (the `postgres` extra) or not even that.
 from __future__ import annotations
 
 import gc
+import itertools
 import multiprocessing
 import os
 import re
@@ -233,6 +234,8 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
             " WHERE state IN ('pending', 'failed')"
         )
     store._conn.execute("DROP TABLE queuectl_pool_stops")
+    for column in ("cpu_user", "cpu_system", "max_rss", '"signal"'):
+        store._conn.execute(f"ALTER TABLE queuectl_attempts DROP COLUMN {column}")
     store._conn.execute("UPDATE queuectl_meta SET value = '1' WHERE key = 'schema_version'")
     store.close()
     store = open_store(pg_location)
@@ -431,3 +434,34 @@ def test_status_and_worker_list_never_print_the_password(pg_location, tmp_path):
     wrong = re.sub(r"@([^/:@]+)(:\d+)?/", r"@\1:1/", url, count=1)  # nothing listens on port 1
     unreachable = cli("--db", wrong, "status")
     assert unreachable.returncode == 1 and secret not in unreachable.stderr
+
+
+def test_the_job_log_walks_the_finished_index_backwards_whatever_the_filters(pg_location):
+    """With 100,000 finished attempts, `attempts` reads queuectl_attempts_finished newest
+    first and stops at its limit, with any combination of filters: no sort of them."""
+    store = open_store(pg_location)
+    try:
+        conn = store._conn
+        conn.execute("""
+            INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries,
+                                       run_at, cwd, created_at, updated_at, "group")
+            SELECT 'j' || g, 'true', 'completed', CASE WHEN g % 3 = 0 THEN 'q' ELSE 'default' END,
+                   0, 0, g, '/tmp', g, g, CASE WHEN g % 7 = 0 THEN 'g' END
+              FROM generate_series(1, 100000) AS g""")
+        conn.execute("""
+            INSERT INTO queuectl_attempts (job_id, number, started_at, finished_at, outcome)
+            SELECT 'j' || g, 1, g, g + 1, CASE WHEN g % 5 = 0 THEN 'dead' ELSE 'completed' END
+              FROM generate_series(1, 100000) AS g""")
+        conn.execute("ANALYZE queuectl_jobs")
+        conn.execute("ANALYZE queuectl_attempts")
+        for since, queue, group, outcome in itertools.product(
+            (None, 0.0), (None, "q"), (None, "g"), (None, "dead")
+        ):
+            where, params = store._log_filters(since, queue, group, outcome)
+            sql = "EXPLAIN " + store._sql("attempt_log", where=where)
+            rows = conn.execute(sql, {**params, "limit": 50}).fetchall()
+            plan = "\n".join(row["QUERY PLAN"] for row in rows)
+            assert "Index Scan Backward using queuectl_attempts_finished" in plan, plan
+            assert "Sort" not in plan, plan
+    finally:
+        store.close()

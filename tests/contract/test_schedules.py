@@ -16,6 +16,8 @@ from queuectl.store import open_store
 from queuectl.worker.schedules import CATCH_UP_MOST, MISSED_AFTER, fire_due, job_of
 from tests.contract.test_store import T0, claim, finish
 
+CONFIG = Config.from_stored({})
+
 MINUTE = 60.0
 
 
@@ -67,7 +69,7 @@ def test_a_firing_that_another_pool_overtook_does_nothing(store):
         seen_through=schedule.fired_through,
         through=T0 + MINUTE + 2,
         next_fire_at=T0 + 2 * MINUTE,
-        runs=[(T0 + MINUTE, job_of(schedule, T0 + MINUTE, Config.from_stored({"max_retries": 0})))],
+        runs=[(T0 + MINUTE, job_of(schedule, T0 + MINUTE, CONFIG))],
         skipped=[],
         skip_if_running=False,
     )
@@ -197,14 +199,13 @@ def test_a_name_is_taken_once_and_a_removed_schedule_leaves_its_jobs(store):
 
 def test_schedule_run_enqueues_a_run_now_that_a_tick_then_overlaps(store):
     schedule = add(store)
-    config = Config.from_stored({"max_retries": 1})
-    job = job_of(schedule, T0 + 10, config)
+    job = job_of(schedule, T0 + 10, CONFIG)
     store.run_schedule("every", job, T0 + 10)
     assert store.get_job(job.id).schedule == "every"
     assert store.get_schedule("every").last_job == job.id
     assert fire_due(store, T0 + MINUTE)[0].reason == "overlap"
     with pytest.raises(NotFound):
-        store.run_schedule("nope", job_of(schedule, T0, config), T0)
+        store.run_schedule("nope", job_of(schedule, T0, CONFIG), T0)
 
 
 def test_ticks_follow_the_wall_clock_of_the_zone_across_dst(store):
@@ -252,3 +253,21 @@ def test_a_firing_that_fails_half_way_leaves_nothing_and_the_next_one_does_the_t
     assert [tick.job for tick in store.schedule_ticks("every", "enqueued", 10)] == [
         store.get_schedule("every").last_job
     ]
+
+
+def test_a_run_is_built_as_an_enqueue_builds_a_job(store):
+    # Every job key a schedule keeps reaches its runs (here the failure policy), and config
+    # max_retries and no_retry_on apply as they are when a run is enqueued.
+    policed = add(store, "policed")
+    policed.spec.update(retry_on=["75", "timeout"], timeout=30.0)
+    config = Config.from_stored({"max_retries": 7, "no_retry_on": "2"})
+    job = job_of(policed, T0 + MINUTE, config)
+    assert (job.retry_on, job.no_retry_on, job.timeout) == (["75", "timeout"], None, 30.0)
+    assert (job.max_retries, job.run_at, job.schedule, job.cwd) == (
+        7,
+        T0 + MINUTE,
+        "policed",
+        "/tmp",
+    )
+    plain = job_of(add(store, "plain"), T0 + MINUTE, config)
+    assert plain.no_retry_on == ["2"] and plain.id != job.id

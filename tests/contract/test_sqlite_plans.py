@@ -1,6 +1,7 @@
 """SQLite-only: the claim is served by the partial index, with no sort; old stores are
 upgraded in place."""
 
+import itertools
 import json
 import sqlite3
 
@@ -170,6 +171,8 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
         conn.execute("DROP TABLE gates")
         conn.execute("DROP TABLE schedules")
         conn.execute("DROP TABLE schedule_ticks")
+        for column in ("cpu_user", "cpu_system", "max_rss", '"signal"'):
+            conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
         for index, columns in (("claim", "priority DESC, run_at, seq"), ("due", "run_at")):
             conn.execute(
                 f"CREATE INDEX jobs_{index} ON jobs ({columns})"
@@ -196,6 +199,35 @@ def test_a_jobs_dependents_are_looked_for_among_the_jobs_that_wait_only(tmp_path
     )
     plan = " | ".join(row["detail"] for row in rows.fetchall())
     assert "jobs_after" in plan and "TEMP B-TREE" not in plan, plan
+    store.close()
+
+
+def test_the_job_log_walks_the_finished_index_backwards_whatever_the_filters(tmp_path):
+    """`attempts` reads attempts_finished newest first and stops at its limit: no sort of
+    the attempts, with any combination of filters, and no Bloom filter built from every
+    job of a queue or group first (which SQLite plans once ANALYZE has run)."""
+    store = SqliteStore(str(tmp_path / "q.db"))
+    store._conn.executemany(
+        "INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, cwd,"
+        ' created_at, updated_at, "group") VALUES (?, ?, ?, ?, 0, 0, 0, ?, 0, 0, ?)',
+        [(f"j{i}", "true", "completed", f"q{i % 3}", "/", f"g{i % 7}") for i in range(1000)],
+    )
+    store._conn.executemany(  # more attempts than jobs: what makes SQLite want the filter
+        "INSERT INTO attempts (job_id, number, started_at, finished_at, outcome)"
+        " VALUES (?, ?, ?, ?, 'completed')",
+        [(f"j{i}", n, 4 * i + n, 4 * i + n + 1) for i in range(1000) for n in range(1, 5)],
+    )
+    store._conn.execute("ANALYZE")
+    for since, queue, group, outcome in itertools.product(
+        (None, 0.0), (None, "q"), (None, "g"), (None, "dead")
+    ):
+        where, params = store._log_filters(since, queue, group, outcome)
+        rows = store._conn.execute(
+            "EXPLAIN QUERY PLAN " + store._sql("attempt_log", where=where), {**params, "limit": 50}
+        )
+        plan = " | ".join(row["detail"] for row in rows.fetchall())
+        assert "attempts_finished" in plan and "TEMP B-TREE" not in plan, plan
+        assert "BLOOM" not in plan, plan
     store.close()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from queuectl.durations import parse_time
 from queuectl.store import open_store
 from tests.conftest import wait_for
 from tests.dashboard.conftest import XSS_COMMAND, XSS_OUTPUT, Dashboard, Response
@@ -119,7 +120,27 @@ class Checker:
         return {(method, path) for path, item in self.doc["paths"].items() for method in item}
 
 
+def _check_cpu_seconds(
+    check: Checker, dash: Dashboard, metrics: dict[str, float], ids: list[str]
+) -> None:
+    """queuectl_attempt_cpu_seconds_total is the sum of what the finished attempts of
+    these jobs (every job of the store) report."""
+    finished = [
+        attempt
+        for job_id in ids
+        for attempt in check("get", "/api/jobs/{id}", dash.get(f"/api/jobs/{job_id}"))["attempts"]
+        if attempt["outcome"] is not None
+    ]
+    assert finished and all(a["max_rss"] > 0 and a["cpu_user"] >= 0 for a in finished)
+    for mode in ("user", "system"):
+        total = sum(attempt[f"cpu_{mode}"] for attempt in finished)
+        sample = metrics[f'queuectl_attempt_cpu_seconds_total{{mode="{mode}"}}']
+        assert sample == pytest.approx(total, abs=0.002)
+
+
 def parse_metrics(text: str) -> dict[str, float]:
+    """Each sample by its line's name and labels, of a text a real parser reads too."""
+    prometheus_families(text)
     samples = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
@@ -208,6 +229,7 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, job
     ]
     assert buckets == sorted(buckets) and buckets[-1] == 4
     assert metrics["queuectl_attempt_duration_seconds_count"] == 4
+    _check_cpu_seconds(check, dash, metrics, [*jobs_in_every_state.values(), "xss"])
 
     assert check("post", "/api/jobs/{id}/cancel", dash.post("/api/jobs/later/cancel")) == {
         "id": "later",
@@ -245,7 +267,10 @@ def test_every_endpoint_answers_as_its_openapi_document_says(cli, dashboard, job
     assert check("get", "/api/openapi.json", dash.get("/api/openapi.json")) == check.doc
     assert check("post", "/logout", dash.post("/logout")) == {"logged_out": True}
     assert check.seen == (
-        check.every_operation() - workflow_operations(check) - flow_operations(check)
+        check.every_operation()
+        - workflow_operations(check)
+        - flow_operations(check)
+        - schedule_operations(check)
     )
 
 
@@ -253,6 +278,11 @@ def flow_operations(check: Checker) -> set[tuple[str, str]]:
     """The operations on queues and locks (SPEC §8), which a test of their own sees."""
     flow = re.compile(r"^/api/(queues?|locks)\b")
     return {(method, path) for method, path in check.every_operation() if flow.search(path)}
+
+
+def schedule_operations(check: Checker) -> set[tuple[str, str]]:
+    """The operations on schedules (SPEC §8), which a test of their own sees."""
+    return {(method, path) for method, path in check.every_operation() if "/schedule" in path}
 
 
 def workflow_operations(check: Checker) -> set[tuple[str, str]]:
@@ -396,7 +426,10 @@ def test_queue_and_lock_endpoints_answer_as_documented(cli, pool, dashboard, tmp
     assert metrics['queuectl_queue_paused{queue="gpu"}'] == 0
     assert metrics['queuectl_queue_limit{queue="gpu"}'] == 2
     assert 'queuectl_queue_limit{queue="images"}' not in metrics
-    assert check("post", "/api/queue/pause", dash.post("/api/queue/pause?name=images")) == paused
+    assert check("post", "/api/queue/pause", dash.post("/api/queue/pause?name=images")) == {
+        **paused,
+        "note": "queue images is paused already",
+    }
     resumed = {"queue": "images", "paused": False, "note": None}
     assert check("post", "/api/queue/resume", dash.post("/api/queue/resume?name=images")) == (
         resumed
@@ -426,6 +459,115 @@ def test_queue_and_lock_endpoints_answer_as_documented(cli, pool, dashboard, tmp
     assert cli("wait", holder, "--timeout", "60").returncode == 0
     assert check("get", "/api/locks", dash.get("/api/locks")) == {"locks": []}
     assert flow_operations(check) <= check.seen
+
+
+def test_schedule_endpoints_answer_as_documented(cli, dashboard):
+    """Every schedule as `schedule list` has it and one as `schedule show` does, its env's
+    secret masked; pause, resume and run now of one that exists (a pause or resume that
+    changes nothing a note), by path and by query; nothing that adds one."""
+    cli.ok(
+        "schedule",
+        "add",
+        "nightly",
+        "30 2 * * *",
+        "make backup",
+        "--tz",
+        "Europe/Berlin",
+        "--env",
+        "API_TOKEN=hush",
+        "--lock",
+        "backup",
+    )
+    cli.ok("schedule", "add", "..", "*/5 * * * *", "true", "--tz", "UTC")  # sent in the query
+    dash = dashboard()
+    check = Checker(dash)
+
+    reply = dash.get("/api/schedules")
+    listed = check("get", "/api/schedules", reply)["schedules"]
+    assert listed == cli.json("schedule", "list")
+    assert [s["name"] for s in listed] == ["..", "nightly"]
+    assert listed[1]["job"]["env"] == {"API_TOKEN": "***"} and b"hush" not in reply.body
+    assert listed[1]["last_run"] is None and listed[1]["next_run"] is not None
+    shown = check("get", "/api/schedules/{schedule}", dash.get("/api/schedules/nightly"))
+    assert shown == cli.json("schedule", "show", "nightly")
+    assert check("get", "/api/schedule", dash.get("/api/schedule?name=..")) == cli.json(
+        "schedule", "show", ".."
+    )
+
+    flow = "/api/schedules/{schedule}/"
+    paused = {"schedule": "nightly", "paused": True, "job": None, "note": None}
+    assert check("post", flow + "pause", dash.post("/api/schedules/nightly/pause")) == paused
+    assert cli.json("schedule", "list")[1]["paused"] is True
+    again = check("post", "/api/schedule/pause", dash.post("/api/schedule/pause?name=nightly"))
+    assert again == {**paused, "note": "schedule nightly is paused already"}
+    families = prometheus_families(check("get", "/metrics", dash.get("/metrics")))
+    assert samples(families, "queuectl_schedule_paused") == {"..": 0, "nightly": 1}
+    next_runs = samples(families, "queuectl_schedule_next_run_timestamp_seconds")
+    assert next_runs == {"..": parse_time(cli.json("schedule", "list")[0]["next_run"])}
+
+    resumed = {"schedule": "nightly", "paused": False, "job": None, "note": None}
+    assert check("post", flow + "resume", dash.post("/api/schedules/nightly/resume")) == resumed
+    assert cli.json("schedule", "list")[1]["paused"] is False
+    again = check("post", "/api/schedule/resume", dash.post("/api/schedule/resume?name=nightly"))
+    assert again == {**resumed, "note": "schedule nightly is not paused: nothing to resume"}
+
+    ran = check("post", flow + "run", dash.post("/api/schedules/nightly/run"))
+    job = cli.job(ran["job"])
+    assert ran == {**resumed, "job": job["id"]}
+    assert (job["schedule"], job["command"], job["lock"]) == ("nightly", "make backup", "backup")
+    reply = dash.get("/api/schedules/nightly")
+    shown = check("get", "/api/schedules/{schedule}", reply)
+    assert [run["id"] for run in shown["runs"]] == [job["id"]] and b"hush" not in reply.body
+    assert shown["runs"][0]["env"] == {"API_TOKEN": "***"}
+    assert shown["schedule"]["last_run"] == {"job": job["id"], "state": "pending"}
+    dots = check("post", "/api/schedule/run", dash.post("/api/schedule/run?name=.."))
+    assert cli.job(dots["job"])["schedule"] == ".."
+
+    before = (cli.json("schedule", "list"), cli.json("list"))
+    missing = check("post", flow + "run", dash.post("/api/schedules/nope/run"), 404)
+    assert missing["error"] == "no schedule named 'nope' (queuectl schedule list shows them)"
+    check("get", "/api/schedules/{schedule}", dash.get("/api/schedules/nope"), 404)
+    check("post", "/api/schedule/pause", dash.post("/api/schedule/pause?name=nope"), 404)
+    check("post", flow + "resume", dash.post("/api/schedules/nope/resume"), 404)
+    check("post", flow + "pause", dash.post("/api/schedules/bad%20name/pause"), 400)
+    check("post", "/api/schedule/run", dash.post("/api/schedule/run"), 400)
+    check("post", flow + "run", dash.post("/api/schedules/nightly/run", csrf=False), 403)
+    check("get", "/api/schedules", dash.get("/api/schedules?all=1"), 400)
+    check("post", flow + "run", dash.get("/api/schedules/nightly/run"), 405)
+    # The dashboard adds no schedule and takes no command.
+    assert dash.post("/api/schedules", {"name": "x", "command": "true"}).status == 405
+    assert dash.post("/api/schedules/x", {"command": "true"}).status == 405
+    assert (cli.json("schedule", "list"), cli.json("list")) == before
+    assert schedule_operations(check) <= check.seen
+
+
+def prometheus_families(text: str) -> dict[str, Any]:
+    """Every family of a /metrics answer, by name, as a real Prometheus parser reads it
+    (it raises on any line it cannot read), each of the type it should have."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    assert {name: family.type for name, family in families.items()} == METRIC_TYPES
+    return families
+
+
+# Counters are named without their _total by the parser.
+METRIC_TYPES = {
+    "queuectl_jobs": "gauge",
+    "queuectl_queue_paused": "gauge",
+    "queuectl_queue_limit": "gauge",
+    "queuectl_schedule_paused": "gauge",
+    "queuectl_schedule_next_run_timestamp_seconds": "gauge",
+    "queuectl_attempts": "counter",
+    "queuectl_attempt_duration_seconds": "histogram",
+    "queuectl_attempt_cpu_seconds": "counter",
+    "queuectl_workers": "gauge",
+}
+
+
+def samples(families: dict[str, Any], name: str) -> dict[str, float]:
+    """A family's samples, by their schedule label."""
+    return {sample.labels["schedule"]: sample.value for sample in families[name].samples}
 
 
 def _cancel_requested(cli, job_id: str) -> bool:
@@ -748,3 +890,17 @@ def test_a_slow_client_does_not_block_others_and_ctrl_c_stops_it(cli, dashboard)
     stalled.close()
     with pytest.raises(OSError):
         socket.create_connection((dash.host, dash.port), timeout=2).close()
+
+
+def test_metrics_parse_as_prometheus_parses_them(cli, dashboard, jobs_in_every_state):
+    """The whole exposition, read by the Prometheus client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = dashboard().get("/metrics").body.decode()
+    families = {family.name: family for family in text_string_to_metric_families(body)}
+    cpu = families["queuectl_attempt_cpu_seconds"]  # the parser drops a counter's _total
+    assert cpu.type == "counter"
+    modes = {sample.labels["mode"]: sample.value for sample in cpu.samples}
+    assert set(modes) == {"user", "system"} and modes["user"] + modes["system"] > 0
+    assert families["queuectl_attempt_duration_seconds"].type == "histogram"
+    assert {"queuectl_jobs", "queuectl_attempts", "queuectl_workers"} <= set(families)

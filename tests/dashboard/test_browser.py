@@ -155,6 +155,9 @@ def test_the_page_shows_counts_escapes_jobs_and_retries_a_dead_job(
     expect(page.locator("#job-view")).to_be_visible()
     expect(page.locator("#job-fields pre.command")).to_have_text(XSS_COMMAND, timeout=TIMEOUT_MS)
     expect(page.locator("#attempts pre.output")).to_have_text(XSS_OUTPUT)
+    # What the attempt's command used (SPEC §9), in its summary line.
+    expect(page.locator("#attempts summary")).to_contain_text(re.compile(r"CPU \d+\.\d{3} s"))
+    expect(page.locator("#attempts summary")).to_contain_text(re.compile(r"max RSS \d+\.\d MiB"))
     assert page.locator("img").count() == 0
     assert page.evaluate("window.pwned") is None
 
@@ -550,4 +553,63 @@ def test_queues_pause_and_resume_by_their_buttons_and_held_locks_show(
     gate.touch()
     wait_for(lambda: cli.state("holder") == "completed", message="the holder to finish")
     expect(page.locator("#locks td.empty")).to_have_text("no lock is held", timeout=TIMEOUT_MS)
+    assert tab.errors == []
+
+
+def test_schedules_pause_resume_and_run_now_by_their_buttons(cli, pool, dashboard, tab):
+    """The Schedules panel's cron, zone, next run in its zone and state, no secret of its
+    env; Pause by a click, Resume by keyboard and Run now, each seen in the store (the run
+    a job of the schedule, which a pool runs and the panel links with its state)."""
+    from playwright.sync_api import expect
+
+    cli.ok(
+        "schedule",
+        "add",
+        "nightly",
+        "30 2 * * *",
+        "echo backup",
+        "--tz",
+        "Europe/Berlin",
+        "--env",
+        "API_TOKEN=hush",
+    )
+    pool(1)
+    page = tab.page
+    page.goto(dashboard().url)
+
+    def shown() -> dict:
+        return cli.json("schedule", "list")[0]
+
+    row = page.locator('#schedules tr[data-schedule="nightly"]')
+    expect(row.locator("td.flow")).to_have_text("active", timeout=TIMEOUT_MS)
+    expect(row).to_contain_text("30 2 * * *")
+    expect(row).to_contain_text("Europe/Berlin")
+    expect(row.locator("td.next-run")).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d 02:30"))
+    expect(row.locator("td.last-run")).to_have_text("none yet")
+    assert "hush" not in page.locator("#schedules-panel").inner_text()
+    assert serious_violations(page) == []
+
+    page.get_by_role("button", name="Pause schedule nightly").click()
+    wait_for(lambda: shown()["paused"], message="nightly to be paused")
+    expect(page.locator("#banner")).to_have_text("schedule nightly paused", timeout=TIMEOUT_MS)
+    expect(row.locator("td.flow")).to_have_text("paused", timeout=TIMEOUT_MS)
+    expect(row.locator("td.next-run")).to_have_text("paused")
+
+    page.get_by_role("button", name="Resume schedule nightly").focus()
+    page.keyboard.press("Enter")
+    wait_for(lambda: not shown()["paused"], message="nightly to be resumed")
+    expect(row.locator("td.flow")).to_have_text("active", timeout=TIMEOUT_MS)
+    assert shown()["next_run"] is not None
+
+    page.get_by_role("button", name="Run schedule nightly now").click()
+    wait_for(lambda: cli.json("list", "--schedule", "nightly"), message="a run of nightly")
+    [run] = cli.json("list", "--schedule", "nightly")
+    assert (run["command"], run["env"]) == ("echo backup", {"API_TOKEN": "***"})
+    expect(page.locator("#banner")).to_have_text(
+        f"schedule nightly enqueued as {run['id']}", timeout=TIMEOUT_MS
+    )
+    expect(row.locator("td.last-run a")).to_have_attribute("href", f"#/job/{run['id']}")
+    wait_for(lambda: cli.state(run["id"]) == "completed", message="the run to finish")
+    expect(row.locator("td.last-run .badge")).to_have_text("completed", timeout=TIMEOUT_MS)
+    assert serious_violations(page) == []
     assert tab.errors == []

@@ -12,22 +12,12 @@ import struct
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import pytest
-
 from queuectl.dashboard.connections import REQUEST_DEADLINE, connection_cap
-from tests.conftest import ROOT, wait_for
-
-# Where a process's CPU time can be read (/proc), and its file limit lowered (Linux).
-linux_only = pytest.mark.skipif(
-    not Path("/proc/self/stat").exists(), reason="reads a process's CPU time from /proc"
-)
+from tests.conftest import MAX_SPIN_CPU, ROOT, cpu_used_while_idle, linux_only, wait_for
 
 FILE_LIMIT = 64  # the `ulimit -n 64` of issue 9
-MAX_SPIN_CPU = 0.3  # seconds of CPU over SPIN_WINDOW: a spinning core uses most of it
-SPIN_WINDOW = 2.0
 # SO_LINGER on, for 0 s: close() resets the connection. Windows packs it as two shorts.
 LINGER_NONE = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
 
@@ -39,19 +29,6 @@ def _limit_files(count: int):
         resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
 
     return apply
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_used_while_idle(pid: int) -> float:
-    """CPU seconds `pid` uses over SPIN_WINDOW while the test waits."""
-    before = _cpu_seconds(pid)
-    time.sleep(SPIN_WINDOW)
-    return _cpu_seconds(pid) - before
 
 
 def _connect(host: str, port: int) -> socket.socket:
@@ -89,7 +66,7 @@ def test_past_the_cap_it_answers_503_and_does_not_spin_under_a_low_file_limit(da
             head = _answered(sock).split(b"\r\n")[0]
             assert head == b"HTTP/1.1 503 Service Unavailable", head
         assert not select.select(idle[:cap], [], [], 0)[0]  # held open, not answered
-        assert _cpu_used_while_idle(dash.proc.pid) < MAX_SPIN_CPU
+        assert cpu_used_while_idle(dash.proc.pid) < MAX_SPIN_CPU
         reply = dash.get("/api/status")
         assert reply.status == 503 and reply.headers["Retry-After"] == "1"
         assert reply.json()["status"] == 503 and f"{cap} connections" in reply.json()["error"]
@@ -147,7 +124,7 @@ def test_accept_pauses_when_descriptors_run_out_and_resumes_when_they_free(tmp_p
             timeout=20,
             message="the server to run out of descriptors",
         )
-        assert _cpu_used_while_idle(proc.pid) < MAX_SPIN_CPU
+        assert cpu_used_while_idle(proc.pid) < MAX_SPIN_CPU
         for sock in idle:
             sock.close()
         with _connect("127.0.0.1", port) as sock:

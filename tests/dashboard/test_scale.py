@@ -40,6 +40,7 @@ REFRESH = (
     "/api/groups",
     "/api/queues",
     "/api/locks",
+    "/api/schedules",
 )
 OTHERS = (
     "/",

@@ -28,19 +28,24 @@ TOKEN = "correct-horse-battery-staple"
 @dataclass
 class Target:
     """A dashboard, the headers each request to it carries, and ids of real jobs and names
-    of real queues to ask for in turn (a generated one names none, so would only ever be a
-    404)."""
+    of real queues and schedules to ask for in turn (a generated one names none, so would
+    only ever be a 404); the schedule "." only in a query, as a path cannot carry it."""
 
     dash: Dashboard
     headers: dict[str, str]
     job_ids: Iterator[str]
     queues: Iterator[str]
+    schedules: Iterator[str]
+    schedules_by_query: Iterator[str]
 
 
 @pytest.fixture(params=["csrf", "token"])
 def target(
-    request, dashboard: Callable[..., Dashboard], jobs_in_every_state: dict[str, str]
+    request, cli, dashboard: Callable[..., Dashboard], jobs_in_every_state: dict[str, str]
 ) -> Target:
+    cli.ok("schedule", "add", "nightly", "30 2 * * *", "true", "--env", "API_TOKEN=hush")
+    cli.ok("schedule", "add", "hourly", "@hourly", "true", "--tz", "UTC")
+    cli.ok("schedule", "add", ".", "@hourly", "true", "--tz", "UTC")
     if request.param == "token":
         dash = dashboard("--token", TOKEN)
         headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -53,6 +58,8 @@ def target(
         headers,
         itertools.cycle([*jobs_in_every_state.values(), "xss"]),
         itertools.cycle(["default", "web", "mail"]),
+        itertools.cycle(["nightly", "hourly"]),
+        itertools.cycle(["nightly", "hourly", "."]),
     )
 
 
@@ -79,7 +86,8 @@ def test_the_api_answers_as_its_openapi_document_says(case: Any, target: Target)
     """Every check schemathesis has on by default: status codes, content types, bodies and
     headers as documented, no 5xx at all, invalid data refused and valid data accepted,
     credentials enforced, undocumented methods a 405 with Allow."""
-    # A valid request names a real job or queue now and then, so that 200s and 409s are seen.
+    # A valid request names a real job, queue or schedule now and then, so that 200s and
+    # 409s are seen.
     if case.meta is not None and case.meta.generation.mode.is_positive:
         if "id" in (case.path_parameters or {}):
             case.path_parameters["id"] = next(target.job_ids)
@@ -89,4 +97,8 @@ def test_the_api_answers_as_its_openapi_document_says(case: Any, target: Target)
             case.path_parameters["queue"] = next(target.queues)
         elif case.path.startswith("/api/queue/") and "name" in (case.query or {}):
             case.query["name"] = next(target.queues)
+        elif "schedule" in (case.path_parameters or {}):
+            case.path_parameters["schedule"] = next(target.schedules)
+        elif case.path.startswith("/api/schedule") and "name" in (case.query or {}):
+            case.query["name"] = next(target.schedules_by_query)
     case.call_and_validate(headers=target.headers)

@@ -244,10 +244,20 @@ def test_the_local_zone_name(tmp_path):
     assert local_zone_name({}, missing, missing) == "UTC"
     timezone_file = tmp_path / "timezone"
     timezone_file.write_text("Europe/Paris\n", encoding="utf-8")
-    assert local_zone_name({"TZ": "CET-1CEST"}, missing, timezone_file) == "Europe/Paris"
+    assert local_zone_name({}, missing, timezone_file) == "Europe/Paris"
+    # A POSIX rule in TZ gives local times no zone name keeps: the user must say --tz.
+    for rule in ("CET-1CEST", "EST+5", "Foo/Bar", "localtime"):
+        with pytest.raises(UserError, match="names no IANA time zone: give --tz"):
+            local_zone_name({"TZ": rule}, missing, timezone_file)
     link = tmp_path / "localtime"
     try:
         link.symlink_to("/usr/share/zoneinfo/posix/America/New_York")
     except OSError:
         pytest.skip("no symbolic links here")
     assert local_zone_name({}, link, timezone_file) == "America/New_York"
+
+
+def test_localtime_and_an_empty_name_are_no_zones():
+    for name in ("localtime", ""):
+        with pytest.raises(UserError, match="unknown time zone"):
+            load_zone(name)

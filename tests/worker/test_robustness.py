@@ -118,6 +118,8 @@ def test_a_busy_pool_recovers_a_lost_job_of_another_pool(fast_config, pool, tmp_
     wait_for(lambda: cli.state(lost_id) == "dead", timeout=15)  # lease 2 s + one poll
     assert cli.job(lost_id)["last_error"] == "worker lost"
     assert cli.state(busy_id) == "processing"  # the only live worker stayed busy
+    [lost] = cli.json("show", lost_id)["attempts"]  # nobody waited for its command
+    assert [lost[key] for key in ("cpu_user", "cpu_system", "max_rss", "signal")] == [None] * 4
 
 
 def test_background_processes_a_command_leaves_are_stopped(fast_config, pool, tmp_path):

@@ -96,6 +96,7 @@
   // --- formatting ------------------------------------------------------------------
 
   const number = (n) => Number(n).toLocaleString("en-US");
+  const mebibytes = (n) => (n / 1048576).toFixed(1) + " MiB";
 
   function age(seconds) {
     if (seconds < 10) return seconds.toFixed(1) + "s";
@@ -157,7 +158,7 @@
   // percent-encoded) instead of sending it. In the hash, dots are encoded all the same.
   const idQuery = (id) => "?" + new URLSearchParams({ id: id });
   const groupQuery = (name) => "?" + new URLSearchParams({ name: name });
-  const queueQuery = groupQuery; // a queue is named the same way
+  const queueQuery = groupQuery; // a queue is named the same way, and so is a schedule
   const jobLink = (id) => el("a", { href: "#/job/" +
                                     encodeURIComponent(id).replace(/\./g, "%2E") }, id);
 
@@ -276,7 +277,8 @@
     if (view.state) query.set("state", view.state);
     if (view.queue) query.set("queue", view.queue);
     if (view.group) query.set("group", view.group);
-    const [current, page, dead, throughput, stats, listed, queues, locks] = await Promise.all([
+    const [current, page, dead, throughput, stats, listed, queues, locks, schedules] =
+      await Promise.all([
       api("/api/status"),
       api("/api/jobs?" + query),
       api("/api/jobs?state=dead&limit=" + DLQ_ROWS),
@@ -285,6 +287,7 @@
       api("/api/groups"),
       api("/api/queues"),
       api("/api/locks"),
+      api("/api/schedules"),
     ]);
     if (mine !== generation) return;
     status = current;
@@ -294,6 +297,7 @@
     drawCounts(current);
     drawQueues(queues.queues);
     drawLocks(locks.locks);
+    drawSchedules(schedules.schedules);
     drawWorkers(current.workers);
     drawDlq(dead, current.counts.dead);
     drawGroups(groups);
@@ -367,6 +371,45 @@
       el("td", null, lock.lock),
       el("td", null, lock.jobs.map((id, i) => [i ? ", " : "", jobLink(id)]))));
     fillTable("locks", rows, "no lock is held");
+  }
+
+  // A moment as the wall time of a schedule's zone, as `schedule list` shows it.
+  function wallTime(iso, zone) {
+    try {
+      return new Intl.DateTimeFormat("sv-SE", {
+        timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+        minute: "2-digit", timeZoneName: "short" }).format(new Date(iso));
+    } catch (error) { // a zone this browser does not know
+      return iso;
+    }
+  }
+
+  // Each schedule: its cron and zone, its next run (none while paused), its last run's
+  // job and that job's state, paused or not, and Pause or Resume and Run now. It shows no
+  // job options: their env may hold secrets, masked or not.
+  function drawSchedules(listed) {
+    $("schedules-count").textContent = listed.length ? "(" + number(listed.length) + ")" : "";
+    if (!changed("schedules", listed)) return;
+    const target = (s) => ({ schedule: s.name });
+    const rows = listed.map((s) => el("tr", { dataset: { schedule: s.name } },
+      el("td", null, s.name),
+      el("td", null, el("code", null, s.expression)),
+      el("td", null, s.zone),
+      el("td", { class: "next-run" }, s.next_run
+        ? [el("span", null, wallTime(s.next_run, s.zone)), " ",
+           el("span", { class: "muted" }, "(", until(s.next_run), ")")]
+        : el("span", { class: "muted" }, "paused")),
+      el("td", { class: "last-run" }, s.last_run
+        ? [jobLink(s.last_run.job), " ", badge(s.last_run.state)]
+        : el("span", { class: "muted" }, "none yet")),
+      el("td", { class: "flow" }, badge(s.paused ? "paused" : "active")),
+      el("td", { class: "command", title: s.command }, shorten(s.command, 60)),
+      el("td", { class: "actions" }, s.paused
+        ? actionButton("schedule-resume", "Resume", target(s), "Resume schedule " + s.name)
+        : actionButton("schedule-pause", "Pause", target(s), "Pause schedule " + s.name),
+         " ", actionButton("schedule-run", "Run now", target(s), "Run schedule " + s.name +
+                           " now"))));
+    fillTable("schedules", rows, "no schedule — add one with: queuectl schedule add");
   }
 
   function syncQueueOptions() {
@@ -689,7 +732,11 @@
          attempt.exit_code === null ? "" : " exit " + attempt.exit_code,
          attempt.error && attempt.error !== "exit code " + attempt.exit_code
            ? " · " + attempt.error : "",
+         attempt.signal === null ? "" : " · signal " + attempt.signal,
          seconds ? " · " + seconds : "",
+         attempt.cpu_user === null ? ""
+           : " · CPU " + (attempt.cpu_user + attempt.cpu_system).toFixed(3) + " s",
+         attempt.max_rss === null ? "" : " · max RSS " + mebibytes(attempt.max_rss),
          attempt.worker_id ? " · " + attempt.worker_id : "",
          attempt.started_at ? [" · ", since(attempt.started_at)] : ""),
       attempt.output_bytes > attempt.output.length
@@ -738,6 +785,13 @@
       const verb = action === "queue-pause" ? "pause" : "resume";
       done = api("/api/queue/" + verb + queueQuery(queue), null).then((r) =>
         r.note || "queue " + queue + " " + (r.paused ? "paused" : "resumed"));
+    } else if (["schedule-pause", "schedule-resume", "schedule-run"].includes(action)) {
+      const name = button.dataset.schedule;
+      const verb = action.slice("schedule-".length);
+      if (verb === "run" && !window.confirm("Run schedule " + visible(name) + " now?")) return;
+      done = api("/api/schedule/" + verb + queueQuery(name), null).then((r) => r.note ||
+        (verb === "run" ? "schedule " + name + " enqueued as " + r.job
+          : "schedule " + name + " " + (r.paused ? "paused" : "resumed")));
     } else if (action === "retry") {
       done = api("/api/dlq/retry", { ids: [id] }).then(() => id + " moved back to pending");
     } else if (action === "retry-all") {

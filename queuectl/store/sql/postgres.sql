@@ -257,6 +257,14 @@ ALTER TABLE queuectl_jobs ADD COLUMN retry_on TEXT;
 ALTER TABLE queuectl_jobs ADD COLUMN no_retry_on TEXT;
 
 -- name: schema_v12
+-- Accounting (SPEC §9): what each attempt's command used, NULL where the OS could not
+-- tell, and the signal that ended it. The job log reads queuectl_attempts_finished backwards.
+ALTER TABLE queuectl_attempts ADD COLUMN cpu_user DOUBLE PRECISION;
+ALTER TABLE queuectl_attempts ADD COLUMN cpu_system DOUBLE PRECISION;
+ALTER TABLE queuectl_attempts ADD COLUMN max_rss BIGINT;
+ALTER TABLE queuectl_attempts ADD COLUMN "signal" INTEGER;
+
+-- name: schema_v13
 -- Hooks (SPEC §9): the job's commands, copied at enqueue (config's for one it sets none).
 -- The trigger records the duty to run one in the transaction that ends the job, whichever
 -- statement does it (finish, cancel, fail-fast, recovery), with what its environment
@@ -525,14 +533,17 @@ RETURNING awaited, gate
 -- name: upsert_attempt
 -- A process group kept but never recorded is 0: its host finds the processes by their tags.
 INSERT INTO queuectl_attempts (job_id, number, worker_id, host, pgid, started_at,
-                               finished_at, exit_code, error, outcome, output, output_total)
+                               finished_at, exit_code, error, outcome, output, output_total,
+                               cpu_user, cpu_system, max_rss, "signal")
 VALUES (%(job_id)s, %(number)s, %(worker_id)s, %(host)s, CASE WHEN %(keep_pgid)s THEN 0 END,
         %(started_at)s, %(finished_at)s, %(exit_code)s, %(error)s, %(outcome)s, %(output)s,
-        %(output_total)s)
+        %(output_total)s, %(cpu_user)s, %(cpu_system)s, %(max_rss)s, %(signal)s)
 ON CONFLICT (job_id, number) DO UPDATE
    SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
        error = excluded.error, outcome = excluded.outcome, output = excluded.output,
-       output_total = excluded.output_total,
+       output_total = excluded.output_total, cpu_user = excluded.cpu_user,
+       cpu_system = excluded.cpu_system, max_rss = excluded.max_rss,
+       "signal" = excluded."signal",
        host = coalesce(queuectl_attempts.host, excluded.host),
        pgid = CASE WHEN %(keep_pgid)s THEN coalesce(queuectl_attempts.pgid, 0) END
 
@@ -707,9 +718,20 @@ SELECT id FROM queuectl_jobs
 SELECT id, state FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[])
 
 -- name: finished_attempts :repeatable :lookup
-SELECT j.queue, a.outcome, a.started_at, a.finished_at
+SELECT j.queue, a.outcome, a.started_at, a.finished_at, a.cpu_user, a.cpu_system, a.max_rss
   FROM queuectl_attempts a JOIN queuectl_jobs j ON j.id = a.job_id
  WHERE a.finished_at >= %(since)s AND a.outcome IS NOT NULL
+
+-- name: attempt_log :repeatable :lookup
+-- The job log, newest first: a backward walk of queuectl_attempts_finished that stops after :limit
+-- matching rows. Outputs are left out (NULL), as the log does not show them.
+SELECT a.job_id, a.number, a.worker_id, a.host, NULL AS pgid, a.started_at, a.finished_at,
+       a.exit_code, a.error, a.outcome, NULL AS output, a.output_total, a.cpu_user,
+       a.cpu_system, a.max_rss, a."signal", j.queue, j."group"
+  FROM queuectl_attempts a JOIN queuectl_jobs j ON j.id = a.job_id
+ /*filters*/
+ ORDER BY a.finished_at DESC
+ LIMIT %(limit)s
 
 -- name: throughput :repeatable :lookup
 SELECT (finished_at / %(bucket_ms)s::bigint) * %(bucket_ms)s::bigint AS bucket, outcome,
@@ -723,7 +745,8 @@ SELECT (finished_at / %(bucket_ms)s::bigint) * %(bucket_ms)s::bigint AS bucket, 
 SELECT outcome, count(*) AS n FROM queuectl_attempts WHERE outcome IS NOT NULL GROUP BY outcome
 
 -- name: run_times :lookup
-SELECT count(*) AS n, coalesce(sum(finished_at - started_at), 0)::bigint AS total_ms
+SELECT count(*) AS n, coalesce(sum(finished_at - started_at), 0)::bigint AS total_ms,
+       coalesce(sum(cpu_user), 0) AS cpu_user, coalesce(sum(cpu_system), 0) AS cpu_system
        /*buckets*/
   FROM queuectl_attempts
  WHERE outcome IS NOT NULL AND started_at IS NOT NULL

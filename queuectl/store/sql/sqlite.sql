@@ -248,6 +248,14 @@ ALTER TABLE jobs ADD COLUMN retry_on TEXT;
 ALTER TABLE jobs ADD COLUMN no_retry_on TEXT;
 
 -- name: schema_v12
+-- Accounting (SPEC §9): what each attempt's command used, NULL where the OS could not
+-- tell, and the signal that ended it. The job log reads attempts_finished backwards.
+ALTER TABLE attempts ADD COLUMN cpu_user REAL;
+ALTER TABLE attempts ADD COLUMN cpu_system REAL;
+ALTER TABLE attempts ADD COLUMN max_rss INTEGER;
+ALTER TABLE attempts ADD COLUMN "signal" INTEGER;
+
+-- name: schema_v13
 -- Hooks (SPEC §9): the job's commands, copied at enqueue (config's for one it sets none).
 -- The trigger records the duty to run one in the transaction that ends the job, whichever
 -- statement does it (finish, cancel, fail-fast, recovery), with what its environment
@@ -476,13 +484,17 @@ RETURNING awaited, gate
 -- name: upsert_attempt
 -- A process group kept but never recorded is 0: its host finds the processes by their tags.
 INSERT INTO attempts (job_id, number, worker_id, host, pgid, started_at, finished_at,
-                      exit_code, error, outcome, output, output_total)
+                      exit_code, error, outcome, output, output_total, cpu_user, cpu_system,
+                      max_rss, "signal")
 VALUES (:job_id, :number, :worker_id, :host, CASE WHEN :keep_pgid THEN 0 END, :started_at,
-        :finished_at, :exit_code, :error, :outcome, :output, :output_total)
+        :finished_at, :exit_code, :error, :outcome, :output, :output_total, :cpu_user,
+        :cpu_system, :max_rss, :signal)
 ON CONFLICT (job_id, number) DO UPDATE
    SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
        error = excluded.error, outcome = excluded.outcome, output = excluded.output,
-       output_total = excluded.output_total, host = coalesce(attempts.host, excluded.host),
+       output_total = excluded.output_total, cpu_user = excluded.cpu_user,
+       cpu_system = excluded.cpu_system, max_rss = excluded.max_rss,
+       "signal" = excluded."signal", host = coalesce(attempts.host, excluded.host),
        pgid = CASE WHEN :keep_pgid THEN coalesce(attempts.pgid, 0) END
 
 -- name: drop_chunks
@@ -651,9 +663,20 @@ SELECT id FROM jobs INDEXED BY jobs_after
  LIMIT :limit
 
 -- name: finished_attempts
-SELECT j.queue, a.outcome, a.started_at, a.finished_at
+SELECT j.queue, a.outcome, a.started_at, a.finished_at, a.cpu_user, a.cpu_system, a.max_rss
   FROM attempts a JOIN jobs j ON j.id = a.job_id
  WHERE a.finished_at >= :since AND a.outcome IS NOT NULL
+
+-- name: attempt_log
+-- The job log, newest first: a backward walk of attempts_finished that stops after :limit
+-- matching rows. Outputs are left out (NULL), as the log does not show them.
+SELECT a.job_id, a.number, a.worker_id, a.host, NULL AS pgid, a.started_at, a.finished_at,
+       a.exit_code, a.error, a.outcome, NULL AS output, a.output_total, a.cpu_user,
+       a.cpu_system, a.max_rss, a."signal", j.queue, j."group"
+  FROM attempts a INDEXED BY attempts_finished JOIN jobs j ON j.id = a.job_id
+ /*filters*/
+ ORDER BY a.finished_at DESC
+ LIMIT :limit
 
 -- name: throughput
 SELECT (finished_at / :bucket_ms) * :bucket_ms AS bucket, outcome, count(*) AS n
@@ -666,7 +689,9 @@ SELECT (finished_at / :bucket_ms) * :bucket_ms AS bucket, outcome, count(*) AS n
 SELECT outcome, count(*) AS n FROM attempts WHERE outcome IS NOT NULL GROUP BY outcome
 
 -- name: run_times
-SELECT count(*) AS n, coalesce(sum(finished_at - started_at), 0) AS total_ms /*buckets*/
+SELECT count(*) AS n, coalesce(sum(finished_at - started_at), 0) AS total_ms,
+       coalesce(sum(cpu_user), 0) AS cpu_user, coalesce(sum(cpu_system), 0) AS cpu_system
+       /*buckets*/
   FROM attempts
  WHERE outcome IS NOT NULL AND started_at IS NOT NULL
 
