@@ -12,18 +12,20 @@ from typing import Any, Callable, Union
 
 from queuectl.durations import parse_duration
 from queuectl.errors import UserError, quote
+from queuectl.hooks import KEYS as HOOK_KEYS
+from queuectl.hooks import parse_hook
 from queuectl.inputs import decimal, integer, size
 from queuectl.policy import parse_policy
 from queuectl.records import record
 
 Number = Union[int, float]
-Value = Union[Number, tuple[str, ...]]  # tuple: a failure policy (no_retry_on)
+Value = Union[Number, tuple[str, ...], str]  # tuple: a failure policy; str: a hook
 
 
 @record(frozen=True)
 class Setting:
     name: str
-    kind: type  # int or float (tuple: a failure policy, read by `parser`)
+    kind: type  # int or float (tuple: a failure policy, str: a hook, read by `parser`)
     low: Number
     high: Number
     default: Value
@@ -130,6 +132,18 @@ SETTINGS: dict[str, Setting] = {
             "(1,64-78,timeout) that go dead at once",
             parser=lambda raw: tuple(parse_policy(raw)),
         ),
+        *(
+            Setting(
+                key,
+                str,
+                0,
+                0,
+                "",
+                f"hook for jobs that set none: a shell command run after a job {ended}",
+                parser=parse_hook,
+            )
+            for key, ended in zip(HOOK_KEYS, ("completed", "ended dead or canceled"))
+        ),
         Setting(
             "job_timeout",
             float,
@@ -210,6 +224,8 @@ class Config:
     backoff_max: float
     backoff_jitter: float
     no_retry_on: tuple[str, ...]
+    on_success: str
+    on_failure: str
     job_timeout: float
     lease_seconds: float
     poll_interval: float

@@ -83,3 +83,13 @@ def _depth(value: Any) -> int:
             for item in containers
             for child in (item.values() if isinstance(item, dict) else item)
         ]
+
+
+def plain_text(text: str) -> bool:
+    """Text a command line, a path or an environment can hold: encodable as UTF-8 (no
+    lone surrogates, which JSON's \\ud800 escapes can produce) and without NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\0" not in text

@@ -14,6 +14,8 @@ from typing import Any
 from queuectl.config import Config
 from queuectl.durations import MAX_DURATION, parse_duration, parse_time
 from queuectl.errors import UserError, quote
+from queuectl.hooks import parse_hook
+from queuectl.inputs import plain_text
 from queuectl.model import ACCEPTS, DEFAULT_QUEUE, ON_SUCCESS, NewJob, new_job_id
 from queuectl.names import ID_PATTERN, check_queue
 from queuectl.policy import parse_policy
@@ -36,6 +38,8 @@ JOB_KEYS = (
     "unique_key",
     "retry_on",
     "no_retry_on",
+    "on_success",
+    "on_failure",
 )
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 MAX_TIMEOUT = (604800 * 52, "364 days")  # longer is surely a typo
@@ -108,6 +112,8 @@ def build_job(
         unique_key=_name(spec["unique_key"], "unique_key", fail) if "unique_key" in spec else None,
         retry_on=retry_on,
         no_retry_on=no_retry_on,
+        on_success=_hook(spec, "on_success", config, fail),
+        on_failure=_hook(spec, "on_failure", config, fail),
     )
 
 
@@ -125,6 +131,16 @@ def _failure_policy(
     if not retry_on:
         raise fail("'retry_on' names no exit code: to retry nothing, set 'max_retries' to 0")
     return retry_on, None
+
+
+def _hook(spec: Mapping[str, Any], key: str, config: Config, fail) -> str | None:
+    """The job's hook `key`, or the config key of that name as it is now (copied, as
+    no_retry_on is); None for no hook ("" given: none, whatever config says)."""
+    try:
+        command = parse_hook(spec[key]) if key in spec else getattr(config, key)
+    except UserError as exc:
+        raise fail(f"'{key}': {exc}") from None
+    return command or None
 
 
 def _policy(value: Any, key: str, fail) -> list[str]:
@@ -216,16 +232,6 @@ def _run_at(spec: Mapping[str, Any], now: float, fail) -> float:
         return parse_time(run_at)
     except UserError as exc:
         raise fail(f"'run_at': {exc}") from None
-
-
-def plain_text(text: str) -> bool:
-    """Text a command line, a path or an environment can hold: encodable as UTF-8 (no
-    lone surrogates, which JSON's \\ud800 escapes can produce) and without NUL."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\0" not in text
 
 
 def _cwd(cwd: Any, base_cwd: str, fail) -> str:

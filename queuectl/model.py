@@ -65,6 +65,8 @@ class NewJob:
     schedule: str | None = None
     retry_on: list[str] | None = None
     no_retry_on: list[str] | None = None
+    on_success: str | None = None
+    on_failure: str | None = None
 
 
 def job_field(
@@ -160,6 +162,16 @@ class Job:
         "failure policy: a failed attempt that matches one of these exit codes, ranges and "
         "words (timeout, signal) goes dead at once; config no_retry_on, copied at enqueue, "
         "for a job that sets neither",
+        default=None,
+    )
+    on_success: str | None = job_field(
+        "hook: a shell command a pool runs once after the job completed; config "
+        "on_success, copied at enqueue, for a job that sets none",
+        default=None,
+    )
+    on_failure: str | None = job_field(
+        "hook: a shell command a pool runs once after the job ended dead or canceled; "
+        "config on_failure, copied at enqueue, for a job that sets none",
         default=None,
     )
     # Bookkeeping that is not part of the public job object:

@@ -19,6 +19,7 @@ LAYERS = {
         "queuectl.model",
         "queuectl.config",
         "queuectl.policy",
+        "queuectl.hooks",
         "queuectl.names",
         "queuectl.jobspec",
         "queuectl.lifecycle",

@@ -8,6 +8,7 @@ from typing import Any
 from queuectl import service
 from queuectl.cli.output import say
 from queuectl.errors import UserError
+from queuectl.hooks import KEYS as HOOK_KEYS
 from queuectl.policy import KEYS as POLICY_KEYS
 
 
@@ -36,7 +37,7 @@ def job_spec(args: argparse.Namespace) -> dict[str, Any]:
     """The job object of the options that describe a job (parser._add_job_options) and
     the command: run's, and each run of a schedule's."""
     spec: dict[str, Any] = {"command": args.cmd, "queue": args.queue, "priority": args.priority}
-    for key in ("max_retries", "timeout", "cwd", "group", "lock", *POLICY_KEYS):
+    for key in ("max_retries", "timeout", "cwd", "group", "lock", *POLICY_KEYS, *HOOK_KEYS):
         if getattr(args, key) is not None:
             spec[key] = getattr(args, key)
     if args.env:

@@ -132,6 +132,16 @@ def _add_failure_policy(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_hooks(parser: argparse.ArgumentParser) -> None:
+    for key, ended in (("success", "completed"), ("failure", "ended dead or canceled")):
+        parser.add_argument(
+            f"--on-{key}",
+            metavar="CMD",
+            help=f"a shell command a pool runs once after the job {ended}, in its cwd "
+            f"(default: config on_{key}; '' for none)",
+        )
+
+
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
     """The options that describe a job (not when it runs, nor what it waits for): run's,
     and schedule add's for each of its runs (SPEC §8)."""
@@ -169,6 +179,7 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     _add_group(parser, "tag the job with a group (an array's jobs: their group's name)")
     _add_lock(parser, "at most one job holding this lock runs at a time, across every queue")
     _add_failure_policy(parser)
+    _add_hooks(parser)
 
 
 def _state(text: str) -> str:
@@ -687,6 +698,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_group(edit, "move the job to this group")
     _add_lock(edit, "the lock the job holds while it runs")
     _add_failure_policy(edit)
+    _add_hooks(edit)
     explain = command(
         "explain", "workflows.cmd_explain", "say every reason a job is not running", json_out=True
     )

@@ -130,6 +130,8 @@ def _when(schedule: dict[str, Any], now: float) -> str:
 def _option(value: Any) -> str:
     if isinstance(value, dict):
         return ",".join(f"{name}={text}" for name, text in value.items())
+    if isinstance(value, list):  # a failure policy
+        return ",".join(value)
     return str(value)
 
 

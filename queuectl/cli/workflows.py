@@ -10,6 +10,7 @@ from queuectl import service
 from queuectl.cli.common import ids_or_group, open_store, say_skipped
 from queuectl.cli.output import print_json
 from queuectl.errors import UserError
+from queuectl.hooks import KEYS as HOOK_KEYS
 from queuectl.policy import KEYS as POLICY_KEYS
 
 
@@ -54,6 +55,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         "group",
         "lock",
         *POLICY_KEYS,
+        *HOOK_KEYS,
     ):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)

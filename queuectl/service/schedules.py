@@ -8,6 +8,7 @@ from typing import Any
 
 from queuectl import cron
 from queuectl.errors import UserError, quote
+from queuectl.hooks import KEYS as HOOK_KEYS
 from queuectl.jobspec import NO_ENVIRONMENT, build_job
 from queuectl.model import CATCH_UPS, OVERLAPS, SKIPPED, Schedule
 from queuectl.names import check_schedule
@@ -34,7 +35,8 @@ def add_schedule(
 ) -> Schedule:
     """Validate and store a schedule whose runs are the job object `spec` (the keys of
     `enqueue` but REFUSED_KEYS). Its cwd, env and inherit_env are resolved now, as at
-    enqueue; a max_retries left out is config max_retries as each run is enqueued."""
+    enqueue; a max_retries, failure policy or hook left out is config's as each run is
+    enqueued."""
     check_schedule(name)
     expression_parsed = cron.parse_cron(expression)
     zone = cron.local_zone_name() if zone is None else zone
@@ -57,6 +59,9 @@ def add_schedule(
         kept["env"] = job.env
     else:
         kept.pop("env", None)
+    for key in HOOK_KEYS:  # a hook given as "" (none, whatever config says) stays "":
+        if key in kept:  # None would mean config's
+            kept[key] = kept[key] or ""
     schedule = Schedule(
         name=name,
         expression=expression,

@@ -10,7 +10,9 @@ from typing import Any, Callable, NamedTuple
 from queuectl import platform
 from queuectl.durations import format_age, iso_utc
 from queuectl.errors import Conflict, NotFound, UserError, quote
-from queuectl.jobspec import NO_ENVIRONMENT, build_job, plain_text
+from queuectl.hooks import KEYS as HOOK_KEYS
+from queuectl.inputs import plain_text
+from queuectl.jobspec import NO_ENVIRONMENT, build_job
 from queuectl.model import (
     ACCEPTS,
     CANCELED,
@@ -261,6 +263,7 @@ EDITABLE = (
     "group",
     "lock",
     *POLICY_KEYS,
+    *HOOK_KEYS,
 )
 
 
@@ -274,6 +277,7 @@ def edit(store: Store, job_id: str, changes: Mapping[str, Any], base_cwd: str) -
             f"job {quote(job_id)} is {job.state}: only pending or failed jobs can be edited"
         )
     spec: dict[str, Any] = {name: getattr(job, name) for name in EDITABLE}
+    spec.update({key: getattr(job, key) or "" for key in HOOK_KEYS})  # none stays none
     spec.update({key: value for key, value in changes.items() if key != "env"})
     if any(key in changes for key in POLICY_KEYS):  # a policy given replaces the job's
         spec.update({key: changes.get(key) for key in POLICY_KEYS})

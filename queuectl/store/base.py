@@ -25,6 +25,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 
+from queuectl.hooks import HookDuty
 from queuectl.lifecycle import Transition
 from queuectl.model import Attempt, Firing, Gate, Job, Lease, NewJob, Schedule, Tick, WorkerInfo
 from queuectl.records import record
@@ -487,6 +488,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def schedule_ticks(self, name: str, outcome: str, limit: int) -> list[Tick]:
         """The newest `limit` ticks of the schedule with that outcome, newest first."""
+
+    # --- hooks (SPEC §9) ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def take_hook_duties(self, limit: int) -> list[HookDuty]:
+        """Take (delete) up to `limit` of the oldest hook duties, which the transaction
+        that ended each job recorded; a duty taken is never given out again, so each hook
+        is run at most once. Two callers at once take different duties; with none waiting
+        it only reads."""
 
     # --- workers -----------------------------------------------------------------------
 

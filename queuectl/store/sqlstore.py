@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from queuectl.errors import Conflict, DuplicateId, NotFound, quote
+from queuectl.hooks import HookDuty
 from queuectl.lifecycle import Transition, dependency_cycle
 from queuectl.model import (
     ACCEPTS,
@@ -968,6 +969,28 @@ class SqlStore(Store):
                 row["outcome"],
                 row["reason"],
                 row["at"] / 1000.0,
+            )
+            for row in rows
+        ]
+
+    # --- hooks (SPEC §9) ----------------------------------------------------------------
+
+    def take_hook_duties(self, limit: int) -> list[HookDuty]:
+        row = self._row("hook_duties_waiting")
+        if row is None or not row["waiting"]:  # a read: the poll of idle pools costs no write
+            return []
+        rows = sorted(self._rows("take_hook_duties", {"limit": limit}), key=lambda r: r["seq"])
+        return [
+            HookDuty(
+                job_id=row["job_id"],
+                command=row["command"],
+                cwd=row["cwd"],
+                env=json.loads(row["env"]) if row["env"] else {},
+                state=row["state"],
+                exit_code=row["exit_code"],
+                attempt=row["attempt"],
+                last_error=row["last_error"],
+                created_at=row["created_at"] / 1000.0,
             )
             for row in rows
         ]

@@ -1,7 +1,8 @@
 """The pool supervisor: starts N worker processes, replaces one that dies, turns stop
 signals into warm (first signal) and cold (second signal) stops for all of them, and, being
-otherwise idle, does the upkeep: recovering lost jobs (of any host), SQLite checkpoints, and
-firing the schedules that are due (every pool takes part: worker/schedules.py).
+otherwise idle, does the upkeep: recovering lost jobs (of any host), SQLite checkpoints,
+firing the schedules that are due (every pool takes part: worker/schedules.py) and running
+the hooks of jobs that ended (worker/hooks.py).
 
 Workers are started with multiprocessing's *spawn* method on every OS: no connection or
 lock crosses a fork, and Windows takes the same path as Linux.
@@ -25,6 +26,7 @@ from queuectl.durations import iso_utc
 from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.store.base import Store
 from queuectl.worker import recovery, schedules
+from queuectl.worker.hooks import HookRunner
 from queuectl.worker.logfile import PoolLog
 from queuectl.worker.loop import STORE_UNUSABLE_EXIT, WorkerSpec, worker_main
 from queuectl.worker.outage import Outage
@@ -81,6 +83,7 @@ class Pool:
         self._outage = Outage(f"pool {pool_id}")
         self._gave_up: str | None = None  # why the pool stopped by itself
         self._started_at = 0.0  # store time: a `worker stop` after it stops a starting pool
+        self._hooks = HookRunner()
 
     # --- running -----------------------------------------------------------------------
 
@@ -102,6 +105,7 @@ class Pool:
             if started is not None:
                 announce(started)
             self._supervise(wake_r)
+            self._let_hooks_end()
         finally:
             self._restore_signals(previous)
             wake_r.close()
@@ -129,6 +133,7 @@ class Pool:
             if time.monotonic() >= next_firing:
                 next_firing = time.monotonic() + schedules.FIRE_INTERVAL
                 self._fire_schedules(config)
+                self._start_hooks(config)
             if time.monotonic() >= next_upkeep:
                 next_upkeep = time.monotonic() + interval
                 self._upkeep(config)
@@ -169,6 +174,21 @@ class Pool:
                     tick.outcome,
                     f" as {tick.job}" if tick.job else f" ({tick.reason})",
                 )
+
+    def _start_hooks(self, config: Config) -> None:
+        """Run the hooks of jobs that ended (SPEC §9: within a few seconds), while the pool
+        is not stopping: a stopping pool leaves them to the next one."""
+        if not self._stop.is_set():
+            self._hooks.start_due(self.store, config.kill_grace)
+
+    def _let_hooks_end(self) -> None:
+        """Wait for the running hooks (each ends within its time limit); a cold stop, asked
+        meanwhile or before, stops them at once."""
+        while self._hooks.running():
+            self._apply_signals()
+            if self._cold.is_set():
+                self._hooks.stop()
+            self._hooks.join(0.1)
 
     def _give_up(self, reason: str) -> None:
         """Stop warm by itself: running jobs finish (into the store they were claimed

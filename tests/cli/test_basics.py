@@ -69,6 +69,8 @@ def test_json_shapes(cli):
         "backoff_max",
         "backoff_jitter",
         "no_retry_on",
+        "on_success",
+        "on_failure",
         "job_timeout",
         "lease_seconds",
         "poll_interval",

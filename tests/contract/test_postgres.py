@@ -213,9 +213,13 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
     store._conn.execute("ALTER TABLE queuectl_jobs RENAME COLUMN attempt_number TO run_no")
     store._conn.execute("DROP TRIGGER queuectl_jobs_free_slots ON queuectl_jobs")
     store._conn.execute("DROP FUNCTION queuectl_free_slots")
+    store._conn.execute("DROP TRIGGER queuectl_jobs_hook_duty ON queuectl_jobs")
+    store._conn.execute("DROP FUNCTION queuectl_hook_duty")
+    store._conn.execute("DROP TABLE queuectl_hook_duties")
     columns = (
         *('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"),
         *('"lock"', "gate", "unique_key", "schedule", "retry_on", "no_retry_on"),
+        *("on_success", "on_failure"),
     )
     for column in columns:
         store._conn.execute(f"ALTER TABLE queuectl_jobs DROP COLUMN {column}")
@@ -239,10 +243,9 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_location):
         assert store.get_job("kept").state == "pending"
         version = store._conn.execute("SELECT value FROM queuectl_meta").fetchone()["value"]
         assert version == str(queries.schema_version("postgres"))
-        assert (
-            store._conn.execute("SELECT to_regclass('queuectl_jobs_by_queue') AS i").fetchone()["i"]
-            is not None
-        )
+        for relation in ("queuectl_jobs_by_queue", "queuectl_hook_duties"):
+            found = store._conn.execute("SELECT to_regclass(%s) AS i", (relation,)).fetchone()
+            assert found["i"] is not None, relation
     finally:
         store.close()
 

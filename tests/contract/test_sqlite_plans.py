@@ -144,6 +144,8 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
     store.close()
     with sqlite3.connect(path) as conn:  # as the release before schema_v5 left it
         conn.execute("ALTER TABLE jobs RENAME COLUMN attempt_number TO run_no")
+        conn.execute("DROP TRIGGER jobs_hook_duty")
+        conn.execute("DROP TABLE hook_duties")
         for trigger in ("jobs_take_slots", "jobs_free_slots"):
             conn.execute(f"DROP TRIGGER {trigger}")
         for index in (
@@ -162,6 +164,7 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
         for column in (
             *('"after"', '"group"', '"index"', "held", "waiting_on", "awaited"),
             *('"lock"', "gate", "unique_key", "schedule", "retry_on", "no_retry_on"),
+            *("on_success", "on_failure"),
         ):
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
         conn.execute("DROP TABLE dependencies")
@@ -183,6 +186,8 @@ def test_a_version_4_store_is_upgraded_in_place_with_its_jobs(tmp_path):
         assert (job.state, job.attempt_number) == ("processing", 1)
         version = store._conn.execute("PRAGMA user_version").fetchone()[0]
         assert version == queries.schema_version("sqlite") >= 5
+        made = "SELECT name FROM sqlite_master WHERE name IN ('hook_duties', 'jobs_hook_duty')"
+        assert len(store._conn.execute(made).fetchall()) == 2
     finally:
         store.close()
 

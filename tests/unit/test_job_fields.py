@@ -41,6 +41,8 @@ SPEC_FIELDS = [
     # SPEC §9:
     "retry_on",
     "no_retry_on",
+    "on_success",
+    "on_failure",
 ]
 
 
@@ -74,6 +76,7 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         unique_key="k",
         schedule="nightly",
         no_retry_on=["2", "64-78", "timeout"],
+        on_failure="notify $QUEUECTL_JOB_ID",
     )
     params = new_job_params(new, 1_800_000_000.5)
     assert params == {
@@ -94,6 +97,8 @@ def test_a_job_goes_in_and_comes_out_of_its_columns_unchanged():
         "schedule": "nightly",
         "retry_on": None,
         "no_retry_on": "2,64-78,timeout",
+        "on_success": None,
+        "on_failure": "notify $QUEUECTL_JOB_ID",
         "now": 1_800_000_000_500,
     }
     new.env = {}

@@ -264,13 +264,42 @@ ALTER TABLE queuectl_attempts ADD COLUMN cpu_system DOUBLE PRECISION;
 ALTER TABLE queuectl_attempts ADD COLUMN max_rss BIGINT;
 ALTER TABLE queuectl_attempts ADD COLUMN "signal" INTEGER;
 
+-- name: schema_v13
+-- Hooks (SPEC §9): the job's commands, copied at enqueue (config's for one it sets none).
+-- The trigger records the duty to run one in the transaction that ends the job, whichever
+-- statement does it (finish, cancel, fail-fast, recovery), with what its environment
+-- tells; a pool takes a duty by deleting it, so it is run at most once.
+ALTER TABLE queuectl_jobs ADD COLUMN on_success TEXT;
+ALTER TABLE queuectl_jobs ADD COLUMN on_failure TEXT;
+CREATE TABLE queuectl_hook_duties (
+    seq        BIGSERIAL PRIMARY KEY,
+    job_id     TEXT    NOT NULL,
+    command    TEXT    NOT NULL,
+    cwd        TEXT    NOT NULL,
+    env        TEXT,                                     -- the job's, JSON; NULL if empty
+    state      TEXT    NOT NULL,
+    exit_code  INTEGER,
+    attempt    INTEGER NOT NULL,
+    last_error TEXT,
+    created_at BIGINT  NOT NULL
+);
+CREATE FUNCTION queuectl_hook_duty() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO queuectl_hook_duties (job_id, command, cwd, env, state, exit_code, attempt, last_error, created_at) VALUES (NEW.id, CASE NEW.state WHEN 'completed' THEN NEW.on_success ELSE NEW.on_failure END, NEW.cwd, NEW.env, NEW.state, NEW.exit_code, NEW.attempt_number, NEW.last_error, NEW.updated_at); RETURN NULL; END $$;
+CREATE TRIGGER queuectl_jobs_hook_duty AFTER UPDATE OF state ON queuectl_jobs
+ FOR EACH ROW WHEN (NEW.state <> OLD.state
+                    AND (NEW.state = 'completed' AND NEW.on_success IS NOT NULL
+                         OR NEW.state IN ('dead', 'canceled') AND NEW.on_failure IS NOT NULL))
+ EXECUTE FUNCTION queuectl_hook_duty();
+
 -- name: insert_job
 INSERT INTO queuectl_jobs (id, command, state, queue, priority, max_retries, run_at, timeout,
                            cwd, env, "after", "group", "index", "lock", unique_key, schedule,
-                           retry_on, no_retry_on, gate, created_at, updated_at)
+                           retry_on, no_retry_on, on_success, on_failure, gate, created_at,
+                           updated_at)
 VALUES (%(id)s, %(command)s, 'pending', %(queue)s, %(priority)s, %(max_retries)s, %(run_at)s,
         %(timeout)s, %(cwd)s, %(env)s, %(after)s, %(group)s, %(index)s, %(lock)s,
-        %(unique_key)s, %(schedule)s, %(retry_on)s, %(no_retry_on)s,
+        %(unique_key)s, %(schedule)s, %(retry_on)s, %(no_retry_on)s, %(on_success)s,
+        %(on_failure)s,
         CASE WHEN %(lock)s::text IS NOT NULL THEN 'lock:' || %(lock)s::text
             WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || %(group)s::text)
             THEN 'group:' || %(group)s::text
@@ -628,7 +657,8 @@ UPDATE queuectl_jobs
    SET command = %(command)s, queue = %(queue)s, priority = %(priority)s,
        max_retries = %(max_retries)s, run_at = %(run_at)s, timeout = %(timeout)s,
        cwd = %(cwd)s, env = %(env)s, "group" = %(group)s, "lock" = %(lock)s,
-       retry_on = %(retry_on)s, no_retry_on = %(no_retry_on)s, updated_at = %(now)s,
+       retry_on = %(retry_on)s, no_retry_on = %(no_retry_on)s, on_success = %(on_success)s,
+       on_failure = %(on_failure)s, updated_at = %(now)s,
        gate = CASE WHEN %(lock)s::text IS NOT NULL THEN 'lock:' || %(lock)s::text
             WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || %(group)s::text)
             THEN 'group:' || %(group)s::text
@@ -826,3 +856,15 @@ DELETE FROM queuectl_schedule_ticks WHERE schedule = %(schedule)s
 -- name: schedule_ticks :repeatable :lookup
 SELECT * FROM queuectl_schedule_ticks WHERE schedule = %(schedule)s AND outcome = %(outcome)s
  ORDER BY tick DESC LIMIT %(limit)s
+
+-- name: hook_duties_waiting :repeatable
+SELECT EXISTS (SELECT 1 FROM queuectl_hook_duties) AS waiting
+
+-- name: take_hook_duties
+-- Deleted as they are taken: a pool that dies while it runs them never runs them again.
+-- SKIP LOCKED: pools that take at once take different duties, none waits for another. A
+-- CTE, not "seq IN (SELECT ...)", as claim says.
+WITH taken AS (
+    SELECT seq FROM queuectl_hook_duties ORDER BY seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+DELETE FROM queuectl_hook_duties d USING taken WHERE d.seq = taken.seq
+RETURNING d.*

@@ -255,12 +255,37 @@ ALTER TABLE attempts ADD COLUMN cpu_system REAL;
 ALTER TABLE attempts ADD COLUMN max_rss INTEGER;
 ALTER TABLE attempts ADD COLUMN "signal" INTEGER;
 
+-- name: schema_v13
+-- Hooks (SPEC §9): the job's commands, copied at enqueue (config's for one it sets none).
+-- The trigger records the duty to run one in the transaction that ends the job, whichever
+-- statement does it (finish, cancel, fail-fast, recovery), with what its environment
+-- tells; a pool takes a duty by deleting it, so it is run at most once.
+ALTER TABLE jobs ADD COLUMN on_success TEXT;
+ALTER TABLE jobs ADD COLUMN on_failure TEXT;
+CREATE TABLE hook_duties (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id     TEXT    NOT NULL,
+    command    TEXT    NOT NULL,
+    cwd        TEXT    NOT NULL,
+    env        TEXT,                                     -- the job's, JSON; NULL if empty
+    state      TEXT    NOT NULL,
+    exit_code  INTEGER,
+    attempt    INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE TRIGGER jobs_hook_duty AFTER UPDATE OF state ON jobs
+ WHEN new.state != old.state AND (new.state = 'completed' AND new.on_success IS NOT NULL
+                                  OR new.state IN ('dead', 'canceled') AND new.on_failure IS NOT NULL)
+ BEGIN INSERT INTO hook_duties (job_id, command, cwd, env, state, exit_code, attempt, last_error, created_at) VALUES (new.id, CASE new.state WHEN 'completed' THEN new.on_success ELSE new.on_failure END, new.cwd, new.env, new.state, new.exit_code, new.attempt_number, new.last_error, new.updated_at); END;
+
 -- name: insert_job
 INSERT INTO jobs (id, command, state, queue, priority, max_retries, run_at, timeout, cwd, env,
                   "after", "group", "index", "lock", unique_key, schedule, retry_on,
-                  no_retry_on, gate, created_at, updated_at)
+                  no_retry_on, on_success, on_failure, gate, created_at, updated_at)
 VALUES (:id, :command, 'pending', :queue, :priority, :max_retries, :run_at, :timeout, :cwd,
         :env, :after, :group, :index, :lock, :unique_key, :schedule, :retry_on, :no_retry_on,
+        :on_success, :on_failure,
         CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
             WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
             THEN 'group:' || :group
@@ -579,7 +604,8 @@ UPDATE jobs
    SET command = :command, queue = :queue, priority = :priority,
        max_retries = :max_retries, run_at = :run_at, timeout = :timeout,
        cwd = :cwd, env = :env, "group" = :group, "lock" = :lock, retry_on = :retry_on,
-       no_retry_on = :no_retry_on, updated_at = :now,
+       no_retry_on = :no_retry_on, on_success = :on_success, on_failure = :on_failure,
+       updated_at = :now,
        gate = CASE WHEN :lock IS NOT NULL THEN 'lock:' || :lock
             WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || :group)
             THEN 'group:' || :group
@@ -765,3 +791,11 @@ DELETE FROM schedule_ticks WHERE schedule = :schedule
 -- name: schedule_ticks
 SELECT * FROM schedule_ticks WHERE schedule = :schedule AND outcome = :outcome
  ORDER BY tick DESC LIMIT :limit
+
+-- name: hook_duties_waiting
+SELECT EXISTS (SELECT 1 FROM hook_duties) AS waiting
+
+-- name: take_hook_duties
+-- Deleted as they are taken: a pool that dies while it runs them never runs them again.
+DELETE FROM hook_duties WHERE seq IN (SELECT seq FROM hook_duties ORDER BY seq LIMIT :limit)
+RETURNING *
