@@ -896,6 +896,14 @@ class SqlStore(Store):
         return [_schedule(row) for row in self._rows("due_schedules", {"now": ms(now)})]
 
     def fire_schedule(self, firing: Firing, now: float) -> list[Tick]:
+        try:
+            return self._fire_schedule(firing, now)
+        except self._duplicate_key:  # a run's random id taken: nothing was stored
+            raise Conflict(
+                f"a run of schedule {quote(firing.schedule)} got a job id in use"
+            ) from None
+
+    def _fire_schedule(self, firing: Firing, now: float) -> list[Tick]:
         with self._transaction():
             row = self._row("lock_schedule", {"name": firing.schedule})
             if row is None or row["paused"] or row["fired_through"] != ms(firing.seen_through):

@@ -20,11 +20,13 @@ from queuectl import lifecycle, platform
 from queuectl.errors import StoreError
 from queuectl.hooks import TIME_LIMIT, HookDuty
 from queuectl.store.base import Store
+from queuectl.worker.runner import OutputTail
 
 log = logging.getLogger("queuectl.hooks")
 
 MOST_AT_ONCE = 8  # hooks one pool runs at a time; the others wait in the store
-OUTPUT_WAIT = 5.0  # seconds to collect the output of a stopped hook's group
+OUTPUT_WAIT = 5.0  # seconds to collect the output of a hook once its shell ended
+OUTPUT_KEPT = 65536  # bytes of a hook's output kept for the pool log: its tail
 
 
 class HookRunner:
@@ -85,20 +87,32 @@ class HookRunner:
             log.error("%s failed: %s", told, error)
 
     def _wait(self, proc: subprocess.Popen, kill_grace: float) -> tuple[bytes, str | None]:
-        """The hook's output once it ended, and why it was stopped (None: it ended by
-        itself). Past the time limit, or at a cold stop, its process group is stopped."""
+        """The tail of the hook's output once it ended, and why it was stopped (None: it
+        ended by itself). Past the time limit, or at a cold stop, its process group is
+        stopped. A thread reads the pipe into a bounded tail: a chatty hook costs the pool
+        no more memory than OUTPUT_KEPT."""
+        output = OutputTail(OUTPUT_KEPT)
+        reader = threading.Thread(target=_pump, args=(proc, output), daemon=True)
+        reader.start()
         deadline = time.monotonic() + self.time_limit
-        while not self._stopping.is_set():
-            try:  # a retried communicate loses none of the output read so far
-                out, _ = proc.communicate(timeout=min(0.2, max(deadline - time.monotonic(), 0)))
-                return out or b"", None
+        stopped = None
+        while stopped is None:
+            try:
+                proc.wait(timeout=min(0.2, max(deadline - time.monotonic(), 0)))
+                break
             except subprocess.TimeoutExpired:
-                if time.monotonic() >= deadline:
-                    break
-        platform.stop_tree(proc.pid, kill_grace, proc.poll)
-        out = b""
-        with contextlib.suppress(subprocess.TimeoutExpired):  # a stray holds the pipe open
-            out, _ = proc.communicate(timeout=OUTPUT_WAIT)
-        if self._stopping.is_set():
-            return out or b"", "stopped: the pool stopped cold"
-        return out or b"", f"stopped: {lifecycle.timed_out_error(self.time_limit)}"
+                if self._stopping.is_set():
+                    stopped = "stopped: the pool stopped cold"
+                elif time.monotonic() >= deadline:
+                    stopped = f"stopped: {lifecycle.timed_out_error(self.time_limit)}"
+        if stopped is not None:
+            platform.stop_tree(proc.pid, kill_grace, proc.poll)
+        reader.join(OUTPUT_WAIT)  # a stray of the hook may hold the pipe open
+        return output.tail(), stopped
+
+
+def _pump(proc: subprocess.Popen, output: OutputTail) -> None:
+    assert proc.stdout is not None  # platform.spawn opens it
+    with proc.stdout as stdout:
+        for data in iter(lambda: os.read(stdout.fileno(), 65536), b""):
+            output.feed(data)

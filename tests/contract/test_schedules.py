@@ -271,3 +271,24 @@ def test_a_run_is_built_as_an_enqueue_builds_a_job(store):
     )
     plain = job_of(add(store, "plain"), T0 + MINUTE, config)
     assert plain.no_retry_on == ["2"] and plain.id != job.id
+
+
+def test_a_run_whose_job_id_is_taken_stores_nothing_and_is_a_conflict(store):
+    schedule = add(store)
+    run = job_of(schedule, T0 + MINUTE, CONFIG)
+    store.run_schedule("every", job_of(schedule, T0 + 1, CONFIG), T0 + 1)
+    taken = store.list_jobs(schedule="every", limit=1)[0].id
+    run.id = taken
+    firing = Firing(
+        schedule="every",
+        seen_through=schedule.fired_through,
+        through=T0 + MINUTE + 1,
+        next_fire_at=T0 + 2 * MINUTE,
+        runs=[(T0 + MINUTE, run)],
+        skipped=[],
+        skip_if_running=False,
+    )
+    with pytest.raises(Conflict, match="got a job id in use"):
+        store.fire_schedule(firing, T0 + MINUTE + 1)
+    assert store.schedule_ticks("every", "enqueued", 10) == []
+    assert store.get_schedule("every").fired_through == schedule.fired_through

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from queuectl.worker.hooks import MOST_AT_ONCE, HookRunner
+from queuectl.worker.hooks import MOST_AT_ONCE, OUTPUT_KEPT, HookRunner
 from tests.conftest import wait_for
 from tests.contract.test_store import T0, new
 
@@ -51,3 +51,26 @@ def test_a_runner_takes_no_more_than_it_runs_at_once_and_stops_them_cold(store, 
     runner.stop()
     wait_for(lambda: not runner.running(), 60, 0.05, "the hooks to be stopped")
     assert len(store.take_hook_duties(10)) == 2
+
+
+def test_a_chatty_hook_logs_only_the_tail_of_its_output(store, tmp_path, caplog):
+    # 4 MB of output, then a last line: the pool keeps OUTPUT_KEPT bytes of it, not all.
+    ended(store, tmp_path, "head -c 4000000 /dev/zero | tr '\\0' x; echo; echo last words")
+    runner = HookRunner()
+    with caplog.at_level(logging.INFO, "queuectl.hooks"):
+        runner.start_due(store, kill_grace=1)
+        runner.join(60)
+    logged = caplog.text
+    assert "hook of job j0 (canceled): last words" in logged
+    assert "hook of job j0 (canceled) done" in logged
+    assert OUTPUT_KEPT - 100 <= logged.count("x") < OUTPUT_KEPT  # the tail, with the last line
+
+
+def test_a_hook_that_leaves_a_child_holding_its_output_ends_with_its_shell(store, tmp_path, caplog):
+    ended(store, tmp_path, "sleep 600 & echo shell done")
+    runner = HookRunner(time_limit=120)
+    with caplog.at_level(logging.INFO, "queuectl.hooks"):
+        runner.start_due(store, kill_grace=1)
+        runner.join(60)
+    assert "hook of job j0 (canceled): shell done" in caplog.text
+    assert "hook of job j0 (canceled) done" in caplog.text
