@@ -24,6 +24,8 @@ _SHAPE = "exit codes (1, 64-78), timeout or signal, as a list or one comma-separ
 def parse_policy(value: object) -> list[str]:
     """`value` (a list or tuple of ints and strings, or one string of them separated by
     commas) as a normalised policy; UserError saying why it is not one."""
+    if isinstance(value, str) and not value.strip():
+        return []  # "" is the empty policy; an empty item within a list is a mistake
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)):
         raise UserError(f"give {_SHAPE}")
@@ -32,7 +34,7 @@ def parse_policy(value: object) -> list[str]:
     for item in items:
         text = item.strip().lower() if isinstance(item, str) else item
         if text == "":
-            continue
+            raise UserError("an empty item in the list: write codes and words between commas")
         if text in WORDS:
             words.add(text)
         else:

@@ -23,7 +23,7 @@ from tests.unit.test_lifecycle import CONFIG, NOW, job
         (["TIMEOUT", " Signal "], ["timeout", "signal"]),
         ("", []),
         ((), []),
-        ("1,,2", ["1", "2"]),
+        ("  ", []),
     ],
 )
 def test_a_policy_is_normalised(given, normalised):
@@ -38,6 +38,9 @@ def test_a_policy_is_normalised(given, normalised):
         ([300], "exit code 300 is out of range"),
         ("1-300", "exit code 300 is out of range"),
         ("-1", "'-1' is not an exit code"),
+        ("1,,2", "an empty item in the list"),
+        ("1,2,", "an empty item in the list"),
+        (["1", " "], "an empty item in the list"),
         ("78-64", "the range '78-64' runs backwards: write 64-78"),
         ("kill", "'kill' is not an exit code, a range, timeout or signal"),
         ("1-", "'1-' is not an exit code"),
