@@ -24,6 +24,7 @@ from bench import (
     memory,
     peers,
     pg,
+    porting,
     scale,
     storeapi,
     throughput,
@@ -45,6 +46,7 @@ WORKLOADS = [
     workflows,
     flow,
     joblog,
+    porting,
 ]
 NAMES = [module.KEY for module in WORKLOADS]
 

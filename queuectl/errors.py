@@ -35,6 +35,16 @@ class DuplicateId(Conflict):
         self.job_id = job_id
 
 
+class Taken(Conflict):
+    """An import names what the store holds already (a job id, a schedule name, a unique
+    key), or a job it cannot take as it is; `subject` is the job or schedule of the file
+    that said so: ("job", id) or ("schedule", name)."""
+
+    def __init__(self, message: str, subject: tuple[str, str]) -> None:
+        super().__init__(message)
+        self.subject = subject
+
+
 class StoreError(QueuectlError):
     """The store cannot be opened or used (wrong version, missing driver, unreachable)."""
 

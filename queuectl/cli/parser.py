@@ -738,6 +738,24 @@ def build_parser() -> argparse.ArgumentParser:
         json_out=True,
     )
 
+    export = command(
+        "export",
+        "porting.cmd_export",
+        "write jobs, attempts, settings and schedules to stdout as JSON lines",
+    )
+    export.add_argument(
+        "--state", type=_state_list, metavar="S[,S]", help="only jobs in these states"
+    )
+    _add_group(export, "only the jobs of this group")
+    export.add_argument("--with-output", action="store_true", help="with each attempt's output")
+    load = command(
+        "import",
+        "porting.cmd_import",
+        "read an export into this store, all or nothing; its config and queue settings "
+        "replace the store's",
+    )
+    load.add_argument("file", metavar="FILE", help="an export's file, or - for stdin")
+
     config = command("config", None, "settings, stored in the store")
     config_commands = _subcommands(config, "config_command", "ACTION")
     command(

@@ -27,6 +27,7 @@ from queuectl.names import (
 from queuectl.service.changing import cancel, dlq_list, dlq_retry, late_cancels, purge
 from queuectl.service.doctor import Check, diagnose, has_failure
 from queuectl.service.enqueue import Enqueued, enqueue
+from queuectl.service.porting import export_lines, import_lines
 from queuectl.service.queues import (
     held_locks,
     limit,
@@ -96,6 +97,8 @@ from queuectl.service.workflows import (
 )
 
 __all__ = [
+    "export_lines",
+    "import_lines",
     "held_locks",
     "limit",
     "parse_limit",

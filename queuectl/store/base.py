@@ -23,7 +23,7 @@ Rules every implementation follows:
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from queuectl.hooks import HookDuty
 from queuectl.lifecycle import Transition
@@ -93,6 +93,28 @@ class ServerFacts:
     uncertainty: float  # half the round trip of that reading: the offset's error bound
     max_connections: int  # those clients may open: max_connections less the reserved ones
     connections: int  # client connections open now, of any application
+
+
+@record(frozen=True)
+class JobExport:
+    """A job as `export` reads it and `import_parts` writes it back: its row, its attempts
+    (oldest first), its dependency conditions not met yet and its hooks not yet run."""
+
+    job: Job
+    attempts: list[Attempt]
+    waits: list[tuple[str, str]]  # (the job it waits for, the condition)
+    hook_duties: list[HookDuty]
+
+
+@record(frozen=True)
+class StoreSettings:
+    """What a store holds besides its jobs, as `export` reads it: the stored config, the
+    gates (queue pauses and limits, group limits, locks) and the schedules with their
+    ticks."""
+
+    config: dict[str, object]
+    gates: list[Gate]
+    schedules: list[tuple[Schedule, list[Tick]]]
 
 
 class Waiter(abc.ABC):
@@ -497,6 +519,28 @@ class Store(abc.ABC):
         that ended each job recorded; a duty taken is never given out again, so each hook
         is run at most once. Two callers at once take different duties; with none waiting
         it only reads."""
+
+    # --- moving a store (SPEC §10) ------------------------------------------------------
+
+    @abc.abstractmethod
+    def export(
+        self, states: Sequence[str] | None, group: str | None, with_output: bool
+    ) -> Iterator[JobExport | StoreSettings]:
+        """The jobs in `states` (all if None) of `group` (any if None), in enqueue order,
+        their attempts' output only if `with_output`; then the store's settings, once. All
+        as of one moment (a read that does not hold writers up), while it is iterated."""
+
+    @abc.abstractmethod
+    def import_parts(
+        self, parts: Iterable[Sequence[JobExport] | StoreSettings], now: float
+    ) -> None:
+        """Write batches of jobs as they are given (states, attempt numbers, times and
+        outcomes kept; none may be processing) and the settings, in one transaction: the
+        settings' config and queue gates replace the store's. A job's gate, conditions
+        waited on and its slot counts are worked out afresh. `Taken` for an id, a schedule
+        name or a unique key of a live job that the store holds already; `Taken` too for a
+        condition on a job that is neither imported nor in the store, or that has ended
+        (naming the waiting job). Any error leaves the store as it was."""
 
     # --- workers -----------------------------------------------------------------------
 

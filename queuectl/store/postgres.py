@@ -281,6 +281,12 @@ class PostgresStore(SqlStore):
             finally:
                 self._depth -= 1
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        with self._transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
     def _rows(
         self,
         name: str,

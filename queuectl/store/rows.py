@@ -7,14 +7,18 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
+from queuectl.hooks import HookDuty
 from queuectl.model import (
     JOB_FIELDS,
     NEW_JOB_FIELDS,
     Attempt,
+    Gate,
     Job,
     JobField,
     Lease,
     NewJob,
+    Schedule,
+    Tick,
     WorkerInfo,
 )
 
@@ -79,6 +83,7 @@ def _reader(item: JobField) -> Callable[[Any], Any]:
 
 _JOB_READERS = [(item.name, _reader(item)) for item in JOB_FIELDS.values()]
 _NEW_JOB_WRITERS = [(item.name, _writer(item)) for item in NEW_JOB_FIELDS]
+_JOB_WRITERS = [(item.name, _writer(item)) for item in JOB_FIELDS.values()]
 
 
 def job_from_row(row: Mapping[str, Any]) -> Job:
@@ -91,6 +96,11 @@ def new_job_params(job: NewJob, now: float) -> dict[str, Any]:
     params = {name: write(getattr(job, name)) for name, write in _NEW_JOB_WRITERS}
     params["now"] = ms(now)
     return params
+
+
+def job_params(job: Job) -> dict[str, Any]:
+    """Every field of `job` as its column holds it (an import writes whole rows)."""
+    return {name: write(getattr(job, name)) for name, write in _JOB_WRITERS}
 
 
 def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
@@ -112,6 +122,100 @@ def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
         host=row["host"],
         pgid=row["pgid"],
     )
+
+
+def attempt_params(attempt: Attempt) -> dict[str, Any]:
+    """The attempt's fields as their columns hold them."""
+    return {
+        "job_id": attempt.job_id,
+        "number": attempt.number,
+        "worker_id": attempt.worker_id,
+        "host": attempt.host,
+        "started_at": ms(attempt.started_at),
+        "finished_at": ms(attempt.finished_at),
+        "exit_code": attempt.exit_code,
+        "error": attempt.error,
+        "outcome": attempt.outcome,
+        "output": attempt.output,
+        "output_total": attempt.output_total,
+        "cpu_user": attempt.cpu_user,
+        "cpu_system": attempt.cpu_system,
+        "max_rss": attempt.max_rss,
+        "signal": attempt.signal,
+    }
+
+
+def gate_from_row(row: Mapping[str, Any]) -> Gate:
+    return Gate(row["name"], bool(row["paused"]), row["max_running"], row["running"])
+
+
+def schedule_from_row(row: Mapping[str, Any]) -> Schedule:
+    return Schedule(
+        name=row["name"],
+        expression=row["expression"],
+        zone=row["zone"],
+        spec=json.loads(row["spec"]),
+        overlap=row["overlap"],
+        catch_up=row["catch_up"],
+        paused=bool(row["paused"]),
+        created_at=row["created_at"] / 1000.0,
+        fired_through=row["fired_through"] / 1000.0,
+        next_fire_at=seconds(row["next_fire_at"]),
+        last_job=row["last_job"],
+    )
+
+
+def schedule_params(schedule: Schedule) -> dict[str, Any]:
+    """The schedule's fields as their columns hold them."""
+    return {
+        "name": schedule.name,
+        "expression": schedule.expression,
+        "zone": schedule.zone,
+        "spec": json.dumps(schedule.spec),
+        "overlap": schedule.overlap,
+        "catch_up": schedule.catch_up,
+        "paused": schedule.paused,
+        "created_at": ms(schedule.created_at),
+        "fired_through": ms(schedule.fired_through),
+        "next_fire_at": ms(schedule.next_fire_at),
+        "last_job": schedule.last_job,
+    }
+
+
+def tick_from_row(row: Mapping[str, Any]) -> Tick:
+    return Tick(
+        row["schedule"],
+        row["tick"] / 1000.0,
+        row["job"],
+        row["outcome"],
+        row["reason"],
+        row["at"] / 1000.0,
+    )
+
+
+def hook_duty_from_row(row: Mapping[str, Any]) -> HookDuty:
+    return HookDuty(
+        job_id=row["job_id"],
+        command=row["command"],
+        cwd=row["cwd"],
+        env=_json_object(row["env"]),
+        state=row["state"],
+        exit_code=row["exit_code"],
+        attempt=row["attempt"],
+        last_error=row["last_error"],
+        created_at=row["created_at"] / 1000.0,
+    )
+
+
+def tick_params(tick: Tick) -> dict[str, Any]:
+    return {
+        "schedule": tick.schedule,
+        "tick": ms(tick.tick),
+        "job": tick.job,
+        "outcome": tick.outcome,
+        "reason": tick.reason,
+        "now": ms(tick.at),
+    }
 
 
 def worker_from_row(row: Mapping[str, Any]) -> WorkerInfo:

@@ -292,6 +292,15 @@ class SqliteStore(SqlStore):
             self._wake_on_commit = False
             self.wake_workers()
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        # A deferred BEGIN: its first read fixes what the rest see, and writers go on (WAL).
+        self._execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.execute("ROLLBACK")
+
     def _rows(
         self,
         name: str,

@@ -6,6 +6,7 @@ milliseconds) through a few primitives it provides:
 * `_count(name, params)`: run one, return how many rows it changed;
 * `_many(name, rows)`: run one once per parameter set, inside a transaction;
 * `_transaction()`: a write transaction, committed on exit;
+* `_snapshot()`: a read-only transaction whose reads all see one moment;
 * `_announce(reason)`: tell idle workers, once the transaction commits, that there may be work;
 * `_list(values)`, `_param(name)`, `_queue_filter` and `_jobs_table`: how a list, a named
   parameter and "in one of these queues" are written, and the jobs table's name;
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -44,24 +45,33 @@ from queuectl.model import (
     Tick,
     WorkerInfo,
 )
-from queuectl.store import queries
+from queuectl.store import porting, queries
 from queuectl.store.base import (
     FinishedAttempt,
     Heartbeat,
+    JobExport,
     LoggedAttempt,
     Store,
+    StoreSettings,
     StrayAttempt,
 )
 from queuectl.store.rows import (
     FOREVER_MS,
     attempt_from_row,
+    attempt_params,
     filters,
+    gate_from_row,
+    hook_duty_from_row,
     job_from_row,
     lease_params,
     ms,
     new_job_params,
+    schedule_from_row,
+    schedule_params,
     seconds,
     tail_of_chunks,
+    tick_from_row,
+    tick_params,
     worker_from_row,
 )
 
@@ -76,37 +86,6 @@ _HOLDERS = {
     "group": ("processing_in_group", "group"),
     "lock": ("lock_holders", "lock"),
 }
-
-
-def _gate(row: Row) -> Gate:
-    return Gate(row["name"], bool(row["paused"]), row["max_running"], row["running"])
-
-
-def _schedule(row: Row) -> Schedule:
-    return Schedule(
-        name=row["name"],
-        expression=row["expression"],
-        zone=row["zone"],
-        spec=json.loads(row["spec"]),
-        overlap=row["overlap"],
-        catch_up=row["catch_up"],
-        paused=bool(row["paused"]),
-        created_at=row["created_at"] / 1000.0,
-        fired_through=row["fired_through"] / 1000.0,
-        next_fire_at=seconds(row["next_fire_at"]),
-        last_job=row["last_job"],
-    )
-
-
-def _tick_params(tick: Tick) -> dict[str, Any]:
-    return {
-        "schedule": tick.schedule,
-        "tick": ms(tick.tick),
-        "job": tick.job,
-        "outcome": tick.outcome,
-        "reason": tick.reason,
-        "now": ms(tick.at),
-    }
 
 
 def _no_schedule(name: str) -> NotFound:
@@ -158,6 +137,11 @@ class SqlStore(Store):
     @abc.abstractmethod
     def _transaction(self) -> AbstractContextManager[Any]:
         """One write transaction, committed on exit, rolled back on an exception."""
+
+    @abc.abstractmethod
+    def _snapshot(self) -> AbstractContextManager[Any]:
+        """A read-only transaction: every read in it sees the store as of one moment, and
+        writers are not held up meanwhile."""
 
     @abc.abstractmethod
     def _announce(self, reason: str) -> None:
@@ -488,21 +472,11 @@ class SqlStore(Store):
         self._rows(
             "upsert_attempt",
             {
+                **attempt_params(attempt),
                 "job_id": lease.job_id,
                 "number": lease.attempt_number,
                 "worker_id": lease.worker_id,
-                "host": attempt.host,
-                "started_at": ms(attempt.started_at),
-                "finished_at": ms(attempt.finished_at),
-                "exit_code": attempt.exit_code,
-                "error": attempt.error,
                 "outcome": transition.state,
-                "output": attempt.output,
-                "output_total": attempt.output_total,
-                "cpu_user": attempt.cpu_user,
-                "cpu_system": attempt.cpu_system,
-                "max_rss": attempt.max_rss,
-                "signal": attempt.signal,
                 "keep_pgid": keep_pgid,
             },
         )
@@ -716,11 +690,11 @@ class SqlStore(Store):
         return None if row is None else (row["max_running"], row["running"])
 
     def gates(self) -> list[Gate]:
-        return [_gate(row) for row in self._rows("gates")]
+        return [gate_from_row(row) for row in self._rows("gates")]
 
     def gate(self, name: str) -> Gate | None:
         row = self._row("gate", {"name": name})
-        return None if row is None else _gate(row)
+        return None if row is None else gate_from_row(row)
 
     def gate_holders(self, name: str) -> list[str]:
         kind, _, value = name.partition(":")
@@ -865,17 +839,7 @@ class SqlStore(Store):
     def add_schedule(self, schedule: Schedule) -> None:
         try:
             self._rows(
-                "add_schedule",
-                {
-                    "name": schedule.name,
-                    "expression": schedule.expression,
-                    "zone": schedule.zone,
-                    "spec": json.dumps(schedule.spec),
-                    "overlap": schedule.overlap,
-                    "catch_up": schedule.catch_up,
-                    "now": ms(schedule.created_at),
-                    "next_fire_at": ms(schedule.next_fire_at),
-                },
+                "add_schedule", {**schedule_params(schedule), "now": ms(schedule.created_at)}
             )
         except self._duplicate_key:
             raise Conflict(
@@ -884,16 +848,16 @@ class SqlStore(Store):
             ) from None
 
     def schedules(self) -> list[Schedule]:
-        return [_schedule(row) for row in self._rows("schedules")]
+        return [schedule_from_row(row) for row in self._rows("schedules")]
 
     def get_schedule(self, name: str) -> Schedule:
         row = self._row("get_schedule", {"name": name})
         if row is None:
             raise _no_schedule(name)
-        return _schedule(row)
+        return schedule_from_row(row)
 
     def due_schedules(self, now: float) -> list[Schedule]:
-        return [_schedule(row) for row in self._rows("due_schedules", {"now": ms(now)})]
+        return [schedule_from_row(row) for row in self._rows("due_schedules", {"now": ms(now)})]
 
     def fire_schedule(self, firing: Firing, now: float) -> list[Tick]:
         try:
@@ -916,7 +880,7 @@ class SqlStore(Store):
             ticks += [
                 Tick(firing.schedule, tick, None, SKIPPED, reason, now) for tick, reason in skipped
             ]
-            recorded = [tick for tick in ticks if self._count("insert_tick", _tick_params(tick))]
+            recorded = [tick for tick in ticks if self._count("insert_tick", tick_params(tick))]
             new_ids = {tick.job for tick in recorded if tick.job is not None}
             jobs = [job for _, job in runs if job.id in new_ids]
             if jobs:
@@ -969,17 +933,7 @@ class SqlStore(Store):
 
     def schedule_ticks(self, name: str, outcome: str, limit: int) -> list[Tick]:
         rows = self._rows("schedule_ticks", {"schedule": name, "outcome": outcome, "limit": limit})
-        return [
-            Tick(
-                row["schedule"],
-                row["tick"] / 1000.0,
-                row["job"],
-                row["outcome"],
-                row["reason"],
-                row["at"] / 1000.0,
-            )
-            for row in rows
-        ]
+        return [tick_from_row(row) for row in rows]
 
     # --- hooks (SPEC §9) ----------------------------------------------------------------
 
@@ -988,20 +942,19 @@ class SqlStore(Store):
         if row is None or not row["waiting"]:  # a read: the poll of idle pools costs no write
             return []
         rows = sorted(self._rows("take_hook_duties", {"limit": limit}), key=lambda r: r["seq"])
-        return [
-            HookDuty(
-                job_id=row["job_id"],
-                command=row["command"],
-                cwd=row["cwd"],
-                env=json.loads(row["env"]) if row["env"] else {},
-                state=row["state"],
-                exit_code=row["exit_code"],
-                attempt=row["attempt"],
-                last_error=row["last_error"],
-                created_at=row["created_at"] / 1000.0,
-            )
-            for row in rows
-        ]
+        return [hook_duty_from_row(row) for row in rows]
+
+    # --- moving a store (SPEC §10) ------------------------------------------------------
+
+    def export(
+        self, states: Sequence[str] | None, group: str | None, with_output: bool
+    ) -> Iterator[JobExport | StoreSettings]:
+        return porting.export(self, states, group, with_output)
+
+    def import_parts(
+        self, parts: Iterable[Sequence[JobExport] | StoreSettings], now: float
+    ) -> None:
+        porting.import_parts(self, parts, now)
 
     # --- workers -----------------------------------------------------------------------
 

@@ -868,3 +868,102 @@ WITH taken AS (
     SELECT seq FROM queuectl_hook_duties ORDER BY seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
 DELETE FROM queuectl_hook_duties d USING taken WHERE d.seq = taken.seq
 RETURNING d.*
+
+-- name: export_jobs :repeatable :lookup
+-- A page of an export, in enqueue order (the primary key's).
+SELECT * FROM queuectl_jobs
+ WHERE seq > %(after)s
+   AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))
+   AND (%(group)s::text IS NULL OR "group" = %(group)s)
+ ORDER BY seq LIMIT %(limit)s
+
+-- name: export_attempts :repeatable :lookup
+SELECT job_id, number, worker_id, host, started_at, finished_at, exit_code, error, outcome,
+       CASE WHEN %(with_output)s THEN output END AS output, output_total, cpu_user,
+       cpu_system, max_rss, "signal", NULL AS pgid
+  FROM queuectl_attempts WHERE job_id = ANY(%(ids)s::text[])
+ ORDER BY job_id, number
+
+-- name: export_waits :repeatable :lookup
+SELECT job_id, dep_id, condition FROM queuectl_dependencies
+ WHERE job_id = ANY(%(ids)s::text[]) ORDER BY job_id, dep_id, condition
+
+-- name: export_hook_duties :repeatable :lookup
+SELECT * FROM queuectl_hook_duties WHERE job_id = ANY(%(ids)s::text[]) ORDER BY seq
+
+-- name: export_ticks :repeatable :lookup
+SELECT * FROM queuectl_schedule_ticks WHERE schedule = %(schedule)s ORDER BY tick
+
+-- name: import_job
+-- Its gate is chosen once the settings are in (regate_jobs).
+INSERT INTO queuectl_jobs (id, command, state, queue, priority, attempts, max_retries, run_at,
+                  timeout, cwd, env, exit_code, last_error, created_at, updated_at, started_at,
+                  finished_at, "after", "group", "index", held, "lock", unique_key, schedule,
+                  retry_on, no_retry_on, on_success, on_failure, attempt_number, awaited,
+                  waiting_on)
+VALUES (%(id)s, %(command)s, %(state)s, %(queue)s, %(priority)s, %(attempts)s,
+        %(max_retries)s, %(run_at)s, %(timeout)s, %(cwd)s, %(env)s, %(exit_code)s,
+        %(last_error)s, %(created_at)s, %(updated_at)s, %(started_at)s, %(finished_at)s,
+        %(after)s, %(group)s, %(index)s, %(held)s, %(lock)s, %(unique_key)s, %(schedule)s,
+        %(retry_on)s, %(no_retry_on)s, %(on_success)s, %(on_failure)s, %(attempt_number)s,
+        %(awaited)s, %(waiting_on)s)
+
+-- name: import_attempt
+INSERT INTO queuectl_attempts (job_id, number, worker_id, host, started_at, finished_at,
+                      exit_code, error, outcome, output, output_total, cpu_user, cpu_system,
+                      max_rss, "signal")
+VALUES (%(job_id)s, %(number)s, %(worker_id)s, %(host)s, %(started_at)s, %(finished_at)s,
+        %(exit_code)s, %(error)s, %(outcome)s, %(output)s, %(output_total)s, %(cpu_user)s,
+        %(cpu_system)s, %(max_rss)s, %(signal)s)
+
+-- name: import_hook_duty
+INSERT INTO queuectl_hook_duties (job_id, command, cwd, env, state, exit_code, attempt,
+                                  last_error, created_at)
+VALUES (%(job_id)s, %(command)s, %(cwd)s, %(env)s, %(state)s, %(exit_code)s, %(attempt)s,
+        %(last_error)s, %(created_at)s)
+
+-- name: import_schedule
+INSERT INTO queuectl_schedules (name, expression, zone, spec, overlap, catch_up, paused,
+                                created_at, fired_through, next_fire_at, last_job)
+VALUES (%(name)s, %(expression)s, %(zone)s, %(spec)s, %(overlap)s, %(catch_up)s, %(paused)s,
+        %(created_at)s, %(fired_through)s, %(next_fire_at)s, %(last_job)s)
+
+-- name: import_gate
+INSERT INTO queuectl_gates (name, paused, max_running)
+VALUES (%(name)s, %(paused)s, %(max_running)s)
+ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, max_running = excluded.max_running
+
+-- name: drop_queue_gates
+DELETE FROM queuectl_gates WHERE left(name, 6) = 'queue:'
+
+-- name: config_clear
+DELETE FROM queuectl_config
+
+-- name: regate_jobs
+-- Each live job's gate as insert_job chooses it, after an import changed the gates.
+UPDATE queuectl_jobs j
+   SET gate = CASE WHEN "lock" IS NOT NULL THEN 'lock:' || "lock"
+                   WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || j."group")
+                   THEN 'group:' || "group"
+                   WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'queue:' || j.queue)
+                   THEN 'queue:' || queue END
+ WHERE state IN ('pending', 'failed', 'processing')
+
+-- name: recount_gates
+-- The processing jobs through each gate, as the end of each attempt will free its slots.
+UPDATE queuectl_gates g
+   SET running = (SELECT count(*) FROM queuectl_jobs
+                   WHERE state = 'processing' AND gate IS NOT NULL
+                     AND g.name IN ('queue:' || queue, 'group:' || "group", 'lock:' || "lock"))
+
+-- name: awaited_by_waits
+UPDATE queuectl_jobs SET awaited = true
+ WHERE id IN (SELECT dep_id FROM queuectl_dependencies) AND NOT awaited
+
+-- name: broken_wait
+-- A condition on a job that is not in the store or has ended (an import's: the store's own
+-- are deleted as their job ends).
+SELECT d.job_id, d.dep_id, j.state
+  FROM queuectl_dependencies d LEFT JOIN queuectl_jobs j ON j.id = d.dep_id
+ WHERE j.id IS NULL OR j.state NOT IN ('pending', 'failed', 'processing')
+ LIMIT 1

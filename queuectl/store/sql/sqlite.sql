@@ -799,3 +799,96 @@ SELECT EXISTS (SELECT 1 FROM hook_duties) AS waiting
 -- Deleted as they are taken: a pool that dies while it runs them never runs them again.
 DELETE FROM hook_duties WHERE seq IN (SELECT seq FROM hook_duties ORDER BY seq LIMIT :limit)
 RETURNING *
+
+-- name: export_jobs
+-- A page of an export, in enqueue order (the primary key's).
+SELECT * FROM jobs
+ WHERE seq > :after AND (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
+   AND (:group IS NULL OR "group" = :group)
+ ORDER BY seq LIMIT :limit
+
+-- name: export_attempts
+SELECT job_id, number, worker_id, host, started_at, finished_at, exit_code, error, outcome,
+       CASE WHEN :with_output THEN output END AS output, output_total, cpu_user, cpu_system,
+       max_rss, "signal", NULL AS pgid
+  FROM attempts WHERE job_id IN (SELECT value FROM json_each(:ids))
+ ORDER BY job_id, number
+
+-- name: export_waits
+SELECT job_id, dep_id, condition FROM dependencies
+ WHERE job_id IN (SELECT value FROM json_each(:ids)) ORDER BY job_id, dep_id, condition
+
+-- name: export_hook_duties
+SELECT * FROM hook_duties WHERE job_id IN (SELECT value FROM json_each(:ids)) ORDER BY seq
+
+-- name: export_ticks
+SELECT * FROM schedule_ticks WHERE schedule = :schedule ORDER BY tick
+
+-- name: import_job
+-- Its gate is chosen once the settings are in (regate_jobs).
+INSERT INTO jobs (id, command, state, queue, priority, attempts, max_retries, run_at, timeout,
+                  cwd, env, exit_code, last_error, created_at, updated_at, started_at,
+                  finished_at, "after", "group", "index", held, "lock", unique_key, schedule,
+                  retry_on, no_retry_on, on_success, on_failure, attempt_number, awaited,
+                  waiting_on)
+VALUES (:id, :command, :state, :queue, :priority, :attempts, :max_retries, :run_at, :timeout,
+        :cwd, :env, :exit_code, :last_error, :created_at, :updated_at, :started_at,
+        :finished_at, :after, :group, :index, :held, :lock, :unique_key, :schedule,
+        :retry_on, :no_retry_on, :on_success, :on_failure, :attempt_number, :awaited,
+        :waiting_on)
+
+-- name: import_attempt
+INSERT INTO attempts (job_id, number, worker_id, host, started_at, finished_at, exit_code,
+                      error, outcome, output, output_total, cpu_user, cpu_system, max_rss,
+                      "signal")
+VALUES (:job_id, :number, :worker_id, :host, :started_at, :finished_at, :exit_code, :error,
+        :outcome, :output, :output_total, :cpu_user, :cpu_system, :max_rss, :signal)
+
+-- name: import_hook_duty
+INSERT INTO hook_duties (job_id, command, cwd, env, state, exit_code, attempt, last_error,
+                         created_at)
+VALUES (:job_id, :command, :cwd, :env, :state, :exit_code, :attempt, :last_error, :created_at)
+
+-- name: import_schedule
+INSERT INTO schedules (name, expression, zone, spec, overlap, catch_up, paused, created_at,
+                       fired_through, next_fire_at, last_job)
+VALUES (:name, :expression, :zone, :spec, :overlap, :catch_up, :paused, :created_at,
+        :fired_through, :next_fire_at, :last_job)
+
+-- name: import_gate
+INSERT INTO gates (name, paused, max_running) VALUES (:name, :paused, :max_running)
+ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, max_running = excluded.max_running
+
+-- name: drop_queue_gates
+DELETE FROM gates WHERE substr(name, 1, 6) = 'queue:'
+
+-- name: config_clear
+DELETE FROM config
+
+-- name: regate_jobs
+-- Each live job's gate as insert_job chooses it, after an import changed the gates.
+UPDATE jobs
+   SET gate = CASE WHEN "lock" IS NOT NULL THEN 'lock:' || "lock"
+                   WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || jobs."group")
+                   THEN 'group:' || "group"
+                   WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'queue:' || jobs.queue)
+                   THEN 'queue:' || queue END
+ WHERE state IN ('pending', 'failed', 'processing')
+
+-- name: recount_gates
+-- The processing jobs through each gate, as the end of each attempt will free its slots.
+UPDATE gates
+   SET running = (SELECT count(*) FROM jobs
+                   WHERE state = 'processing' AND gate IS NOT NULL
+                     AND gates.name IN ('queue:' || queue, 'group:' || "group", 'lock:' || "lock"))
+
+-- name: awaited_by_waits
+UPDATE jobs SET awaited = 1
+ WHERE id IN (SELECT dep_id FROM dependencies) AND awaited = 0
+
+-- name: broken_wait
+-- A condition on a job that is not in the store or has ended (an import's: the store's own
+-- are deleted as their job ends).
+SELECT d.job_id, d.dep_id, j.state FROM dependencies d LEFT JOIN jobs j ON j.id = d.dep_id
+ WHERE j.id IS NULL OR j.state NOT IN ('pending', 'failed', 'processing')
+ LIMIT 1
