@@ -370,7 +370,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def gates(self) -> list[Gate]:
         """Every gate, by name: the queues paused or limited, the limited groups, the locks
-        ever taken."""
+        taken (until `prune_lock_gates`)."""
+
+    @abc.abstractmethod
+    def prune_lock_gates(self) -> int:
+        """Delete the gates of locks that no pending, failed or processing job takes, and
+        return how many: an end leaves its lock's gate behind, and every claim looks into
+        each open gate, so that those of old locks would slow every claim. In one
+        transaction that waits for the enqueues in flight and keeps new ones out until it
+        commits, so that a lock being taken keeps its gate."""
 
     @abc.abstractmethod
     def gate(self, name: str) -> Gate | None:

@@ -154,8 +154,7 @@ def _import_jobs(store: SqlStore, batch: Sequence[JobExport]) -> None:
             for duty in entry.hook_duties
         ],
     )
-    locks = sorted({entry.job.lock for entry in batch if entry.job.lock is not None})
-    store._many("add_lock", [{"lock": lock} for lock in locks])
+    store._add_locks(entry.job.lock for entry in batch)
 
 
 def _import_settings(store: SqlStore, settings: StoreSettings) -> None:

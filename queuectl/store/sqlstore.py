@@ -193,7 +193,7 @@ class SqlStore(Store):
             if job.id in waits:
                 row["after"] = json.dumps([{"id": dep, "on": on} for dep, on in waits[job.id]])
         self._rows("read_gates")
-        self._add_locks(jobs)
+        self._add_locks(job.lock for job in jobs)
         self._many("insert_job", rows)
         held = self._unique_holders(jobs, rows)
         waits = {job_id: deps for job_id, deps in waits.items() if job_id not in held}
@@ -231,9 +231,10 @@ class SqlStore(Store):
             if job.unique_key and holders[job.unique_key] != job.id
         }
 
-    def _add_locks(self, jobs: Sequence[NewJob]) -> None:
-        """The gate of each lock the jobs take, made on first use: none of its jobs runs."""
-        for lock in sorted({job.lock for job in jobs if job.lock is not None}):
+    def _add_locks(self, locks: Iterable[str | None]) -> None:
+        """The gate of each lock jobs take, made on first use (or again, once pruned):
+        without it none of its jobs would run."""
+        for lock in sorted({lock for lock in locks if lock is not None}):
             self._rows("add_lock", {"lock": lock})
 
     def _limit_group(self, group: str, max_running: int) -> None:
@@ -576,7 +577,7 @@ class SqlStore(Store):
         with self._transaction():
             self._require_states([job.id], WAITING, "edited")
             self._rows("read_gates")
-            self._add_locks([job])
+            self._add_locks([job.lock])
             self._rows("edit_job", new_job_params(job, now))
             self._announce("edit")
 
@@ -610,6 +611,7 @@ class SqlStore(Store):
         # condition refuses the whole requeue.
         self._rows("forget_waits", {"ids": ids})
         jobs = [self.get_job(job_id) for job_id in moved]
+        self._add_locks(job.lock for job in jobs)
         # A dependency purged since ended long ago, and its end was settled then.
         kept = self.job_states([entry["id"] for job in jobs for entry in job.after])
         waits = {
@@ -691,6 +693,11 @@ class SqlStore(Store):
 
     def gates(self) -> list[Gate]:
         return [gate_from_row(row) for row in self._rows("gates")]
+
+    def prune_lock_gates(self) -> int:
+        with self._transaction():
+            self._rows("lock_gates")
+            return self._count("prune_lock_gates", {})
 
     def gate(self, name: str) -> Gate | None:
         row = self._row("gate", {"name": name})

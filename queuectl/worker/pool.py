@@ -38,6 +38,7 @@ QUICK_DEATH = 2.0  # a worker that dies sooner than this after starting delays i
 LONGEST_RESTART_DELAY = 30.0  # seconds, for a worker that keeps dying young
 ABANDON_TIMEOUT = 10.0  # seconds for a worker of a failed start-up to stop before SIGTERM
 STOP_LOOK_INTERVAL = 0.5  # seconds between looks for `worker stop` while starting workers
+LOCK_PRUNE_INTERVAL = 5.0  # seconds between deletions of the gates of locks no job takes
 
 
 def new_worker_id() -> str:
@@ -79,6 +80,7 @@ class Pool:
         self._restarts: list[float] = []  # monotonic times at which to start a worker
         self._signals = 0
         self._quick_deaths = 0
+        self._next_prune = 0.0  # monotonic time of the next prune_lock_gates
         self._config_seen = Config.from_stored({})
         self._outage = Outage(f"pool {pool_id}")
         self._gave_up: str | None = None  # why the pool stopped by itself
@@ -150,6 +152,9 @@ class Pool:
                 self._recover(slot)
                 self._unrecovered.remove(slot)
             self.store.housekeeping()
+            if time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + LOCK_PRUNE_INTERVAL
+                self.store.prune_lock_gates()
             recovery.recover_lost_work(
                 self.store, config, self.host, self.store.clock(), self._running_pgids()
             )

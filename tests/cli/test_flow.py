@@ -104,6 +104,18 @@ def test_a_lock_is_shown_held_by_its_job_and_edit_changes_it(cli, pool, tmp_path
     assert cli("wait", second, "--timeout", "60").returncode == 0
     gate.touch()
     assert cli("wait", first, "--timeout", "60").returncode == 0
+    # Once no live job takes them, a pool prunes the locks' gates: claims look into each.
+    wait_for(lambda: not gate_names(cli.location), timeout=30, message="the locks pruned")
+
+
+def gate_names(location: str) -> list[str]:
+    from queuectl.store import open_store
+
+    store = open_store(location)
+    try:
+        return [gate.name for gate in store.gates()]
+    finally:
+        store.close()
 
 
 def test_explain_names_a_full_queue_limit_and_its_running_jobs(cli, pool, tmp_path):

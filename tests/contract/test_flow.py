@@ -3,6 +3,8 @@ slots of every gate taken by the claim and freed when an attempt ends. Every bac
 
 from __future__ import annotations
 
+import multiprocessing
+
 from queuectl import lifecycle
 from queuectl.model import Attempt, Lease
 from tests.contract.test_store import CONFIG, T0, claim, finish, new
@@ -152,3 +154,75 @@ def test_a_gated_job_is_claimed_in_claim_order_with_the_plain_ones(store):
     )
     order = ["gated-high", "gated-early", "plain", "gated-late", "gated-low"]
     assert claimed_ids(store, 6) == order
+
+
+def test_a_locks_gate_is_pruned_once_no_live_job_takes_it(store):
+    store.enqueue([new("a", lock="L"), new("b", lock="L"), new("c", lock="M")], T0)
+    store.cancel(["c"], T0)
+    first = claim(store, now=T0 + 1)
+    assert store.prune_lock_gates() == 1  # M's; L is held by a and waited for by b
+    assert [gate.name for gate in store.gates()] == ["lock:L"]
+    finish(store, first, 0, None, T0 + 2)
+    assert store.prune_lock_gates() == 0  # b still waits
+    finish(store, claim(store, now=T0 + 3), 0, None, T0 + 4)
+    assert store.prune_lock_gates() == 1 and store.gates() == []
+
+
+def test_a_pruned_locks_jobs_take_its_gate_again(store):
+    store.enqueue([new("a", lock="L"), new("b", lock="M")], T0)
+    store.cancel(["a", "b"], T0)
+    assert store.prune_lock_gates() == 2
+    store.requeue(["a"], T0 + 1)  # its gate is made again: it is claimed
+    assert store.gate("lock:L").max_running == 1
+    store.enqueue([new("c", lock="N")], T0 + 1)
+    store.edit(new("c", lock="M"), T0 + 1)
+    assert sorted(claimed_ids(store, 3, T0 + 2)) == ["a", "c"]
+    assert {gate.name: gate.running for gate in store.gates()} == {
+        "lock:L": 1,
+        "lock:M": 1,
+        "lock:N": 0,
+    }
+
+
+def _take_ended_locks(location: str, rounds: int) -> None:
+    """Over and over: end a lock's only job, so that its gate may be pruned, and at once
+    enqueue a job that takes the lock again."""
+    from queuectl.store import open_store
+
+    store = open_store(location)
+    try:
+        for i in range(rounds):
+            store.enqueue([new(f"first{i}", lock=f"L{i}")], T0)
+            store.cancel([f"first{i}"], T0)
+            store.enqueue([new(f"again{i}", lock=f"L{i}")], T0)
+    finally:
+        store.close()
+
+
+def _prune_over_and_over(location: str, rounds: int) -> None:
+    from queuectl.store import open_store
+
+    store = open_store(location)
+    try:
+        for _ in range(rounds):
+            store.prune_lock_gates()
+    finally:
+        store.close()
+
+
+def test_pruning_beside_enqueues_never_leaves_a_locked_job_without_its_gate(store, location):
+    rounds = 200
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_take_ended_locks, args=(location, rounds))]
+    procs += [ctx.Process(target=_prune_over_and_over, args=(location, 2000)) for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    procs[0].join(120)
+    for proc in procs[1:]:
+        proc.terminate()  # enough pruning: the enqueues are done
+        proc.join(30)
+    assert procs[0].exitcode == 0
+    # Every live job's lock has its gate, so each of them is claimed.
+    assert store.prune_lock_gates() == 0
+    assert len({gate.name for gate in store.gates()}) == rounds
+    assert len(claimed_ids(store, rounds + 1)) == rounds

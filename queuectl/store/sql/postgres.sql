@@ -967,3 +967,15 @@ SELECT d.job_id, d.dep_id, j.state
   FROM queuectl_dependencies d LEFT JOIN queuectl_jobs j ON j.id = d.dep_id
  WHERE j.id IS NULL OR j.state NOT IN ('pending', 'failed', 'processing')
  LIMIT 1
+
+-- name: prune_lock_gates :repeatable
+-- The gates of locks that no live job takes: an end leaves its lock's gate behind, and a
+-- claim looks into every open gate. Run after lock_gates, which waits for the enqueues in
+-- flight (add_lock holds ROW EXCLUSIVE on the gates until commit) and keeps new ones out,
+-- so that this statement's snapshot sees every job that takes a lock. (An enqueue,
+-- requeue or edit that takes the lock makes its gate again.)
+DELETE FROM queuectl_gates g
+ WHERE left(g.name, 5) = 'lock:' AND g.running = 0
+   AND NOT EXISTS (SELECT 1 FROM queuectl_jobs
+                    WHERE "lock" = substr(g.name, 6)
+                      AND state IN ('pending', 'failed', 'processing'))

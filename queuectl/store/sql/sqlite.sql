@@ -892,3 +892,13 @@ UPDATE jobs SET awaited = 1
 SELECT d.job_id, d.dep_id, j.state FROM dependencies d LEFT JOIN jobs j ON j.id = d.dep_id
  WHERE j.id IS NULL OR j.state NOT IN ('pending', 'failed', 'processing')
  LIMIT 1
+
+-- name: prune_lock_gates
+-- The gates of locks that no live job takes: an end leaves its lock's gate behind, and a
+-- claim looks into every open gate. (An enqueue, requeue or edit that takes the lock makes
+-- its gate again.)
+DELETE FROM gates
+ WHERE substr(name, 1, 5) = 'lock:' AND running = 0
+   AND NOT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_by_lock
+                    WHERE "lock" = substr(gates.name, 6)
+                      AND state IN ('pending', 'failed', 'processing'))
