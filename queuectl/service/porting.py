@@ -59,6 +59,7 @@ _JOB_DERIVED: dict[str, Any] = {
     "waiting_on": 0,
     "gate": None,
 }
+_JOB_DERIVED_NAMES = tuple(_JOB_DERIVED)
 _LINE_KINDS = ("job", "config", "gate", "schedule", "end")
 
 
@@ -88,20 +89,26 @@ def export_lines(
     yield _line({"end": {"jobs": jobs}})
 
 
-def _encoded(record: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
+def _encoded(record: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """A record's fields as the file holds them, but those in `skip`."""
-    left_out = set(skip)
+    key = (type(record), skip)
+    if key not in _WRITTEN:
+        _WRITTEN[key] = [
+            (item.name, item.name in _MOMENTS) for item in fields(record) if item.name not in skip
+        ]
     data = {}
-    for item in fields(record):
-        if item.name not in left_out:
-            value = getattr(record, item.name)
-            data[item.name] = _ms(value) if item.name in _MOMENTS and value is not None else value
+    for name, moment in _WRITTEN[key]:
+        value = getattr(record, name)
+        data[name] = _ms(value) if moment and value is not None else value
     return data
+
+
+_WRITTEN: dict[tuple[type, tuple[str, ...]], list[tuple[str, bool]]] = {}  # by _encoded
 
 
 def _job_data(entry: JobExport, with_output: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "job": _encoded(entry.job, _JOB_DERIVED),
+        "job": _encoded(entry.job, _JOB_DERIVED_NAMES),
         "attempts": [_attempt_data(attempt, with_output) for attempt in entry.attempts],
     }
     if entry.waits:
