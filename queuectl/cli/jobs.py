@@ -78,7 +78,7 @@ def _run_array(args: argparse.Namespace, store, spec: dict[str, Any]) -> int:
     """`run --array RANGE` / `run --each-line FILE`: one job per index or line, a group."""
     items = None
     if args.each_line is not None:
-        text = sys.stdin.read() if args.each_line == "-" else _read_text(args.each_line)
+        text = _read_text(args.each_line)
         items = service.each_line_items(text, "stdin" if args.each_line == "-" else args.each_line)
         indices, limit = list(range(1, len(items) + 1)), None
     else:
@@ -98,6 +98,9 @@ def _run_array(args: argparse.Namespace, store, spec: dict[str, Any]) -> int:
 
 
 def _read_text(path: str) -> str:
+    """The UTF-8 text of a file, or of stdin for "-"."""
+    if path == "-":
+        return _utf8(sys.stdin.buffer.read(), "stdin")
     try:
         with open(path, "rb") as handle:
             return _utf8(handle.read(), path)
@@ -140,15 +143,8 @@ def _no_worker_hint() -> None:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    if args.file is not None:
-        try:
-            with open(args.file, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise UserError(f"cannot read {quote(args.file)}: {exc.strerror}") from None
-        specs, label = _parse_jobs(_utf8(data, args.file), batch=True)
-    elif args.json_text == "-":
-        specs, label = _parse_jobs(_utf8(sys.stdin.buffer.read(), "stdin"), batch=True)
+    if args.file is not None or args.json_text == "-":
+        specs, label = _parse_jobs(_read_text(args.file or "-"), batch=True)
     else:
         specs, label = _parse_jobs(args.json_text, batch=False)
     enqueued = service.enqueue(open_store(args), specs, os.getcwd(), label, os.environ)

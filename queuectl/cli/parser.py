@@ -410,7 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="a job object, or - to read one object or JSON lines from stdin",
     )
-    source.add_argument("--file", metavar="F", help="read one object or JSON lines from F")
+    source.add_argument(
+        "--file", metavar="F", help="read one object or JSON lines from F (- for stdin)"
+    )
 
     worker = command("worker", None, "start, stop and list workers")
     worker_commands = _subcommands(worker, "worker_command", "ACTION")

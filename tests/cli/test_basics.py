@@ -52,10 +52,14 @@ def test_json_shapes(cli):
     assert cli.json(
         "enqueue", "-", input='{"command":"true","id":"three"}\n{"command":"true","id":"four"}\n'
     ) == {"ids": ["three", "four"], "created": [True, True]}
+    assert cli.json("enqueue", "--file", "-", input='{"command":"true","id":"five"}\n') == {
+        "id": "five",
+        "created": True,
+    }
     status = cli.json("status")
     assert set(status) == {"counts", "queues", "workers", "store"}
-    assert list(status["counts"]) == STATES and status["counts"]["pending"] == 4
-    assert status["queues"] == {"default": {s: 4 if s == "pending" else 0 for s in STATES}}
+    assert list(status["counts"]) == STATES and status["counts"]["pending"] == 5
+    assert status["queues"] == {"default": {s: 5 if s == "pending" else 0 for s in STATES}}
     assert status["workers"] == []
     listed = cli.json("list")
     assert isinstance(listed, list) and set(listed[0]) == JOB_FIELDS
