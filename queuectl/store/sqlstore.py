@@ -514,6 +514,10 @@ class SqlStore(Store):
 
     # --- admin -------------------------------------------------------------------------
 
+    def _jobs_of(self, job_ids: Sequence[str]) -> list[Job]:
+        """The jobs of those ids that exist, in enqueue order: one query for a group."""
+        return [job_from_row(row) for row in self._rows("jobs_of", {"ids": self._list(job_ids)})]
+
     def _states_of(self, job_ids: Sequence[str]) -> dict[str, str]:
         states = {
             row["id"]: row["state"] for row in self._rows("states_of", {"ids": self._list(job_ids)})
@@ -566,9 +570,9 @@ class SqlStore(Store):
         with self._transaction():
             self._require_states(job_ids, WAITING, "released" if not held else "held")
             if not held:
-                for job_id in job_ids:
-                    if not self.get_job(job_id).held:
-                        raise Conflict(f"job {quote(job_id)} is not held: nothing to release")
+                for job in self._jobs_of(job_ids):
+                    if not job.held:
+                        raise Conflict(f"job {quote(job.id)} is not held: nothing to release")
             self._rows("set_held", {"ids": self._list(job_ids), "held": held, "now": ms(now)})
             if not held:
                 self._announce("release")
@@ -610,7 +614,7 @@ class SqlStore(Store):
         # pending now, so their dependents wait for them; one that can no longer meet its
         # condition refuses the whole requeue.
         self._rows("forget_waits", {"ids": ids})
-        jobs = [self.get_job(job_id) for job_id in moved]
+        jobs = self._jobs_of(moved)
         self._add_locks(job.lock for job in jobs)
         # A dependency purged since ended long ago, and its end was settled then.
         kept = self.job_states([entry["id"] for job in jobs for entry in job.after])

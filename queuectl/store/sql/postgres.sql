@@ -979,3 +979,6 @@ DELETE FROM queuectl_gates g
    AND NOT EXISTS (SELECT 1 FROM queuectl_jobs
                     WHERE "lock" = substr(g.name, 6)
                       AND state IN ('pending', 'failed', 'processing'))
+
+-- name: jobs_of :repeatable :lookup
+SELECT * FROM queuectl_jobs WHERE id = ANY(%(ids)s::text[]) ORDER BY seq

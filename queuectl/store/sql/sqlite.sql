@@ -902,3 +902,6 @@ DELETE FROM gates
    AND NOT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_by_lock
                     WHERE "lock" = substr(gates.name, 6)
                       AND state IN ('pending', 'failed', 'processing'))
+
+-- name: jobs_of
+SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY seq
