@@ -17,7 +17,6 @@ import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
@@ -57,6 +56,8 @@ def make_folder(folder: str) -> None:
     try:
         os.makedirs(folder, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
+        from pathlib import PurePath  # pathlib and the urllib it imports: only on this error
+
         path = PurePath(folder)
         blocking = next(
             (
