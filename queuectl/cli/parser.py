@@ -312,10 +312,13 @@ def _did_you_mean(word: str, known: list[str]) -> str:
     return f"; did you mean {names[best]}?"
 
 
+_Build = Callable[[_Parser], None]  # adds a command's arguments to its parser
+
+
 class _Commands(argparse._SubParsersAction):
     """Sub-commands whose parsers are built when one is first used: `queuectl run` builds
-    run's parser and none of the forty others, which cost a third of its start-up. Help and
-    the "invalid choice" error need only each command's name and help, given at once."""
+    run's parser and none of the 44 others, which together cost a third of its start-up.
+    Help and the "invalid choice" error need only each command's name and help."""
 
     def add(
         self,
@@ -323,7 +326,7 @@ class _Commands(argparse._SubParsersAction):
         handler: str | None,
         help: str,
         json_out: bool = False,
-        build: Callable[[_Parser], None] | None = None,
+        build: _Build | None = None,
     ) -> None:
         """Register a command: `handler` is its function ("module.function", see Command),
         `build` adds its arguments to its parser, called when that parser is needed."""
@@ -354,7 +357,6 @@ class _Commands(argparse._SubParsersAction):
         super().__call__(parser, namespace, values, option_string)
 
 
-_Build = Callable[[_Parser], None]
 # queuectl's own commands, in the order its help lists them: (name, handler, help,
 # json_out, build), registered by @command.
 _COMMANDS: list[tuple[str, str | None, str, bool, _Build]] = []
