@@ -16,6 +16,7 @@ from bench.common import (
     Target,
     alternate,
     clean_env,
+    fmt_ms,
     fmt_rate,
     fmt_ratio,
     fmt_s,
@@ -112,8 +113,8 @@ def run(settings: Settings) -> Section:
 
 
 def single_job(settings: Settings) -> tuple[list[Table], tuple[float, float]]:
-    """`queuectl run "true"` of an installed queuectl, `python -c pass` and the import
-    floor, alternating: a table of wall and one of CPU times, and the two ratios of the
+    """`queuectl run "true"` of an installed queuectl, `python -c pass` and the floor,
+    alternating: a table of wall and one of CPU times, and the two ratios of the
     medians of all timings."""
     timings: dict[str, list[list[tuple[float, float]]]] = {label: [] for label in COMMANDS}
     with installed_queuectl(settings) as bin_dir, folder(settings, "run") as where:
@@ -165,7 +166,7 @@ def _times_table(
     table = runs_table(
         f"one job, {what} time: medians of {RUN_TIMINGS} alternating timings per run",
         [
-            *[(label, [median(r) for r in values], fmt_s) for label, values in runs.items()],
+            *[(label, [median(r) for r in values], fmt_ms) for label, values in runs.items()],
             *[
                 (
                     f"ratio of {label} to {PASS}",
