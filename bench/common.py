@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -83,6 +84,15 @@ def timed(
     argv: Sequence[str], env: dict[str, str], cwd: Path | str | None = None, timeout: float = 600
 ) -> float:
     """Wall time of one command, from spawn to exit; its output is discarded."""
+    return timed_with_cpu(argv, env, cwd, timeout)[0]
+
+
+def timed_with_cpu(
+    argv: Sequence[str], env: dict[str, str], cwd: Path | str | None = None, timeout: float = 600
+) -> tuple[float, float]:
+    """Wall time and CPU time (user + system, of the command and the children it waited
+    for) of one command, from spawn to exit; its output is discarded."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(
         list(argv),
@@ -94,12 +104,43 @@ def timed(
         timeout=timeout,
     )
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise BenchError(
             f"{' '.join(argv[:6])} ... exited {result.returncode}: "
             f"{result.stderr.decode(errors='replace').strip()[-500:]}"
         )
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
+
+
+@contextlib.contextmanager
+def installed_queuectl(settings: Settings) -> Iterator[Path]:
+    """The bin folder of a throwaway venv into which this checkout is installed as a user
+    installs it: a wheel built by pip (setuptools in an isolated build environment), not
+    editable, bytecode compiled. The dev venv's editable install runs a finder from a .pth
+    file at every start-up, which imports pathlib, re and urllib in `python -c pass` too,
+    and the interpreter's own site-packages may hold .pth files of their own: either makes
+    the baseline slower and the ratio smaller than a user's."""
+    with folder(settings, "venv") as where:
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(where / "venv")], check=True
+        )
+        source = where / "src"  # a copy: building leaves build/ and *.egg-info behind
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, source / name)
+        shutil.copytree(
+            ROOT / "queuectl", source / "queuectl", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        python = where / "venv" / "bin" / "python"
+        pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps"]
+        result = subprocess.run(
+            [*pip, "--compile", "--quiet", str(source)], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise BenchError(f"pip could not install queuectl: {result.stderr.strip()[-500:]}")
+        yield python.parent
 
 
 def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
@@ -345,9 +386,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def alternate(run: int, first: Callable[[], None], second: Callable[[], None]) -> None:
-    """Call both, swapping their order every other run, so drift hits both alike."""
-    for step in (first, second) if run % 2 == 0 else (second, first):
+def alternate(run: int, *steps: Callable[[], None]) -> None:
+    """Call every step, in reverse order every other run, so drift hits them alike."""
+    for step in steps if run % 2 == 0 else reversed(steps):
         step()
 
 

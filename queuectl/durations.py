@@ -14,20 +14,21 @@ from queuectl.errors import UserError, quote
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 MAX_DURATION = 100 * 365 * 86400.0  # a century: anything longer is a typo
 LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z, the last moment ISO-8601 can write
+# Patterns compiled (and cached by `re`) when first used: most commands parse neither.
 # re.ASCII: without it \d takes other scripts' digits ("٥") and IGNORECASE takes "ſ" for "s".
-_DURATION = re.compile(r"^\s*(-?)(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$", re.IGNORECASE | re.ASCII)
+_FLAGS = re.IGNORECASE | re.ASCII
+_DURATION = r"^\s*(-?)(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$"
 # datetime.fromisoformat only learned "Z" and most ISO-8601 forms in 3.11; we support 3.9.
-_TIME = re.compile(
+_TIME = (
     r"^\s*(\d{4})-(\d{2})-(\d{2})"
     r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?)?"
-    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$",
-    re.IGNORECASE | re.ASCII,
+    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$"
 )
 
 
 def parse_duration(text: str) -> float:
     """Seconds from "30", "30s", "5m", "2h", "1d" or "0.5s"; UserError if malformed."""
-    match = _DURATION.match(str(text))
+    match = re.match(_DURATION, str(text), _FLAGS)
     if not match:
         raise UserError(
             f"invalid duration {quote(text)}: use a number with an optional unit "
@@ -44,7 +45,7 @@ def parse_duration(text: str) -> float:
 
 def parse_time(text: str) -> float:
     """Epoch seconds from ISO-8601; without an offset the time is local."""
-    match = _TIME.match(str(text))
+    match = re.match(_TIME, str(text), _FLAGS)
     if not match:
         raise UserError(
             f"invalid time {quote(text)}: use ISO-8601, e.g. 2026-12-01T09:00 or "

@@ -13,21 +13,22 @@ from typing import Any
 
 MAX_JSON_DEPTH = 64  # a job object needs 2 levels
 _TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep"
-_WHOLE_NUMBER = re.compile(r"[0-9]+")
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?([KMGT]?)(?:I?B)?", re.IGNORECASE)
+# Patterns compiled (and cached by `re`) when first used: most commands read no number.
+_WHOLE_NUMBER = r"[0-9]+"
+_INTEGER = r"[+-]?[0-9]+"
+_SIZE = r"(?i)([0-9]+(?:\.[0-9]+)?) ?([KMGT]?)(?:I?B)?"
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DECIMAL = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 
 
 def whole_number(text: str) -> int | None:
     """`text` as an int if it is ASCII digits only, else None."""
-    return _to_int(text) if _WHOLE_NUMBER.fullmatch(text) else None
+    return _to_int(text) if re.fullmatch(_WHOLE_NUMBER, text) else None
 
 
 def integer(text: str) -> int | None:
     """`text` as an int if it is ASCII digits with an optional sign, else None."""
-    return _to_int(text) if _INTEGER.fullmatch(text) else None
+    return _to_int(text) if re.fullmatch(_INTEGER, text) else None
 
 
 def _to_int(digits: str) -> int | None:
@@ -41,13 +42,13 @@ def decimal(text: str) -> float | None:
     """`text` as a float if it is an ASCII decimal number ("2", "-1.5", ".5", "1e3"), else
     None. "inf" and "nan" are not numbers here; "1e999" is inf, for the caller's range
     check to refuse."""
-    return float(text) if _DECIMAL.fullmatch(text) else None
+    return float(text) if re.fullmatch(_DECIMAL, text) else None
 
 
 def size(text: str) -> int | None:
     """`text` as a number of bytes: "1048576", "512K", "10M", "10MiB", "1.5 GB" (units
     are binary: K is 1024), else None."""
-    found = _SIZE.fullmatch(text.strip())
+    found = re.fullmatch(_SIZE, text.strip())
     if found is None:
         return None
     return int(float(found.group(1)) * _SIZE_UNITS[found.group(2).upper()])

@@ -13,8 +13,8 @@ States (SPEC §2):
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 import time
 from typing import Any, NamedTuple
 
@@ -448,7 +448,7 @@ _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
 # Ids may be made on several threads at once (the dashboard serves each request on its
 # own): two calls that begin a millisecond together would each pick a counter start, and
 # their runs of ids could meet.
-_id_lock = threading.Lock()
+_id_lock = _thread.allocate_lock()  # threading's Lock, without importing threading
 _last_ms = 0
 _prefix = ""
 _counter = 0

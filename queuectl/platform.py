@@ -13,11 +13,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
@@ -57,6 +55,8 @@ def make_folder(folder: str) -> None:
     try:
         os.makedirs(folder, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
+        from pathlib import PurePath  # pathlib and the urllib it imports: only on this error
+
         path = PurePath(folder)
         blocking = next(
             (
@@ -234,6 +234,8 @@ def _process_table() -> list[tuple[int, int, int]]:
 
 
 def _signal_tree(pgid: int, hard: bool) -> None:
+    import signal  # here and below, not at the top: its enums cost every start-up a millisecond
+
     try:
         if sys.platform != "win32":  # not IS_WINDOWS: mypy knows this test
             os.killpg(pgid, signal.SIGKILL if hard else signal.SIGTERM)
@@ -430,6 +432,8 @@ def stop_attempt(
     """Stop the processes `attempt_processes` finds: SIGTERM, up to `grace` seconds to go,
     then SIGKILL for what is left, including what they started meanwhile. Returns the
     processes found at first (none: nothing was done, at the cost of one /proc scan)."""
+    import signal
+
     found = attempt_processes(tags, adopted)
     if not found:
         return []
@@ -466,6 +470,8 @@ def _wait_gone(pids: list[int], timeout: float, while_waiting: Callable[[], obje
 
 def stop_signals() -> tuple:
     """The signals that ask a pool to stop (SIGBREAK is Ctrl-Break on Windows)."""
+    import signal
+
     names = ("SIGINT", "SIGTERM", "SIGBREAK")
     return tuple(getattr(signal, name) for name in names if hasattr(signal, name))
 
@@ -473,6 +479,8 @@ def stop_signals() -> tuple:
 def ignore_interrupts() -> None:
     """Workers leave Ctrl-C (which the terminal sends to the whole group) to their
     supervisor, so that one Ctrl-C is one warm stop."""
+    import signal
+
     for sig in stop_signals():
         if sig != signal.SIGTERM:
             signal.signal(sig, signal.SIG_IGN)

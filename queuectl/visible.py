@@ -8,9 +8,7 @@ dashboard/static/app.js); a browser test runs one sample through both."""
 
 from __future__ import annotations
 
-import logging
 import unicodedata
-from typing import TextIO
 
 # Cc (controls, ANSI's ESC), Cf (formats: the bidi controls U+202A-E, U+2066-9, U+200E/F,
 # U+061C, the zero-width U+200B-D, U+FEFF), Zl and Zp (line and paragraph separators).
@@ -32,23 +30,3 @@ def is_invisible(char: str) -> bool:
 def visible(text: str, keep: str = "") -> str:
     """`text` with every invisible character but those in `keep` written as its escape."""
     return "".join(escape(c) if is_invisible(c) and c not in keep else c for c in text)
-
-
-LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(message)s"  # of the pool's log
-
-
-class VisibleFormatter(logging.Formatter):
-    """Log lines carry job ids and errors: each is one line, with nothing hidden in it."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        shown = logging.makeLogRecord(record.__dict__)  # other handlers get the record as it was
-        shown.message = visible(record.message)
-        return super().formatMessage(shown)
-
-
-def log_to(stream: TextIO | None = None) -> None:
-    """How the pool and its workers log (to stderr by default): one line a message, job
-    strings made visible."""
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(VisibleFormatter(LOG_FORMAT))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])

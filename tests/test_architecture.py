@@ -24,6 +24,7 @@ LAYERS = {
         "queuectl.jobspec",
         "queuectl.lifecycle",
         "queuectl.visible",
+        "queuectl.logs",
     ),
     "platform": ("queuectl.platform",),
     "store": ("queuectl.store",),

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import re
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, NoReturn, cast
 
 from queuectl import __version__
 from queuectl.errors import QueuectlError, UserError, quote
 from queuectl.inputs import integer, whole_number
-from queuectl.model import CATCH_UPS, OVERLAPS
 
 DUR_HELP = "a duration: 30, 30s, 5m, 2h, 1d, 0.5s"
 
@@ -303,6 +301,8 @@ def _did_you_mean(word: str, known: list[str]) -> str:
     are compared without their dashes, which would make every pair look alike; of the
     close ones, a word with the same letters (two swapped: `stauts`) comes first, since
     difflib alone finds `stats` closer than `status`."""
+    import difflib
+
     names = {name.lstrip("-"): name for name in known}
     bare = word.lstrip("-")
     close = difflib.get_close_matches(bare, list(names), n=3, cutoff=0.6)
@@ -312,7 +312,71 @@ def _did_you_mean(word: str, known: list[str]) -> str:
     return f"; did you mean {names[best]}?"
 
 
-def build_parser() -> argparse.ArgumentParser:
+_Build = Callable[[_Parser], None]  # adds a command's arguments to its parser
+
+
+class _Commands(argparse._SubParsersAction):
+    """Sub-commands whose parsers are built when one is first used: `queuectl run` builds
+    run's parser and none of the 44 others, which together cost a third of its start-up.
+    Help and the "invalid choice" error need only each command's name and help."""
+
+    def add(
+        self,
+        name: str,
+        handler: str | None,
+        help: str,
+        json_out: bool = False,
+        build: _Build | None = None,
+    ) -> None:
+        """Register a command: `handler` is its function ("module.function", see Command),
+        `build` adds its arguments to its parser, called when that parser is needed."""
+
+        def make() -> argparse.ArgumentParser:
+            sub = self._parser_class(prog=f"{self._prog_prefix} {name}", description=help)
+            _add_db(sub, default=argparse.SUPPRESS)
+            if json_out:
+                sub.add_argument("--json", action="store_true", help="print JSON on stdout")
+            if handler:
+                sub.set_defaults(handler=Command(handler))
+            if build is not None:
+                build(sub)
+            return sub
+
+        self._choices_actions.append(self._ChoicesPseudoAction(name, (), help))
+        self._name_parser_map[name] = make  # type: ignore[assignment] # see parser()
+
+    def parser(self, name: str) -> argparse.ArgumentParser:
+        """The parser of command `name`, built now if it was not yet."""
+        sub = self._name_parser_map[name]
+        if not isinstance(sub, argparse.ArgumentParser):
+            sub = self._name_parser_map[name] = sub()
+        return sub
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        self.parser(values[0])  # argparse has checked that it is one of the choices
+        super().__call__(parser, namespace, values, option_string)
+
+
+# queuectl's own commands, in the order its help lists them: (name, handler, help,
+# json_out, build), registered by @command.
+_COMMANDS: list[tuple[str, str | None, str, bool, _Build]] = []
+
+
+def command(
+    name: str, handler: str | None, help: str, json_out: bool = False
+) -> Callable[[_Build], _Build]:
+    """Register the decorated function as the one that adds command `name`'s arguments."""
+
+    def register(build: _Build) -> _Build:
+        _COMMANDS.append((name, handler, help, json_out, build))
+        return build
+
+    return register
+
+
+def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
+    """queuectl's parser; with `lazy`, each command's parser is built only when the
+    command is parsed (main's way), else every one is built (to walk the tree)."""
     parser = _Parser(
         prog="queuectl",
         description="Run shell commands in the background, reliably.",
@@ -322,17 +386,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"queuectl {__version__}")
     _add_db(parser, default=None)
     commands = _subcommands(parser, "command", "COMMAND")
+    for registered in _COMMANDS:
+        commands.add(*registered)
+    if not lazy:
+        _build_every(parser)
+    return parser
 
-    def command(name: str, handler: str | None, help: str, parent=commands, json_out=False):
-        sub = parent.add_parser(name, help=help, description=help)
-        _add_db(sub, default=argparse.SUPPRESS)
-        if json_out:
-            sub.add_argument("--json", action="store_true", help="print JSON on stdout")
-        if handler:
-            sub.set_defaults(handler=Command(handler))
-        return sub
 
-    run = command("run", "jobs.cmd_run", "enqueue a shell command", json_out=True)
+def _build_every(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if isinstance(action, _Commands):
+            for name in action.choices:
+                _build_every(action.parser(name))
+
+
+@command("run", "jobs.cmd_run", "enqueue a shell command", json_out=True)
+def _run(run: _Parser) -> None:
     run.usage = "%(prog)s [options] [--] CMD..."
     run.add_argument(
         "cmd",
@@ -402,7 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
         "on every worker and host",
     )
 
-    enqueue = command("enqueue", "jobs.cmd_enqueue", "enqueue jobs from JSON", json_out=True)
+
+@command("enqueue", "jobs.cmd_enqueue", "enqueue jobs from JSON", json_out=True)
+def _enqueue(enqueue: _Parser) -> None:
     source = enqueue.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "json_text",
@@ -414,15 +485,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--file", metavar="F", help="read one object or JSON lines from F (- for stdin)"
     )
 
-    worker = command("worker", None, "start, stop and list workers")
-    worker_commands = _subcommands(worker, "worker_command", "ACTION")
-    start = command(
-        "start",
-        "workers.cmd_worker_start",
-        "start a pool of workers",
-        parent=worker_commands,
-        json_out=True,
+
+@command("worker", None, "start, stop and list workers")
+def _worker(worker: _Parser) -> None:
+    actions = _subcommands(worker, "worker_command", "ACTION")
+    actions.add("start", "workers.cmd_worker_start", "start a pool of workers", True, _worker_start)
+    actions.add(
+        "stop",
+        "workers.cmd_worker_stop",
+        "stop every worker gracefully, on every host",
+        build=_worker_stop,
     )
+    actions.add("list", "workers.cmd_worker_list", "list workers", json_out=True)
+
+
+def _worker_start(start: _Parser) -> None:
     start.add_argument(
         "--count", type=_positive_int, default=1, metavar="N", help="worker processes (default 1)"
     )
@@ -440,12 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--pool-id", help=argparse.SUPPRESS)
     start.add_argument("--db-stdin", action="store_true", help=argparse.SUPPRESS)
     start.add_argument("--log-file", help=argparse.SUPPRESS)  # set by a detached start
-    stop = command(
-        "stop",
-        "workers.cmd_worker_stop",
-        "stop every worker gracefully, on every host",
-        parent=worker_commands,
-    )
+
+
+def _worker_stop(stop: _Parser) -> None:
     stop.add_argument("--pool", metavar="ID", help="only the workers of this pool")
     stop.add_argument(
         "--queue", metavar="Q", help="only the workers started with --queue serving Q"
@@ -457,16 +531,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DUR",
         help="with --wait: give up after this long (exit 124)",
     )
-    command(
-        "list", "workers.cmd_worker_list", "list workers", parent=worker_commands, json_out=True
-    )
 
-    status = command(
-        "status", "jobs.cmd_status", "job counts per state and queue, workers", json_out=True
-    )
+
+@command("status", "jobs.cmd_status", "job counts per state and queue, workers", json_out=True)
+def _status(status: _Parser) -> None:
     _add_group(status, "the counts and progress of this group's jobs")
 
-    listing = command("list", "jobs.cmd_list", "list jobs, newest first", json_out=True)
+
+@command("list", "jobs.cmd_list", "list jobs, newest first", json_out=True)
+def _list(listing: _Parser) -> None:
     listing.add_argument("--state", type=_state, help="only jobs in this state")
     listing.add_argument("--queue", metavar="Q", help="only jobs in this queue")
     _add_group(listing, "only jobs of this group")
@@ -480,7 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--offset", type=_count, default=0, metavar="N", help=argparse.SUPPRESS)
 
-    log = command("attempts", "jobs.cmd_attempts", "the job log: finished attempts, newest first")
+
+@command("attempts", "jobs.cmd_attempts", "the job log: finished attempts, newest first")
+def _attempts(log: _Parser) -> None:
     log.add_argument(
         "--since", type=_window, metavar="DUR", help="only attempts that ended in the last DUR"
     )
@@ -501,10 +576,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--csv", action="store_true", help="print CSV on stdout, a header row first"
     )
 
-    show = command("show", "jobs.cmd_show", "show a job and its attempts", json_out=True)
+
+@command("show", "jobs.cmd_show", "show a job and its attempts", json_out=True)
+def _show(show: _Parser) -> None:
     show.add_argument("job_id", metavar="ID")
 
-    logs = command("logs", "jobs.cmd_logs", "print the output of a job's attempt")
+
+@command("logs", "jobs.cmd_logs", "print the output of a job's attempt")
+def _logs(logs: _Parser) -> None:
     logs.add_argument("job_id", metavar="ID")
     logs.add_argument(
         "--attempt", type=_positive_int, metavar="N", help="attempt number (default: the latest)"
@@ -520,38 +599,71 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream a running attempt's output until it ends",
     )
 
-    queue = command("queue", None, "pause, resume and limit queues")
-    queue_commands = _subcommands(queue, "queue_command", "ACTION")
-    command(
+
+@command("queue", None, "pause, resume and limit queues")
+def _queue(queue: _Parser) -> None:
+    actions = _subcommands(queue, "queue_command", "ACTION")
+    actions.add(
         "list",
         "queues.cmd_queue_list",
         "each queue: its counts, paused or not, its limit, its workers",
-        parent=queue_commands,
         json_out=True,
     )
     for name, help in (
         ("pause", "claim no job of these queues until resumed (running ones finish)"),
         ("resume", "claim the jobs of these paused queues again"),
     ):
-        verb = command(name, f"queues.cmd_queue_{name}", help, parent=queue_commands)
-        verb.add_argument("queues", nargs="+", metavar="Q")
-    limit = command(
+        actions.add(name, f"queues.cmd_queue_{name}", help, build=_queue_names)
+    actions.add(
         "limit",
         "queues.cmd_queue_limit",
         "at most N of the queue's jobs processing at once (none: no limit)",
-        parent=queue_commands,
+        build=_queue_limit,
     )
+
+
+def _queue_names(verb: _Parser) -> None:
+    verb.add_argument("queues", nargs="+", metavar="Q")
+
+
+def _queue_limit(limit: _Parser) -> None:
     limit.add_argument("queue", metavar="Q")
     limit.add_argument("limit", metavar="N|none")
-    schedule = command("schedule", None, "run commands on a cron schedule")
-    schedule_commands = _subcommands(schedule, "schedule_command", "ACTION")
-    add = command(
+
+
+@command("schedule", None, "run commands on a cron schedule")
+def _schedule(schedule: _Parser) -> None:
+    actions = _subcommands(schedule, "schedule_command", "ACTION")
+    actions.add(
         "add",
         "schedules.cmd_schedule_add",
         "add a schedule: a job enqueued at each tick of a cron expression",
-        parent=schedule_commands,
+        True,
+        _schedule_add,
+    )
+    actions.add(
+        "list",
+        "schedules.cmd_schedule_list",
+        "every schedule: its cron, zone, next run, last run, paused or not",
         json_out=True,
     )
+    for name, help, json_out in (
+        ("show", "a schedule's settings, recent runs and skipped ticks", True),
+        ("pause", "enqueue no run of a schedule until it is resumed", False),
+        ("resume", "fire a paused schedule again, from its next tick on", False),
+        ("remove", "delete a schedule (its jobs stay)", False),
+        ("run", "enqueue one run of a schedule now", True),
+    ):
+        actions.add(name, f"schedules.cmd_schedule_{name}", help, json_out, _schedule_name)
+
+
+def _schedule_name(verb: _Parser) -> None:
+    verb.add_argument("name", metavar="NAME")
+
+
+def _schedule_add(add: _Parser) -> None:
+    from queuectl.model import CATCH_UPS, OVERLAPS
+
     add.usage = "%(prog)s [options] NAME CRON [--] CMD..."
     add.add_argument("name", metavar="NAME", help="the schedule's name")
     add.add_argument(
@@ -589,38 +701,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_job_options(add)
     for refused in _REFUSED_BY_SCHEDULES:
         add.add_argument(refused, nargs="?", action=_Refused, help=argparse.SUPPRESS)
-    command(
-        "list",
-        "schedules.cmd_schedule_list",
-        "every schedule: its cron, zone, next run, last run, paused or not",
-        parent=schedule_commands,
-        json_out=True,
-    )
-    for name, help, json_out in (
-        ("show", "a schedule's settings, recent runs and skipped ticks", True),
-        ("pause", "enqueue no run of a schedule until it is resumed", False),
-        ("resume", "fire a paused schedule again, from its next tick on", False),
-        ("remove", "delete a schedule (its jobs stay)", False),
-        ("run", "enqueue one run of a schedule now", True),
-    ):
-        verb = command(
-            name,
-            f"schedules.cmd_schedule_{name}",
-            help,
-            parent=schedule_commands,
-            json_out=json_out,
-        )
-        verb.add_argument("name", metavar="NAME")
 
-    dlq = command("dlq", None, "the dead letter queue")
-    dlq_commands = _subcommands(dlq, "dlq_command", "ACTION")
-    dead = command(
-        "list",
-        "dlq.cmd_dlq_list",
-        "list dead jobs, newest first",
-        parent=dlq_commands,
-        json_out=True,
-    )
+
+@command("dlq", None, "the dead letter queue")
+def _dlq(dlq: _Parser) -> None:
+    actions = _subcommands(dlq, "dlq_command", "ACTION")
+    actions.add("list", "dlq.cmd_dlq_list", "list dead jobs, newest first", True, _dlq_list)
+    actions.add("retry", "dlq.cmd_dlq_retry", "move dead jobs back to pending", True, _dlq_retry)
+    actions.add("purge", "dlq.cmd_dlq_purge", "delete every dead job", json_out=True)
+
+
+def _dlq_list(dead: _Parser) -> None:
     dead.add_argument(
         "--limit",
         type=_positive_int,
@@ -628,53 +719,71 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="at most N jobs (default 1000; says so on stderr when there are more)",
     )
-    retry = command(
-        "retry",
-        "dlq.cmd_dlq_retry",
-        "move dead jobs back to pending",
-        parent=dlq_commands,
-        json_out=True,
-    )
+
+
+def _dlq_retry(retry: _Parser) -> None:
     retry.add_argument("job_ids", nargs="*", metavar="ID")
     retry.add_argument("--all", action="store_true", help="every dead job")
     _add_group(retry, "the dead jobs of this group")
-    command(
-        "purge", "dlq.cmd_dlq_purge", "delete every dead job", parent=dlq_commands, json_out=True
-    )
 
-    cancel = command("cancel", "jobs.cmd_cancel", "cancel jobs", json_out=True)
+
+@command("cancel", "jobs.cmd_cancel", "cancel jobs", json_out=True)
+def _cancel(cancel: _Parser) -> None:
     cancel.add_argument("job_ids", nargs="*", metavar="ID")
     _add_group(cancel, "every unfinished job of this group")
 
-    wait = command("wait", "jobs.cmd_wait", "wait for jobs to end; exit with their status")
+
+@command("wait", "jobs.cmd_wait", "wait for jobs to end; exit with their status")
+def _wait(wait: _Parser) -> None:
     wait.add_argument("job_ids", nargs="*", metavar="ID")
     _add_group(wait, "every job of this group, in index order")
+    wait.add_argument(
+        "--timeout", type=_duration, metavar="DUR", help="give up after this long (exit 124)"
+    )
+    _add_quiet(wait, "do not say on stderr how each job ended")
 
-    for name, help, group_help in (
-        ("hold", "keep pending or failed jobs from being claimed", "its pending and failed jobs"),
-        ("release", "let held jobs be claimed again", "its held jobs"),
-        (
-            "requeue",
-            "run finished jobs again (attempts start over; history stays)",
-            "its dead and canceled jobs (or --state)",
-        ),
-    ):
-        verb = command(name, f"workflows.cmd_{name}", help, json_out=True)
+
+def _jobs_verb(group_help: str) -> _Build:
+    """hold's, release's and requeue's arguments: job ids, or the jobs of a group."""
+
+    def build(verb: _Parser) -> None:
         verb.add_argument("job_ids", nargs="*", metavar="ID")
         _add_group(verb, f"the jobs of this group that apply: {group_help}")
-        if name == "requeue":
-            verb.add_argument(
-                "--state",
-                type=_state_list,
-                metavar="S[,S]",
-                help="with --group: the finished states to requeue (default dead,canceled)",
-            )
-    edit = command(
-        "edit",
-        "workflows.cmd_edit",
-        "change a pending or failed job (held or not), validated as at enqueue",
-        json_out=True,
+
+    return build
+
+
+command("hold", "workflows.cmd_hold", "keep pending or failed jobs from being claimed", True)(
+    _jobs_verb("its pending and failed jobs")
+)
+command("release", "workflows.cmd_release", "let held jobs be claimed again", True)(
+    _jobs_verb("its held jobs")
+)
+
+
+@command(
+    "requeue",
+    "workflows.cmd_requeue",
+    "run finished jobs again (attempts start over; history stays)",
+    json_out=True,
+)
+def _requeue(verb: _Parser) -> None:
+    _jobs_verb("its dead and canceled jobs (or --state)")(verb)
+    verb.add_argument(
+        "--state",
+        type=_state_list,
+        metavar="S[,S]",
+        help="with --group: the finished states to requeue (default dead,canceled)",
     )
+
+
+@command(
+    "edit",
+    "workflows.cmd_edit",
+    "change a pending or failed job (held or not), validated as at enqueue",
+    json_out=True,
+)
+def _edit(edit: _Parser) -> None:
     edit.add_argument("job_id", metavar="ID")
     edit.add_argument("--command", metavar="CMD", help="the new shell command line")
     edit.add_argument("--priority", type=_integer, metavar="P", help="higher runs first")
@@ -701,16 +810,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lock(edit, "the lock the job holds while it runs")
     _add_failure_policy(edit)
     _add_hooks(edit)
-    explain = command(
-        "explain", "workflows.cmd_explain", "say every reason a job is not running", json_out=True
-    )
-    explain.add_argument("job_id", metavar="ID")
-    wait.add_argument(
-        "--timeout", type=_duration, metavar="DUR", help="give up after this long (exit 124)"
-    )
-    _add_quiet(wait, "do not say on stderr how each job ended")
 
-    purge = command("purge", "jobs.cmd_purge", "delete finished jobs", json_out=True)
+
+@command("explain", "workflows.cmd_explain", "say every reason a job is not running", True)
+def _explain(explain: _Parser) -> None:
+    explain.add_argument("job_id", metavar="ID")
+
+
+@command("purge", "jobs.cmd_purge", "delete finished jobs", json_out=True)
+def _purge(purge: _Parser) -> None:
     purge.add_argument(
         "--state",
         required=True,
@@ -724,7 +832,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="only jobs that finished longer ago than this",
     )
 
-    stats = command("stats", "jobs.cmd_stats", "throughput, failures and run times", json_out=True)
+
+@command("stats", "jobs.cmd_stats", "throughput, failures and run times", json_out=True)
+def _stats(stats: _Parser) -> None:
     stats.add_argument(
         "--since",
         type=_window,
@@ -733,61 +843,67 @@ def build_parser() -> argparse.ArgumentParser:
         help="the window to look at (default 1h)",
     )
 
-    command(
-        "doctor",
-        "doctor.cmd_doctor",
-        "check the store and what runs on it: ok, warn or fail, with what to do",
-        json_out=True,
-    )
 
-    export = command(
-        "export",
-        "porting.cmd_export",
-        "write jobs, attempts, settings and schedules to stdout as JSON lines",
-    )
+@command(
+    "doctor",
+    "doctor.cmd_doctor",
+    "check the store and what runs on it: ok, warn or fail, with what to do",
+    json_out=True,
+)
+def _doctor(doctor: _Parser) -> None:
+    """No arguments but --db and --json."""
+
+
+@command(
+    "export",
+    "porting.cmd_export",
+    "write jobs, attempts, settings and schedules to stdout as JSON lines",
+)
+def _export(export: _Parser) -> None:
     export.add_argument(
         "--state", type=_state_list, metavar="S[,S]", help="only jobs in these states"
     )
     _add_group(export, "only the jobs of this group")
     export.add_argument("--with-output", action="store_true", help="with each attempt's output")
-    load = command(
-        "import",
-        "porting.cmd_import",
-        "read an export into this store, all or nothing; its config and queue settings "
-        "replace the store's",
-    )
+
+
+@command(
+    "import",
+    "porting.cmd_import",
+    "read an export into this store, all or nothing; its config and queue settings "
+    "replace the store's",
+)
+def _import(load: _Parser) -> None:
     load.add_argument("file", metavar="FILE", help="an export's file, or - for stdin")
 
-    config = command("config", None, "settings, stored in the store")
-    config_commands = _subcommands(config, "config_command", "ACTION")
-    command(
-        "show",
-        "config.cmd_config_show",
-        "show every setting",
-        parent=config_commands,
-        json_out=True,
+
+@command("config", None, "settings, stored in the store")
+def _config(config: _Parser) -> None:
+    actions = _subcommands(config, "config_command", "ACTION")
+    actions.add("show", "config.cmd_config_show", "show every setting", json_out=True)
+    actions.add("get", "config.cmd_config_get", "print one setting", True, _config_key)
+    actions.add("set", "config.cmd_config_set", "change one setting", build=_config_set)
+    actions.add(
+        "unset", "config.cmd_config_unset", "reset one setting to its default", build=_config_key
     )
-    get = command(
-        "get", "config.cmd_config_get", "print one setting", parent=config_commands, json_out=True
-    )
-    get.add_argument("key", metavar="KEY")
-    put = command("set", "config.cmd_config_set", "change one setting", parent=config_commands)
+
+
+def _config_key(verb: _Parser) -> None:
+    verb.add_argument("key", metavar="KEY")
+
+
+def _config_set(put: _Parser) -> None:
     put.add_argument("key", metavar="KEY", help="a setting's name (listed below)")
     put.add_argument("value", metavar="VALUE", help="its new value")
-    put.late_epilog = _config_keys  # type: ignore[attr-defined]
-    unset = command(
-        "unset",
-        "config.cmd_config_unset",
-        "reset one setting to its default",
-        parent=config_commands,
-    )
-    unset.add_argument("key", metavar="KEY")
+    put.late_epilog = _config_keys
 
-    dashboard = command(
-        "dashboard",
-        "dashboard.cmd_dashboard",
-        "serve the web dashboard, its JSON API and Prometheus metrics",
-    )
+
+@command(
+    "dashboard",
+    "dashboard.cmd_dashboard",
+    "serve the web dashboard, its JSON API and Prometheus metrics",
+)
+def _dashboard(dashboard: _Parser) -> None:
     dashboard.add_argument(
         "--host",
         default="127.0.0.1",
@@ -807,16 +923,16 @@ def build_parser() -> argparse.ArgumentParser:
         "$QUEUECTL_DASHBOARD_TOKEN)",
     )
 
-    completion = command(
-        "completion",
-        "completion.cmd_completion",
-        "print a shell completion script for bash, zsh or fish",
-    )
+
+@command(
+    "completion",
+    "completion.cmd_completion",
+    "print a shell completion script for bash, zsh or fish",
+)
+def _completion(completion: _Parser) -> None:
     completion.add_argument("shell", nargs="?", choices=("bash", "zsh", "fish"))
     # The job ids a script offers: `--ids PREFIX` prints those of the store, one a line.
     completion.add_argument("--ids", metavar="PREFIX", help=argparse.SUPPRESS)
-
-    return parser
 
 
 def _config_keys() -> str:
@@ -851,7 +967,7 @@ class Command:
         return self.load()(args)
 
 
-def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str):
+def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str) -> _Commands:
     """The sub-commands of `parser`. Not `required=True`: argparse would then report a
     missing COMMAND ahead of an unknown option (`queuectl --bogus` said "required:
     COMMAND"); a missing one is reported when the command runs, after those."""
@@ -860,7 +976,7 @@ def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str):
         parser.error(f"the following arguments are required: {metavar}")
 
     parser.set_defaults(handler=missing)
-    return parser.add_subparsers(dest=dest, metavar=metavar)
+    return cast(_Commands, parser.add_subparsers(dest=dest, metavar=metavar, action=_Commands))
 
 
 def _add_quiet(parser: argparse.ArgumentParser, help: str) -> None:

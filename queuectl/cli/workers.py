@@ -35,7 +35,7 @@ def cmd_worker_start(args: argparse.Namespace) -> int:
 
 
 def _run_pool(args: argparse.Namespace, location: str) -> int:
-    from queuectl.visible import log_to
+    from queuectl.logs import log_to
     from queuectl.worker import launch
 
     if not args.log_file:  # else the pool logs to that file once it has opened the store

@@ -15,7 +15,6 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Callable
 
 from queuectl import platform
@@ -114,6 +113,8 @@ class SqliteStore(SqlStore):
         where the folder allows. On a read-only file system with neither, immutable=1
         reads the file alone: safe there, as nothing can change it, unless a -wal file
         holds changes the file does not have yet."""
+        from pathlib import Path  # and urllib: read-only stores are rare, `run` needs neither
+
         uri = Path(os.path.abspath(self.location)).as_uri()
         try:
             with self._opening(f"{uri}?mode=ro", uri=True):

@@ -21,9 +21,9 @@ import urllib.parse
 from pathlib import Path
 
 from queuectl import platform
+from queuectl.logs import LOG_FORMAT, VisibleFormatter
 from queuectl.records import record
 from queuectl.store import backend_of
-from queuectl.visible import LOG_FORMAT, VisibleFormatter
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _NAME_LENGTH = 40  # of the store's part of the file name

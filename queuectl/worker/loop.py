@@ -15,10 +15,10 @@ from typing import Callable
 from queuectl import lifecycle, platform, policy
 from queuectl.config import Config
 from queuectl.errors import StoreError, StoreUnavailable
+from queuectl.logs import log_to
 from queuectl.model import Attempt, Job, Lease, WorkerInfo
 from queuectl.records import record
 from queuectl.store.base import Store
-from queuectl.visible import log_to
 from queuectl.worker import logfile, runner
 from queuectl.worker.outage import Outage
 

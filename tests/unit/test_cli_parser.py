@@ -29,3 +29,31 @@ def test_every_command_names_a_function_that_exists():
 
 def test_every_command_has_a_handler():
     assert all(handler is not None for _, handler in handlers(build_parser()))
+
+
+def test_a_lazy_parser_builds_only_the_commands_it_parses():
+    parser = build_parser(lazy=True)
+    parser.parse_args(["worker", "stop", "--wait"])
+    top = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    built = [name for name, sub in top.choices.items() if isinstance(sub, argparse.ArgumentParser)]
+    assert built == ["worker"]
+    worker = top.choices["worker"]
+    nested = next(a for a in worker._actions if isinstance(a, argparse._SubParsersAction))
+    assert [n for n, sub in nested.choices.items() if isinstance(sub, argparse.ArgumentParser)] == [
+        "stop"
+    ]
+
+
+def test_a_lazy_parser_shows_the_same_help_as_the_whole_tree():
+    full = build_parser()
+    paths = [command.split()[1:] for command, _ in handlers(full)]
+    for words in [[], *paths]:
+        lazy, whole = build_parser(lazy=True), full
+        for word in words:
+            lazy = next(
+                a for a in lazy._actions if isinstance(a, argparse._SubParsersAction)
+            ).parser(word)
+            whole = next(
+                a for a in whole._actions if isinstance(a, argparse._SubParsersAction)
+            ).choices[word]
+        assert lazy.format_help() == whole.format_help(), words

@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from queuectl.visible import LINE_BREAKS, VisibleFormatter, visible
+from queuectl.logs import VisibleFormatter
+from queuectl.visible import LINE_BREAKS, visible
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,29 @@
+"""How the pool and its workers log: one line a message, with the job strings in it made
+visible. Apart from `visible`, so that a command that prints no log does not import
+`logging` (a tenth of `queuectl run`'s start-up)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TextIO
+
+from queuectl.visible import visible
+
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(message)s"  # of the pool's log
+
+
+class VisibleFormatter(logging.Formatter):
+    """Log lines carry job ids and errors: each is one line, with nothing hidden in it."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        shown = logging.makeLogRecord(record.__dict__)  # other handlers get the record as it was
+        shown.message = visible(record.message)
+        return super().formatMessage(shown)
+
+
+def log_to(stream: TextIO | None = None) -> None:
+    """How the pool and its workers log (to stderr by default): one line a message, job
+    strings made visible."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(VisibleFormatter(LOG_FORMAT))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])

@@ -1,0 +1,51 @@
+"""`queuectl run` starts quickly (issue 15; its time is measured by `python -m bench`, not
+here): what it imports is checked instead. Neither `dataclasses` nor `inspect` (a third of
+the start-up once), nor the use cases and modules of other commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import Cli
+
+# Run the CLI's main as the console script does, then name the modules it imported: those
+# loaded before it (by site, or a .pth file such as an editable install's) do not count.
+MODULES_AFTER = (
+    "import sys\n"
+    "before = set(sys.modules)\n"
+    "from queuectl.cli import main\n"
+    "status = main(sys.argv[1:])\n"
+    "print(' '.join(sorted(set(sys.modules) - before)), file=sys.stderr)\n"
+    "sys.exit(status)\n"
+)
+NOT_FOR_RUN = {
+    "dataclasses",
+    "inspect",
+    "logging",
+    "pathlib",
+    "subprocess",
+    "queuectl.cron",
+    "queuectl.logs",
+    "queuectl.service.doctor",
+    "queuectl.service.schedules",
+    "queuectl.service.workflows",
+    "queuectl.worker",
+}
+
+
+def test_run_imports_only_what_it_needs(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    cli = Cli(str(tmp_path / "queuectl.db"), home)
+    result = subprocess.run(
+        [sys.executable, "-c", MODULES_AFTER, "run", "true"],
+        capture_output=True,
+        text=True,
+        env=cli.env,
+        cwd=home,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert cli.ok("show", result.stdout.strip())
+    assert not NOT_FOR_RUN & set(result.stderr.split())
