@@ -144,7 +144,8 @@ def _no_worker_hint() -> None:
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
     if args.file is not None or args.json_text == "-":
-        specs, label = _parse_jobs(_read_text(args.file or "-"), batch=True)
+        path = "-" if args.file is None else args.file
+        specs, label = _parse_jobs(_read_text(path), batch=True)
     else:
         specs, label = _parse_jobs(args.json_text, batch=False)
     enqueued = service.enqueue(open_store(args), specs, os.getcwd(), label, os.environ)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 
 from queuectl import service
@@ -21,7 +22,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     store = open_store(args)
     if args.file == "-":
-        counts = service.import_lines(store, sys.stdin.buffer)
+        # Read it all first: the import's transaction holds the store's writers up, and a
+        # pipe may be slow to fill.
+        lines = io.BytesIO(sys.stdin.buffer.read())
+        counts = service.import_lines(store, lines)
     else:
         try:
             with open(args.file, "rb") as source:

@@ -18,17 +18,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Callable, NamedTuple
 
 from queuectl import cron, lifecycle
-from queuectl.config import setting
+from queuectl.config import Config, setting
 from queuectl.errors import Taken, UserError, quote
 from queuectl.hooks import HookDuty
+from queuectl.inputs import plain_text
+from queuectl.jobspec import build_job
+from queuectl.lifecycle import dependency_cycle
 from queuectl.model import (
     ACCEPTS,
     CATCH_UPS,
+    ENQUEUED,
     LIVE,
     OVERLAPS,
     PENDING,
     PROCESSING,
+    SKIPPED,
     STATES,
+    TERMINAL,
     WAITING,
     Attempt,
     Gate,
@@ -37,19 +43,21 @@ from queuectl.model import (
     Tick,
 )
 from queuectl.records import MISSING, fields
+from queuectl.service.schedules import REFUSED_KEYS
 from queuectl.store.base import JobExport, Store, StoreSettings
 
 FORMAT = "queuectl-export"
 VERSION = 1
 BATCH = 500  # jobs handed to the store at a time
 MOVED_ERROR = "exported while running: put back"
-GATE_KINDS = ("queue:", "group:", "lock:")
+GATE_KINDS = ("queue", "group", "lock")
 
 # Times, as integer milliseconds in the file.
 _MOMENTS = frozenset(
     ("run_at", "created_at", "updated_at", "started_at", "finished_at")
     + ("fired_through", "next_fire_at", "tick", "at")
 )
+_LATEST_MS = 10**14  # a time in the file is before this (the year 5138)
 # What a job's row holds only while it runs or that the store works out: not in the file.
 _JOB_DERIVED: dict[str, Any] = {
     "worker_id": None,
@@ -60,6 +68,13 @@ _JOB_DERIVED: dict[str, Any] = {
     "gate": None,
 }
 _JOB_DERIVED_NAMES = tuple(_JOB_DERIVED)
+# A job's fields that enqueue checks (its checks are the import's), and the defaults they
+# are checked against (a job's own values are all given).
+_ENQUEUED_KEYS = (
+    *("id", "command", "max_retries", "queue", "priority", "timeout", "cwd", "env", "after"),
+    *("group", "lock", "unique_key", "retry_on", "no_retry_on", "on_success", "on_failure"),
+)
+_DEFAULTS = Config.from_stored({})
 _LINE_KINDS = ("job", "config", "gate", "schedule", "end")
 
 
@@ -164,6 +179,7 @@ class _Reader:
         self.number = 0
         self.said: dict[tuple[str, str], int] = {}  # ("job", id) or ("schedule", name): line
         self.live_keys: set[str] = set()
+        self.waits_for: dict[str, list[str]] = {}  # a job of the file: the jobs it waits for
         self.counts = {"jobs": 0, "attempts": 0, "gates": 0, "schedules": 0}
         self.settings = StoreSettings(config={}, gates=[], schedules=[])
 
@@ -189,6 +205,14 @@ class _Reader:
                 self._setting(kind, data)
         if not ended:
             raise self._error("the file ends before its end line: it is cut short")
+        if ("config", "") not in self.said:
+            raise self._error("the file ends with no config line: an export has one")
+        cycle = dependency_cycle(self.waits_for)
+        if cycle:
+            line = self.said["job", cycle[0]]
+            raise UserError(
+                f"line {line}: the waits form a cycle: {' -> '.join(map(quote, cycle))}"
+            )
         if batch:
             yield batch
         yield self.settings
@@ -203,8 +227,8 @@ class _Reader:
             if not text.strip():
                 continue
             try:
-                data = json.loads(text)
-            except ValueError:  # UnicodeDecodeError too
+                data = json.loads(text, parse_constant=_no_constant)
+            except (ValueError, RecursionError):  # UnicodeDecodeError too
                 raise self._error("not a line of UTF-8 JSON (the file may be cut short)") from None
             if not isinstance(data, dict):
                 raise self._error("not a JSON object")
@@ -243,8 +267,7 @@ class _Reader:
         self._only_keys(data, ("job", "attempts", "waits", "hooks"), "a job line")
         job = self._decoded(Job, data["job"], "job", _JOB_DERIVED)
         self._say_once(("job", job.id))
-        if job.state not in STATES:
-            raise self._error(f"job {quote(job.id)} has an unknown state {quote(job.state)}")
+        self._check_job(job)
         running = job.state == PROCESSING
         if running:  # its attempt given back, as a lease's expiry would
             moved = lifecycle.after_release(job, self.now)
@@ -257,14 +280,37 @@ class _Reader:
         attempts = [
             self._attempt(job.id, item, running) for item in self._list(data, "attempts", job.id)
         ]
+        numbers = [attempt.number for attempt in attempts]
+        if len(set(numbers)) < len(numbers) or min(numbers, default=1) < 1:
+            raise self._error(f"job {quote(job.id)}: attempt numbers are 1, 2, ... each once")
         waits = [self._wait(job, item) for item in self._list(data, "waits", job.id)]
-        duties = [
-            self._decoded(HookDuty, item, "hook", given={"job_id": job.id})
-            for item in self._list(data, "hooks", job.id)
-        ]
+        if len(set(waits)) < len(waits):
+            raise self._error(f"job {quote(job.id)}: a wait is listed twice")
+        if waits:
+            self.waits_for[job.id] = [dep for dep, _ in waits]
+        duties = [self._duty(job.id, item) for item in self._list(data, "hooks", job.id)]
         self.counts["jobs"] += 1
         self.counts["attempts"] += len(attempts)
         return JobExport(job, attempts, waits, duties)
+
+    def _check_job(self, job: Job) -> None:
+        """What enqueue checks of a job's fields, and that its counts make sense."""
+        if job.state not in STATES:
+            raise self._error(f"job {quote(job.id)} has an unknown state {quote(job.state)}")
+        if min(job.attempts, job.attempt_number) < 0 or job.attempts > job.attempt_number:
+            raise self._error(f"job {quote(job.id)}: attempts and attempt_number do not fit")
+        spec = {key: getattr(job, key) for key in _ENQUEUED_KEYS}
+        spec = {key: value for key, value in spec.items() if value not in (None, [], {})}
+        try:
+            build_job(spec, _DEFAULTS, self.now, job.cwd)
+        except UserError as exc:
+            raise self._error(f"job {quote(job.id)}: {exc}") from None
+
+    def _duty(self, job_id: str, data: Any) -> HookDuty:
+        duty = self._decoded(HookDuty, data, "hook", given={"job_id": job_id})
+        if duty.state not in TERMINAL:
+            raise self._error(f"job {quote(job_id)}: a hook is for a job that ended")
+        return duty
 
     def _list(self, data: dict[str, Any], key: str, job_id: str) -> list[Any]:
         items = data.get(key, [])
@@ -340,10 +386,16 @@ class _Reader:
     def _gate(self, data: Any) -> Gate:
         gate = self._decoded(Gate, data, "gate", given={"running": 0})
         self._say_once(("gate", gate.name))
-        if not gate.name.startswith(GATE_KINDS) or gate.name.endswith(":"):
-            raise self._error(f"a gate's name is {', '.join(kind + 'NAME' for kind in GATE_KINDS)}")
+        kind, _, name = gate.name.partition(":")
+        if kind not in GATE_KINDS or not name:
+            raise self._error(f"a gate's name is {', '.join(k + ':NAME' for k in GATE_KINDS)}")
         if gate.max_running is not None and gate.max_running < 1:
             raise self._error(f"gate {quote(gate.name)}: max_running must be at least 1")
+        # Only a queue is paused or limited at will; a lock admits one, a group its %N.
+        if kind != "queue" and (
+            gate.paused or gate.max_running is None or (kind == "lock" and gate.max_running != 1)
+        ):
+            raise self._error(f"gate {quote(gate.name)}: a {kind}'s gate is not paused this way")
         return gate
 
     def _schedule(self, data: dict[str, Any]) -> tuple[Schedule, list[Tick]]:
@@ -359,13 +411,21 @@ class _Reader:
                 f"schedule {quote(schedule.name)}: overlap is {' or '.join(OVERLAPS)}, "
                 f"catch_up {' or '.join(CATCH_UPS)}"
             )
-        if not isinstance(schedule.spec.get("command"), str):
-            raise self._error(f"schedule {quote(schedule.name)}: its spec has no command")
+        refused = [key for key in REFUSED_KEYS if key in schedule.spec]
+        try:
+            if refused:
+                raise UserError(f"a schedule's jobs take no {quote(refused[0])}")
+            build_job(schedule.spec, _DEFAULTS, self.now, str(schedule.spec.get("cwd") or "/"))
+        except UserError as exc:
+            raise self._error(f"schedule {quote(schedule.name)}: {exc}") from None
         ticks = data.get("ticks", [])
         if not isinstance(ticks, list):
             raise self._error(f"schedule {quote(schedule.name)}: ticks must be a list")
         given = {"schedule": schedule.name}
-        return schedule, [self._decoded(Tick, tick, "tick", given) for tick in ticks]
+        read = [self._decoded(Tick, tick, "tick", given) for tick in ticks]
+        if any(tick.outcome not in (ENQUEUED, SKIPPED) for tick in read):
+            raise self._error(f"schedule {quote(schedule.name)}: a tick is enqueued or skipped")
+        return schedule, read
 
     # --- fields ------------------------------------------------------------------------
 
@@ -403,8 +463,8 @@ class _Reader:
                     raise self._error(f"a {what}'s {item.name} must not be null")
                 values[item.name] = None
             elif item.moment:
-                if type(value) is not int:
-                    raise self._error(f"a {what}'s {item.name} must be milliseconds (an integer)")
+                if type(value) is not int or not 0 <= value < _LATEST_MS:
+                    raise self._error(f"a {what}'s {item.name} must be milliseconds since 1970")
                 values[item.name] = value / 1000.0
             elif item.check(value):
                 values[item.name] = float(value) if item.number else value
@@ -415,7 +475,7 @@ class _Reader:
     def _end(self, data: dict[str, Any]) -> None:
         self._only_keys(data, ("end",), "the end line")
         told = data["end"].get("jobs") if isinstance(data["end"], dict) else None
-        if told != self.counts["jobs"]:
+        if type(told) is not int or told != self.counts["jobs"]:
             raise self._error(
                 f"the end line counts {quote(told)} jobs, the file holds {self.counts['jobs']}"
             )
@@ -427,11 +487,11 @@ def _stored(value: Any) -> Any:
 
 
 def _texts(value: Any) -> bool:
-    return type(value) is list and all(type(item) is str for item in value)
+    return type(value) is list and all(_text(item) for item in value)
 
 
 def _text_map(value: Any) -> bool:
-    return type(value) is dict and all(type(item) is str for item in value.values())
+    return type(value) is dict and all(_text(k) and _text(v) for k, v in value.items())
 
 
 def _of_type(*types: type) -> Callable[[Any], bool]:
@@ -439,10 +499,22 @@ def _of_type(*types: type) -> Callable[[Any], bool]:
     return lambda value: type(value) in types
 
 
+def _text(value: Any) -> bool:
+    return type(value) is str and plain_text(value)
+
+
+def _integer(value: Any) -> bool:
+    return type(value) is int and -(2**63) <= value < 2**63  # what a column holds
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a store holds")
+
+
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "str": (_of_type(str), "text"),
-    "int": (_of_type(int), "an integer"),
-    "float": (_of_type(int, float), "a number"),
+    "str": (_text, "UTF-8 text without NUL"),
+    "int": (_integer, "an integer of 64 bits"),
+    "float": (lambda value: _integer(value) or type(value) is float, "a number"),
     "bool": (_of_type(bool), "true or false"),
     "dict[str, str]": (_text_map, "an object of texts"),
     "dict[str, Any]": (_of_type(dict), "an object"),

@@ -91,23 +91,32 @@ def _grouped(rows: Iterable[Row], convert: Callable[[Row], T]) -> dict[str, list
 def import_parts(
     store: SqlStore, parts: Iterable[Sequence[JobExport] | StoreSettings], now: float
 ) -> None:
+    settings = None
     try:
         with store._transaction():
-            store._rows("lock_gates")  # PostgreSQL: no claim counts a slot meanwhile
             for part in parts:
                 if isinstance(part, StoreSettings):
-                    _import_settings(store, part)
+                    settings = part  # applied once every job is in (the file's last part)
                 else:
                     _import_jobs(store, part)
+            # PostgreSQL: from here on no claim takes a slot and no enqueue picks a gate;
+            # taken only now, so that the reading of a long file holds no one up.
+            store._rows("lock_gates")
+            if settings is not None:
+                _import_settings(store, settings)
             store._rows("regate_jobs")
             store._rows("recount_gates")
             store._rows("awaited_by_waits")
             _check_waits(store)
             store._announce("import")
     except store._duplicate_key:
-        # Only a file that names one id or live unique key twice gets here (the import
-        # service refuses one first): the ids and keys of the store are checked below.
-        raise Conflict("the file names one job id or unique key twice") from None
+        # The import service refuses a file that names an id, unique key or attempt twice,
+        # and the ids, keys and names this store holds are checked first: only a job or
+        # schedule added by someone else meanwhile, with the same id or key, gets here.
+        raise Conflict(
+            "a job id, unique key or schedule name of the file was taken meanwhile: "
+            "nothing was imported"
+        ) from None
 
 
 def _import_jobs(store: SqlStore, batch: Sequence[JobExport]) -> None:
@@ -126,7 +135,7 @@ def _import_jobs(store: SqlStore, batch: Sequence[JobExport]) -> None:
                 "this store",
                 ("job", keys[row["unique_key"]]),
             )
-    store._many("import_job", [{**job_params(e.job), "waiting_on": len(e.waits)} for e in batch])
+    store._many("import_job", [{**job_params(e.job), "waiting_on": 0} for e in batch])
     store._many("import_attempt", [attempt_params(a) for e in batch for a in e.attempts])
     store._many(
         "insert_dependency",
@@ -136,6 +145,9 @@ def _import_jobs(store: SqlStore, batch: Sequence[JobExport]) -> None:
             for dep, on in entry.waits
         ],
     )
+    waiting = [entry.job.id for entry in batch if entry.waits]
+    if waiting:
+        store._rows("count_waiting", {"ids": store._list(waiting)})
     store._many(
         "import_hook_duty",
         [

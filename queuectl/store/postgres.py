@@ -31,7 +31,7 @@ from queuectl.errors import SchemaTooNew, StoreError, StoreUnavailable
 from queuectl.store import display_location, queries
 from queuectl.store.base import RunTimes, ServerFacts, Waiter
 from queuectl.store.rows import ms
-from queuectl.store.sqlstore import Row, SqlStore
+from queuectl.store.sqlstore import GatesBusy, Row, SqlStore
 
 # pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(schema)): taken by the transaction that
 # creates or upgrades the schema, so hosts that start at once migrate one after the other.
@@ -40,6 +40,7 @@ CONNECT_TIMEOUT = 10  # seconds, unless the URL sets connect_timeout
 CLOCK_REFRESH = 30.0  # seconds between readings of the server's clock
 NOTIFY_SLICE = 0.1  # seconds between checks of `interrupted` while waiting for a NOTIFY
 RELISTEN_INTERVAL = 1.0  # seconds between attempts to restore a lost LISTEN connection
+GATES_WAIT_MS = 50  # how long a chore (pruning locks' gates) waits for the gates' lock
 
 DatabaseErrors = (psycopg.OperationalError, psycopg.InterfaceError)
 # The server's clock and connection figures, for `server_facts`: what superusers (and, from
@@ -280,6 +281,15 @@ class PostgresStore(SqlStore):
                     yield conn
             finally:
                 self._depth -= 1
+
+    def _lock_gates_briefly(self) -> None:
+        # Called first in its transaction: the failed LOCK rolls back nothing else.
+        with self._guard() as conn:
+            conn.execute(f"SET LOCAL lock_timeout = '{GATES_WAIT_MS}ms'")
+            try:
+                conn.execute(self._queries["lock_gates"].text)
+            except psycopg.errors.LockNotAvailable:
+                raise GatesBusy from None
 
     @contextmanager
     def _snapshot(self) -> Iterator[None]:

@@ -76,6 +76,12 @@ from queuectl.store.rows import (
 )
 
 Row = Mapping[str, Any]
+
+
+class GatesBusy(Exception):
+    """The gates' lock could not be had soon: a chore gives up until next time."""
+
+
 TICKS_KEPT = 100  # of each schedule: what `schedule show` tells of its skipped ticks
 _UNIQUE_TRIES = 5  # inserts of a job whose key's holder keeps ending meanwhile
 _CONDITION_TEXT = {"success": "complete", "failure": "end dead or canceled"}
@@ -579,8 +585,10 @@ class SqlStore(Store):
 
     def edit(self, job: NewJob, now: float) -> None:
         with self._transaction():
-            self._require_states([job.id], WAITING, "edited")
+            # The gates first, the job's row then: the order of pause, limit and import
+            # (PostgreSQL: the other order deadlocks with them).
             self._rows("read_gates")
+            self._require_states([job.id], WAITING, "edited")
             self._add_locks([job.lock])
             self._rows("edit_job", new_job_params(job, now))
             self._announce("edit")
@@ -699,9 +707,17 @@ class SqlStore(Store):
         return [gate_from_row(row) for row in self._rows("gates")]
 
     def prune_lock_gates(self) -> int:
-        with self._transaction():
-            self._rows("lock_gates")
-            return self._count("prune_lock_gates", {})
+        try:
+            with self._transaction():
+                self._lock_gates_briefly()
+                return self._count("prune_lock_gates", {})
+        except GatesBusy:
+            return 0  # the next prune will do
+
+    def _lock_gates_briefly(self) -> None:
+        """lock_gates, for a chore that may wait: PostgreSQL raises `GatesBusy` rather than
+        wait long, as every claim would queue behind the wait."""
+        self._rows("lock_gates")
 
     def gate(self, name: str) -> Gate | None:
         row = self._row("gate", {"name": name})

@@ -263,6 +263,98 @@ BAD_FILES = {
 }
 
 
+def edited(lines: list[str], number: int, change) -> list[str]:
+    """The lines with line `number`'s object changed by `change(data)`."""
+    data = json.loads(lines[number - 1])
+    change(data)
+    return replaced(lines, number, json.dumps(data))
+
+
+def inserted(lines: list[str], number: int, text: str) -> list[str]:
+    return lines[: number - 1] + [text] + lines[number - 1 :]
+
+
+HOOK = {"command": "x", "cwd": "/", "env": {}, "exit_code": None, "attempt": 1}
+ATTEMPT = {"number": 1, "worker_id": "w", "started_at": 1, "finished_at": 2, "outcome": "failed"}
+BAD_FILES.update(
+    {
+        "a wait listed twice": (
+            lambda lines: edited(
+                lines, 3, lambda d: d.update(waits=[{"id": "x1", "on": "any"}] * 2)
+            ),
+            3,
+            "a wait is listed twice",
+        ),
+        "waits in a cycle": (
+            lambda lines: edited(lines, 3, lambda d: d.update(waits=[{"id": "x2", "on": "any"}])),
+            3,
+            "the waits form a cycle: 'x2' -> 'x2'",
+        ),
+        "a paused lock": (
+            lambda lines: inserted(
+                lines, 5, '{"gate":{"name":"lock:L","paused":true,"max_running":1}}'
+            ),
+            5,
+            "a lock's gate is not paused this way",
+        ),
+        "an unknown failure word": (
+            lambda lines: edited(lines, 2, lambda d: d["job"].update(retry_on=["zzz"])),
+            2,
+            "'zzz' is not an exit code",
+        ),
+        "a schedule's job of a bad priority": (
+            lambda lines: edited(lines, 5, lambda d: d["schedule"]["spec"].update(priority="high")),
+            5,
+            "priority",
+        ),
+        "a number too big": (
+            lambda lines: edited(lines, 2, lambda d: d["job"].update(priority=2**70)),
+            2,
+            "an integer of 64 bits",
+        ),
+        "a time too far": (
+            lambda lines: edited(lines, 2, lambda d: d["job"].update(run_at=10**20)),
+            2,
+            "milliseconds since 1970",
+        ),
+        "a lone surrogate": (
+            lambda lines: replaced(
+                lines, 2, lines[1].replace('"command":"true"', '"command":"\\ud800"')
+            ),
+            2,
+            "UTF-8 text without NUL",
+        ),
+        "NaN": (
+            lambda lines: replaced(lines, 2, lines[1].replace('"timeout":null', '"timeout":NaN')),
+            2,
+            "not a line of UTF-8 JSON",
+        ),
+        "JSON nested too deep": (
+            lambda lines: replaced(lines, 2, '{"job":' + "[" * 100_000 + "]" * 100_000 + "}"),
+            2,
+            "not a line of UTF-8 JSON",
+        ),
+        "a hook of a job still pending": (
+            lambda lines: edited(
+                lines,
+                3,
+                lambda d: d.update(
+                    hooks=[{**HOOK, "state": "pending", "last_error": None, "created_at": 1}]
+                ),
+            ),
+            3,
+            "a hook is for a job that ended",
+        ),
+        "an attempt number twice": (
+            lambda lines: edited(lines, 3, lambda d: d.update(attempts=[ATTEMPT, ATTEMPT])),
+            3,
+            "attempt numbers are 1, 2, ... each once",
+        ),
+        "no config line": (lambda lines: lines[:3] + lines[4:], 5, "no config line"),
+    }
+)
+
+
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_a_bad_file_imports_nothing_and_names_its_line(cli, valid, tmp_path, case):
     spoil, line, told = BAD_FILES[case]
@@ -331,3 +423,25 @@ def test_a_job_may_wait_for_a_live_job_of_the_store(cli, tmp_path):
     finally:
         store.close()
     assert cli.json("explain", "w")["reasons"][0]["code"] == "dependency"
+
+
+def test_an_import_counts_the_running_jobs_of_the_store_through_the_files_gates(tmp_path, location):
+    other = cli_on(str(tmp_path / "other.db"), tmp_path, "other")
+    other.ok("queue", "limit", "q", "1")
+    other.ok("run", "--id", "waiting", "--queue", "q", "true")
+    store = open_store(location)
+    try:
+        store.enqueue([new("busy", queue="q", run_at=T0)], T0)
+        busy = store.claim("w1", None, T0 + 1, 30.0)
+        assert busy is not None and busy.id == "busy"
+        target = cli_on(location, tmp_path, "t")
+        target.ok("import", "-", input=other.ok("export"))
+        assert store.gate("queue:q").running == 1  # the store's own running job counts
+        assert store.claim("w2", None, T0 + 10_000, 30.0) is None  # the limit is full
+        transition = lifecycle.after_attempt(busy, 0, None, T0 + 2, CONFIG)
+        attempt = Attempt("busy", 1, "w1", T0 + 1, T0 + 2, 0, None)
+        assert store.finish(Lease("busy", "w1", 1), transition, attempt, T0 + 2)
+        assert store.gate("queue:q").running == 0  # its end freed the slot it took
+        assert store.claim("w2", None, T0 + 10_000, 30.0).id == "waiting"
+    finally:
+        store.close()

@@ -199,12 +199,14 @@ def _take_ended_locks(location: str, rounds: int) -> None:
         store.close()
 
 
-def _prune_over_and_over(location: str, rounds: int) -> None:
+def _prune_until(location: str, ready, done) -> None:
     from queuectl.store import open_store
 
     store = open_store(location)
     try:
-        for _ in range(rounds):
+        store.prune_lock_gates()
+        ready.put(True)
+        while not done.is_set():
             store.prune_lock_gates()
     finally:
         store.close()
@@ -213,15 +215,20 @@ def _prune_over_and_over(location: str, rounds: int) -> None:
 def test_pruning_beside_enqueues_never_leaves_a_locked_job_without_its_gate(store, location):
     rounds = 200
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_take_ended_locks, args=(location, rounds))]
-    procs += [ctx.Process(target=_prune_over_and_over, args=(location, 2000)) for _ in range(2)]
-    for proc in procs:
+    ready, done = ctx.Queue(), ctx.Event()
+    pruners = [ctx.Process(target=_prune_until, args=(location, ready, done)) for _ in range(2)]
+    for proc in pruners:
         proc.start()
-    procs[0].join(120)
-    for proc in procs[1:]:
-        proc.terminate()  # enough pruning: the enqueues are done
+    for _ in pruners:  # pruning before the first enqueue, and all along them
+        ready.get(timeout=60)
+    enqueuer = ctx.Process(target=_take_ended_locks, args=(location, rounds))
+    enqueuer.start()
+    enqueuer.join(120)
+    done.set()
+    for proc in pruners:
         proc.join(30)
-    assert procs[0].exitcode == 0
+        assert proc.exitcode == 0
+    assert enqueuer.exitcode == 0
     # Every live job's lock has its gate, so each of them is claimed.
     assert store.prune_lock_gates() == 0
     assert len({gate.name for gate in store.gates()}) == rounds

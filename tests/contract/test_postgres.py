@@ -169,6 +169,24 @@ def test_a_limit_waits_for_a_pause_in_flight_and_keeps_it(pg_location):
         store.close()
 
 
+def test_pruning_locks_gives_up_at_once_while_the_gates_are_busy(pg_location):
+    """A pool's prune of old locks' gates waits for the gates' lock only briefly: every
+    claim would queue behind a long wait (a long enqueue holds the lock)."""
+    import psycopg
+
+    store = open_store(pg_location)
+    try:
+        store.enqueue([new("a", lock="L")], T0)
+        store.cancel(["a"], T0)
+        with psycopg.connect(pg_location) as busy:
+            busy.execute("LOCK TABLE queuectl_gates IN ROW EXCLUSIVE MODE")  # as an enqueue
+            assert store.prune_lock_gates() == 0  # gave up; the store is still usable
+            assert store.gate("lock:L") is not None
+        assert store.prune_lock_gates() == 1
+    finally:
+        store.close()
+
+
 def _open_and_enqueue(location: str, name: str, barrier, out) -> None:
     try:
         barrier.wait(60)

@@ -940,14 +940,17 @@ DELETE FROM queuectl_gates WHERE left(name, 6) = 'queue:'
 DELETE FROM queuectl_config
 
 -- name: regate_jobs
--- Each live job's gate as insert_job chooses it, after an import changed the gates.
-UPDATE queuectl_jobs j
-   SET gate = CASE WHEN "lock" IS NOT NULL THEN 'lock:' || "lock"
-                   WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || j."group")
-                   THEN 'group:' || "group"
-                   WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'queue:' || j.queue)
-                   THEN 'queue:' || queue END
- WHERE state IN ('pending', 'failed', 'processing')
+-- Each live job's gate as insert_job chooses it, after an import changed the gates. Only
+-- the rows whose gate changes are written (PostgreSQL: locked), so that running jobs whose
+-- gates stay as they were are not held up.
+UPDATE queuectl_jobs AS j SET gate = n.gate
+  FROM (SELECT id, CASE WHEN "lock" IS NOT NULL THEN 'lock:' || "lock"
+                        WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'group:' || live."group")
+                        THEN 'group:' || "group"
+                        WHEN EXISTS (SELECT 1 FROM queuectl_gates WHERE name = 'queue:' || live.queue)
+                        THEN 'queue:' || queue END AS gate
+          FROM queuectl_jobs live WHERE state IN ('pending', 'failed', 'processing')) AS n
+ WHERE j.id = n.id AND j.gate IS DISTINCT FROM n.gate
 
 -- name: recount_gates
 -- The processing jobs through each gate, as the end of each attempt will free its slots.

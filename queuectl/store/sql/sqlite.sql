@@ -866,14 +866,17 @@ DELETE FROM gates WHERE substr(name, 1, 6) = 'queue:'
 DELETE FROM config
 
 -- name: regate_jobs
--- Each live job's gate as insert_job chooses it, after an import changed the gates.
-UPDATE jobs
-   SET gate = CASE WHEN "lock" IS NOT NULL THEN 'lock:' || "lock"
-                   WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || jobs."group")
-                   THEN 'group:' || "group"
-                   WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'queue:' || jobs.queue)
-                   THEN 'queue:' || queue END
- WHERE state IN ('pending', 'failed', 'processing')
+-- Each live job's gate as insert_job chooses it, after an import changed the gates. Only
+-- the rows whose gate changes are written (PostgreSQL: locked), so that running jobs whose
+-- gates stay as they were are not held up.
+UPDATE jobs AS j SET gate = n.gate
+  FROM (SELECT id, CASE WHEN "lock" IS NOT NULL THEN 'lock:' || "lock"
+                        WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'group:' || live."group")
+                        THEN 'group:' || "group"
+                        WHEN EXISTS (SELECT 1 FROM gates WHERE name = 'queue:' || live.queue)
+                        THEN 'queue:' || queue END AS gate
+          FROM jobs live WHERE state IN ('pending', 'failed', 'processing')) AS n
+ WHERE j.id = n.id AND j.gate IS NOT n.gate
 
 -- name: recount_gates
 -- The processing jobs through each gate, as the end of each attempt will free its slots.
