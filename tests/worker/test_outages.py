@@ -21,7 +21,11 @@ import pytest
 
 from tests.conftest import Cli, Pool, wait_for
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file systems")
+# One worker runs the module, so the module's private cluster is made once.
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX file systems"),
+    pytest.mark.xdist_group("private_cluster"),
+]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

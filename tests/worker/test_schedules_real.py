@@ -12,7 +12,9 @@ from pathlib import Path
 
 from queuectl.durations import parse_time
 from queuectl.store import open_store
-from tests.conftest import Cli
+from tests.conftest import Cli, one_at_a_time
+
+pytestmark = one_at_a_time  # it bounds lateness
 
 MINUTE = 60.0
 LATEST = 5.0  # seconds after its tick by which a run must be enqueued (SPEC: within 1 s)
