@@ -125,6 +125,11 @@ def store(location: str):
     opened.close()  # an open file cannot be deleted on Windows
 
 
+# pyproject runs the suite on pytest-xdist workers with `--dist loadgroup`: the tests of one
+# xdist_group run one after another on one worker. These measure CPU time or lateness, or
+# load the machine enough to upset such a measurement: no two of them run side by side.
+one_at_a_time = pytest.mark.xdist_group("one_at_a_time")
+
 # Where a process's CPU time can be read (/proc): Linux.
 linux_only = pytest.mark.skipif(
     not Path("/proc/self/stat").exists(), reason="reads a process's CPU time from /proc"
@@ -193,6 +198,20 @@ class Cli:
             timeout=timeout,
             cwd=cwd or self.home,
         )
+
+    def configure(self, **settings: str) -> None:
+        """Stores settings as `config set` does, in this process: fixtures set them for
+        hundreds of tests, and a CLI process each costs a Python start-up (`config set`
+        itself is tested in tests/cli/test_basics.py)."""
+        from queuectl.service.settings import config_set
+        from queuectl.store import open_store
+
+        store = open_store(self.location)
+        try:
+            for key, value in settings.items():
+                config_set(store, key, value)
+        finally:
+            store.close()
 
     def ok(self, *args: str, **kwargs) -> str:
         result = self(*args, **kwargs)
@@ -306,10 +325,11 @@ def pool(cli: Cli, pool_of) -> Callable[..., Pool]:
     return lambda count=1, *extra: pool_of(cli, count, *extra)
 
 
+FAST_SETTINGS = {"backoff_base": "1", "poll_interval": "0.2", "kill_grace": "1"}
+
+
 @pytest.fixture
 def fast_config(cli: Cli) -> Cli:
     """Short backoff and leases, so retry and recovery tests take seconds."""
-    cli.ok("config", "set", "backoff_base", "1")
-    cli.ok("config", "set", "poll_interval", "0.2")
-    cli.ok("config", "set", "kill_grace", "1")
+    cli.configure(**FAST_SETTINGS)
     return cli

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 from bench.__main__ import WORKLOADS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, one_at_a_time
+
+pytestmark = one_at_a_time  # it runs every workload: the machine is busy meanwhile
 
 
 def test_quick_mode_reports_every_workload(tmp_path: Path):

@@ -33,10 +33,13 @@ def test_the_set_up_part_has_two_commands_and_ci_runs_the_second():
 @pytest.mark.skipif(sys.platform == "win32" or not shutil.which("bash"), reason="POSIX shell")
 def test_the_first_command_installs_and_says_hello_world(tmp_path):
     checkout = tmp_path / "queuectl"
+    # A fresh copy has no caches; those that tests on other xdist workers write meanwhile
+    # (ruff's, mypy's, pytest's) could also change under copytree.
+    caches = ("__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis")
     shutil.copytree(
         ROOT,
         checkout,
-        ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", "*.db*"),
+        ignore=shutil.ignore_patterns(".git", ".venv", *caches, "*.egg-info", "*.db*"),
     )
     home = tmp_path / "home"
     home.mkdir()

@@ -7,7 +7,14 @@ import time
 
 import pytest
 
-from tests.conftest import MAX_SPIN_CPU, SPIN_WINDOW, cpu_seconds, linux_only, wait_for
+from tests.conftest import (
+    MAX_SPIN_CPU,
+    SPIN_WINDOW,
+    cpu_seconds,
+    linux_only,
+    one_at_a_time,
+    wait_for,
+)
 
 
 def queues(cli) -> dict[str, dict]:
@@ -133,6 +140,7 @@ def test_explain_names_a_full_queue_limit_and_its_running_jobs(cli, pool, tmp_pa
 
 
 @linux_only
+@one_at_a_time
 def test_a_worker_whose_only_jobs_a_limit_blocks_sleeps_until_a_slot_frees(cli, pool, tmp_path):
     # Issue 13: a claim a limit refuses must not spin. One of two workers runs the queue's
     # only slot; the other has nothing it may claim and must sleep, yet start the waiting

@@ -136,7 +136,7 @@ def jobs_in_every_state(fast_config: Cli, pool) -> Iterator[dict[str, str]]:
     """One job per state (state -> job id), plus `xss` (completed) whose command and
     output are markup. `running` sleeps until the fixture cancels it."""
     cli = fast_config
-    cli.ok("config", "set", "backoff_base", "100")  # `flaky` stays failed for 100 s
+    cli.configure(backoff_base="100")  # `flaky` stays failed for 100 s
     cli.ok(
         "enqueue",
         "-",

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import one_at_a_time, wait_for
 from tests.dashboard.conftest import XSS_COMMAND, XSS_OUTPUT
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+# One worker runs the module, so the module's browser starts once; Chromium is heavy.
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"), one_at_a_time]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

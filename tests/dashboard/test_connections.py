@@ -15,7 +15,14 @@ import textwrap
 from pathlib import Path
 
 from queuectl.dashboard.connections import REQUEST_DEADLINE, connection_cap
-from tests.conftest import MAX_SPIN_CPU, ROOT, cpu_used_while_idle, linux_only, wait_for
+from tests.conftest import (
+    MAX_SPIN_CPU,
+    ROOT,
+    cpu_used_while_idle,
+    linux_only,
+    one_at_a_time,
+    wait_for,
+)
 
 FILE_LIMIT = 64  # the `ulimit -n 64` of issue 9
 # SO_LINGER on, for 0 s: close() resets the connection. Windows packs it as two shorts.
@@ -56,6 +63,7 @@ def _server_lines(stderr: str) -> list[str]:
 
 
 @linux_only
+@one_at_a_time
 def test_past_the_cap_it_answers_503_and_does_not_spin_under_a_low_file_limit(dashboard):
     dash = dashboard(preexec_fn=_limit_files(FILE_LIMIT))
     cap = connection_cap(FILE_LIMIT)
@@ -100,6 +108,7 @@ ACCEPT_SERVER = textwrap.dedent("""
 
 
 @linux_only
+@one_at_a_time
 def test_accept_pauses_when_descriptors_run_out_and_resumes_when_they_free(tmp_path: Path):
     limit = 32
     proc = subprocess.Popen(

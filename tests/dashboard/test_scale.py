@@ -20,10 +20,14 @@ import pytest
 
 from queuectl.model import NewJob
 from queuectl.store import open_store
-from tests.conftest import Cli
+from tests.conftest import Cli, one_at_a_time
 from tests.dashboard.conftest import Dashboard
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+    one_at_a_time,  # a million jobs keep a core busy, and the times are printed
+]
 
 JOBS = 1_000_000
 BATCH = 20_000

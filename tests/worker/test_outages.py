@@ -19,9 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, Pool, wait_for
+from tests.conftest import Cli, Pool, one_at_a_time, wait_for
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file systems")
+# One worker runs the module, so the module's private cluster is made once; and where a
+# restart lands among the pool's claims matters, so no load test runs beside it.
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX file systems"),
+    one_at_a_time,
+]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

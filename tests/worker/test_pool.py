@@ -327,13 +327,17 @@ def test_idle_worker_picks_up_a_job_within_milliseconds(cli, pool):
     assert _epoch(job["started_at"]) - _epoch(job["created_at"]) < 1.0
 
 
-def test_workers_of_a_killed_supervisor_finish_their_job_and_exit(fast_config, pool):
+def test_workers_of_a_killed_supervisor_finish_their_job_and_exit(fast_config, pool, tmp_path):
     cli = fast_config
     started = pool(1)
     [worker_pid] = started.workers.values()
-    job_id = cli.ok("run", "sleep 1; echo done").strip()
+    # The job runs until the gate opens: a `sleep 1` could end between two looks at its
+    # state, each a CLI process, which take longer than that on a busy machine.
+    gate = tmp_path / "gate"
+    job_id = cli.ok("run", f"while [ ! -e {gate} ]; do sleep 0.05; done; echo done").strip()
     wait_for(lambda: cli.state(job_id) == "processing")
     os.kill(started.proc.pid, signal.SIGKILL)  # the supervisor alone
+    gate.touch()
     wait_for(lambda: not process_running(worker_pid), timeout=20)
     assert cli.state(job_id) == "completed"
     assert cli.json("worker", "list") == []

@@ -80,14 +80,16 @@ def _registration_blocked(location: str, then_drop: str | None = None) -> Iterat
 
 def _waiting_to_register(location: str, pool_pid: int) -> bool:
     """Whether a worker of the pool has opened the store (and so waits to register):
-    PostgreSQL shows its INSERT waiting for the lock, /proc its open SQLite file."""
+    PostgreSQL shows its INSERT waiting for the lock on this schema's table (tests in other
+    schemas of the database, run alongside, wait for locks of their own), /proc its open
+    SQLite file."""
     if "://" in location:
         import psycopg
 
         with psycopg.connect(location, autocommit=True) as conn:
             waiting = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND datname = current_database()"
+                "SELECT count(*) FROM pg_locks"
+                " WHERE relation = 'queuectl_workers'::regclass AND NOT granted"
             ).fetchone()
         return bool(waiting and waiting[0])
     for worker in _worker_processes(pool_pid):

@@ -19,10 +19,11 @@ import pytest
 
 from queuectl.model import Lease, WorkerInfo
 from queuectl.store import open_store
-from tests.conftest import PG_ENV, Cli, Pool, wait_for
+from tests.conftest import FAST_SETTINGS, PG_ENV, Cli, Pool, one_at_a_time, wait_for
 from tests.worker.test_pool import process_running, read_pid
 
 pytestmark = [
+    one_at_a_time,  # six workers through 2,000 jobs keep the machine busy
     pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"{PG_ENV} is not set"),
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
 ]
@@ -33,9 +34,7 @@ def pg_cli(pg_location: str, tmp_path: Path) -> Iterator[Cli]:
     home = tmp_path / "home"
     home.mkdir()
     cli = Cli(pg_location, home)
-    cli.ok("config", "set", "backoff_base", "1")
-    cli.ok("config", "set", "poll_interval", "0.2")
-    cli.ok("config", "set", "kill_grace", "1")
+    cli.configure(**FAST_SETTINGS)
     yield cli
 
 
