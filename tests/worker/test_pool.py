@@ -169,12 +169,16 @@ def test_graceful_stop_lets_the_running_job_finish(fast_config, pool):
     assert cli.json("worker", "list") == []
 
 
-def test_one_ctrl_c_to_the_whole_group_is_one_warm_stop(fast_config, pool):
+def test_one_ctrl_c_to_the_whole_group_is_one_warm_stop(fast_config, pool, tmp_path):
     cli = fast_config
     started = pool(2)
-    job_id = cli.ok("run", "sleep 1; echo ok").strip()
+    gate = tmp_path / "gate"  # holds the job open: a `sleep 1` could end before it is seen
+    job_id = cli.ok("run", f"while [ ! -e {gate} ]; do sleep 0.05; done; echo ok").strip()
     wait_for(lambda: cli.state(job_id) == "processing")
     os.killpg(started.proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+    wait_for(lambda: "warm stop" in Path(started.log.name).read_text())
+    assert cli.state(job_id) == "processing"  # a warm stop lets it run to its end
+    gate.touch()
     assert started.wait(30) == 0
     assert cli.state(job_id) == "completed"
 
@@ -293,7 +297,7 @@ def test_eight_concurrent_enqueuers_never_hit_a_locked_database(fast_config, poo
     wait_for(lambda: cli.json("status")["counts"]["completed"] == 120, timeout=60)
 
 
-def test_detached_start_then_stop_wait(fast_config):
+def test_detached_start_then_stop_wait(fast_config, tmp_path):
     cli = fast_config
     out = cli.ok("worker", "start", "--count", "2")
     lines = out.splitlines()
@@ -302,10 +306,15 @@ def test_detached_start_then_stop_wait(fast_config):
     try:
         listed = cli.json("worker", "list")
         assert sorted(w["pid"] for w in listed) == sorted(pids)
-        job_id = cli.ok("run", "sleep 1; echo done").strip()
+        # The job runs until the gate opens (a `sleep 1` could end between two looks at its
+        # state on a busy machine); the warm stop waits for it to end.
+        gate = tmp_path / "gate"
+        job_id = cli.ok("run", f"while [ ! -e {gate} ]; do sleep 0.05; done; echo done").strip()
         wait_for(lambda: cli.state(job_id) == "processing")
-        result = cli("worker", "stop", "--wait")
-        assert result.returncode == 0, result.stderr
+        stop = cli.popen("worker", "stop", "--wait")
+        gate.touch()
+        _, stderr = stop.communicate(timeout=60)
+        assert stop.returncode == 0, stderr
         assert cli.state(job_id) == "completed"
         assert cli.json("worker", "list") == []
         wait_for(lambda: not any(process_running(pid) for pid in pids), timeout=10)
