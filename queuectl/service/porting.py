@@ -379,7 +379,7 @@ class _Reader:
         for key, raw in values.items():
             try:
                 item = setting(key)
-                self.settings.config[item.name] = _stored(item.parse(raw))
+                self.settings.config[item.name] = item.parse(raw)
             except UserError as exc:
                 raise self._error(str(exc)) from None
 
@@ -479,11 +479,6 @@ class _Reader:
             raise self._error(
                 f"the end line counts {quote(told)} jobs, the file holds {self.counts['jobs']}"
             )
-
-
-def _stored(value: Any) -> Any:
-    """A parsed setting as the store keeps it (a failure policy is a list in JSON)."""
-    return list(value) if isinstance(value, tuple) else value
 
 
 def _texts(value: Any) -> bool:

@@ -17,9 +17,9 @@ from queuectl.store.rows import (
     attempt_from_row,
     attempt_params,
     hook_duty_from_row,
+    hook_duty_params,
     job_from_row,
     job_params,
-    ms,
     schedule_params,
     tick_from_row,
     tick_params,
@@ -150,21 +150,7 @@ def _import_jobs(store: SqlStore, batch: Sequence[JobExport]) -> None:
         store._rows("count_waiting", {"ids": store._list(waiting)})
     store._many(
         "import_hook_duty",
-        [
-            {
-                "job_id": duty.job_id,
-                "command": duty.command,
-                "cwd": duty.cwd,
-                "env": json.dumps(duty.env) if duty.env else None,
-                "state": duty.state,
-                "exit_code": duty.exit_code,
-                "attempt": duty.attempt,
-                "last_error": duty.last_error,
-                "created_at": ms(duty.created_at),
-            }
-            for entry in batch
-            for duty in entry.hook_duties
-        ],
+        [hook_duty_params(duty) for entry in batch for duty in entry.hook_duties],
     )
     store._add_locks(entry.job.lock for entry in batch)
 

@@ -207,6 +207,20 @@ def hook_duty_from_row(row: Mapping[str, Any]) -> HookDuty:
     )
 
 
+def hook_duty_params(duty: HookDuty) -> dict[str, Any]:
+    return {
+        "job_id": duty.job_id,
+        "command": duty.command,
+        "cwd": duty.cwd,
+        "env": _json_text(duty.env),
+        "state": duty.state,
+        "exit_code": duty.exit_code,
+        "attempt": duty.attempt,
+        "last_error": duty.last_error,
+        "created_at": ms(duty.created_at),
+    }
+
+
 def tick_params(tick: Tick) -> dict[str, Any]:
     return {
         "schedule": tick.schedule,

@@ -152,12 +152,12 @@ class Pool:
                 self._recover(slot)
                 self._unrecovered.remove(slot)
             self.store.housekeeping()
-            if time.monotonic() >= self._next_prune:
-                self._next_prune = time.monotonic() + LOCK_PRUNE_INTERVAL
-                self.store.prune_lock_gates()
             recovery.recover_lost_work(
                 self.store, config, self.host, self.store.clock(), self._running_pgids()
             )
+            if time.monotonic() >= self._next_prune:  # after recovery, which matters more
+                self._next_prune = time.monotonic() + LOCK_PRUNE_INTERVAL
+                self.store.prune_lock_gates()
             self._outage.over()
         except StoreUnavailable as exc:
             self._outage.failed(exc)
