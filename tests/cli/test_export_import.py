@@ -445,3 +445,19 @@ def test_an_import_counts_the_running_jobs_of_the_store_through_the_files_gates(
         assert store.claim("w2", None, T0 + 10_000, 30.0).id == "waiting"
     finally:
         store.close()
+
+
+def test_an_export_reads_one_moment_of_the_store(location):
+    reader, writer = open_store(location), open_store(location)
+    try:
+        reader.enqueue([new("a", run_at=T0)], T0)
+        reader.config_set("max_retries", 5)
+        parts = reader.export(None, None, False)
+        assert next(parts).job.id == "a"  # the snapshot is taken
+        writer.enqueue([new("later", run_at=T0)], T0)  # another process's writes meanwhile
+        writer.config_set("max_retries", 9)
+        rest = list(parts)
+        assert [part.config for part in rest] == [{"max_retries": 5}]
+    finally:
+        reader.close()
+        writer.close()
