@@ -45,6 +45,7 @@ from queuectl.model import (
 from queuectl.records import MISSING, fields
 from queuectl.service.schedules import REFUSED_KEYS
 from queuectl.store.base import JobExport, Store, StoreSettings
+from queuectl.store.rows import ms  # the file's times are the stores' milliseconds
 
 FORMAT = "queuectl-export"
 VERSION = 1
@@ -76,10 +77,6 @@ _ENQUEUED_KEYS = (
 )
 _DEFAULTS = Config.from_stored({})
 _LINE_KINDS = ("job", "config", "gate", "schedule", "end")
-
-
-def _ms(moment: float) -> int:
-    return int(round(moment * 1000))
 
 
 def _line(data: dict[str, Any]) -> str:
@@ -114,7 +111,7 @@ def _encoded(record: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     data = {}
     for name, moment in _WRITTEN[key]:
         value = getattr(record, name)
-        data[name] = _ms(value) if moment and value is not None else value
+        data[name] = ms(value) if moment else value
     return data
 
 
