@@ -16,9 +16,21 @@ class VisibleFormatter(logging.Formatter):
     """Log lines carry job ids and errors: each is one line, with nothing hidden in it."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        shown = logging.makeLogRecord(record.__dict__)  # other handlers get the record as it was
-        shown.message = visible(record.message)
-        return super().formatMessage(shown)
+        message = record.message
+        record.message = visible(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message  # other handlers get the record as it was
+
+
+def skip_unused_record_fields() -> None:
+    """A busy worker logs a line per attempt: leave out what LOG_FORMAT does not show, the
+    caller's file and line (a stack walk per record) and the thread's and process's
+    names, as logging's documentation suggests."""
+    logging._srcfile = None  # type: ignore[attr-defined]  # the documented switch
+    logging.logThreads = False
+    logging.logMultiprocessing = False
 
 
 def log_to(stream: TextIO | None = None) -> None:
@@ -26,4 +38,5 @@ def log_to(stream: TextIO | None = None) -> None:
     strings made visible."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(VisibleFormatter(LOG_FORMAT))
+    skip_unused_record_fields()
     logging.basicConfig(level=logging.INFO, handlers=[handler])

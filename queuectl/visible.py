@@ -29,4 +29,6 @@ def is_invisible(char: str) -> bool:
 
 def visible(text: str, keep: str = "") -> str:
     """`text` with every invisible character but those in `keep` written as its escape."""
+    if text.isprintable():  # no Cc, Cf, Zl or Zp in it: the common case, at C speed
+        return text
     return "".join(escape(c) if is_invisible(c) and c not in keep else c for c in text)

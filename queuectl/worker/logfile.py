@@ -21,7 +21,7 @@ import urllib.parse
 from pathlib import Path
 
 from queuectl import platform
-from queuectl.logs import LOG_FORMAT, VisibleFormatter
+from queuectl.logs import LOG_FORMAT, VisibleFormatter, skip_unused_record_fields
 from queuectl.records import record
 from queuectl.store import backend_of
 
@@ -137,6 +137,7 @@ def log_to(log: PoolLog) -> None:
     started with is no longer held open (it could not be renamed on Windows), nor inherited
     by the workers it starts."""
     handler = SharedLogHandler(log.path, log.max_size)
+    skip_unused_record_fields()
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:  # None under pythonw on Windows
