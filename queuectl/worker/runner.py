@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 from queuectl import lifecycle, platform
 from queuectl.records import record
+from queuectl.worker import spawning
 
 TICK = 0.05  # seconds between checks while a command runs
 DRAIN = 1.0  # seconds to wait for the last output once the command's group is gone
@@ -108,13 +109,13 @@ def run_command(
     if not os.path.isdir(cwd):
         return RunResult(started, time.time(), None, f"no such directory: {cwd}", b"", 0)
     try:
-        proc = platform.spawn(command, cwd, {**env, **tags})
+        proc = spawning.start(command, cwd, {**env, **tags})
     except (OSError, ValueError) as exc:  # ValueError: text the OS cannot take (NUL, ...)
         reason = getattr(exc, "strerror", None) or exc
         return RunResult(started, time.time(), None, f"cannot start the command: {reason}", b"", 0)
     on_spawn(proc.pid)  # the leader of its own new session / process group
     output = OutputTail(output_limit)
-    watcher = _ThreadWatcher(proc, output) if platform.IS_WINDOWS else _PipeWatcher(proc, output)
+    watcher = _watch(proc, output)
     stopped = _supervise(proc, watcher, timeout, kill_grace, output, on_tick, keep_alive)
     # A command may leave background processes in its group: stop them too, so that a job
     # owns its whole tree and nothing outlives its attempt.
@@ -122,6 +123,7 @@ def run_command(
         platform.stop_tree(proc.pid, kill_grace, keep_alive)
     _stop_escaped(proc.pid, tags, kill_grace, keep_alive)
     watcher.drain(DRAIN)
+    assert proc.returncode is not None  # the watcher reaped it
     exit_code, error = lifecycle.exit_status(proc.returncode)
     if stopped == TIMEOUT:
         error = lifecycle.timed_out_error(timeout or 0)
@@ -143,6 +145,12 @@ def run_command(
     )
 
 
+def _watch(proc: spawning.Command, output: OutputTail) -> _PipeWatcher | _ThreadWatcher:
+    if platform.IS_WINDOWS and isinstance(proc, subprocess.Popen):
+        return _ThreadWatcher(proc, output)
+    return _PipeWatcher(proc, output)
+
+
 def _stop_escaped(
     leader: int, tags: Mapping[str, str], kill_grace: float, keep_alive: Callable[[], object]
 ) -> None:
@@ -159,7 +167,7 @@ def _stop_escaped(
 
 
 def _supervise(
-    proc: subprocess.Popen,
+    proc: spawning.Command,
     watcher,
     timeout: float | None,
     kill_grace: float,
@@ -194,8 +202,8 @@ class _PipeWatcher:
     a leader that closed its output where there is no pidfd. It reaps the leader itself,
     with wait4, for the rusage."""
 
-    def __init__(self, proc: subprocess.Popen, output: OutputTail) -> None:
-        assert proc.stdout is not None  # platform.spawn opens it
+    def __init__(self, proc: spawning.Command, output: OutputTail) -> None:
+        assert proc.stdout is not None  # spawning.start opens it
         self.proc = proc
         self.stdout = proc.stdout
         self.output = output
