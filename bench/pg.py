@@ -10,6 +10,7 @@ from bench import latency, storeapi, throughput
 from bench.common import SQLITE, Backend, PostgresBackend, Section, Settings, Target, fmt_ms
 
 NUMBER = 8
+TARGET_VS_SQLITE = 0.8  # PostgreSQL pools vs SQLite with 2 workers, workload 1
 KEY = "postgres"
 TITLE = "PostgreSQL: workloads 1, 2 and 4"
 
@@ -59,10 +60,20 @@ def run(settings: Settings) -> Section:
         "), dropped afterwards. Default durability = `synchronous_commit = off` (workers), "
         "fully synced = `on`.",
         f"Workload 1 with 2 workers and with 4 workers ({count:,} jobs); the raw floor uses as "
-        "many processes as there are workers.",
+        "many processes as there are workers. Then PostgreSQL with 2 and 4 workers against "
+        "SQLite with 2, in rotation.",
     ]
     throughput.fill(section, settings, backend, count, 2, None, "")
     throughput.fill(section, settings, backend, count, 4, None, "")
+    throughput.compare_pools(
+        section,
+        settings,
+        [("SQLite, 2 workers", SQLITE, 2)]
+        + [(f"PostgreSQL, {workers} workers", backend, workers) for workers in (2, 4)],
+        count,
+        TARGET_VS_SQLITE,
+        lambda label: f"throughput, {label} vs SQLite, 2 workers (workload 1)",
+    )
     storeapi.fill(section, settings, backend, None)
     latency.fill(section, settings, backend, latency.TARGET_PG_P50, None)
     return section

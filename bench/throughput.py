@@ -4,8 +4,10 @@ Python pool of W processes running the same N commands) timed in the same run, a
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +38,7 @@ NUMBER = 1
 KEY = "throughput"
 TITLE = "Throughput: `true` jobs through 2 workers vs the raw floor"
 TARGET_RATIO = 0.85
+TARGET_SCALING = 0.95  # 4 and 8 workers on 2 cores vs 2 workers: no collapse from contention
 
 
 def jobs_file(where: Path, count: int) -> Path:
@@ -135,6 +138,56 @@ def fill(
     return ratio
 
 
+def side_by_side(
+    settings: Settings, pools: Sequence[tuple[str, Backend, int]], count: int
+) -> dict[str, list[float]]:
+    """Seconds for `count` jobs through each (label, backend, workers) pool, one of each
+    per run, in rotation."""
+    seconds: dict[str, list[float]] = {label: [] for label, _, _ in pools}
+    for run in range(settings.runs):
+        alternate(
+            run,
+            *[
+                lambda label=label, backend=backend, workers=workers: seconds[label].append(
+                    queuectl_run(settings, backend, count, workers)
+                )
+                for label, backend, workers in pools
+            ],
+        )
+        settings.log(
+            f"  run {run + 1}/{settings.runs}: "
+            + ", ".join(
+                f"{label} {count / times[-1]:,.0f} jobs/s" for label, times in seconds.items()
+            )
+        )
+    return seconds
+
+
+def compare_pools(
+    section: Section,
+    settings: Settings,
+    pools: Sequence[tuple[str, Backend, int]],
+    count: int,
+    limit: float,
+    what: Callable[[str], str],
+) -> None:
+    """A table of jobs/s for each pool, and a target for each pool after the first: its
+    jobs/s over the first's (medians), at least `limit`."""
+    seconds = side_by_side(settings, pools, count)
+    (base, base_times), *others = seconds.items()
+    rows = [
+        (f"{label}, jobs/s", [count / s for s in times], fmt_rate)
+        for label, times in seconds.items()
+    ]
+    rows += [
+        (f"{label} / {base} (run by run)", [b / t for b, t in zip(base_times, times)], fmt_ratio)
+        for label, times in others
+    ]
+    section.tables.append(runs_table(f"{count:,} jobs through each pool, in rotation", rows))
+    for label, times in others:
+        section.targets.append(Target(what(label), median(base_times) / median(times), ">=", limit))
+
+
 def run(settings: Settings) -> Section:
     count = settings.pick(200, 2000)
     section = Section(NUMBER, KEY, TITLE)
@@ -151,6 +204,9 @@ def run(settings: Settings) -> Section:
         "timed from spawn to exit, start-up included.",
         "The two alternate (order swapped every other run); the ratio is the floor's median "
         "time over queuectl's median time (= queuectl jobs/s over floor jobs/s).",
+        "Contention: the same jobs through pools of 2, 4 and 8 workers on this machine's "
+        f"{os.cpu_count()} cores, in rotation; more workers than cores must not lose more "
+        "than 5 % (they take turns at SQLite's one write lock).",
     ]
     fill(
         section,
@@ -160,5 +216,13 @@ def run(settings: Settings) -> Section:
         2,
         TARGET_RATIO,
         "throughput vs raw floor, SQLite, 2 workers (workload 1)",
+    )
+    compare_pools(
+        section,
+        settings,
+        [(f"{workers} workers", SQLITE, workers) for workers in (2, 4, 8)],
+        count,
+        TARGET_SCALING,
+        lambda label: f"throughput with {label} vs 2 workers, SQLite, 2 cores (workload 1)",
     )
     return section
