@@ -53,7 +53,7 @@ def test_the_command_gets_sigpipe_back_though_python_ignores_it(tmp_path):
     assert label == "SigIgn:" and not int(mask, 16) & (1 << (13 - 1)), mask
 
 
-def test_a_folder_or_shell_that_cannot_be_used_is_a_failed_start(tmp_path):
+def test_a_missing_folder_or_a_line_the_os_refuses_is_a_failed_start(tmp_path):
     gone = _run("true", str(tmp_path / "missing"))
     assert gone.exit_code is None and gone.error == f"no such directory: {tmp_path / 'missing'}"
     nul = _run("echo a\0b", str(tmp_path))
