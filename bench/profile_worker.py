@@ -1,15 +1,18 @@
 """Where a busy worker's time goes (the profile behind workload 1's gap to the raw floor).
 
-``python -m bench.profile_worker [--jobs N] [--seconds S] [--spy FILE]`` runs N `true` jobs
-through `worker start --count 2`, and while they run measures one worker's CPU per job from
-/proc, and (when py-spy is installed) samples it with ``py-spy record --idle``, summing the
-samples by phase. It also measures the CPU per job of the raw floor's parent and child.
+``python -m bench.profile_worker [--jobs N] [--seconds S] [--spy FILE] [--pg URL]`` runs N
+`true` jobs through `worker start --count 2`, and while they run measures one worker's CPU
+per job from /proc, and (when py-spy is installed) samples it with ``py-spy record --idle``,
+summing the samples by phase. It also measures the CPU per job of the raw floor's parent
+and child. With `--pg`, the store is a fresh schema on that (local) PostgreSQL server, and
+the server's own CPU per job is read from /proc too (every `postgres` process).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import os
 import resource
 import shutil
 import subprocess
@@ -20,7 +23,9 @@ from pathlib import Path
 
 from bench.common import (
     CLOCK_TICKS,
+    SQLITE,
     TRUE_JOB,
+    PostgresBackend,
     QueuectlPool,
     clean_env,
     completed,
@@ -33,8 +38,8 @@ from bench.common import (
 # Phases of Worker._execute, by a function that appears in the sampled stack.
 PHASES = (
     ("waiting for the command to exit", "_PipeWatcher.wait_exit"),
-    ("Popen: pipes, environment, vfork+exec of /bin/sh", "Popen.__init__"),
-    ("SQLite: record the attempt and claim the next job", "SqlStore.finish_and_claim"),
+    ("starting it: posix_spawn of /bin/sh (vfork, setsid, exec)", "_PosixSpawner.spawn"),
+    ("the store: record the attempt and claim the next job", "SqlStore.finish_and_claim"),
 )
 
 
@@ -60,6 +65,19 @@ def floor_cpu(runs: int) -> tuple[float, float]:
     return (after[0] - before[0]) / runs, (after[1] - before[1]) / runs
 
 
+def server_cpu() -> float:
+    """CPU seconds used so far by the local PostgreSQL server's processes."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as handle:
+                if handle.read().strip() == "postgres":
+                    total += cpu_seconds(int(pid))
+        except OSError:  # gone since the listing
+            continue
+    return total
+
+
 def phases(raw_file: Path) -> tuple[int, dict[str, float]]:
     """Samples in Worker._execute, and the share of each phase."""
     total, counts = 0, collections.Counter()
@@ -80,11 +98,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=12000)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--spy", type=Path, help="keep py-spy's raw samples in this file")
+    parser.add_argument("--pg", metavar="URL", help="a local PostgreSQL server's URL")
     args = parser.parse_args(argv)
     prepare_process_environment()
-    with tempfile.TemporaryDirectory() as folder:
+    backend = SQLITE if args.pg is None else PostgresBackend(args.pg)
+    with tempfile.TemporaryDirectory() as folder, backend.location(Path(folder)) as location:
         where = Path(folder)
-        location, jobs = str(where / "q.db"), where / "jobs.jsonl"
+        jobs = where / "jobs.jsonl"
         jobs.write_text(TRUE_JOB * args.jobs)
         subprocess.run(
             queuectl("--db", location, "enqueue", "--file", str(jobs)),
@@ -97,7 +117,7 @@ def main(argv: list[str]) -> int:
         try:
             worker = next(iter(pool.workers().values()))
             time.sleep(0.5)  # past start-up
-            cpu0, kids0 = cpu_seconds(worker), children_cpu(worker)
+            cpu0, kids0, server0 = cpu_seconds(worker), children_cpu(worker), server_cpu()
             done0, t0 = completed(store.counts())[0], time.time()
             raw = args.spy or where / "spy.txt"
             spy = shutil.which("py-spy")
@@ -124,7 +144,7 @@ def main(argv: list[str]) -> int:
                 )
             else:
                 time.sleep(args.seconds)
-            cpu1, kids1 = cpu_seconds(worker), children_cpu(worker)
+            cpu1, kids1, server1 = cpu_seconds(worker), children_cpu(worker), server_cpu()
             done1, t1 = completed(store.counts())[0], time.time()
         finally:
             pool.stop()
@@ -136,6 +156,11 @@ def main(argv: list[str]) -> int:
             f"{(cpu1 - cpu0) / per_worker * 1000:.3f} ms CPU per job, its commands "
             f"{(kids1 - kids0) / per_worker * 1000:.3f} ms"
         )
+        if args.pg is not None:
+            print(
+                f"the PostgreSQL server: {(server1 - server0) / (done1 - done0) * 1000:.3f} ms "
+                "CPU per job (all its processes, both workers' jobs)"
+            )
         if spy:
             total, shares = phases(raw)
             print(f"py-spy --idle, {total} samples of that worker's job loop:")
