@@ -27,7 +27,8 @@ class VisibleFormatter(logging.Formatter):
 def skip_unused_record_fields() -> None:
     """A busy worker logs a line per attempt: leave out what LOG_FORMAT does not show, the
     caller's file and line (a stack walk per record) and the thread's and process's
-    names, as logging's documentation suggests."""
+    names, as logging's documentation suggests. For the whole process: a pool's and its
+    workers' processes log nothing else."""
     logging._srcfile = None  # type: ignore[attr-defined]  # the documented switch
     logging.logThreads = False
     logging.logMultiprocessing = False

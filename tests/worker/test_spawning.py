@@ -39,6 +39,16 @@ def test_the_command_runs_in_its_folder_and_the_worker_stays_in_its_own(tmp_path
     assert os.getcwd() == before
 
 
+def test_the_worker_comes_back_to_the_folder_it_is_in_now(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _run("true", "/").exit_code == 0
+    later = tmp_path / "later"
+    later.mkdir()
+    os.chdir(later)  # a worker run in process (tests, an embedding program) may move
+    assert _run("true", "/").exit_code == 0
+    assert os.getcwd() == str(later)
+
+
 def test_the_command_leads_its_own_session_with_stdout_and_stderr_in_one_pipe(tmp_path):
     result = _run("ps -o sid= -p $$; echo $$; echo oops >&2; exit 3", str(tmp_path))
     session, pid, oops = result.output.decode().split()
