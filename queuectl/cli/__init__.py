@@ -10,6 +10,7 @@ need is imported inside them."""
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -17,7 +18,13 @@ from queuectl.cli.output import say
 from queuectl.cli.parser import build_parser
 from queuectl.errors import QueuectlError, UserError, quote
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "collect_garbage_as_usual", "main"]
+
+# A command's start-up makes tens of thousands of objects (modules, functions, classes) that
+# live to its end, and next to no garbage: the collections of generation 0 that they set
+# off, every 700 objects, found nothing and cost `queuectl run` 7 % of its instructions.
+START_UP_THRESHOLD = 100_000
+_USUAL_THRESHOLD = gc.get_threshold()
 
 
 def _check_text(args: argparse.Namespace) -> None:
@@ -35,6 +42,23 @@ def _check_text(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. The process ends with it (the console script, `python -m
+    queuectl`): what it made is frozen out of the collection at exit, which would walk
+    every object left (8 % of `queuectl run`) to find no garbage."""
+    gc.set_threshold(START_UP_THRESHOLD, *_USUAL_THRESHOLD[1:])
+    try:
+        return _command(argv)
+    finally:
+        gc.freeze()
+
+
+def collect_garbage_as_usual() -> None:
+    """For a command that runs for long (a worker pool, the dashboard): its garbage is
+    collected as often as any program's."""
+    gc.set_threshold(*_USUAL_THRESHOLD)
+
+
+def _command(argv: Sequence[str] | None) -> int:
     args = build_parser(lazy=True).parse_args(argv)
     try:
         _check_text(args)
