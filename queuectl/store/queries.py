@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import re
 from functools import cache
-from typing import NamedTuple
+
+from queuectl.records import fields, record
 
 _NAME = re.compile(r"^--[ \t]*name:[ \t]*(\w+)(.*)$", re.MULTILINE)
 _MIGRATION = re.compile(r"schema_v([0-9]+)")
 
 
-class Query(NamedTuple):  # not a dataclass: making one costs `queuectl run` a millisecond
+@record(frozen=True)
+class Query:
     text: str
     # The flags. A query without one is treated with caution, so that a flag forgotten on a
     # new query costs a retry or an error message, never a change that silently is not made.
@@ -35,7 +37,7 @@ class Query(NamedTuple):  # not a dataclass: making one costs `queuectl run` a m
     lookup: bool = False
 
 
-_FLAGS = tuple(name for name in Query._fields if name != "text")
+_FLAGS = tuple(item.name for item in fields(Query) if item.name != "text")
 
 
 @cache

@@ -1,6 +1,7 @@
 """`queuectl run` starts quickly (issue 15; its time is measured by `python -m bench`, not
 here): what it imports is checked instead. Neither `dataclasses` nor `inspect` (a third of
-the start-up once), nor the use cases and modules of other commands."""
+the start-up once), `typing` (4 ms) and `json` (1.4 ms), nor the use cases and modules of other
+commands."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ MODULES_AFTER = (
 NOT_FOR_RUN = {
     "dataclasses",
     "inspect",
+    "json",
     "logging",
     "pathlib",
+    "socket",
     "subprocess",
+    "typing",
     "queuectl.cron",
     "queuectl.logs",
     "queuectl.service.doctor",
