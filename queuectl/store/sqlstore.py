@@ -43,7 +43,7 @@ from queuectl.model import (
     Tick,
     WorkerInfo,
 )
-from queuectl.store import porting, queries
+from queuectl.store import queries
 from queuectl.store.base import (
     FinishedAttempt,
     Heartbeat,
@@ -980,11 +980,15 @@ class SqlStore(Store):
     def export(
         self, states: Sequence[str] | None, group: str | None, with_output: bool
     ) -> Iterator[JobExport | StoreSettings]:
+        from queuectl.store import porting  # here: only export and import need it
+
         return porting.export(self, states, group, with_output)
 
     def import_parts(
         self, parts: Iterable[Sequence[JobExport] | StoreSettings], now: float
     ) -> None:
+        from queuectl.store import porting
+
         porting.import_parts(self, parts, now)
 
     # --- workers -----------------------------------------------------------------------

@@ -34,6 +34,7 @@ NOT_FOR_RUN = {
     "queuectl.service.doctor",
     "queuectl.service.schedules",
     "queuectl.service.workflows",
+    "queuectl.store.porting",
     "queuectl.worker",
 }
 
