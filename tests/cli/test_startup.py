@@ -54,3 +54,30 @@ def test_run_imports_only_what_it_needs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert cli.ok("show", result.stdout.strip())
     assert not NOT_FOR_RUN & set(result.stderr.split())
+
+
+# The start-up's objects live to the exit: main collects no garbage while the command runs,
+# and freezes them out of the collection at exit.
+GC_AFTER = (
+    "import gc, sys\n"
+    "from queuectl.cli import START_UP_THRESHOLD, main\n"
+    "status = main(sys.argv[1:])\n"
+    "print(gc.get_threshold()[0] == START_UP_THRESHOLD, gc.get_freeze_count() > 0)\n"
+    "sys.exit(status)\n"
+)
+
+
+def test_run_leaves_its_objects_to_the_exit(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    cli = Cli(str(tmp_path / "queuectl.db"), home)
+    result = subprocess.run(
+        [sys.executable, "-c", GC_AFTER, "run", "true"],
+        capture_output=True,
+        text=True,
+        env=cli.env,
+        cwd=home,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["True", "True"]
