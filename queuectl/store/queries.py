@@ -55,9 +55,9 @@ def parse(text: str, path: str) -> dict[str, Query]:
     twice, a flag is unknown or a migration is missing."""
     parts = _NAME.split("\n" + text)  # [preamble, name, flags, body, name, flags, body, ...]
     names = parts[1::3]
-    twice = [name for index, name in enumerate(names) if name in names[:index]]
-    if twice:
-        raise ValueError(f"{path}: query {twice[0]} is defined twice")
+    if len(set(names)) < len(names):  # only then the walk, which is quadratic, for the first
+        twice = next(name for index, name in enumerate(names) if name in names[:index])
+        raise ValueError(f"{path}: query {twice} is defined twice")
     loaded = {
         name: Query(body.strip().rstrip(";"), **_flags(path, name, flags))
         for name, flags, body in zip(names, parts[2::3], parts[3::3])
