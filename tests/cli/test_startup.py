@@ -57,7 +57,7 @@ def test_run_imports_only_what_it_needs(tmp_path):
 
 
 # The start-up's objects live to the exit: main collects no garbage while the command runs,
-# and freezes them out of the collection at exit.
+# and freezes the modules and the parser out of the collection at exit.
 GC_AFTER = (
     "import gc, sys\n"
     "from queuectl.cli import START_UP_THRESHOLD, main\n"
@@ -81,3 +81,13 @@ def test_run_leaves_its_objects_to_the_exit(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["True", "True"]
+
+
+def test_run_closes_its_store(tmp_path):
+    """What the command made is still collected at exit: the store's connection (in a cycle
+    with its statement cache) is closed, which checkpoints its WAL and removes it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    cli = Cli(str(tmp_path / "queuectl.db"), home)
+    cli.ok("run", "true")
+    assert not (tmp_path / "queuectl.db-wal").exists()
