@@ -16,10 +16,11 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Callable
 
+TYPE_CHECKING = False  # typing's own: importing typing costs `queuectl run` 4 ms
 if TYPE_CHECKING:
     import subprocess
+    from typing import Any, Callable
 
 IS_WINDOWS = os.name == "nt"
 _IS_LINUX = sys.platform.startswith("linux") and os.path.isdir("/proc")

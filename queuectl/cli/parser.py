@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
-from typing import Any, Callable, NoReturn, cast
 
 from queuectl import __version__
 from queuectl.errors import QueuectlError, UserError, quote
 from queuectl.inputs import integer, whole_number
+
+TYPE_CHECKING = False  # typing's own: importing typing costs `queuectl run` 4 ms
+if TYPE_CHECKING:
+    from typing import Any, Callable, NoReturn
 
 DUR_HELP = "a duration: 30, 30s, 5m, 2h, 1d, 0.5s"
 
@@ -312,7 +315,8 @@ def _did_you_mean(word: str, known: list[str]) -> str:
     return f"; did you mean {names[best]}?"
 
 
-_Build = Callable[[_Parser], None]  # adds a command's arguments to its parser
+if TYPE_CHECKING:
+    _Build = Callable[[_Parser], None]  # adds a command's arguments to its parser
 
 
 class _Commands(argparse._SubParsersAction):
@@ -976,7 +980,10 @@ def _subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str) -> _C
         parser.error(f"the following arguments are required: {metavar}")
 
     parser.set_defaults(handler=missing)
-    return cast(_Commands, parser.add_subparsers(dest=dest, metavar=metavar, action=_Commands))
+    # One of `action`'s class, which typeshed does not tell.
+    return parser.add_subparsers(  # type: ignore[return-value]
+        dest=dest, metavar=metavar, action=_Commands
+    )
 
 
 def _add_quiet(parser: argparse.ArgumentParser, help: str) -> None:

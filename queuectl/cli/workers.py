@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from queuectl import service
+from queuectl.cli import collect_garbage_as_usual
 from queuectl.cli.common import open_store, store_location
 from queuectl.cli.output import print_json, print_workers, say
 
@@ -38,6 +39,7 @@ def _run_pool(args: argparse.Namespace, location: str) -> int:
     from queuectl.logs import log_to
     from queuectl.worker import launch
 
+    collect_garbage_as_usual()
     if not args.log_file:  # else the pool logs to that file once it has opened the store
         log_to()
 

@@ -6,9 +6,7 @@ on still names a live job."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Callable, TypeVar
 
 from queuectl.errors import Conflict, Taken, quote
 from queuectl.model import LIVE, Tick
@@ -23,13 +21,18 @@ from queuectl.store.rows import (
     schedule_params,
     tick_from_row,
     tick_params,
+    to_json,
 )
 
+TYPE_CHECKING = False  # typing's own: importing typing costs `queuectl run` 4 ms
 if TYPE_CHECKING:
+    from typing import Callable, TypeVar
+
     from queuectl.store.sqlstore import Row, SqlStore
 
+    T = TypeVar("T")
+
 PAGE = 500  # jobs read or written per statement batch
-T = TypeVar("T")
 
 
 def export(
@@ -159,7 +162,7 @@ def _import_settings(store: SqlStore, settings: StoreSettings) -> None:
     store._rows("config_clear")
     store._many(
         "config_set",
-        [{"key": key, "value": json.dumps(value)} for key, value in settings.config.items()],
+        [{"key": key, "value": to_json(value)} for key, value in settings.config.items()],
     )
     store._rows("drop_queue_gates")
     store._many(

@@ -19,10 +19,8 @@ run-time histogram) stays in the backend.
 from __future__ import annotations
 
 import abc
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
 
 from queuectl.errors import Conflict, DuplicateId, NotFound, quote
 from queuectl.hooks import HookDuty
@@ -45,7 +43,7 @@ from queuectl.model import (
     Tick,
     WorkerInfo,
 )
-from queuectl.store import porting, queries
+from queuectl.store import queries
 from queuectl.store.base import (
     FinishedAttempt,
     Heartbeat,
@@ -60,6 +58,7 @@ from queuectl.store.rows import (
     attempt_from_row,
     attempt_params,
     filters,
+    from_json,
     gate_from_row,
     hook_duty_from_row,
     job_from_row,
@@ -72,10 +71,15 @@ from queuectl.store.rows import (
     tail_of_chunks,
     tick_from_row,
     tick_params,
+    to_json,
     worker_from_row,
 )
 
-Row = Mapping[str, Any]
+TYPE_CHECKING = False  # typing's own: importing typing costs `queuectl run` 4 ms
+if TYPE_CHECKING:
+    from typing import Any
+
+Row = Mapping[str, "Any"]  # quoted: typing is imported for type checkers only
 
 
 class GatesBusy(Exception):
@@ -197,7 +201,7 @@ class SqlStore(Store):
         waits = self._dependencies_of(jobs) if any(job.after for job in jobs) else {}
         for row, job in zip(rows, jobs):
             if job.id in waits:
-                row["after"] = json.dumps([{"id": dep, "on": on} for dep, on in waits[job.id]])
+                row["after"] = to_json([{"id": dep, "on": on} for dep, on in waits[job.id]])
         self._rows("read_gates")
         self._add_locks(job.lock for job in jobs)
         self._many("insert_job", rows)
@@ -976,11 +980,15 @@ class SqlStore(Store):
     def export(
         self, states: Sequence[str] | None, group: str | None, with_output: bool
     ) -> Iterator[JobExport | StoreSettings]:
+        from queuectl.store import porting  # here: only export and import need it
+
         return porting.export(self, states, group, with_output)
 
     def import_parts(
         self, parts: Iterable[Sequence[JobExport] | StoreSettings], now: float
     ) -> None:
+        from queuectl.store import porting
+
         porting.import_parts(self, parts, now)
 
     # --- workers -----------------------------------------------------------------------
@@ -993,7 +1001,7 @@ class SqlStore(Store):
                 "host": worker.host,
                 "pid": worker.pid,
                 "pool": worker.pool,
-                "queues": json.dumps(worker.queues) if worker.queues else None,
+                "queues": to_json(worker.queues) if worker.queues else None,
                 "started_at": ms(worker.started_at),
                 "heartbeat_at": ms(worker.heartbeat_at),
                 "doorbell": worker.doorbell,
@@ -1020,10 +1028,10 @@ class SqlStore(Store):
     # --- config ------------------------------------------------------------------------
 
     def config_values(self) -> dict[str, object]:
-        return {row["key"]: json.loads(row["value"]) for row in self._rows("config_values")}
+        return {row["key"]: from_json(row["value"]) for row in self._rows("config_values")}
 
     def config_set(self, key: str, value: object) -> None:
-        self._rows("config_set", {"key": key, "value": json.dumps(value)})
+        self._rows("config_set", {"key": key, "value": to_json(value)})
 
     def config_unset(self, key: str) -> None:
         self._rows("config_unset", {"key": key})
