@@ -326,8 +326,9 @@ DRAMATIQ_POLL_MS = "10"
 
 
 class Dramatiq(_RedisPeer):
-    """Dramatiq's worker with 2 processes x 1 thread: the job is a process spawn, so threads
-    beyond one per core only contend for the GIL; its Redis consumer backs off up to
+    """Dramatiq's worker with 2 processes x 1 thread: concurrency 2, as every other row (its
+    default, 8 threads in each of one process per core, would run 16 jobs at once on 2
+    cores); its Redis consumer backs off up to
     `dramatiq_worker_timeout` (1,000 ms by default) on an empty queue: 10 ms here, as Huey's
     tuned poll."""
 
@@ -521,7 +522,10 @@ class GnuParallel(Peer):
         return None if self.parallel else "GNU parallel is not installed (apt-get install parallel)"
 
     def command_line(self) -> str:
-        return "`parallel -j 2 -N0 true :::: FILE` (FILE: one line per job; -N0: no argument)"
+        return (
+            "`parallel --will-cite -j 2 -N0 true :::: FILE` (FILE: one line per job; -N0: no "
+            "argument; --will-cite: no citation notice)"
+        )
 
     def throughput(self, settings: Settings, count: int) -> float:
         with folder(settings, "peer-parallel") as where:
@@ -538,8 +542,8 @@ HS_CLUSTER = ["cluster", "-N", "2", "--no-db"]
 
 
 class HyperShell(Peer):
-    """HyperShell's local cluster: one server and one client with 2 executors in one `hs
-    cluster` process, the commands (run through a shell) read from a file or its stdin.
+    """HyperShell's local cluster: `hs cluster` starts its server and a local client with 2
+    executors, the commands (run through a shell) read from a file or its stdin.
     `--no-db`: in memory, submitted straight to the client."""
 
     name = "HyperShell (hs cluster, 2 executors)"
@@ -689,8 +693,9 @@ METHOD_PEERS = [
     "(docs.celeryq.dev, Optimizing, Prefetch limits: a multiplier of 1 with the fair "
     "scheduling so a process takes a task only when it is free; the same guide says a large "
     "multiplier suits many short tasks, which the default row stands for).",
-    "- Dramatiq (Redis broker): `--processes 2 --threads 1`: the job is a process spawn "
-    "driven from Python, so more threads per process only share its GIL on 2 cores; "
+    "- Dramatiq (Redis broker): `--processes 2 --threads 1`, concurrency 2 as every other "
+    "row (its default, 8 threads in each of one process per core, would run 16 jobs at "
+    "once on 2 cores: more concurrency, not a better setting for the same work); "
     f"`dramatiq_worker_timeout={DRAMATIQ_POLL_MS}` (its documented environment variable, "
     "dramatiq.io reference) caps the consumer's back-off on an empty queue at 10 ms instead "
     "of 1,000 ms, as for Huey tuned.",
