@@ -1,7 +1,9 @@
-"""Workload 7, peers side by side on workloads 1 (throughput) and 4 (pickup latency): Huey
-with its SQLite storage, RQ and Celery on the local Redis, and task-spooler. queuectl runs
-in the same loop, so every ratio compares figures taken minutes apart on the same machine.
-A peer whose package or server is missing is skipped with a message."""
+"""Workload 7, peers side by side on workloads 1 (throughput) and 4 (pickup latency), each
+at its defaults and at its best documented settings for short jobs: Huey with its SQLite
+storage; RQ, Celery and Dramatiq on the local Redis; task-spooler, GNU parallel, HyperShell
+and HyperQueue running shell commands. queuectl runs in the same loop, so every ratio
+compares figures taken minutes apart on the same machine. A peer whose package, binary or
+server is missing is skipped with a message."""
 
 from __future__ import annotations
 
@@ -34,12 +36,16 @@ from bench.common import (
     percentile,
     runs_table,
     stop_process,
+    timed,
 )
 from bench.peer_jobs import done_count
 
 NUMBER = 7
 KEY = "peers"
-TITLE = "Peers side by side: Huey, RQ, Celery, task-spooler"
+TITLE = (
+    "Peers side by side: Huey, RQ, Celery, Dramatiq, task-spooler, GNU parallel, "
+    "HyperShell, HyperQueue"
+)
 REDIS_URL = os.environ.get("QUEUECTL_BENCH_REDIS", "redis://127.0.0.1:6379/13")
 GAP = latency.GAP
 DRIVER_TIMEOUT = 600
@@ -50,10 +56,15 @@ class Peer:
 
     name = ""
     module = ""  # bench.peer_* module that enqueues and defines the job
+    no_latency = ""  # why workload 4 does not apply to this peer, if it does not
 
     def missing(self) -> str | None:
         """Why this peer cannot be measured, or None."""
         raise NotImplementedError
+
+    def jobs(self, count: int) -> int:
+        """How many jobs this peer runs in workload 1 when queuectl runs `count`."""
+        return count
 
     def env(self, where: Path) -> dict[str, str]:
         return clean_env()
@@ -183,15 +194,30 @@ def _redis_down() -> str | None:
     return None
 
 
+HUEY_TUNED_POLL = ["--delay", "0.01", "--backoff", "1", "--max-delay", "0.01"]
+
+
 class Huey(Peer):
-    name = "Huey (SQLite)"
+    """Huey's defaults, or tuned: `synchronous=OFF` (SqliteStorage's `fsync=False`) and a
+    fixed 10 ms poll of an empty queue (its consumer backs off from 0.1 s by x1.15 up to
+    10 s by default)."""
+
     module = "bench.peer_huey"
+
+    def __init__(self, tuned: bool) -> None:
+        self.tuned = tuned
+        self.name = (
+            "Huey (SQLite, tuned: synchronous=OFF, 10 ms poll)"
+            if tuned
+            else "Huey (SQLite, defaults)"
+        )
 
     def missing(self) -> str | None:
         return _importable("huey")
 
     def env(self, where: Path) -> dict[str, str]:
-        return clean_env(BENCH_HUEY_DB=str(where / "huey.db"))
+        tuning = {"BENCH_HUEY_SYNC_OFF": "1"} if self.tuned else {}
+        return clean_env(BENCH_HUEY_DB=str(where / "huey.db"), **tuning)
 
     def workers(self, where: Path, env: dict[str, str]) -> list[list[str]]:
         return [
@@ -204,8 +230,14 @@ class Huey(Peer):
                 "2",
                 "--worker-type",
                 "process",
+                *(HUEY_TUNED_POLL if self.tuned else []),
             ]
         ]
+
+    def command_line(self) -> str:
+        return super().command_line() + (
+            "; the driver and consumer open SqliteHuey with fsync=False" if self.tuned else ""
+        )
 
 
 class _RedisPeer(Peer):
@@ -219,11 +251,19 @@ class _RedisPeer(Peer):
 
 
 class Rq(_RedisPeer):
-    name = "RQ (Redis)"
+    """RQ's default worker (a fork per job), or its SimpleWorker (jobs run in the worker)."""
+
     module = "bench.peer_rq"
+
+    def __init__(self, simple: bool) -> None:
+        self.simple = simple
+        self.name = "RQ (Redis, SimpleWorker)" if simple else "RQ (Redis, default Worker)"
 
     def missing(self) -> str | None:
         return _importable("redis", "rq") or _redis_down()
+
+    def _worker_class(self) -> list[str]:
+        return ["--worker-class", "rq.SimpleWorker"] if self.simple else []
 
     def workers(self, where: Path, env: dict[str, str]) -> list[list[str]]:
         return [
@@ -236,18 +276,27 @@ class Rq(_RedisPeer):
                 REDIS_URL,
                 "--name",
                 f"bench-{i}-{os.getpid()}-{time.time_ns()}",
+                *self._worker_class(),
                 "bench",
             ]
             for i in range(2)
         ]
 
     def command_line(self) -> str:
+        if self.simple:
+            return f"2 x `rq worker --url {REDIS_URL} --worker-class rq.SimpleWorker bench`"
         return f"2 x `rq worker --url {REDIS_URL} bench` (default worker: a fork per job)"
 
 
 class Celery(_RedisPeer):
-    name = "Celery (Redis)"
+    """Celery's defaults, or its optimizing guide's settings for short tasks on a worker
+    with several processes: `-O fair` and a prefetch multiplier of 1."""
+
     module = "bench.peer_celery"
+
+    def __init__(self, fair: bool) -> None:
+        self.fair = fair
+        self.name = "Celery (Redis, -O fair, prefetch 1)" if fair else "Celery (Redis, defaults)"
 
     def missing(self) -> str | None:
         return _importable("redis", "celery") or _redis_down()
@@ -268,8 +317,46 @@ class Celery(_RedisPeer):
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                *(["-O", "fair", "--prefetch-multiplier", "1"] if self.fair else []),
             ]
         ]
+
+
+DRAMATIQ_POLL_MS = "10"
+
+
+class Dramatiq(_RedisPeer):
+    """Dramatiq's worker with 2 processes x 1 thread: concurrency 2, as every other row (its
+    default, 8 threads in each of one process per core, would run 16 jobs at once on 2
+    cores); its Redis consumer backs off up to
+    `dramatiq_worker_timeout` (1,000 ms by default) on an empty queue: 10 ms here, as Huey's
+    tuned poll."""
+
+    name = "Dramatiq (Redis, 2 processes x 1 thread, 10 ms poll)"
+    module = "bench.peer_dramatiq"
+
+    def missing(self) -> str | None:
+        return _importable("redis", "dramatiq") or _redis_down()
+
+    def env(self, where: Path) -> dict[str, str]:
+        return clean_env(BENCH_REDIS_URL=REDIS_URL, dramatiq_worker_timeout=DRAMATIQ_POLL_MS)
+
+    def workers(self, where: Path, env: dict[str, str]) -> list[list[str]]:
+        return [
+            [
+                sys.executable,
+                "-m",
+                "dramatiq",
+                "bench.peer_dramatiq",
+                "--processes",
+                "2",
+                "--threads",
+                "1",
+            ]
+        ]
+
+    def command_line(self) -> str:
+        return super().command_line() + f" with dramatiq_worker_timeout={DRAMATIQ_POLL_MS}"
 
 
 TSP_MAX_QUEUED = 900  # task-spooler's server fails with ~1,000 jobs waiting at once
@@ -314,10 +401,12 @@ class TaskSpooler(Peer):
         finally:
             subprocess.run([self.tsp, "-K"], env=env, capture_output=True, timeout=30)
 
-    def throughput(self, settings: Settings, count: int) -> float:
+    def jobs(self, count: int) -> int:
         # Each queued job waits as a client process connected to the server, whose select()
         # loop handles about a thousand connections: more cannot be queued beforehand.
-        count = min(count, TSP_MAX_QUEUED)
+        return min(count, TSP_MAX_QUEUED)
+
+    def throughput(self, settings: Settings, count: int) -> float:
         with folder(settings, "peer-tsp") as where, self._server(where) as env:
             gates = [where / f"gate{i}" for i in range(2)]
             try:
@@ -418,17 +507,339 @@ def spawn_floor(settings: Settings, where: Path, count: int) -> list[float]:
     return out
 
 
-PEERS = [Huey(), Rq(), Celery(), TaskSpooler()]
+class GnuParallel(Peer):
+    """GNU parallel runs a list of commands, each through $SHELL, `-j 2` at a time: its input
+    file plays the part of the jobs enqueued beforehand, and its run (perl start-up
+    included, as the pool start is for queuectl) is timed from spawn to exit."""
+
+    name = "GNU parallel (-j 2)"
+    no_latency = "no queue: it runs a list given at its start, nothing can be enqueued later"
+
+    def __init__(self) -> None:
+        self.parallel = shutil.which("parallel")
+
+    def missing(self) -> str | None:
+        return None if self.parallel else "GNU parallel is not installed (apt-get install parallel)"
+
+    def command_line(self) -> str:
+        return (
+            "`parallel --will-cite -j 2 -N0 true :::: FILE` (FILE: one line per job; -N0: no "
+            "argument; --will-cite: no citation notice)"
+        )
+
+    def throughput(self, settings: Settings, count: int) -> float:
+        with folder(settings, "peer-parallel") as where:
+            lines = where / "jobs.txt"
+            lines.write_text("job\n" * count)
+            argv = [self.parallel, "--will-cite", "-j", "2", "-N0", "true", "::::", str(lines)]
+            return count / timed(argv, clean_env(), cwd=where)
+
+    def latency(self, settings: Settings, count: int) -> list[float]:
+        raise BenchError(self.no_latency)
+
+
+HS_CLUSTER = ["cluster", "-N", "2", "--no-db"]
+
+
+class HyperShell(Peer):
+    """HyperShell's local cluster: `hs cluster` starts its server and a local client with 2
+    executors, the commands (run through a shell) read from a file or its stdin.
+    `--no-db`: in memory, submitted straight to the client."""
+
+    name = "HyperShell (hs cluster, 2 executors)"
+
+    def __init__(self) -> None:
+        self.hs = shutil.which("hs", path=str(Path(sys.executable).parent)) or shutil.which("hs")
+
+    def missing(self) -> str | None:
+        return None if self.hs else "HyperShell is not installed (pip install hypershell)"
+
+    def command_line(self) -> str:
+        return (
+            f"workload 1: `hs {' '.join(HS_CLUSTER)} -b 2 --no-confirm FILE` (bundles of 2 "
+            f"tasks, one per executor); workload 4: `hs {' '.join(HS_CLUSTER)} -b 1` reading "
+            "its stdin, one line written per job"
+        )
+
+    def throughput(self, settings: Settings, count: int) -> float:
+        with folder(settings, "peer-hs") as where:
+            tasks = where / "tasks.txt"
+            tasks.write_text("true\n" * count)
+            argv = [self.hs, *HS_CLUSTER, "-b", "2", "--no-confirm", str(tasks)]
+            return count / timed(argv, clean_env(), cwd=where)
+
+    def latency(self, settings: Settings, count: int) -> list[float]:
+        with folder(settings, "peer-hs") as where, open(where / "hs.log", "wb") as log:
+            cluster = subprocess.Popen(
+                [self.hs, *HS_CLUSTER, "-b", "1"],
+                env=clean_env(),
+                cwd=where,
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+            try:
+                self._submit_and_wait(cluster, where, "warm")  # also waits for the client
+                time.sleep(settings.pick(0.3, 1.0))
+                return [self._submit_and_wait(cluster, where, str(i)) for i in range(count)]
+            finally:
+                cluster.stdin.close()  # end of input: the cluster finishes and exits
+                stop_process(cluster, timeout=30)
+
+    def _submit_and_wait(self, cluster: subprocess.Popen, where: Path, label: str) -> float:
+        started, done = where / f"started{label}", where / f"done{label}"
+        os.mkfifo(started)
+        opened = fifo_reader(started)
+        before = time.time()
+        cluster.stdin.write(f": > {started}; true; : > {done}\n".encode())
+        cluster.stdin.flush()
+        moment = opened()
+        _wait_for_file(done)
+        time.sleep(GAP)
+        return moment - before
+
+
+def _wait_for_file(path: Path, timeout: float = 60) -> None:
+    deadline = time.perf_counter() + timeout
+    while not path.exists():
+        if time.perf_counter() > deadline:
+            raise BenchError(f"{path.name} not written within {timeout:.0f} s")
+        time.sleep(POLL)
+
+
+class HyperQueue(Peer):
+    """HyperQueue from its PyPI wheel: no `hq` binary in it, but the server and worker are
+    embedded, and `LocalCluster` runs them in the driver process (`bench.peer_hq`). Each task
+    is the program `sh -c true`; a worker with 2 cores runs two at a time."""
+
+    name = "HyperQueue (LocalCluster, 2 cores)"
+
+    def missing(self) -> str | None:
+        return _importable("hyperqueue")
+
+    def command_line(self) -> str:
+        return (
+            "`python -m bench.peer_hq` (HyperQueue's LocalCluster: server and a 2-core worker "
+            "in one process; workload 1: one job of N tasks `sh -c true`, workload 4: one "
+            "job of one task each)"
+        )
+
+    def _run(self, settings: Settings, *args: str) -> str:
+        with folder(settings, "peer-hq") as where:
+            result = subprocess.run(
+                [sys.executable, "-m", "bench.peer_hq", *args],
+                env=clean_env(),
+                cwd=where,
+                capture_output=True,
+                text=True,
+                timeout=DRIVER_TIMEOUT,
+            )
+        if result.returncode != 0:
+            raise BenchError(f"{self.name} driver failed: {result.stderr.strip()[-500:]}")
+        return result.stdout.strip().splitlines()[-1]  # after the server's info table
+
+    def throughput(self, settings: Settings, count: int) -> float:
+        return count / float(self._run(settings, "throughput", str(count)))
+
+    def latency(self, settings: Settings, count: int) -> list[float]:
+        return json.loads(
+            self._run(settings, "latency", str(count), str(GAP), str(settings.pick(0.3, 1.0)))
+        )
+
+
+PEERS: list[Peer] = [
+    Huey(tuned=False),
+    Huey(tuned=True),
+    Rq(simple=False),
+    Rq(simple=True),
+    Celery(fair=False),
+    Celery(fair=True),
+    Dramatiq(),
+    TaskSpooler(),
+    GnuParallel(),
+    HyperShell(),
+    HyperQueue(),
+]
+
+
+def _workloads(peer: Peer) -> tuple[int, ...]:
+    return (1,) if peer.no_latency else (1, 4)
 
 
 def _not_measured(section: Section, skipped: list[Peer], why: str) -> None:
     for peer in skipped:
-        for workload in (1, 4):
+        for workload in _workloads(peer):
             section.targets.append(
                 Target(
                     f"faster than {peer.name}, workload {workload}", None, ">", 1.0, why_missing=why
                 )
             )
+
+
+METHOD_PEERS = [
+    "Each peer runs at its defaults and at its best documented settings for many short jobs, "
+    "both rows labelled, on 2 workers (2 processes, concurrency 2, 2 slots or 2 cores):",
+    "- Huey: defaults (SqliteStorage: WAL, synchronous left at SQLite's default; consumer "
+    "polls an empty queue from 0.1 s, x1.15 each miss, up to 10 s), and tuned: "
+    "`SqliteHuey(fsync=False)`, the storage's switch to `pragma synchronous=OFF` "
+    "(huey/storage.py), with consumer options `--delay 0.01 --backoff 1 --max-delay 0.01` "
+    "(huey.readthedocs.io, Consuming Tasks: the polling interval, its backoff factor and "
+    "maximum), a fixed 10 ms poll.",
+    "- RQ: the default `Worker` (a fork per job) and `--worker-class rq.SimpleWorker`, which "
+    "RQ's performance notes (docs/benchmark.md) give as about 6x faster for jobs of a few "
+    "milliseconds, since it forks nothing.",
+    "- Celery: defaults (prefetch multiplier 4) and `-O fair --prefetch-multiplier 1` "
+    "(docs.celeryq.dev, Optimizing, Prefetch limits: a multiplier of 1 with the fair "
+    "scheduling so a process takes a task only when it is free; the same guide says a large "
+    "multiplier suits many short tasks, which the default row stands for).",
+    "- Dramatiq (Redis broker): `--processes 2 --threads 1`, concurrency 2 as every other "
+    "row (its default, 8 threads in each of one process per core, would run 16 jobs at "
+    "once on 2 cores: more concurrency, not a better setting for the same work); "
+    f"`dramatiq_worker_timeout={DRAMATIQ_POLL_MS}` (its documented environment variable, "
+    "dramatiq.io reference) caps the consumer's back-off on an empty queue at 10 ms instead "
+    "of 1,000 ms, as for Huey tuned.",
+    "- task-spooler: `tsp -S 2`, its only setting that matters here.",
+    "- GNU parallel: `-j 2 -N0 true :::: FILE`; it has no queue, so workload 4 does not "
+    "apply to it.",
+    "- HyperShell: `hs cluster -N 2 --no-db` (hyper-shell.readthedocs.io, cluster: the "
+    "in-memory mode for ad-hoc work, tasks submitted straight to the client), with bundles "
+    "of 2 (`-b 2`, coordinated with the executors as the docs advise for throughput) and "
+    "`--no-confirm` in workload 1, bundles of 1 (its default, for responsiveness) in "
+    "workload 4, where the jobs are lines written one at a time to its stdin.",
+    "- HyperQueue: its PyPI wheel ships no `hq` binary, but embeds server and worker: "
+    "`LocalCluster` (its Python API) runs both in the driver process, a worker with 2 "
+    "cores; workload 1 submits one job of N tasks, workload 4 one job of one task each.",
+]
+
+
+def _method(count: int, picks: int) -> list[str]:
+    return [
+        f"Each run measures queuectl and every available peer in turn: workload 1 ({count:,} "
+        "jobs enqueued beforehand, timed from the start of 2 worker processes to the last job "
+        f"done) and workload 4 ({picks} jobs enqueued one at a time, each waited for, "
+        f"{GAP * 1000:.0f} ms apart, after a warm-up job). queuectl is measured exactly as in "
+        "workloads 1 and 4.",
+        "Every Python peer's job body is the same function, `bench.peer_jobs.body`: "
+        '`subprocess.run("true", shell=True)`, then it appends one line with the moment '
+        "the body started to a file; the benchmark polls that file's size every 5 ms to see "
+        "the last job done. Those peers are enqueued from a process of their own "
+        "(`python -m bench.peer_driver`); their workers log to a file at their default level. "
+        "The command-line peers (task-spooler, GNU parallel, HyperShell, HyperQueue) run the "
+        "command `true` through `sh`, as each runs a command line; their workload 1 is timed "
+        "from their start to their last job done.",
+        "Latency of a Python peer = the start of the job body (the time it wrote) - the "
+        "moment just before the enqueue call. The command-line peers have no job body to "
+        "write it: their latency is the moment the job's `sh` opens a FIFO the benchmark is "
+        "blocked reading - the moment before the enqueue (for task-spooler: the `tsp` client "
+        "spawned; HyperShell: the line written to its stdin; HyperQueue: the submit call); "
+        'the row "spawn floor" is the same measurement with Python spawning `sh` itself. '
+        "queuectl's latency is `started_at - created_at` from its store, which keeps whole "
+        "milliseconds (so about 1 ms of resolution); the peers' are to the microsecond.",
+        *METHOD_PEERS,
+        f"Redis: {REDIS_URL}, flushed before and after every measurement.",
+    ]
+
+
+def _available(settings: Settings, section: Section, count: int) -> list[Peer]:
+    available = []
+    for peer in PEERS:
+        reason = peer.missing()
+        if reason:
+            settings.log(f"  skipping {peer.name}: {reason}")
+            section.notes.append(f"{peer.name} skipped: {reason}.")
+            continue
+        available.append(peer)
+        section.notes.append(f"{peer.name}: {peer.command_line()}.")
+        if peer.no_latency:
+            section.notes.append(f"{peer.name}: workload 4 not applicable ({peer.no_latency}).")
+        if isinstance(peer, TaskSpooler) and peer.jobs(count) < count:
+            section.notes.append(
+                f"task-spooler runs workload 1 with {TSP_MAX_QUEUED:,} jobs, not "
+                f"{count:,}: each queued job waits as a client process connected to its "
+                'server, which fails with about a thousand of them ("Error getting the '
+                'newjob_ok"), so no more can be enqueued beforehand. Its figure is '
+                "jobs/s over those jobs."
+            )
+    return available
+
+
+def _ratio_rows(
+    section: Section,
+    available: list[Peer],
+    rates: dict[str, list[float]],
+    lat: dict[str, list[list[float]]],
+) -> list[list[str]]:
+    ours_rate = median(rates["queuectl"])
+    ours_p50 = median([percentile(v, 50) for v in lat["queuectl"]])
+    rows = []
+    for peer in available:
+        rate_ratio = ours_rate / median(rates[peer.name])
+        section.targets.append(
+            Target(
+                f"faster than {peer.name}, workload 1 (queuectl jobs/s / peer jobs/s)",
+                rate_ratio,
+                ">",
+                1.0,
+            )
+        )
+        latency_cell = "n/a (no queue)"
+        if not peer.no_latency:
+            latency_ratio = median([percentile(v, 50) for v in lat[peer.name]]) / ours_p50
+            latency_cell = fmt_ratio(latency_ratio)
+            section.targets.append(
+                Target(
+                    f"faster than {peer.name}, workload 4 (peer p50 / queuectl p50)",
+                    latency_ratio,
+                    ">",
+                    1.0,
+                )
+            )
+        rows.append([peer.name, fmt_ratio(rate_ratio), latency_cell])
+    return rows
+
+
+def _latency_rows(lat: dict[str, list[list[float]]], floor: list[list[float]]) -> list:
+    rows = []
+    for name, series in lat.items():
+        rows += [
+            (f"{name}: p50", [percentile(v, 50) for v in series], fmt_ms),
+            (f"{name}: p95", [percentile(v, 95) for v in series], fmt_ms),
+            (f"{name}: max", [max(v) for v in series], fmt_ms),
+        ]
+    if floor:
+        rows.append(
+            (
+                "spawn floor (sh opens the FIFO, no queue): p50",
+                [percentile(v, 50) for v in floor],
+                fmt_ms,
+            )
+        )
+    return rows
+
+
+def _measure_once(
+    settings: Settings,
+    available: list[Peer],
+    count: int,
+    picks: int,
+    rates: dict[str, list[float]],
+    lat: dict[str, list[list[float]]],
+) -> None:
+    rates["queuectl"].append(count / throughput.queuectl_run(settings, SQLITE, count, 2))
+    lat["queuectl"].append(latency.series(settings, SQLITE, picks))
+    for peer in available:
+        rates[peer.name].append(peer.throughput(settings, peer.jobs(count)))
+        if not peer.no_latency:
+            lat[peer.name].append(peer.latency(settings, picks))
+
+
+def _run_line(rates: dict[str, list[float]], lat: dict[str, list[list[float]]]) -> str:
+    return "; ".join(
+        f"{name} {rates[name][-1]:,.0f} jobs/s"
+        + (f", p50 {fmt_ms(percentile(lat[name][-1], 50))}" if name in lat else "")
+        for name in rates
+    )
 
 
 def run(settings: Settings) -> Section:
@@ -439,111 +850,39 @@ def run(settings: Settings) -> Section:
         section.skipped = "skipped in quick mode (name it with --only peers to run it)"
         _not_measured(section, PEERS, "quick mode")
         return section
-    section.method = [
-        f"Each run measures queuectl and every available peer in turn: workload 1 ({count:,} "
-        "jobs enqueued beforehand, timed from the start of 2 worker processes to the last job "
-        f"done) and workload 4 ({picks} jobs enqueued one at a time, each waited for, "
-        f"{GAP * 1000:.0f} ms apart, after a warm-up job). queuectl is measured exactly as in "
-        "workloads 1 and 4.",
-        "Every peer's job body is the same function, `bench.peer_jobs.body`: "
-        '`subprocess.run("true", shell=True)`, then it appends one line with the moment '
-        "the body started to a file; the benchmark polls that file's size every 5 ms to see "
-        "the last job done. Peers are enqueued from a process of their own "
-        "(`python -m bench.peer_driver`), with their default settings unless listed below; "
-        "their workers log to a file at their default level.",
-        "Latency of a peer = the start of the job body (the time it wrote) - the moment just "
-        "before the enqueue call. task-spooler has no library: its latency is the moment its "
-        "job's `sh` opens a FIFO the benchmark is blocked reading - the moment before the "
-        "`tsp` client is spawned, so it includes spawning the client and `sh`; the row "
-        '"spawn floor" is the same measurement with Python spawning `sh` itself. '
-        "queuectl's latency is `started_at - created_at` from its store, which keeps whole "
-        "milliseconds (so about 1 ms of resolution); the peers' are to the microsecond.",
-        f"Redis: {REDIS_URL}, flushed before and after every measurement.",
-    ]
-    available = []
-    for peer in PEERS:
-        reason = peer.missing()
-        if reason:
-            settings.log(f"  skipping {peer.name}: {reason}")
-            section.notes.append(f"{peer.name} skipped: {reason}.")
-        else:
-            available.append(peer)
-            section.notes.append(f"{peer.name} workers: {peer.command_line()}.")
-            if isinstance(peer, TaskSpooler) and count > TSP_MAX_QUEUED:
-                section.notes.append(
-                    f"task-spooler runs workload 1 with {TSP_MAX_QUEUED:,} jobs, not "
-                    f"{count:,}: each queued job waits as a client process connected to its "
-                    'server, which fails with about a thousand of them ("Error getting the '
-                    'newjob_ok"), so no more can be enqueued beforehand. Its figure is '
-                    "jobs/s over those jobs."
-                )
+    section.method = _method(count, picks)
+    available = _available(settings, section, count)
     rates: dict[str, list[float]] = {"queuectl": []}
     lat: dict[str, list[list[float]]] = {"queuectl": []}
     for peer in available:
-        rates[peer.name], lat[peer.name] = [], []
+        rates[peer.name] = []
+        if not peer.no_latency:
+            lat[peer.name] = []
     floor: list[list[float]] = []
     for attempt_number in range(settings.runs):
-        rates["queuectl"].append(count / throughput.queuectl_run(settings, SQLITE, count, 2))
-        lat["queuectl"].append(latency.series(settings, SQLITE, picks))
-        for peer in available:
-            rates[peer.name].append(peer.throughput(settings, count))
-            lat[peer.name].append(peer.latency(settings, picks))
+        _measure_once(settings, available, count, picks, rates, lat)
         if any(isinstance(peer, TaskSpooler) for peer in available):
             with folder(settings, "spawn-floor") as where:
                 floor.append(spawn_floor(settings, where, picks))
-        settings.log(
-            f"  run {attempt_number + 1}/{settings.runs}: "
-            + "; ".join(
-                f"{name} {rates[name][-1]:,.0f} jobs/s, p50 {fmt_ms(percentile(lat[name][-1], 50))}"
-                for name in rates
-            )
-        )
-    names = list(rates)
+        settings.log(f"  run {attempt_number + 1}/{settings.runs}: " + _run_line(rates, lat))
+    jobs = {peer.name: peer.jobs(count) for peer in available}
     section.tables.append(
         runs_table(
-            f"workload 1: {count:,} jobs, 2 workers, jobs/s",
-            [(name, rates[name], fmt_rate) for name in names],
+            f"workload 1: {count:,} jobs (unless the row says), 2 workers, jobs/s",
+            [
+                (
+                    name if jobs.get(name, count) == count else f"{name}, {jobs[name]:,} jobs",
+                    values,
+                    fmt_rate,
+                )
+                for name, values in rates.items()
+            ],
         )
     )
-    rows = []
-    for name in names:
-        rows += [
-            (f"{name}: p50", [percentile(v, 50) for v in lat[name]], fmt_ms),
-            (f"{name}: p95", [percentile(v, 95) for v in lat[name]], fmt_ms),
-            (f"{name}: max", [max(v) for v in lat[name]], fmt_ms),
-        ]
-    if floor:
-        rows.append(
-            (
-                "spawn floor (sh opens the FIFO, no queue): p50",
-                [percentile(v, 50) for v in floor],
-                fmt_ms,
-            )
-        )
-    section.tables.append(runs_table(f"workload 4: pickup latency of {picks} jobs", rows))
-    ours_rate = median(rates["queuectl"])
-    ours_p50 = median([percentile(v, 50) for v in lat["queuectl"]])
-    ratio_rows = []
-    for peer in available:
-        rate_ratio = ours_rate / median(rates[peer.name])
-        peer_p50 = median([percentile(v, 50) for v in lat[peer.name]])
-        ratio_rows.append([peer.name, fmt_ratio(rate_ratio), fmt_ratio(peer_p50 / ours_p50)])
-        section.targets.append(
-            Target(
-                f"faster than {peer.name}, workload 1 (queuectl jobs/s / peer jobs/s)",
-                rate_ratio,
-                ">",
-                1.0,
-            )
-        )
-        section.targets.append(
-            Target(
-                f"faster than {peer.name}, workload 4 (peer p50 / queuectl p50)",
-                peer_p50 / ours_p50,
-                ">",
-                1.0,
-            )
-        )
+    section.tables.append(
+        runs_table(f"workload 4: pickup latency of {picks} jobs", _latency_rows(lat, floor))
+    )
+    ratio_rows = _ratio_rows(section, available, rates, lat)
     _not_measured(section, [peer for peer in PEERS if peer not in available], "peer skipped")
     section.tables.append(
         Table(
