@@ -149,3 +149,40 @@ def test_a_running_job_keeps_its_settings_without_reading_them_again(location, r
         assert counting.reads_while_running == 0
     finally:
         store.close()
+
+
+class ClaimsAndReads:
+    """A store that notes, in order, each claim an idle worker makes and each read of the
+    settings."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.calls: list[str] = []
+
+    def claim(self, *args, **kwargs):
+        job = self._store.claim(*args, **kwargs)
+        self.calls.append("claim" if job is None else "claim " + job.id)
+        return job
+
+    def config_values(self):
+        self.calls.append("settings")
+        return self._store.config_values()
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+
+def test_a_woken_worker_claims_its_job_before_it_reads_the_settings_again(location, run_worker):
+    store = open_store(location)
+    try:
+        store.config_set("poll_interval", 60)  # so only the wake-up can start the job
+        noting = ClaimsAndReads(open_store(location))
+        run_worker(noting)
+        wait_for(lambda: "claim" in noting.calls, message="the worker idle")
+        seen = len(noting.calls)
+        store.enqueue([new("rung", "true")], store.clock())  # rings the doorbell (NOTIFY)
+        wait_for(lambda: store.get_job("rung").state == "completed", message="the job done")
+        # Settings changed meanwhile are still read on every wake-up, once the claim is made.
+        assert noting.calls[seen : seen + 2] == ["claim rung", "settings"], noting.calls
+    finally:
+        store.close()
