@@ -129,7 +129,10 @@ class Worker:
         if job is None:
             job = self._claim()
         if woken:
-            self._refresh_config(force=True)
+            # A store away now must not lose the job just claimed: it runs with the settings
+            # read before, and its next store call meets the outage.
+            with contextlib.suppress(StoreUnavailable):
+                self._refresh_config(force=True)
         if job is not None:
             return self._execute(job)
         self._woken = self._waiter.wait(self._idle_timeout(), self._interrupted)

@@ -186,3 +186,29 @@ def test_a_woken_worker_claims_its_job_before_it_reads_the_settings_again(locati
         assert noting.calls[seen : seen + 2] == ["claim rung", "settings"], noting.calls
     finally:
         store.close()
+
+
+class SettingsAwayAfterClaim(ClaimsAndReads):
+    """... and whose first read of the settings after a claim that got a job fails, as a
+    server that went away just then."""
+
+    def config_values(self):
+        if self.calls and self.calls[-1].startswith("claim "):
+            self.calls.append("settings refused")
+            raise StoreUnavailable("the server is away")
+        return super().config_values()
+
+
+def test_a_job_claimed_on_a_wake_up_runs_though_the_settings_cannot_be_read(location, run_worker):
+    store = open_store(location)
+    try:
+        store.config_set("poll_interval", 60)
+        refusing = SettingsAwayAfterClaim(open_store(location))
+        run_worker(refusing)
+        wait_for(lambda: "claim" in refusing.calls, message="the worker idle")
+        store.enqueue([new("rung", "true")], store.clock())
+        wait_for(lambda: store.get_job("rung").state == "completed", message="the job done")
+        assert "settings refused" in refusing.calls
+        assert [attempt.error for attempt in store.attempts("rung")] == [None]
+    finally:
+        store.close()
