@@ -484,7 +484,7 @@ def run(settings: Settings) -> Section:
     floor: list[list[float]] = []
     for attempt_number in range(settings.runs):
         rates["queuectl"].append(count / throughput.queuectl_run(settings, SQLITE, count, 2))
-        lat["queuectl"].append(latency.series(settings, SQLITE, picks))
+        lat["queuectl"].append(latency.series(settings, SQLITE, picks).latencies)
         for peer in available:
             rates[peer.name].append(peer.throughput(settings, count))
             lat[peer.name].append(peer.latency(settings, picks))
