@@ -18,7 +18,7 @@ from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.logs import log_to
 from queuectl.model import Attempt, Job, Lease, WorkerInfo
 from queuectl.records import record
-from queuectl.store.base import Store
+from queuectl.store.base import STOP_ANNOUNCEMENT, Store
 from queuectl.worker import logfile, runner
 from queuectl.worker.outage import Outage
 
@@ -212,7 +212,11 @@ class Worker:
     def _stopping(self) -> bool:
         if self._interrupted() or self._stop_requested:
             return True
-        if time.monotonic() >= self._next_stop_check:
+        # A stop request rings as one: its flag is read at once. Rung for work alone, the
+        # worker claims first (the job does not wait for that read) and reads it after.
+        rung_for = self._waiter.reasons if self._woken else frozenset()
+        due = time.monotonic() >= self._next_stop_check and not rung_for
+        if STOP_ANNOUNCEMENT in rung_for or due:
             self._next_stop_check = time.monotonic() + CHECK_INTERVAL
             self._stop_requested = self.store.stop_requested(self.spec.worker_id)
             if not self.controls.parent_alive():
