@@ -5,6 +5,7 @@ And the CPU one idle worker (and its supervisor) burns."""
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 from bench.common import (
     CLOCK_TICKS,
@@ -29,28 +30,37 @@ from bench.common import (
 NUMBER = 4
 KEY = "latency"
 TITLE = "Pickup latency with idle workers, and the CPU of an idle worker"
-TARGET_P50 = 0.003
-TARGET_P95 = 0.020
-TARGET_PG_P50 = 0.005
+# Issue 15's targets (the issue 6 ones were 3 ms, 20 ms and 5 ms).
+TARGET_P50 = 0.001
+TARGET_P95 = 0.003
+TARGET_PG_P50 = 0.002
 TARGET_IDLE_PCT = 1.0
 GAP = 0.05  # seconds between a job's end and the next enqueue: the workers are idle again
 WAIT_POLL = 0.002
 
 
-def _enqueue_and_wait(store, cwd: str, timeout: float = 30) -> str:
+class Pickups(NamedTuple):
+    latencies: list[float]  # started_at - created_at of each job, as stored (seconds)
+    enqueues: list[float]  # wall time of each enqueue call: its durable commit, the doorbell
+
+
+def _enqueue_and_wait(store, cwd: str, timeout: float = 30) -> tuple[str, float]:
+    """Enqueue `true`, wait until it has run: (its id, the enqueue call's wall time)."""
     from queuectl import service
 
+    start = time.perf_counter()
     job_id = service.enqueue(store, [{"command": "true"}], cwd)[0].id  # what `queuectl run` does
+    enqueued = time.perf_counter() - start
     deadline = time.monotonic() + timeout
     while store.get_job(job_id).state not in ("completed", "dead", "canceled", "failed"):
         if time.monotonic() > deadline:
             raise BenchError(f"job {job_id} was not picked up within {timeout} s")
         time.sleep(WAIT_POLL)
-    return job_id
+    return job_id, enqueued
 
 
-def series(settings: Settings, backend: Backend, count: int, workers: int = 2) -> list[float]:
-    """Pickup latencies (seconds) of `count` jobs enqueued one at a time."""
+def series(settings: Settings, backend: Backend, count: int, workers: int = 2) -> Pickups:
+    """Pickup latencies of `count` jobs enqueued one at a time, and their enqueue calls."""
     with folder(settings, "latency") as where, backend.location(where) as location:
         home = where / "home"
         home.mkdir()
@@ -60,9 +70,11 @@ def series(settings: Settings, backend: Backend, count: int, workers: int = 2) -
             pool.workers()  # registered
             _enqueue_and_wait(store, str(home))  # warm-up, not counted
             time.sleep(settings.pick(0.3, 1.0))
-            ids = []
+            ids, enqueues = [], []
             for _ in range(count):
-                ids.append(_enqueue_and_wait(store, str(home)))
+                job_id, enqueued = _enqueue_and_wait(store, str(home))
+                ids.append(job_id)
+                enqueues.append(enqueued)
                 pool.check()
                 time.sleep(GAP)
             jobs = [store.get_job(job_id) for job_id in ids]
@@ -72,7 +84,9 @@ def series(settings: Settings, backend: Backend, count: int, workers: int = 2) -
     bad = [job.id for job in jobs if job.state != "completed"]
     if bad:
         raise BenchError(f"{len(bad)} latency job(s) did not complete")
-    return [job.started_at - job.created_at for job in jobs]
+    # Rounded to the whole milliseconds the store keeps: a difference of two epoch seconds
+    # in floats is off by a few nanoseconds, which a target of exactly 1 ms would count.
+    return Pickups([round(job.started_at - job.created_at, 3) for job in jobs], enqueues)
 
 
 def idle_cpu(settings: Settings, backend: Backend, seconds: float) -> dict[str, float | None]:
@@ -110,16 +124,18 @@ def fill(
 ) -> dict[str, float]:
     count = settings.pick(30, 200)
     idle_seconds = settings.pick(5, 30)
-    p50s, p95s, maxes, means = [], [], [], []
+    p50s, p95s, maxes, means, enqueues = [], [], [], [], []
     for run in range(settings.runs):
-        latencies = series(settings, backend, count)
+        latencies, enqueue_calls = series(settings, backend, count)
+        enqueues.append(median(enqueue_calls))
         p50s.append(percentile(latencies, 50))
         p95s.append(percentile(latencies, 95))
         maxes.append(max(latencies))
         means.append(sum(latencies) / len(latencies))
         settings.log(
             f"  {backend.name} latency run {run + 1}/{settings.runs}: p50 "
-            f"{fmt_ms(p50s[-1])}, p95 {fmt_ms(p95s[-1])}, max {fmt_ms(maxes[-1])}"
+            f"{fmt_ms(p50s[-1])}, p95 {fmt_ms(p95s[-1])}, max {fmt_ms(maxes[-1])}; enqueue "
+            f"call {fmt_ms(enqueues[-1])}"
         )
     section.tables.append(
         runs_table(
@@ -130,6 +146,7 @@ def fill(
                 ("p95", p95s, fmt_ms),
                 ("max", maxes, fmt_ms),
                 ("mean", means, fmt_ms),
+                ("enqueue call, median (wall; most of it the durable commit)", enqueues, fmt_ms),
             ],
         )
     )
@@ -192,7 +209,10 @@ def run(settings: Settings) -> Section:
         f"{GAP * 1000:.0f} ms so the workers are idle again. Latency = `started_at - "
         "created_at` read back from the store (both taken on this host's clock: the "
         "enqueuer's before its fully synced commit, the worker's at claim). The store keeps "
-        "whole milliseconds, so each latency is known to about 1 ms.",
+        "whole milliseconds, so each latency is known to about 1 ms (the mean of many is "
+        "finer). The wall time of each `service.enqueue` call is shown beside them: it "
+        "holds the fully synced commit (an fdatasync, or PostgreSQL's WAL flush), which the "
+        "latency counts and a loaded disk slows.",
         "Idle CPU: a pool of 1 worker on a fresh store, left alone "
         f"{settings.pick(1, 2)} s after start-up, then utime + stime of the worker process "
         "(and of the supervisor) from `/proc/<pid>/stat` before and after "

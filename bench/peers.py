@@ -827,7 +827,7 @@ def _measure_once(
     lat: dict[str, list[list[float]]],
 ) -> None:
     rates["queuectl"].append(count / throughput.queuectl_run(settings, SQLITE, count, 2))
-    lat["queuectl"].append(latency.series(settings, SQLITE, picks))
+    lat["queuectl"].append(latency.series(settings, SQLITE, picks).latencies)
     for peer in available:
         rates[peer.name].append(peer.throughput(settings, peer.jobs(count)))
         if not peer.no_latency:

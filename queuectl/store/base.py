@@ -117,10 +117,18 @@ class StoreSettings:
     schedules: list[tuple[Schedule, list[Tick]]]
 
 
+# What a stop request announces (`_announce`): an idle worker woken by anything else may
+# claim before it reads its stop flag.
+STOP_ANNOUNCEMENT = "stop"
+
+
 class Waiter(abc.ABC):
     """How an idle worker sleeps until there may be work."""
 
     port: int | None = None  # the local doorbell port to advertise, if any
+    # What the announcements that ended the last wait said; empty if it ended otherwise
+    # (time ran out, an interruption, a change of unknown kind).
+    reasons: frozenset[str] = frozenset()
 
     @abc.abstractmethod
     def wait(self, timeout: float, interrupted) -> bool:

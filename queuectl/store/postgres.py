@@ -480,6 +480,7 @@ class _NotifyWaiter(Waiter):
         return conn
 
     def wait(self, timeout: float, interrupted: Callable[[], bool]) -> bool:
+        self.reasons = frozenset()
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -501,7 +502,9 @@ class _NotifyWaiter(Waiter):
             # ten times a second, and psycopg's notifies() costs more per call than that
             # deserves. notifies() then reads whatever came, so a burst is one wake-up.
             ready, _, _ = select.select([self._conn.fileno()], [], [], timeout)
-            return bool(ready and list(self._conn.notifies(timeout=0)))
+            if ready:
+                self.reasons = frozenset(note.payload for note in self._conn.notifies(timeout=0))
+            return bool(ready and self.reasons)
         except (OSError, ValueError, psycopg.Error):
             self._drop()
             return False

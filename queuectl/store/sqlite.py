@@ -68,7 +68,7 @@ class SqliteStore(SqlStore):
             )
         self.location = path
         self._host: str | None = None
-        self._wake_on_commit = False
+        self._rings_on_commit: set[str] = set()  # what to announce once the commit is done
         self._error_prefix = "cannot open the store"  # "the store" once it is open
         try:
             self._open_to_write(durable)
@@ -288,12 +288,12 @@ class SqliteStore(SqlStore):
             yield
         except BaseException:
             self._conn.execute("ROLLBACK")
-            self._wake_on_commit = False
+            self._rings_on_commit.clear()
             raise
         self._execute("COMMIT")
-        if self._wake_on_commit:
-            self._wake_on_commit = False
-            self.wake_workers()
+        if self._rings_on_commit:
+            reasons, self._rings_on_commit = self._rings_on_commit, set()
+            self._ring(reasons)
 
     @contextmanager
     def _snapshot(self) -> Iterator[None]:
@@ -319,9 +319,9 @@ class SqliteStore(SqlStore):
     def _announce(self, reason: str) -> None:
         # The doorbell is not transactional: ring it once the transaction has committed.
         if self._conn.in_transaction:
-            self._wake_on_commit = True
+            self._rings_on_commit.add(reason)
         else:
-            self.wake_workers()
+            self._ring({reason})
 
     def _list(self, values: Sequence[str]) -> str:
         return to_json(list(values))  # read back with json_each()
@@ -383,6 +383,10 @@ class SqliteStore(SqlStore):
     # --- wake-up -----------------------------------------------------------------------
 
     def wake_workers(self) -> None:
+        self._ring({"wake"})
+
+    def _ring(self, reasons: set[str]) -> None:
+        """Ring every doorbell of this host, a datagram per reason (its text)."""
         rows = self._rows("doorbells", {"host": self._hostname()})
         if not rows:
             return
@@ -390,8 +394,9 @@ class SqliteStore(SqlStore):
 
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for row in rows:
-                with contextlib.suppress(OSError):  # a hint: the store stays the truth
-                    sock.sendto(b"!", ("127.0.0.1", row["doorbell"]))
+                for reason in reasons:
+                    with contextlib.suppress(OSError):  # a hint: the store stays the truth
+                        sock.sendto(reason.encode(), ("127.0.0.1", row["doorbell"]))
 
     def waiter(self) -> Waiter:
         return _DoorbellWaiter(self._execute)
@@ -469,6 +474,7 @@ class _DoorbellWaiter(Waiter):
         return self._execute("PRAGMA data_version").fetchone()[0]
 
     def wait(self, timeout: float, interrupted: Callable[[], bool]) -> bool:
+        self.reasons = frozenset()
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -476,7 +482,7 @@ class _DoorbellWaiter(Waiter):
                 return False
             ready, _, _ = self._select([self._sock], [], [], min(remaining, DATA_VERSION_INTERVAL))
             if ready:
-                self._drain()
+                self.reasons = self._drain()
                 return True
             if interrupted():
                 return True
@@ -485,12 +491,14 @@ class _DoorbellWaiter(Waiter):
                 self._version = version
                 return True
 
-    def _drain(self) -> None:
+    def _drain(self) -> frozenset[str]:
+        """What the datagrams waiting said (the reasons they were rung for)."""
+        reasons = set()
         while True:
             try:
-                self._sock.recv(64)
+                reasons.add(self._sock.recv(64).decode(errors="replace"))
             except OSError:  # BlockingIOError: nothing left
-                return
+                return frozenset(reasons)
 
     def close(self) -> None:
         self._sock.close()

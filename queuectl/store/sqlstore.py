@@ -45,6 +45,7 @@ from queuectl.model import (
 )
 from queuectl.store import queries
 from queuectl.store.base import (
+    STOP_ANNOUNCEMENT,
     FinishedAttempt,
     Heartbeat,
     JobExport,
@@ -1017,7 +1018,7 @@ class SqlStore(Store):
     def request_stop(self, worker_ids: Sequence[str]) -> None:
         with self._transaction():
             self._rows("request_stop", {"ids": self._list(worker_ids)})
-            self._announce("stop")
+            self._announce(STOP_ANNOUNCEMENT)
 
     def request_pool_stop(self, pool: str | None, now: float) -> None:
         self._rows("request_pool_stop", {"pool": pool or "*", "now": ms(now)})

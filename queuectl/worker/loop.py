@@ -18,7 +18,7 @@ from queuectl.errors import StoreError, StoreUnavailable
 from queuectl.logs import log_to
 from queuectl.model import Attempt, Job, Lease, WorkerInfo
 from queuectl.records import record
-from queuectl.store.base import Store
+from queuectl.store.base import STOP_ANNOUNCEMENT, Store
 from queuectl.worker import logfile, runner
 from queuectl.worker.outage import Outage
 
@@ -77,6 +77,7 @@ class Worker:
         self._claims_unknown = False
         self._next_stop_check = 0.0
         self._next_heartbeat = 0.0
+        self._woken = False  # the last wait ended early: there may be work, or new settings
         self._env = dict(os.environ)
         self._waiter = store.waiter()
         self.outage = Outage(f"worker {spec.worker_id}")
@@ -118,14 +119,23 @@ class Worker:
 
     def _step(self, job: Job | None) -> Job | None:
         """Claim a job if it has none and run it, or wait for work; returns the job to run
-        next (claimed together with the last one's outcome)."""
+        next (claimed together with the last one's outcome). A wake-up's claim comes before
+        the settings are read again: the job it was rung for does not wait for that read
+        (a round trip to a server), and it runs with the settings read after its claim."""
+        woken, self._woken = self._woken, False
+        if not woken:
+            self._refresh_config()
         self._maintain()
         if job is None:
             job = self._claim()
+        if woken:
+            # A store away now must not lose the job just claimed: it runs with the settings
+            # read before, and its next store call meets the outage.
+            with contextlib.suppress(StoreUnavailable):
+                self._refresh_config(force=True)
         if job is not None:
             return self._execute(job)
-        if self._waiter.wait(self._idle_timeout(), self._interrupted):
-            self._refresh_config(force=True)
+        self._woken = self._waiter.wait(self._idle_timeout(), self._interrupted)
         return None
 
     def _claim(self) -> Job | None:
@@ -202,7 +212,11 @@ class Worker:
     def _stopping(self) -> bool:
         if self._interrupted() or self._stop_requested:
             return True
-        if time.monotonic() >= self._next_stop_check:
+        # A stop request rings as one: its flag is read at once. Rung for work alone, the
+        # worker claims first (the job does not wait for that read) and reads it after.
+        rung_for = self._waiter.reasons if self._woken else frozenset()
+        due = time.monotonic() >= self._next_stop_check and not rung_for
+        if STOP_ANNOUNCEMENT in rung_for or due:
             self._next_stop_check = time.monotonic() + CHECK_INTERVAL
             self._stop_requested = self.store.stop_requested(self.spec.worker_id)
             if not self.controls.parent_alive():
@@ -227,12 +241,9 @@ class Worker:
             self._next_heartbeat = min(self._next_heartbeat, now + self.config.lease_seconds / 3)
 
     def _maintain(self, lease: Lease | None = None) -> str | None:
-        """Refresh the settings (between jobs: a running job keeps those it started with)
-        and heartbeat, when due. Returns a reason to stop the running command, if the
+        """Heartbeat, when due. Returns a reason to stop the running command, if the
         heartbeat brought one. (Recovering other workers' lost jobs is the pool
         supervisor's task: it is idle, so recovery does not wait for a free worker.)"""
-        if lease is None:
-            self._refresh_config()
         now = time.monotonic()
         reason = None
         if now >= self._next_heartbeat:

@@ -555,6 +555,23 @@ def test_waiter_wakes_on_enqueue(location, store):
         waiter.close()
 
 
+def test_a_waiter_tells_a_wake_up_for_work_from_a_stop_request(location, store):
+    from queuectl.store import open_store
+
+    waiter = store.waiter()
+    store.register_worker(WorkerInfo("w1", _host(), 1, "p", None, T0, T0, doorbell=waiter.port))
+    other = open_store(location)
+    try:
+        other.enqueue([new("a")], T0)
+        assert waiter.wait(5, lambda: False) and waiter.reasons == {"enqueue"}
+        other.request_stop(["w1"])
+        assert waiter.wait(5, lambda: False) and waiter.reasons == {"stop"}
+        assert waiter.wait(0.3, lambda: True) and not waiter.reasons  # interrupted
+    finally:
+        other.close()
+        waiter.close()
+
+
 def _host() -> str:
     from queuectl.platform import hostname
 

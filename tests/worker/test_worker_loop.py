@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -147,5 +148,107 @@ def test_a_running_job_keeps_its_settings_without_reading_them_again(location, r
         run_worker(counting)
         wait_for(lambda: store.get_job("long").state == "completed", message="the job done")
         assert counting.reads_while_running == 0
+    finally:
+        store.close()
+
+
+class ClaimsAndReads:
+    """A store that notes, in order, each claim an idle worker makes and each read of the
+    settings."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.calls: list[str] = []
+
+    def claim(self, *args, **kwargs):
+        job = self._store.claim(*args, **kwargs)
+        self.calls.append("claim" if job is None else "claim " + job.id)
+        return job
+
+    def config_values(self):
+        self.calls.append("settings")
+        return self._store.config_values()
+
+    def stop_requested(self, worker_id: str) -> bool:
+        self.calls.append("stop check")
+        return self._store.stop_requested(worker_id)
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+
+def test_a_woken_worker_claims_its_job_before_it_reads_the_settings_again(location, run_worker):
+    store = open_store(location)
+    try:
+        store.config_set("poll_interval", 60)  # so only the wake-up can start the job
+        noting = ClaimsAndReads(open_store(location))
+        run_worker(noting)
+        wait_for(lambda: "claim" in noting.calls, message="the worker idle")
+        seen = len(noting.calls)
+        store.enqueue([new("rung", "true")], store.clock())  # rings the doorbell (NOTIFY)
+        wait_for(lambda: store.get_job("rung").state == "completed", message="the job done")
+        # Settings changed meanwhile are still read on every wake-up, once the claim is made.
+        after = [call for call in noting.calls[seen:] if call != "stop check"]
+        assert after[:2] == ["claim rung", "settings"], noting.calls
+    finally:
+        store.close()
+
+
+class SettingsAwayAfterClaim(ClaimsAndReads):
+    """... and whose first read of the settings after a claim that got a job fails, as a
+    server that went away just then."""
+
+    def config_values(self):
+        if self.calls and self.calls[-1].startswith("claim "):
+            self.calls.append("settings refused")
+            raise StoreUnavailable("the server is away")
+        return super().config_values()
+
+
+def test_a_job_claimed_on_a_wake_up_runs_though_the_settings_cannot_be_read(location, run_worker):
+    store = open_store(location)
+    try:
+        store.config_set("poll_interval", 60)
+        refusing = SettingsAwayAfterClaim(open_store(location))
+        run_worker(refusing)
+        wait_for(lambda: "claim" in refusing.calls, message="the worker idle")
+        store.enqueue([new("rung", "true")], store.clock())
+        wait_for(lambda: store.get_job("rung").state == "completed", message="the job done")
+        assert "settings refused" in refusing.calls
+        assert [attempt.error for attempt in store.attempts("rung")] == [None]
+    finally:
+        store.close()
+
+
+def test_a_worker_rung_for_work_claims_before_it_reads_its_stop_flag(location, run_worker):
+    from queuectl.worker.loop import CHECK_INTERVAL
+
+    store = open_store(location)
+    try:
+        store.config_set("poll_interval", 60)
+        noting = ClaimsAndReads(open_store(location))
+        run_worker(noting)
+        wait_for(lambda: "claim" in noting.calls, message="the worker idle")
+        time.sleep(CHECK_INTERVAL + 0.1)  # its periodic read of the stop flag is due
+        seen = len(noting.calls)
+        store.enqueue([new("rung", "true")], store.clock())
+        wait_for(lambda: store.get_job("rung").state == "completed", message="the job done")
+        after = noting.calls[seen:]
+        assert after[0] == "claim rung" and "stop check" in after, noting.calls
+    finally:
+        store.close()
+
+
+def test_a_worker_rung_by_a_stop_request_stops_without_claiming(location, run_worker):
+    store = open_store(location)
+    try:
+        store.config_set("poll_interval", 60)
+        noting = ClaimsAndReads(open_store(location))
+        run_worker(noting)
+        wait_for(lambda: "claim" in noting.calls, message="the worker idle")
+        seen = len(noting.calls)
+        store.request_stop(["w-test"])  # rings as a stop request
+        wait_for(lambda: not store.list_workers(), message="the worker gone")
+        assert "claim" not in noting.calls[seen:], noting.calls
     finally:
         store.close()
