@@ -34,7 +34,7 @@ TITLE = "Pickup latency with idle workers, and the CPU of an idle worker"
 TARGET_P50 = 0.001
 TARGET_P95 = 0.003
 TARGET_PG_P50 = 0.002
-TARGET_IDLE_PCT = 1.0
+TARGET_IDLE_PCT = 0.3  # issue 15: % of one core
 GAP = 0.05  # seconds between a job's end and the next enqueue: the workers are idle again
 WAIT_POLL = 0.002
 
