@@ -39,12 +39,13 @@ NOT_FOR_RUN = {
 }
 
 
-def test_run_imports_only_what_it_needs(tmp_path):
+def _run_true_under(script: str, tmp_path) -> tuple[Cli, subprocess.CompletedProcess]:
+    """`queuectl run true` through `script` (which calls main), on a fresh store."""
     home = tmp_path / "home"
     home.mkdir()
     cli = Cli(str(tmp_path / "queuectl.db"), home)
     result = subprocess.run(
-        [sys.executable, "-c", MODULES_AFTER, "run", "true"],
+        [sys.executable, "-c", script, "run", "true"],
         capture_output=True,
         text=True,
         env=cli.env,
@@ -52,6 +53,11 @@ def test_run_imports_only_what_it_needs(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+    return cli, result
+
+
+def test_run_imports_only_what_it_needs(tmp_path):
+    cli, result = _run_true_under(MODULES_AFTER, tmp_path)
     assert cli.ok("show", result.stdout.strip())
     assert not NOT_FOR_RUN & set(result.stderr.split())
 
@@ -68,18 +74,7 @@ GC_AFTER = (
 
 
 def test_run_leaves_its_objects_to_the_exit(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    cli = Cli(str(tmp_path / "queuectl.db"), home)
-    result = subprocess.run(
-        [sys.executable, "-c", GC_AFTER, "run", "true"],
-        capture_output=True,
-        text=True,
-        env=cli.env,
-        cwd=home,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    _, result = _run_true_under(GC_AFTER, tmp_path)
     assert result.stdout.split()[-2:] == ["True", "True"]
 
 

@@ -3,6 +3,7 @@ worker and its store: a store call whose work commits but whose answer is lost."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -177,21 +178,33 @@ class ClaimsAndReads:
         return getattr(self._store, name)
 
 
-def test_a_woken_worker_claims_its_job_before_it_reads_the_settings_again(location, run_worker):
+@contextlib.contextmanager
+def _idle_worker(location, run_worker, noting_class=ClaimsAndReads):
+    """A store, and a worker idle on it through a store that notes its calls (a 60 s poll:
+    only a wake-up starts a job)."""
     store = open_store(location)
     try:
-        store.config_set("poll_interval", 60)  # so only the wake-up can start the job
-        noting = ClaimsAndReads(open_store(location))
+        store.config_set("poll_interval", 60)
+        noting = noting_class(open_store(location))
         run_worker(noting)
         wait_for(lambda: "claim" in noting.calls, message="the worker idle")
+        yield store, noting
+    finally:
+        store.close()
+
+
+def _ring_and_wait(store) -> None:
+    store.enqueue([new("rung", "true")], store.clock())  # rings the doorbell (NOTIFY)
+    wait_for(lambda: store.get_job("rung").state == "completed", message="the job done")
+
+
+def test_a_woken_worker_claims_its_job_before_it_reads_the_settings_again(location, run_worker):
+    with _idle_worker(location, run_worker) as (store, noting):
         seen = len(noting.calls)
-        store.enqueue([new("rung", "true")], store.clock())  # rings the doorbell (NOTIFY)
-        wait_for(lambda: store.get_job("rung").state == "completed", message="the job done")
+        _ring_and_wait(store)
         # Settings changed meanwhile are still read on every wake-up, once the claim is made.
         after = [call for call in noting.calls[seen:] if call != "stop check"]
         assert after[:2] == ["claim rung", "settings"], noting.calls
-    finally:
-        store.close()
 
 
 class SettingsAwayAfterClaim(ClaimsAndReads):
@@ -206,49 +219,26 @@ class SettingsAwayAfterClaim(ClaimsAndReads):
 
 
 def test_a_job_claimed_on_a_wake_up_runs_though_the_settings_cannot_be_read(location, run_worker):
-    store = open_store(location)
-    try:
-        store.config_set("poll_interval", 60)
-        refusing = SettingsAwayAfterClaim(open_store(location))
-        run_worker(refusing)
-        wait_for(lambda: "claim" in refusing.calls, message="the worker idle")
-        store.enqueue([new("rung", "true")], store.clock())
-        wait_for(lambda: store.get_job("rung").state == "completed", message="the job done")
+    with _idle_worker(location, run_worker, SettingsAwayAfterClaim) as (store, refusing):
+        _ring_and_wait(store)
         assert "settings refused" in refusing.calls
         assert [attempt.error for attempt in store.attempts("rung")] == [None]
-    finally:
-        store.close()
 
 
 def test_a_worker_rung_for_work_claims_before_it_reads_its_stop_flag(location, run_worker):
     from queuectl.worker.loop import CHECK_INTERVAL
 
-    store = open_store(location)
-    try:
-        store.config_set("poll_interval", 60)
-        noting = ClaimsAndReads(open_store(location))
-        run_worker(noting)
-        wait_for(lambda: "claim" in noting.calls, message="the worker idle")
+    with _idle_worker(location, run_worker) as (store, noting):
         time.sleep(CHECK_INTERVAL + 0.1)  # its periodic read of the stop flag is due
         seen = len(noting.calls)
-        store.enqueue([new("rung", "true")], store.clock())
-        wait_for(lambda: store.get_job("rung").state == "completed", message="the job done")
+        _ring_and_wait(store)
         after = noting.calls[seen:]
         assert after[0] == "claim rung" and "stop check" in after, noting.calls
-    finally:
-        store.close()
 
 
 def test_a_worker_rung_by_a_stop_request_stops_without_claiming(location, run_worker):
-    store = open_store(location)
-    try:
-        store.config_set("poll_interval", 60)
-        noting = ClaimsAndReads(open_store(location))
-        run_worker(noting)
-        wait_for(lambda: "claim" in noting.calls, message="the worker idle")
+    with _idle_worker(location, run_worker) as (store, noting):
         seen = len(noting.calls)
         store.request_stop(["w-test"])  # rings as a stop request
         wait_for(lambda: not store.list_workers(), message="the worker gone")
         assert "claim" not in noting.calls[seen:], noting.calls
-    finally:
-        store.close()
