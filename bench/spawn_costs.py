@@ -4,7 +4,7 @@
 rotation, R rounds, and prints the median CPU per start of this process (the worker's
 side) and of the command (the child's side), from getrusage:
 
-- `subprocess.Popen("true", shell=True, ...)` with the options a worker used before
+- `platform.spawn`: `subprocess.Popen("true", shell=True, ...)` as a worker used it before
   (new session, stdin from /dev/null, one pipe for stdout and stderr);
 - `queuectl.worker.spawning.start`: the same through `os.posix_spawn`;
 - a direct exec of `true` found in PATH, skipping `/bin/sh` (GNU make's fast path), with
@@ -18,10 +18,10 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 from typing import Callable
 
+from queuectl import platform
 from queuectl.worker import spawning
 
 # As a worker passes it: its own environment joined with the job's and the attempt's tags.
@@ -29,15 +29,7 @@ ENV = {**os.environ, "QUEUECTL_JOB_ID": "job", "QUEUECTL_ATTEMPT": "1"}
 
 
 def _popen() -> int:
-    proc = subprocess.Popen(
-        "true",
-        shell=True,
-        env=ENV,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = platform.spawn("true", os.getcwd(), ENV)  # how a worker started commands before
     assert proc.stdout is not None
     proc.stdout.read()
     proc.stdout.close()
