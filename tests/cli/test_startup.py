@@ -39,13 +39,13 @@ NOT_FOR_RUN = {
 }
 
 
-def _run_true_under(script: str, tmp_path) -> tuple[Cli, subprocess.CompletedProcess]:
-    """`queuectl run true` through `script` (which calls main), on a fresh store."""
+def _run_under(script: str, tmp_path, *args: str) -> tuple[Cli, subprocess.CompletedProcess]:
+    """`script` (which calls main) with `args`, default `run true`, on a fresh store."""
     home = tmp_path / "home"
     home.mkdir()
     cli = Cli(str(tmp_path / "queuectl.db"), home)
     result = subprocess.run(
-        [sys.executable, "-c", script, "run", "true"],
+        [sys.executable, "-c", script, *(args or ("run", "true"))],
         capture_output=True,
         text=True,
         env=cli.env,
@@ -57,7 +57,7 @@ def _run_true_under(script: str, tmp_path) -> tuple[Cli, subprocess.CompletedPro
 
 
 def test_run_imports_only_what_it_needs(tmp_path):
-    cli, result = _run_true_under(MODULES_AFTER, tmp_path)
+    cli, result = _run_under(MODULES_AFTER, tmp_path)
     assert cli.ok("show", result.stdout.strip())
     assert not NOT_FOR_RUN & set(result.stderr.split())
 
@@ -74,7 +74,7 @@ GC_AFTER = (
 
 
 def test_run_leaves_its_objects_to_the_exit(tmp_path):
-    _, result = _run_true_under(GC_AFTER, tmp_path)
+    _, result = _run_under(GC_AFTER, tmp_path)
     assert result.stdout.split()[-2:] == ["True", "True"]
 
 
@@ -86,3 +86,24 @@ def test_run_closes_its_store(tmp_path):
     cli = Cli(str(tmp_path / "queuectl.db"), home)
     cli.ok("run", "true")
     assert not (tmp_path / "queuectl.db-wal").exists()
+
+
+# A pool and the dashboard run for long: they collect their garbage as any program does.
+GC_OF_LONG_COMMANDS = (
+    "import gc, sys\n"
+    "usual = gc.get_threshold()\n"
+    "import queuectl.cli.dashboard as dashboard\n"
+    "from queuectl.worker import launch\n"
+    "from queuectl.cli import main\n"
+    "seen = []\n"
+    "dashboard.serve = lambda *args: seen.append(gc.get_threshold()) or 0\n"
+    "launch.run_attached = lambda *args: seen.append(gc.get_threshold()) or 0\n"
+    "main(sys.argv[1:3] + ['dashboard'])\n"
+    "main(sys.argv[1:3] + ['worker', 'start', '--foreground'])\n"
+    "print(seen == [usual, usual], seen, usual)\n"
+)
+
+
+def test_a_pool_and_the_dashboard_collect_garbage_as_usual(tmp_path):
+    _, result = _run_under(GC_OF_LONG_COMMANDS, tmp_path, "--db", str(tmp_path / "q.db"))
+    assert result.stdout.split()[0] == "True", result.stdout

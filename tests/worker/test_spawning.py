@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from queuectl.worker import runner
+from queuectl.worker import runner, spawning
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process start")
@@ -79,3 +79,22 @@ def test_a_pool_workers_commands_hold_none_of_its_descriptors(fast_config, pool)
     job_id = cli.ok("run", "ls /proc/$$/fd").strip()
     wait_for(lambda: cli.state(job_id) == "completed", timeout=60)
     assert cli.ok("logs", job_id).split() == ["0", "1", "2"]
+
+
+def test_posix_spawn_starts_commands_here_and_popen_where_it_cannot(tmp_path, monkeypatch):
+    started = spawning.start("true", str(tmp_path), dict(os.environ))
+    assert isinstance(started, spawning.Started)  # not a silent fall back to Popen
+    assert started.stdout is not None
+    started.stdout.close()
+    os.waitpid(started.pid, 0)
+
+    def without_setsid(*args, **kwargs):
+        raise NotImplementedError("setsid is unsupported on this platform")
+
+    monkeypatch.setattr(spawning._spawner, "usable", True)  # put back after the test
+    monkeypatch.setattr(os, "posix_spawn", without_setsid)
+    result = _run("echo by Popen; ps -o sid= -p $$; echo $$", str(tmp_path))
+    by, popen, session, pid = result.output.decode().split()
+    assert (by, popen, result.exit_code) == ("by", "Popen", 0)
+    assert session == pid  # Popen's start_new_session, as posix_spawn's setsid
+    assert not spawning._spawner.usable  # asked once: later starts go to Popen at once
